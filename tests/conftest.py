@@ -1,0 +1,164 @@
+"""Shared fixtures: a fresh SQLite file store per test, and a real MariaDB server per session."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from lineage import Lineage
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO.parent / "shared" / "fixtures"
+TFX_STORE = FIXTURES / "tfx-chicago-taxi-metadata.db"
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store' / 'metadata.sqlite'}"
+
+
+@pytest.fixture
+def lin(sqlite_uri: str, tmp_path: Path):
+    lineage = Lineage.open(sqlite_uri, artifact_root=str(tmp_path / "artifacts"))
+    yield lineage
+    lineage.close()
+
+
+@pytest.fixture
+def tfx_store(tmp_path: Path) -> Path:
+    """A private copy of the TFX-written store (MLMD schema 4): tests never touch the original."""
+    if not TFX_STORE.exists():
+        pytest.skip(f"the shared fixture {TFX_STORE} is not present")
+    dest = tmp_path / "tfx" / "metadata.db"
+    dest.parent.mkdir()
+    shutil.copy2(TFX_STORE, dest)
+    return dest
+
+
+# ------------------------------------------------------------------------ MariaDB
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MariaDB:
+    """A throwaway MariaDB server on 127.0.0.1 with a temporary data directory."""
+
+    user = "lineage"
+    password = "s3cret-test-pw"
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="lineage-mariadb-"))
+        self.datadir = self.dir / "data"
+        self.socket = self.dir / "mysqld.sock"
+        self.port = _free_port()
+        self.proc = None
+        self._dbs = itertools.count(1)
+
+    def start(self) -> None:
+        as_root = os.geteuid() == 0
+        user_args = ["--user=mysql"] if as_root else []
+        os.chmod(self.dir, 0o755)
+        if as_root:
+            shutil.chown(self.dir, "mysql", "mysql")
+        log = self.dir / "install.log"
+        with open(log, "w") as out:
+            rc = subprocess.call(
+                ["mariadb-install-db", *user_args, f"--datadir={self.datadir}",
+                 "--auth-root-authentication-method=socket", "--skip-test-db"],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        if rc != 0:
+            raise RuntimeError(f"mariadb-install-db failed: {log.read_text()[-2000:]}")
+        self.proc = subprocess.Popen(
+            ["mariadbd", *user_args, f"--datadir={self.datadir}", f"--socket={self.socket}",
+             f"--port={self.port}", "--bind-address=127.0.0.1", "--skip-log-bin",
+             f"--pid-file={self.dir / 'mysqld.pid'}", "--innodb-buffer-pool-size=64M",
+             "--innodb-flush-log-at-trx-commit=2"],
+            stdout=open(self.dir / "server.log", "w"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("mariadbd exited: " + (self.dir / "server.log").read_text()[-2000:])
+            if self._sql("SELECT 1", check=False) == 0:
+                break
+            time.sleep(0.25)
+        else:
+            raise RuntimeError("mariadbd did not start within 60 s")
+        self._sql(
+            f"CREATE USER '{self.user}'@'127.0.0.1' IDENTIFIED BY '{self.password}';"
+            f"GRANT ALL ON *.* TO '{self.user}'@'127.0.0.1';"
+        )
+
+    def _sql(self, sql: str, check: bool = True) -> int:
+        cmd = ["mariadb", f"--socket={self.socket}", "-uroot", "-e", sql]
+        rc = subprocess.call(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if check and rc != 0:
+            raise RuntimeError(f"SQL failed: {sql}")
+        return rc
+
+    def new_database(self) -> str:
+        name = f"lineage_test_{os.getpid()}_{next(self._dbs)}"
+        self._sql(f"CREATE DATABASE {name}")
+        return name
+
+    def uri(self, database: str, with_password: bool = True) -> str:
+        auth = f"{self.user}:{self.password}" if with_password else self.user
+        return f"mysql://{auth}@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    if shutil.which("mariadbd") is None or shutil.which("mariadb-install-db") is None:
+        message = ("MariaDB is not installed (no mariadbd on PATH): the MariaDB store tests are "
+                   "skipped; `apt-get install -y mariadb-server` runs them")
+        if os.environ.get("CI"):
+            pytest.fail(message + " -- and CI must run them")
+        pytest.skip(message)
+    server = MariaDB()
+    try:
+        server.start()
+    except Exception:
+        server.stop()
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def store_uri(request, tmp_path: Path) -> str:
+    """A fresh, empty store: a SQLite file, and (second parameter) a MariaDB database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store' / 'metadata.sqlite'}"
+    server = request.getfixturevalue("mariadb")
+    return server.uri(server.new_database())
+
+
+@pytest.fixture
+def any_lin(store_uri: str, tmp_path: Path):
+    """A Lineage on each backend in turn."""
+    lineage = Lineage.open(store_uri, artifact_root=str(tmp_path / "artifacts"))
+    yield lineage
+    lineage.close()
