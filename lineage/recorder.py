@@ -246,9 +246,9 @@ class _Call:
             hit = self._cached()
             if hit is not None:
                 return hit
-        execution, _, _ = lin.store.write_execution(
+        execution, _ = lin.store.write_execution(
             type=step.type_name, state="RUNNING", properties=self.properties, params=params,
-            inputs=[(a.id, k) for k, a in inputs], context_ids=self.context_ids,
+            inputs=[(a.id, k) for k, a in inputs], context_ids=self.context_ids, reread=False,
         )
         self.execution_id = execution.id
         for name, spec in self.specs.items():
@@ -280,7 +280,7 @@ class _Call:
                 log.info("cache: outputs of execution %s no longer verify", cand.id)
                 continue
             props = dict(self.properties, cached_from=cand.id, ended_at=_now())
-            execution, _, outs = store.write_execution(
+            execution, outs = store.write_execution(
                 type=self.step.type_name, state="CACHED", properties=props, params=self.params,
                 inputs=[(a.id, k) for k, a in self.inputs],
                 outputs=[(i, k) for k, i in by_key.items()], context_ids=self.context_ids,
@@ -326,9 +326,10 @@ class _Call:
         props: Dict[str, Any] = {"ended_at": _now()}
         if value is not None:
             props["result"] = json.dumps(value, default=_json_default, sort_keys=True)
-        execution, _, outs = self.lineage.store.write_execution(
+        execution, outs = self.lineage.store.write_execution(
             type=step.type_name, state="COMPLETE", execution_id=self.execution_id,
             properties=props, outputs=new_outputs, context_ids=self.context_ids,
+            reread=len(new_outputs) > 1,  # only a StepResult hands the execution out
         )
         log.info("step %s complete (execution %s)", step.type_name, execution.id)
         outputs = {name: art for (_, name), art in zip(new_outputs, outs)}
@@ -430,7 +431,7 @@ def record(
     props = dict(code_version() if active is None else active.code)
     props.update({"step": type, "started_at": started_at, "ended_at": ended_at})
     props.update(properties or {})
-    execution, _, outs = lin.store.write_execution(
+    execution, outs = lin.store.write_execution(
         type=type, state=state, properties=props, params=dict(params or {}),
         inputs=in_pairs, outputs=out_pairs,
         context_ids=list(active.context_ids) if active else [],

@@ -262,6 +262,7 @@ class Store:
         self._lock = threading.RLock()
         self._types: Dict[Tuple[str, str], Any] = {}  # (kind, name) -> MLMD type proto
         self._contexts: Dict[int, pb.Context] = {}
+        self._running: Dict[int, pb.Execution] = {}  # written RUNNING by this process
         with self._creation_lock():
             self._mlmd = self._connect()
             if not readonly:
@@ -622,21 +623,25 @@ class Store:
         inputs: Sequence[Tuple[ArtifactRef, str]] = (),
         outputs: Sequence[Tuple[ArtifactRef, str]] = (),
         context_ids: Sequence[int] = (),
-    ) -> Tuple[Execution, List[Artifact], List[Artifact]]:
+        reread: bool = True,
+    ) -> Tuple[Execution, List[Artifact]]:
         """Create or update one execution with its events and contexts in ONE MLMD call.
 
         ``inputs``/``outputs`` pair an artifact (existing id, or a new record) with the
         argument name recorded as the event path. Existing artifacts are passed to MLMD as
-        stored (a stub would wipe their uri and properties). Returns the execution and the
-        input and output artifacts as stored.
+        stored, read just before the write (a stub would wipe their uri and properties).
+        Returns the execution (read back when ``reread``, else as written, without server
+        timestamps) and the output artifacts as stored.
         """
         action = f"recording a {type} execution"
         with self._lock:
             if execution_id is not None:
-                found = self._list(action, self.mlmd.get_executions_by_id, [execution_id])
-                if not found:
-                    raise NotFound(f"execution {execution_id} does not exist")
-                proto = found[0]
+                proto = self._running.pop(execution_id, None)
+                if proto is None:
+                    found = self._list(action, self.mlmd.get_executions_by_id, [execution_id])
+                    if not found:
+                        raise NotFound(f"execution {execution_id} does not exist")
+                    proto = found[0]
             else:
                 proto = pb.Execution(type_id=self._type_id("execution", type))
             proto.last_known_state = _EXEC_STATE.Value(state)
@@ -666,9 +671,12 @@ class Store:
             )
             proto.id = exec_id
             proto.type = type
-        n_in = len(inputs)
-        arts = self.get_artifacts(art_ids) if art_ids else []
-        return self.get_execution(exec_id), arts[:n_in], arts[n_in:]
+            if state in ("RUNNING", "NEW"):
+                self._running[exec_id] = proto  # the terminal update needs no read
+        out_ids = art_ids[len(inputs):]
+        outs = self.get_artifacts(out_ids) if out_ids else []
+        execution = self.get_execution(exec_id) if reread else _execution(proto)
+        return execution, outs
 
     def put_artifacts(self, artifacts: Sequence[Artifact]) -> List[Artifact]:
         """Record artifacts that no execution produced (external data)."""

@@ -17,8 +17,7 @@ import pytest
 from lineage import Lineage
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO.parent / "shared" / "fixtures"
-TFX_STORE = FIXTURES / "tfx-chicago-taxi-metadata.db"
+TFX_STORE = REPO / "tests" / "fixtures" / "tfx-chicago-taxi-metadata.db"
 
 
 @pytest.fixture
@@ -36,8 +35,6 @@ def lin(sqlite_uri: str, tmp_path: Path):
 @pytest.fixture
 def tfx_store(tmp_path: Path) -> Path:
     """A private copy of the TFX-written store (MLMD schema 4): tests never touch the original."""
-    if not TFX_STORE.exists():
-        pytest.skip(f"the shared fixture {TFX_STORE} is not present")
     dest = tmp_path / "tfx" / "metadata.db"
     dest.parent.mkdir()
     shutil.copy2(TFX_STORE, dest)
