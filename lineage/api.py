@@ -13,13 +13,17 @@ import contextvars
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from .errors import InvalidInput, NotFound
 from .fingerprint import fingerprint
 from .records import Artifact, Context, Event, Execution
 from .store import Store, _quote
 from .uri import StoreConfig, parse_store_uri
+
+if TYPE_CHECKING:
+    from .graph import LineageGraph
+    from .queries import Diff, Impact, Provenance, ServingEvent, ServingState, TaintRecord, VerifyReport
 
 __all__ = ["Lineage", "use", "current_lineage", "NodeRef", "parse_ref"]
 
@@ -201,6 +205,100 @@ class Lineage:
         if kind == "artifact":
             return self.store.contexts_of_artifact(node_id)
         return self.store.parent_contexts(node_id)
+
+    # ------------------------------------------------------------------- lineage
+
+    def upstream(self, node: NodeRef, max_hops: Optional[int] = None,
+                 types: Optional[Sequence[str]] = None) -> "LineageGraph":
+        """What ``node`` came from: a :class:`LineageGraph` from MLMD's bounded traversal.
+
+        ``max_hops`` counts edges (artifact -> execution is one hop); ``types`` keeps only
+        those node types (and the start), contracting the paths between them.
+        """
+        return self.lineage(node, "upstream", max_hops, types)
+
+    def downstream(self, node: NodeRef, max_hops: Optional[int] = None,
+                   types: Optional[Sequence[str]] = None) -> "LineageGraph":
+        """What was made from ``node`` (see :meth:`upstream`)."""
+        return self.lineage(node, "downstream", max_hops, types)
+
+    def lineage(self, node: NodeRef, direction: str = "both", max_hops: Optional[int] = None,
+                types: Optional[Sequence[str]] = None) -> "LineageGraph":
+        from .graph import trace
+        from .queries import _as_artifact, _is_served_spec
+
+        if _is_served_spec(node):
+            roots = [("artifact", _as_artifact(self.store, node).id)]
+        else:
+            kind, node_id = parse_ref(node)
+            if kind == "context":
+                raise InvalidInput("a context has no lineage of its own; start from an artifact "
+                                   "or an execution")
+            roots = [(kind, node_id)]
+        graph = trace(self.store, roots, direction, max_hops)
+        return graph.only(types) if types else graph
+
+    def provenance(self, target: Any) -> "Provenance":
+        """Where a model or served version (``"reviews:2"``, or ``"reviews"`` for the one
+        serving now) came from: data, transform, Hub modules, parameters, code, evaluation."""
+        from .queries import provenance
+
+        return provenance(self.store, target)
+
+    def impact(self, artifact: Any = None, *, tainted_only: bool = False,
+               max_hops: Optional[int] = None) -> "Impact":
+        """Every downstream model, evaluation and pushed version, and whether it serves now.
+        ``tainted_only=True`` without an artifact: everything downstream of any taint."""
+        from .queries import impact
+
+        return impact(self.store, [] if artifact is None else artifact, tainted_only=tainted_only,
+                      max_hops=max_hops)
+
+    def serving_history(self, model_name: str) -> List["ServingEvent"]:
+        from .queries import serving_history
+
+        return serving_history(self.store, model_name)
+
+    def served_at(self, model_name: str, when: Any = "now") -> "ServingState":
+        from .queries import served_at
+
+        return served_at(self.store, model_name, when)
+
+    def diff(self, a: Any, b: Any) -> "Diff":
+        from .queries import diff
+
+        return diff(self.store, a, b)
+
+    def find(self, type: Optional[str] = None, where: Any = None, *, kind: str = "artifact",
+             context: Optional[str] = None, since: Any = None, until: Any = None,
+             limit: Optional[int] = 100) -> list:
+        """Artifacts (or executions, ``kind="execution"``) by type, property filter
+        (``"lr > 0.05 and optimizer = 'adam'"``), context, and creation time."""
+        from .queries import find
+
+        return find(self.store, kind=kind, type=type, where=where, context=context,
+                    since=since, until=until, limit=limit)
+
+    def verify(self, node: Any = None, *, progress: Any = None) -> "VerifyReport":
+        """Re-fingerprint artifacts on disk (one, an execution's outputs, or all LIVE ones)."""
+        from .queries import verify
+
+        return verify(self.store, node, progress=progress)
+
+    def taint(self, artifact: Any, reason: str) -> Execution:
+        from .queries import taint
+
+        return taint(self.store, artifact, reason)
+
+    def untaint(self, artifact: Any, reason: str) -> Execution:
+        from .queries import untaint
+
+        return untaint(self.store, artifact, reason)
+
+    def tainted(self) -> Dict[int, "TaintRecord"]:
+        from .queries import tainted
+
+        return tainted(self.store)
 
     # ------------------------------------------------------------------- writing
 

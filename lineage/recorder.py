@@ -16,6 +16,7 @@ A call of a decorated step:
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import inspect
@@ -30,12 +31,12 @@ from .api import Lineage, current_lineage
 from .codeversion import code_version, source_hash
 from .errors import FingerprintError, InvalidInput, LineageError
 from .fingerprint import fingerprint
-from .records import Artifact, Execution
+from .records import Artifact, Context, Execution
 from .runs import current_run
 from .store import _json_default, _quote
 from .types import ArtifactArg, OutputArtifact
 
-__all__ = ["step", "Step", "StepResult", "record"]
+__all__ = ["step", "Step", "StepResult", "record", "attach_context"]
 
 log = logging.getLogger("lineage")
 
@@ -151,20 +152,42 @@ class Step:
             return hit
         if self._is_async:
             return self._call_async(call)
+        token = _active_call.set(call)
         try:
             value = self.fn(*call.args, **call.kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
+        finally:
+            _active_call.reset(token)
         return call.complete(value)
 
     async def _call_async(self, call: "_Call") -> Any:
+        token = _active_call.set(call)
         try:
             value = await self.fn(*call.args, **call.kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
+        finally:
+            _active_call.reset(token)
         return call.complete(value)
+
+
+_active_call: "contextvars.ContextVar[Optional[_Call]]" = contextvars.ContextVar(
+    "lineage_step_call", default=None)
+
+
+def attach_context(type: str, name: str, properties: Optional[Mapping[str, Any]] = None) -> Context:
+    """From inside a step body: also associate this execution (and attribute its artifacts)
+    with the context ``type``/``name``, created if needed (e.g. a model's ServingEndpoint)."""
+    call = _active_call.get()
+    if call is None:
+        raise InvalidInput("attach_context() is called from inside a @step body")
+    ctx = call.lineage.store.put_context(type, name, properties or {}, update=bool(properties))
+    if ctx.id not in call.context_ids:
+        call.context_ids.append(ctx.id)
+    return ctx
 
 
 class _Call:
@@ -385,6 +408,7 @@ def record(
     started_at: Optional[float] = None,
     ended_at: Optional[float] = None,
     properties: Optional[Mapping[str, Any]] = None,
+    contexts: Sequence[Tuple[str, str]] = (),
     store: Union[Lineage, str, None] = None,
 ) -> StepResult:
     """Record a step run that happened elsewhere, in one MLMD call.
@@ -392,7 +416,8 @@ def record(
     ``inputs`` map argument names to artifacts (records, ids, or ``Type.at(uri)``; a list
     for several), ``outputs`` to new artifacts (``Model.at(uri)``), fingerprinted when they are
     local. ``started_at``/``ended_at`` are UNIX timestamps in seconds. The run context active
-    here (if any) is attached. Returns the execution and its stored outputs.
+    here (if any) is attached, and every ``(type, name)`` in ``contexts`` (created if
+    needed). Returns the execution and its stored outputs.
     """
     if not isinstance(type, str) or not type:
         raise InvalidInput("record() needs the execution type as a non-empty string")
@@ -431,10 +456,12 @@ def record(
     props = dict(code_version() if active is None else active.code)
     props.update({"step": type, "started_at": started_at, "ended_at": ended_at})
     props.update(properties or {})
+    context_ids = list(active.context_ids) if active else []
+    for ctype, cname in contexts:
+        context_ids.append(lin.store.put_context(ctype, cname, update=False).id)
     execution, outs = lin.store.write_execution(
         type=type, state=state, properties=props, params=dict(params or {}),
-        inputs=in_pairs, outputs=out_pairs,
-        context_ids=list(active.context_ids) if active else [],
+        inputs=in_pairs, outputs=out_pairs, context_ids=context_ids,
     )
     result: Dict[str, Artifact] = {}
     for (_, key), art in zip(out_pairs, outs):

@@ -62,6 +62,7 @@ _EVENT_TYPE = pb.Event.Type
 _WRITE_RETRIES = 4
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _MAX_STARTING_NODES = 100
+_MAX_HOPS = 100  # MLMD's own cap per get_lineage_subgraph call
 
 
 def mlmd_version() -> str:
@@ -784,6 +785,45 @@ class Store:
 
     def parent_contexts(self, context_id: int) -> List[Context]:
         return [_context(c) for c in self._list("reading parent contexts", self.mlmd.get_parent_contexts_by_context, context_id)]
+
+    def lineage_subgraph(
+        self,
+        *,
+        artifact_ids: Sequence[int] = (),
+        execution_ids: Sequence[int] = (),
+        direction: str = "UPSTREAM",
+        max_hops: int = _MAX_HOPS,
+    ) -> Tuple[List[Artifact], List[Execution], List[Event]]:
+        """MLMD's own bounded traversal from up to any number of starting nodes.
+
+        MLMD takes at most 100 starting nodes and 100 hops per call; this chunks the starting
+        nodes. Hops count edges: artifact -> execution is one hop. Returns the nodes with their
+        details and the events between them.
+        """
+        if max_hops < 0 or max_hops > _MAX_HOPS:
+            raise InvalidInput(f"max_hops must be between 0 and {_MAX_HOPS}, not {max_hops}")
+        dir_value = pb.LineageSubgraphQueryOptions.Direction.Value(direction)
+        arts: Dict[int, pb.Artifact] = {}
+        execs: Dict[int, pb.Execution] = {}
+        events: Dict[tuple, pb.Event] = {}
+        starts = [("artifact", list(artifact_ids[i:i + _MAX_STARTING_NODES]))
+                  for i in range(0, len(artifact_ids), _MAX_STARTING_NODES)]
+        starts += [("execution", list(execution_ids[i:i + _MAX_STARTING_NODES]))
+                   for i in range(0, len(execution_ids), _MAX_STARTING_NODES)]
+        for kind, ids in starts:
+            opts = pb.LineageSubgraphQueryOptions(max_num_hops=max_hops, direction=dir_value)
+            nodes = opts.starting_artifacts if kind == "artifact" else opts.starting_executions
+            nodes.filter_query = f"id IN ({', '.join(str(int(i)) for i in ids)})"
+            graph = self._call("tracing lineage", self.mlmd.get_lineage_subgraph, opts,
+                               ["artifacts", "executions", "events"])
+            for a in graph.artifacts:
+                arts[a.id] = a
+            for e in graph.executions:
+                execs[e.id] = e
+            for ev in graph.events:
+                events[(ev.artifact_id, ev.execution_id, ev.type)] = ev
+        return ([_artifact(a) for a in arts.values()], [_execution(e) for e in execs.values()],
+                [_event(e) for e in events.values()])
 
     def find_artifact(self, type_name: str, uri: str, fingerprint: str) -> Optional[Artifact]:
         """The newest LIVE artifact of this type at this URI with this fingerprint, if any."""
