@@ -127,7 +127,12 @@ def _as_artifact(store: Store, node: Any) -> Artifact:
 
     if _is_served_spec(node):
         return resolve_served(store, node)
-    kind, node_id = parse_ref(node)
+    try:
+        kind, node_id = parse_ref(node)
+    except InvalidInput:
+        if isinstance(node, str) and node.strip() and not node.strip()[0].isdigit():
+            return resolve_served(store, node.strip())  # a model name: the version serving now
+        raise
     if kind != "artifact":
         raise InvalidInput(f"{node!r} is not an artifact")
     return store.get_artifact(node_id)

@@ -123,8 +123,14 @@ class Step:
     @property
     def signature(self) -> inspect.Signature:
         if self._signature is None:
+            from . import types as _types
+
+            # Names the annotations may use without importing them where the step is defined
+            # (a step defined inside a function whose imports are local, say).
+            known = {n: getattr(_types, n) for n in _types.__all__}
+            known.update(_types.ArtifactType.declared())
             try:
-                self._signature = inspect.signature(self.fn, eval_str=True)
+                self._signature = inspect.signature(self.fn, eval_str=True, locals=known)
             except (NameError, TypeError) as exc:
                 raise InvalidInput(
                     f"step {self.type_name}: cannot evaluate its annotations ({exc}); import "

@@ -679,6 +679,46 @@ class Store:
         execution = self.get_execution(exec_id) if reread else _execution(proto)
         return execution, outs
 
+    def put_subgraph(
+        self,
+        *,
+        executions: Sequence[Tuple[str, str, Mapping[str, Any], Mapping[str, Any]]],
+        artifacts: Sequence[ArtifactRef],
+        edges: Sequence[Tuple[int, int, str, str]],
+        context_ids: Sequence[int] = (),
+    ) -> Tuple[List[int], List[int]]:
+        """Record many executions, artifacts and events in ONE transaction (bulk import).
+
+        ``executions`` are ``(type, state, properties, params)``; ``artifacts`` new records
+        or existing ids; ``edges`` ``(execution index, artifact index, "INPUT"|"OUTPUT", key)``.
+        Every node is attributed/associated to every context in ``context_ids``. Returns the
+        execution ids and artifact ids, in order.
+        """
+        with self._lock:
+            exec_protos = []
+            for type_name, state, props, params in executions:
+                proto = pb.Execution(type_id=self._type_id("execution", type_name),
+                                     last_known_state=_EXEC_STATE.Value(state))
+                self._fill(proto, "execution", type_name, props, params)
+                exec_protos.append(proto)
+            existing = [a for a in artifacts if isinstance(a, int)]
+            stored = {a.id: a for a in self._list("bulk import", self.mlmd.get_artifacts_by_id,
+                                                  existing)} if existing else {}
+            if len(stored) != len(set(existing)):
+                raise NotFound(f"bulk import: artifact(s) {sorted(set(existing) - set(stored))} do not exist")
+            art_protos = [stored[a] if isinstance(a, int) else self._new_artifact(a) for a in artifacts]
+            event_edges = []
+            for ei, ai, etype, key in edges:
+                event = pb.Event(type=_EVENT_TYPE.Value(etype))
+                event.path.steps.add().key = key
+                event_edges.append((ei, ai, event))
+            contexts = self._context_protos(list(context_ids))
+            exec_ids, art_ids, _ = self._write(
+                "bulk import", self.mlmd.put_lineage_subgraph, exec_protos, art_protos, contexts,
+                event_edges, reuse_context_if_already_exist=True,
+                reuse_artifact_if_already_exist_by_external_id=False)
+        return list(exec_ids), list(art_ids)
+
     def put_artifacts(self, artifacts: Sequence[Artifact]) -> List[Artifact]:
         """Record artifacts that no execution produced (external data)."""
         protos = [self._new_artifact(a) for a in artifacts]

@@ -61,6 +61,17 @@ class ArtifactType:
         )
 
     @classmethod
+    def declared(cls) -> Dict[str, Type["ArtifactType"]]:
+        """Every artifact type class defined so far, by type name."""
+        out: Dict[str, Type[ArtifactType]] = {}
+        stack = list(cls.__subclasses__())
+        while stack:
+            sub = stack.pop()
+            out[sub.type_name] = sub
+            stack.extend(sub.__subclasses__())
+        return out
+
+    @classmethod
     def at(cls, uri: Any, **properties: Any) -> Artifact:
         """Data that already exists at ``uri`` (a path or URL), recorded on first use.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -129,3 +130,84 @@ def test_cli_does_not_import_tensorflow():
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+# ---------------------------------------------------------------- query commands
+
+
+@pytest.fixture
+def served(lin, tmp_path):
+    from helpers import _pipeline, _push, _serving_op
+
+    raw, module, _, m1, ev1 = _pipeline(lin, tmp_path, run_name="r1")
+    _, _, _, m2, ev2 = _pipeline(lin, tmp_path, module_version=2, lr=0.05, raw=raw, base=m1, run_name="r2")
+    p1 = _push(lin, m1, ev1.blessing, 1, at=1000.0)
+    _push(lin, m2, ev2.blessing, 2, at=2000.0)
+    _serving_op(lin, "Rollback", p1, at=3000.0)
+    return lin, raw, module, m1, m2
+
+
+def test_provenance_impact_history_diff(served):
+    lin, raw, module, m1, m2 = served
+    r = cli("provenance", "reviews:2", "--store", lin.uri)
+    assert r.returncode == 0, r.stderr
+    assert "served as:   reviews version 2" in r.stdout and raw.uri in r.stdout
+    assert "me/text/2 version 2" in r.stdout and re.search(r"\n  lr +0.05\n", r.stdout)
+    assert "blessed:     True" in r.stdout
+    data = json.loads(cli("provenance", "reviews", "--store", lin.uri, "--json").stdout)
+    assert data["pushed"]["properties"]["pushed_version"] == 1  # the rollback made 1 serve
+
+    r = cli("impact", f"a{module.id}", "--store", lin.uri)
+    assert "reviews:1" in r.stdout and "SERVING NOW" in r.stdout and "reviews:2" in r.stdout
+    r = cli("impact", f"a{raw.id}", "--store", lin.uri, "--fail-if-serving")
+    assert r.returncode == 1
+    r = cli("impact", "--store", lin.uri)
+    assert r.returncode == 1 and "--tainted" in r.stderr
+
+    r = cli("history", "reviews", "--store", lin.uri)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [l.split()[2:4] for l in lines[1:4]] == [["push", "1"], ["push", "2"], ["rollback", "1"]]
+    assert lines[-1] == "serving now: version 1 (pinned); labels: stable=1"
+    r = cli("history", "reviews", "--at", "1970-01-01T00:40:00Z", "--store", lin.uri)
+    assert r.stdout.splitlines()[-1].startswith("serving at 1970-01-01T00:40:00Z: version 2")
+
+    r = cli("diff", f"a{m1.id}", f"a{m2.id}", "--store", lin.uri)
+    assert "parameters:\n  lr: 0.01 -> 0.05" in r.stdout
+    assert json.loads(cli("diff", "r1", "r2", "--json", "--store", lin.uri).stdout)["same"] is False
+
+
+def test_find_verify_taint_export(served, tmp_path):
+    lin, raw, module, m1, m2 = served
+    r = cli("find", "--executions", "--where", "lr > 0.02", "--store", lin.uri, "--json")
+    assert [d["custom_properties"]["lr"] for d in json.loads(r.stdout)] == [0.05]
+    r = cli("find", "--where", "lr > 1 or lr < 0", "--store", lin.uri)
+    assert r.returncode == 1 and "`or` is not supported" in r.stderr
+
+    r = cli("verify", f"a{raw.id}", "--store", lin.uri)
+    assert r.returncode == 0 and "1 ok" in r.stdout
+    Path(raw.uri).write_text("changed!\n")
+    r = cli("verify", "--store", lin.uri)
+    assert r.returncode == 1 and f"CHANGED a{raw.id}" in r.stdout
+
+    r = cli("taint", f"a{module.id}", "--reason", "bad vocabulary", "--store", lin.uri)
+    assert r.returncode == 0 and "tainted" in r.stdout
+    r = cli("taint", "--list", "--store", lin.uri, "--json")
+    assert [(d["artifact"], d["reason"]) for d in json.loads(r.stdout)] == [(f"a{module.id}", "bad vocabulary")]
+    r = cli("impact", "--tainted", "--store", lin.uri, "--json")
+    assert json.loads(r.stdout)["serving_affected"] == ["reviews:1"]
+    r = cli("taint", f"a{module.id}", "--store", lin.uri)
+    assert r.returncode == 1 and "--reason" in r.stderr
+
+    out = tmp_path / "g.dot"
+    r = cli("export", "reviews:2", "--format", "dot", "-o", str(out), "--store", lin.uri)
+    assert r.returncode == 0 and out.read_text().startswith("digraph")
+    assert 'fillcolor="#fecaca"' in out.read_text()  # the tainted module and its downstream
+    for fmt, check in (("json", lambda t: json.loads(t)["directed"]), ("graphml", lambda t: "<graphml" in t),
+                       ("openlineage", lambda t: json.loads(t)[0]["eventType"] == "COMPLETE")):
+        r = cli("export", f"a{m2.id}", "--format", fmt, "--store", lin.uri)
+        assert r.returncode == 0 and check(r.stdout), (fmt, r.stderr)
+    r = cli("upstream", f"a{m2.id}", "--types", "Dataset,HubModule,Model", "--store", lin.uri)
+    assert r.returncode == 0 and f"a{m1.id} Model" in r.stdout and "Train" not in r.stdout
+    r = cli("downstream", f"a{raw.id}", "--hops", "2", "--store", lin.uri)
+    assert r.stdout.splitlines()[0].endswith("5 nodes")  # two ingests and their examples

@@ -1,0 +1,52 @@
+"""Recording helpers shared by the query, CLI and explorer tests: a small hand-recorded
+pipeline with the example's shape, pushes and serving operations."""
+
+from __future__ import annotations
+
+from lineage import record
+from lineage.types import Dataset, Examples, HubModule, Model, ModelBlessing, ModelEvaluation, PushedModel
+
+
+def _pipeline(lin, tmp_path, *, module_version=1, lr=0.01, base=None, raw=None, run_name="r"):
+    """A hand-recorded pipeline with the example's shape, pushed to the `reviews` endpoint."""
+    from lineage import run
+
+    with run(pipeline="reviews", name=run_name, store=lin):
+        if raw is None:
+            data = tmp_path / "reviews.csv"
+            data.write_text("text,label\ngood,1\nbad,0\n")
+            raw = lin.register(Dataset.at(data))
+        module = record("PublishModule", outputs={"module": HubModule.at(
+            f"/hub/me/text/{module_version}", handle=f"me/text/{module_version}", version=module_version)}).module
+        examples = record("Ingest", inputs={"raw": raw}, outputs={"examples": Examples.at(f"/ex/{run_name}")}).examples
+        inputs = {"examples": examples, "module": module}
+        if base is not None:
+            inputs["base_model"] = base
+        model = record("Train", inputs=inputs, outputs={"model": Model.at(f"/models/{run_name}")},
+                       params={"lr": lr, "trainable": False},
+                       properties={"git_commit": f"commit-{run_name}"}).model
+        ev = record("Evaluate", inputs={"model": model, "examples": examples},
+                    outputs={"evaluation": ModelEvaluation.at(f"/eval/{run_name}", accuracy=0.8 + lr),
+                             "blessing": ModelBlessing.at(f"/bless/{run_name}", blessed=True)})
+    return raw, module, examples, model, ev
+
+
+def _push(lin, model, blessing, version, at, state="COMPLETE", name="reviews"):
+    return record("Push", inputs={"model": model, "blessing": blessing},
+                  outputs={"pushed": PushedModel.at(f"/serving/{name}/{version}", model_name=name,
+                                                    pushed_version=version)},
+                  started_at=at - 0.5, ended_at=at, state=state,
+                  properties={"model_name": name}, contexts=[("ServingEndpoint", name)], store=lin).pushed
+
+
+def _serving_op(lin, op, target, at, state="COMPLETE", name="reviews", label=None):
+    props = {"model_name": name}
+    if target is not None:
+        props["target_version"] = target.properties["pushed_version"]
+    if label:
+        props["label"] = label
+    return record(op, inputs={"target": target} if target is not None else {}, started_at=at - 0.2,
+                  ended_at=at, state=state, properties=props, contexts=[("ServingEndpoint", name)],
+                  store=lin).execution
+
+
