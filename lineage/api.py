@@ -229,6 +229,8 @@ class Lineage:
 
         if _is_served_spec(node):
             roots = [("artifact", _as_artifact(self.store, node).id)]
+        elif isinstance(node, Artifact) and node.id is None:
+            roots = [("artifact", self.lookup(node).id)]
         else:
             kind, node_id = parse_ref(node)
             if kind == "context":
@@ -301,6 +303,28 @@ class Lineage:
         return tainted(self.store)
 
     # ------------------------------------------------------------------- writing
+
+    def lookup(self, artifact: Artifact) -> Artifact:
+        """The stored artifact for an unrecorded reference such as ``Dataset.at(path)``: same
+        type, URI and (for local data) content. Writes nothing."""
+        if artifact.id is not None:
+            return artifact
+        local = "://" not in artifact.uri or artifact.uri.startswith("file://")
+        found = None
+        if artifact.type in self.store.type_names("artifact"):
+            if local and artifact.path.exists():
+                found = self.store.find_artifact(artifact.type, artifact.uri,
+                                                 fingerprint(artifact.path).digest)
+            elif not local:
+                clause = f"type = {_quote(artifact.type)} AND uri = {_quote(artifact.uri)}"
+                hits = self.store.list_artifacts(filter_query=clause, limit=1)
+                found = hits[0] if hits else None
+        if found is None:
+            raise NotFound(
+                f"no {artifact.type} at {artifact.uri} with its current content is recorded in "
+                f"{self.uri}; use it in a step first (or lin.register() it)"
+            )
+        return found
 
     def register(self, artifact: Artifact) -> Artifact:
         """Record data that no step produced (``Dataset.at(...)``), fingerprinted.

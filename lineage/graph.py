@@ -153,6 +153,27 @@ def _build(arts: Iterable[Artifact], execs: Iterable[Execution], events: Iterabl
     return g
 
 
+def _at_distance(events: Iterable[Event], starts: Set[Tuple[str, int]], direction: str,
+                 hops: int) -> Set[Tuple[str, int]]:
+    """The nodes exactly ``hops`` edges from ``starts`` along ``direction`` (plain BFS over
+    the events of one traversal call; no graph is built)."""
+    nxt: Dict[Tuple[str, int], List[Tuple[str, int]]] = {}
+    for ev in events:
+        a, e = ("artifact", ev.artifact_id), ("execution", ev.execution_id)
+        is_input = ev.type in ("INPUT", "DECLARED_INPUT", "INTERNAL_INPUT")
+        src, dst = (a, e) if is_input else (e, a)  # data flows src -> dst
+        if direction == "UPSTREAM":
+            src, dst = dst, src
+        nxt.setdefault(src, []).append(dst)
+    seen, ring = set(starts), set(starts)
+    for _ in range(hops):
+        ring = {n for r in ring for n in nxt.get(r, ()) if n not in seen}
+        seen |= ring
+        if not ring:
+            return set()
+    return ring
+
+
 def trace(store: "Store", roots: Sequence[Tuple[str, int]], direction: str = "UPSTREAM",
           max_hops: Optional[int] = None) -> LineageGraph:
     """Traverse from ``roots`` (``("artifact"|"execution", id)``) with MLMD's traversal.
@@ -191,12 +212,7 @@ def trace(store: "Store", roots: Sequence[Tuple[str, int]], direction: str = "UP
         if hops < _MLMD_MAX_HOPS or (remaining is not None and remaining <= 0) or not new:
             break
         # Nodes exactly `hops` away from this frontier may have more lineage beyond.
-        g = _build(arts.values(), execs.values(), events.values())
-        g = g if direction == "DOWNSTREAM" else g.reverse(copy=False)
-        starts = [node_key(k, i) for k, i in frontier if node_key(k, i) in g]
-        dist = nx.multi_source_dijkstra_path_length(g, starts, cutoff=hops) if starts else {}
-        frontier = {("artifact" if k[0] == "a" else "execution", int(k[1:]))
-                    for k, d in dist.items() if d == hops}
+        frontier = _at_distance(ev, frontier, direction, hops)
     graph = _build(arts.values(), execs.values(), events.values())
     for kind, i in roots:  # a root with no lineage at all is still in its own graph
         key = node_key(kind, i)

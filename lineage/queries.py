@@ -127,6 +127,10 @@ def _as_artifact(store: Store, node: Any) -> Artifact:
 
     if _is_served_spec(node):
         return resolve_served(store, node)
+    if isinstance(node, Artifact) and node.id is None:
+        from .api import Lineage
+
+        return Lineage(store).lookup(node)
     try:
         kind, node_id = parse_ref(node)
     except InvalidInput:
@@ -495,30 +499,36 @@ def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> Li
     if ctx is None:
         raise NotFound(f"no serving endpoint {model_name!r} in {store.config.redacted()} "
                        f"(nothing was pushed under that name)")
-    execs = store.executions_in_context(ctx.id, limit=limit)
+    execs = [e for e in store.executions_in_context(ctx.id, limit=limit)
+             if execution_role(e.type) == "push" or _last(e.type) in ("Rollback", "Promote", "Unpin")]
+    # Our own executions carry the version as `target_version`; others (older or foreign
+    # records) are resolved through their events and PushedModel artifacts, in one batch.
+    unresolved = [e.id for e in execs if e.properties.get("target_version") is None
+                  and _last(e.type) != "Unpin"]
     events_by_exec: Dict[int, list] = {}
-    for ev in store.events_of_executions([e.id for e in execs]):
-        events_by_exec.setdefault(ev.execution_id, []).append(ev)
-    art_ids = sorted({ev.artifact_id for evs in events_by_exec.values() for ev in evs})
-    arts = {a.id: a for a in store.get_artifacts(art_ids)}
+    arts: Dict[int, Artifact] = {}
+    if unresolved:
+        for ev in store.events_of_executions(unresolved):
+            events_by_exec.setdefault(ev.execution_id, []).append(ev)
+        art_ids = sorted({ev.artifact_id for evs in events_by_exec.values() for ev in evs})
+        arts = {a.id: a for a in store.get_artifacts(art_ids)}
     out: List[ServingEvent] = []
     for e in execs:
         last = _last(e.type)
         evs = events_by_exec.get(e.id, [])
+        version = e.properties.get("target_version")
         if execution_role(e.type) == "push":
             action = "push"
-            pushed = [arts[v.artifact_id] for v in evs if v.type == "OUTPUT" and v.artifact_id in arts
-                      and artifact_role(arts[v.artifact_id].type) == "pushed"]
-            version = _pushed_version(pushed[0]) if pushed else None
-        elif last in ("Rollback", "Promote", "Unpin"):
-            action = last.lower()
-            targets = [arts[v.artifact_id] for v in evs if v.type == "INPUT" and v.key == "target"
-                       and v.artifact_id in arts]
-            version = e.properties.get("target_version")
-            if version is None and targets:
-                version = _pushed_version(targets[0])
+            if version is None:
+                pushed = [arts[v.artifact_id] for v in evs if v.type == "OUTPUT" and v.artifact_id in arts
+                          and artifact_role(arts[v.artifact_id].type) == "pushed"]
+                version = _pushed_version(pushed[0]) if pushed else None
         else:
-            continue
+            action = last.lower()
+            if version is None:
+                targets = [arts[v.artifact_id] for v in evs if v.type == "INPUT" and v.key == "target"
+                           and v.artifact_id in arts]
+                version = _pushed_version(targets[0]) if targets else None
         out.append(ServingEvent(
             time=_event_time(e), action=action, version=int(version) if version is not None else None,
             label=e.properties.get("label") or ("stable" if action == "rollback" else None),

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
-__all__ = ["Artifact", "Execution", "Context", "Event", "utc_from_ms", "utc_from_s"]
+__all__ = ["Artifact", "Execution", "Context", "Event", "ReadOnlyMapping", "utc_from_ms", "utc_from_s"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -30,7 +30,14 @@ def utc_from_s(seconds: Optional[float]) -> Optional[_dt.datetime]:
     return _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc)
 
 
+class ReadOnlyMapping(Mapping):
+    """Base of read-only mappings that records keep as they are (no copy), such as the
+    store's lazily converted property maps."""
+
+
 def _frozen(mapping: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
+    if isinstance(mapping, (ReadOnlyMapping, MappingProxyType)):
+        return mapping
     if not mapping:
         return _EMPTY
     return MappingProxyType(dict(mapping))

@@ -38,7 +38,7 @@ from .errors import (
     StoreNotFound,
     StoreUnavailable,
 )
-from .records import Artifact, Context, Event, Execution
+from .records import Artifact, Context, Event, Execution, ReadOnlyMapping
 from .schema import REGISTRY, Registry, TypeSpec
 from .uri import StoreConfig
 
@@ -189,8 +189,61 @@ def _from_value(v: pb.Value) -> Any:
     return getattr(v, which)
 
 
-def _props(m: Mapping[str, pb.Value]) -> Dict[str, Any]:
-    return {k: _from_value(v) for k, v in m.items()}
+class _LazyProps(ReadOnlyMapping):
+    """A proto's property map, converted value by value when read (a graph of 30k nodes
+    is built without converting properties nobody looks at). Holds the message, so records
+    stay picklable."""
+
+    __slots__ = ("_msg", "_field", "_cache")
+
+    def __init__(self, msg: Any, field: str) -> None:
+        self._msg = msg
+        self._field = field
+        self._cache: Optional[Dict[str, Any]] = None
+
+    def _all(self) -> Dict[str, Any]:
+        if self._cache is None:
+            self._cache = {k: _from_value(v) for k, v in getattr(self._msg, self._field).items()}
+        return self._cache
+
+    def __getitem__(self, key: str) -> Any:
+        if self._cache is not None:
+            return self._cache[key]
+        m = getattr(self._msg, self._field)
+        if key not in m:
+            raise KeyError(key)
+        return _from_value(m[key])
+
+    def __contains__(self, key: object) -> bool:
+        return key in getattr(self._msg, self._field)
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(getattr(self._msg, self._field))
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+    def __getstate__(self):
+        return {"msg": self._msg.SerializeToString(), "type": type(self._msg), "field": self._field}
+
+    def __setstate__(self, state) -> None:
+        self._msg = state["type"].FromString(state["msg"])
+        self._field = state["field"]
+        self._cache = None
+
+
+def _copy(msg: Any) -> Any:
+    """A copy of a proto the store keeps and mutates, for a record to hold."""
+    out = type(msg)()
+    out.CopyFrom(msg)
+    return out
+
+
+def _props(msg: Any, field: str) -> Mapping[str, Any]:
+    return _LazyProps(msg, field) if len(getattr(msg, field)) else {}
 
 
 # ---------------------------------------------------------------- record conversion
@@ -199,7 +252,7 @@ def _props(m: Mapping[str, pb.Value]) -> Dict[str, Any]:
 def _artifact(a: pb.Artifact) -> Artifact:
     return Artifact(
         id=a.id, type=a.type, uri=a.uri, state=_ART_STATE.Name(a.state),
-        properties=_props(a.properties), custom_properties=_props(a.custom_properties),
+        properties=_props(a, "properties"), custom_properties=_props(a, "custom_properties"),
         name=a.name or None, create_time_ms=a.create_time_since_epoch,
         update_time_ms=a.last_update_time_since_epoch,
     )
@@ -208,7 +261,7 @@ def _artifact(a: pb.Artifact) -> Artifact:
 def _execution(e: pb.Execution) -> Execution:
     return Execution(
         id=e.id, type=e.type, state=_EXEC_STATE.Name(e.last_known_state),
-        properties=_props(e.properties), custom_properties=_props(e.custom_properties),
+        properties=_props(e, "properties"), custom_properties=_props(e, "custom_properties"),
         name=e.name or None, create_time_ms=e.create_time_since_epoch,
         update_time_ms=e.last_update_time_since_epoch,
     )
@@ -217,7 +270,7 @@ def _execution(e: pb.Execution) -> Execution:
 def _context(c: pb.Context) -> Context:
     return Context(
         id=c.id, type=c.type, name=c.name,
-        properties=_props(c.properties), custom_properties=_props(c.custom_properties),
+        properties=_props(c, "properties"), custom_properties=_props(c, "custom_properties"),
         create_time_ms=c.create_time_since_epoch, update_time_ms=c.last_update_time_since_epoch,
     )
 
@@ -566,7 +619,7 @@ class Store:
         if proto is None:
             return None
         self._contexts[proto.id] = proto
-        return _context(proto)
+        return _context(_copy(proto))
 
     def put_context(self, type_name: str, name: str, properties: Mapping[str, Any] = {},
                     *, update: bool = True) -> Context:
@@ -578,7 +631,7 @@ class Store:
             proto = existing if existing is not None else pb.Context(type_id=type_id, name=name)
             if existing is not None and not update:
                 self._contexts[proto.id] = proto
-                return _context(proto)
+                return _context(_copy(proto))
             self._fill(proto, "context", type_name, properties, {})
             try:
                 [cid] = self._write(f"writing {type_name} context {name!r}",
@@ -588,7 +641,7 @@ class Store:
             proto.id = cid
             proto.type = type_name
             self._contexts[cid] = proto
-            return _context(proto)
+            return _context(_copy(proto))
         raise StoreBusy(f"could not create the {type_name} context {name!r}: it kept changing")
 
     def link_contexts(self, parent_id: int, child_id: int) -> None:
@@ -676,7 +729,7 @@ class Store:
                 self._running[exec_id] = proto  # the terminal update needs no read
         out_ids = art_ids[len(inputs):]
         outs = self.get_artifacts(out_ids) if out_ids else []
-        execution = self.get_execution(exec_id) if reread else _execution(proto)
+        execution = self.get_execution(exec_id) if reread else _execution(_copy(proto))
         return execution, outs
 
     def put_subgraph(

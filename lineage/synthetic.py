@@ -28,7 +28,7 @@ __all__ = ["SyntheticStore", "generate"]
 
 # step type -> (artifact types it writes (first is the main one), optional?)
 _STEPS: List[Tuple[str, Tuple[str, ...], bool]] = [
-    ("Ingest", ("Examples", "ExampleStatistics", "Schema"), False),
+    ("Ingest", ("Examples", "Examples", "ExampleStatistics", "Schema"), False),
     ("StatisticsGen", ("ExampleStatistics", "ExampleStatistics"), True),
     ("ExampleValidator", ("ExampleAnomalies",), True),
     ("Transform", ("TransformGraph", "Examples", "Examples", "TransformCache"), False),
@@ -113,6 +113,7 @@ def generate(lin: Lineage, *, runs: int = 50, datasets: int = 4, modules: int = 
     versions = {n: 0 for n in names}
     hot = runs // 4 if hot_runs is None else min(hot_runs, runs)
     hot_set = set(rng.sample(range(runs), hot))
+    by_dataset: Dict[int, List[int]] = {}  # warm starts stay on the same data
     pipelines = [f"pipeline-{i}" for i in range(3)]
     pipeline_ctx = {p: store.put_context("Pipeline", p, {"pipeline": p}).id for p in pipelines}
 
@@ -140,8 +141,9 @@ def generate(lin: Lineage, *, runs: int = 50, datasets: int = 4, modules: int = 
             if step == "Train":
                 artifacts.append(rng.choice(module_ids))
                 edges.append((ei, len(artifacts) - 1, "INPUT", "module"))
-                if out.models and rng.random() < warm_start_fraction:
-                    artifacts.append(rng.choice(out.models[-50:]))
+                same_data = by_dataset.get(dataset, [])
+                if same_data and rng.random() < warm_start_fraction:
+                    artifacts.append(rng.choice(same_data[-50:]))
                     edges.append((ei, len(artifacts) - 1, "INPUT", "base_model"))
             for k, t in enumerate(writes):
                 art_props = {"fingerprint": f"sha256:{rng.getrandbits(128):032x}"}
@@ -156,6 +158,7 @@ def generate(lin: Lineage, *, runs: int = 50, datasets: int = 4, modules: int = 
                                                edges=edges, context_ids=[pipeline_ctx[pipeline], run_ctx])
         model_id = art_ids[main["Model"]]
         out.models.append(model_id)
+        by_dataset.setdefault(dataset, []).append(model_id)
         out.executions += len(exec_ids)
         out.artifacts += sum(1 for a in artifacts if not isinstance(a, int))
         out.events += len(edges)
@@ -166,7 +169,8 @@ def generate(lin: Lineage, *, runs: int = 50, datasets: int = 4, modules: int = 
                               properties={"model_name": name, "pushed_version": versions[name],
                                           "fingerprint": f"sha256:{rng.getrandbits(128):032x}"})
             _, outs = store.write_execution(
-                type="Push", state="COMPLETE", properties={**props("Push"), "model_name": name},
+                type="Push", state="COMPLETE",
+                properties={**props("Push"), "model_name": name, "target_version": versions[name]},
                 inputs=[(model_id, "model"), (art_ids[main["ModelBlessing"]], "blessing")],
                 outputs=[(pushed, "pushed")], context_ids=[run_ctx, endpoint_ctx[name]], reread=False)
             out.pushed.append(outs[0].id)
