@@ -19,7 +19,7 @@ from .records import Artifact, Event, Execution
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["LineageGraph", "trace", "node_key", "ANNOTATION_TYPES"]
+__all__ = ["LineageGraph", "trace", "reach", "node_key", "ANNOTATION_TYPES"]
 
 #: Execution types that annotate artifacts rather than transform them: left out of graphs.
 ANNOTATION_TYPES = frozenset({"Taint", "Untaint"})
@@ -157,41 +157,69 @@ def _at_distance(events: Iterable[Event], starts: Set[Tuple[str, int]], directio
                  hops: int) -> Set[Tuple[str, int]]:
     """The nodes exactly ``hops`` edges from ``starts`` along ``direction`` (plain BFS over
     the events of one traversal call; no graph is built)."""
-    nxt: Dict[Tuple[str, int], List[Tuple[str, int]]] = {}
-    for ev in events:
-        a, e = ("artifact", ev.artifact_id), ("execution", ev.execution_id)
-        is_input = ev.type in ("INPUT", "DECLARED_INPUT", "INTERNAL_INPUT")
-        src, dst = (a, e) if is_input else (e, a)  # data flows src -> dst
-        if direction == "UPSTREAM":
-            src, dst = dst, src
-        nxt.setdefault(src, []).append(dst)
-    seen, ring = set(starts), set(starts)
+    return _ring([(ev.artifact_id, ev.execution_id, ev.type in _INPUTS) for ev in events],
+                 starts, direction, hops)
+
+
+def _ring(edges: Iterable[Tuple[int, int, bool]], starts: Set[Tuple[str, int]], direction: str,
+          hops: int) -> Set[Tuple[str, int]]:
+    """BFS over ``(artifact_id, execution_id, is_input)`` edges; a dict per side keeps it
+    cheap on 100k edges."""
+    a2e: Dict[int, List[int]] = {}  # artifact -> next executions along `direction`
+    e2a: Dict[int, List[int]] = {}
+    down = direction != "UPSTREAM"
+    for aid, eid, is_input in edges:
+        if is_input == down:
+            a2e.setdefault(aid, []).append(eid)
+        else:
+            e2a.setdefault(eid, []).append(aid)
+    arts = {i for k, i in starts if k == "artifact"}
+    execs = {i for k, i in starts if k == "execution"}
+    seen_a, seen_e = set(arts), set(execs)
     for _ in range(hops):
-        ring = {n for r in ring for n in nxt.get(r, ()) if n not in seen}
-        seen |= ring
-        if not ring:
+        next_e = {e for a in arts for e in a2e.get(a, ())} - seen_e
+        next_a = {a for e in execs for a in e2a.get(e, ())} - seen_a
+        seen_e |= next_e
+        seen_a |= next_a
+        arts, execs = next_a, next_e
+        if not arts and not execs:
             return set()
-    return ring
+    return {("artifact", a) for a in arts} | {("execution", e) for e in execs}
 
 
-def trace(store: "Store", roots: Sequence[Tuple[str, int]], direction: str = "UPSTREAM",
-          max_hops: Optional[int] = None) -> LineageGraph:
-    """Traverse from ``roots`` (``("artifact"|"execution", id)``) with MLMD's traversal.
+def reach(store: "Store", roots: Sequence[Tuple[str, int]], direction: str = "DOWNSTREAM",
+          max_hops: Optional[int] = None) -> Tuple[Set[int], Set[int], List[Tuple[int, int, bool]]]:
+    """The artifact and execution ids reachable from ``roots``, and the edges
+    ``(artifact_id, execution_id, is_input)``, with no node details read: MLMD's traversal
+    (events only), continued past its 100-hop cap. For questions about the reachable set."""
+    arts = {i for k, i in roots if k == "artifact"}
+    execs = {i for k, i in roots if k == "execution"}
+    edges: Dict[Tuple[int, int, bool], None] = {}
+    frontier: Set[Tuple[str, int]] = set(roots)
+    remaining = max_hops
+    while frontier:
+        hops = _MLMD_MAX_HOPS if remaining is None else min(remaining, _MLMD_MAX_HOPS)
+        got = store.traversal_edges(
+            artifact_ids=sorted(i for k, i in frontier if k == "artifact"),
+            execution_ids=sorted(i for k, i in frontier if k == "execution"),
+            direction=direction, max_hops=hops)
+        before = len(arts) + len(execs)
+        for aid, eid, is_input in got:
+            arts.add(aid)
+            execs.add(eid)
+            edges[(aid, eid, is_input)] = None
+        if remaining is not None:
+            remaining -= hops
+        if hops < _MLMD_MAX_HOPS or (remaining is not None and remaining <= 0) \
+                or len(arts) + len(execs) == before:
+            break
+        frontier = _ring(got, frontier, direction, hops)
+    return arts, execs, list(edges)
 
-    ``max_hops`` counts edges (artifact -> execution is one hop); ``None`` means as far as
-    the lineage goes: MLMD stops each call at 100 hops, so the nodes at that depth become the
-    starting nodes of the next call, until nothing new is found.
-    """
-    direction = direction.upper()
-    if direction in ("BOTH", "BIDIRECTIONAL"):
-        up = trace(store, roots, "UPSTREAM", max_hops)
-        down = trace(store, roots, "DOWNSTREAM", max_hops)
-        return up.union(down)
-    if direction not in ("UPSTREAM", "DOWNSTREAM"):
-        raise InvalidInput(f"direction must be upstream, downstream or both, not {direction!r}")
-    if max_hops is not None and (not isinstance(max_hops, int) or max_hops < 0):
-        raise InvalidInput(f"max_hops must be a whole number >= 0, not {max_hops!r}")
-    root_keys = [node_key(k, i) for k, i in roots]
+
+def _mlmd_traversal(store: "Store", roots: Sequence[Tuple[str, int]], direction: str,
+                    max_hops: Optional[int]):
+    """MLMD's get_lineage_subgraph, continued from the frontier past its 100-hop cap."""
     arts: Dict[int, Artifact] = {}
     execs: Dict[int, Execution] = {}
     events: Dict[tuple, Event] = {}
@@ -213,6 +241,78 @@ def trace(store: "Store", roots: Sequence[Tuple[str, int]], direction: str = "UP
             break
         # Nodes exactly `hops` away from this frontier may have more lineage beyond.
         frontier = _at_distance(ev, frontier, direction, hops)
+    return arts, execs, events
+
+
+_INPUTS = ("INPUT", "DECLARED_INPUT", "INTERNAL_INPUT")
+
+
+def _walk_upstream(store: "Store", roots: Sequence[Tuple[str, int]], max_hops: Optional[int]):
+    """Upstream, one hop at a time: artifacts -> their producers (an indexed filter query),
+    executions -> their inputs (their own events). Shared artifacts with thousands of
+    consumers cost nothing extra here, unlike in MLMD's traversal, which reads every event of
+    every node it passes (28 ms for one hop across a module read by 5,000 runs)."""
+    art_front = {i for k, i in roots if k == "artifact"}
+    exec_front = {i for k, i in roots if k == "execution"}
+    seen_a, seen_e = set(art_front), set(exec_front)
+    execs: Dict[int, Execution] = {}
+    exec_events: Dict[int, List[Event]] = {}
+    hops = 0
+    while (art_front or exec_front) and (max_hops is None or hops < max_hops):
+        hops += 1
+        next_a: Set[int] = set()
+        next_e: Set[int] = set()
+        if exec_front:
+            missing = [i for i in exec_front if i not in exec_events]
+            for ev in store.events_of_executions(sorted(missing)):
+                exec_events.setdefault(ev.execution_id, []).append(ev)
+            for eid in exec_front:
+                for ev in exec_events.get(eid, ()):
+                    if ev.type in _INPUTS and ev.artifact_id not in seen_a:
+                        next_a.add(ev.artifact_id)
+        if art_front:
+            for ex in store.executions_producing(sorted(art_front)):
+                execs[ex.id] = ex
+                if ex.id not in seen_e:
+                    next_e.add(ex.id)
+        seen_a |= next_a
+        seen_e |= next_e
+        art_front, exec_front = next_a, next_e
+    missing = [i for i in seen_e if i not in exec_events]
+    for ev in store.events_of_executions(sorted(missing)):
+        exec_events.setdefault(ev.execution_id, []).append(ev)
+    missing = [i for i in seen_e if i not in execs]
+    execs.update((e.id, e) for e in store.get_executions(sorted(missing)))
+    arts = {a.id: a for a in store.get_artifacts(sorted(seen_a))}
+    events = {(ev.artifact_id, ev.execution_id, ev.type): ev for evs in exec_events.values()
+              for ev in evs if ev.artifact_id in seen_a}
+    return arts, execs, events
+
+
+def trace(store: "Store", roots: Sequence[Tuple[str, int]], direction: str = "UPSTREAM",
+          max_hops: Optional[int] = None) -> LineageGraph:
+    """Traverse from ``roots`` (``("artifact"|"execution", id)``), bounded by ``max_hops``.
+
+    ``max_hops`` counts edges (artifact -> execution is one hop); ``None`` means as far as
+    the lineage goes. Downstream uses MLMD's own traversal (``get_lineage_subgraph``; past its
+    100-hop cap the nodes at that depth start the next call); upstream walks producers with
+    indexed filter queries (:func:`_walk_upstream`), which does not pay for shared nodes'
+    fan-out.
+    """
+    direction = direction.upper()
+    if direction in ("BOTH", "BIDIRECTIONAL"):
+        up = trace(store, roots, "UPSTREAM", max_hops)
+        down = trace(store, roots, "DOWNSTREAM", max_hops)
+        return up.union(down)
+    if direction not in ("UPSTREAM", "DOWNSTREAM"):
+        raise InvalidInput(f"direction must be upstream, downstream or both, not {direction!r}")
+    if max_hops is not None and (not isinstance(max_hops, int) or max_hops < 0):
+        raise InvalidInput(f"max_hops must be a whole number >= 0, not {max_hops!r}")
+    root_keys = [node_key(k, i) for k, i in roots]
+    if direction == "UPSTREAM":
+        arts, execs, events = _walk_upstream(store, roots, max_hops)
+    else:
+        arts, execs, events = _mlmd_traversal(store, roots, direction, max_hops)
     graph = _build(arts.values(), execs.values(), events.values())
     for kind, i in roots:  # a root with no lineage at all is still in its own graph
         key = node_key(kind, i)

@@ -70,11 +70,13 @@ def execution_role(type_name: str) -> Optional[str]:
     return None
 
 
+_ART_ROLE_OF = {name: role for role, names in _ART_ROLES.items() for name in names}
+
+
 def artifact_role(type_name: str) -> Optional[str]:
-    for role, names in _ART_ROLES.items():
-        if type_name in names:
-            return role
-    return None
+    """``dataset``, ``examples``, ``transform_graph``, ``hub_module``, ``model``,
+    ``evaluation``, ``blessing``, ``pushed``, or None."""
+    return _ART_ROLE_OF.get(type_name)
 
 
 # ------------------------------------------------------------------------ times
@@ -367,17 +369,40 @@ class ImpactedPush:
     serving_now: Optional[bool]  # None when the store does not say (e.g. a TFX store)
 
 
-@dataclasses.dataclass(frozen=True)
 class Impact:
-    """Everything downstream of some artifacts that matters: models, evaluations, pushes."""
+    """Everything downstream of some artifacts that matters: models, evaluations, pushes.
 
-    sources: List[Artifact]
-    models: List[Artifact]
-    evaluations: List[Artifact]
-    blessings: List[Artifact]
-    pushed: List[ImpactedPush]
-    executions: List[Execution]
-    graph: LineageGraph = dataclasses.field(repr=False)
+    Built from the reachable set alone (no node details but for the artifacts reported);
+    ``graph`` and ``executions`` are read when first asked for.
+    """
+
+    def __init__(self, store: Store, sources: List[Artifact], models: List[Artifact],
+                 evaluations: List[Artifact], blessings: List[Artifact], pushed: List[ImpactedPush],
+                 execution_ids: List[int], max_hops: Optional[int]) -> None:
+        self._store = store
+        self.sources = sources
+        self.models = models
+        self.evaluations = evaluations
+        self.blessings = blessings
+        self.pushed = pushed
+        self.execution_ids = execution_ids
+        self._max_hops = max_hops
+        self._graph: Optional[LineageGraph] = None
+
+    def __repr__(self) -> str:
+        return (f"<Impact of {', '.join(f'a{a.id}' for a in self.sources)}: {len(self.models)} models, "
+                f"{len(self.pushed)} pushed versions, {len(self.serving_affected)} serving now>")
+
+    @property
+    def graph(self) -> LineageGraph:
+        if self._graph is None:
+            self._graph = trace(self._store, [("artifact", a.id) for a in self.sources],
+                                "DOWNSTREAM", self._max_hops)
+        return self._graph
+
+    @property
+    def executions(self) -> List[Execution]:
+        return self._store.get_executions(self.execution_ids)
 
     @property
     def serving_affected(self) -> List[ImpactedPush]:
@@ -391,7 +416,7 @@ class Impact:
             "blessings": [a.id for a in self.blessings],
             "pushed": [{"id": p.pushed.id, "model_name": p.model_name, "version": p.version,
                         "serving_now": p.serving_now} for p in self.pushed],
-            "executions": len(self.executions),
+            "executions": len(self.execution_ids),
             "serving_affected": [f"{p.model_name}:{p.version}" for p in self.serving_affected],
         }
 
@@ -402,6 +427,8 @@ def impact(store: Store, artifacts: Sequence[Any] = (), *, tainted_only: bool = 
 
     With ``tainted_only=True`` (and no artifacts) the sources are every tainted artifact.
     """
+    from .graph import reach
+
     if isinstance(artifacts, (str, int, Artifact)):
         artifacts = [artifacts]
     sources = [_as_artifact(store, a) for a in artifacts]
@@ -413,36 +440,27 @@ def impact(store: Store, artifacts: Sequence[Any] = (), *, tainted_only: bool = 
             sources = store.get_artifacts(sorted(taints))
     if not sources and not tainted_only:
         raise InvalidInput("impact() needs an artifact (or tainted_only=True)")
-    if not sources:
-        from .graph import LineageGraph as _G
-        import networkx as nx
-
-        return Impact([], [], [], [], [], [], _G(nx.DiGraph(), [], "DOWNSTREAM"))
-    down = trace(store, [("artifact", a.id) for a in sources], "DOWNSTREAM", max_hops)
+    art_ids, exec_ids, _ = reach(store, [("artifact", a.id) for a in sources], "DOWNSTREAM", max_hops) \
+        if sources else (set(), set(), [])
     source_ids = {a.id for a in sources}
+    types = store.artifact_types(sorted(art_ids - source_ids))
+    wanted = {"model", "evaluation", "blessing", "pushed"}
+    records = store.get_artifacts(sorted(i for i, t in types.items() if artifact_role(t) in wanted))
+    by_role: Dict[str, List[Artifact]] = {r: [] for r in wanted}
+    for a in records:
+        by_role[artifact_role(a.type)].append(a)
+    annotations = {e.id for e in _marks(store)} if exec_ids else set()
+    named = [(p, _model_name(p), _pushed_version(p)) for p in by_role["pushed"]]
+    serving = serving_now(store, [n for _, n, v in named if n is not None and v is not None])
     pushed = []
-    serving: Dict[str, Optional[int]] = {}
-    for p in down.artifacts():
-        if artifact_role(p.type) != "pushed":
-            continue
-        name, version = _model_name(p), _pushed_version(p)
-        now: Optional[bool] = None
-        if name is not None and version is not None:
-            if name not in serving:
-                try:
-                    serving[name] = served_at(store, name, "now").version
-                except NotFound:
-                    serving[name] = None
-            now = serving[name] == version if serving[name] is not None else None
-        pushed.append(ImpactedPush(p, name, version, now))
+    for p, name, version in named:
+        now = serving.get(name)
+        pushed.append(ImpactedPush(p, name, version, None if now is None else now == version))
     pushed.sort(key=lambda p: (p.model_name or "", p.version or 0))
-    return Impact(
-        sources=sources,
-        models=[a for a in down.artifacts() if artifact_role(a.type) == "model" and a.id not in source_ids],
-        evaluations=down.artifacts(["ModelEvaluation"]),
-        blessings=down.artifacts(["ModelBlessing"]),
-        pushed=pushed, executions=down.executions(), graph=down,
-    )
+    return Impact(store, sources, sorted(by_role["model"], key=lambda a: a.id),
+                  sorted(by_role["evaluation"], key=lambda a: a.id),
+                  sorted(by_role["blessing"], key=lambda a: a.id), pushed,
+                  sorted(exec_ids - annotations), max_hops)
 
 
 # --------------------------------------------------------------- serving history
@@ -567,6 +585,52 @@ def replay(model_name: str, history: Iterable[ServingEvent], until: Optional[flo
             since, last_event = ev.time, ev
     return ServingState(model_name, serving, pinned is not None, labels, tuple(sorted(versions)),
                         since, last_event)
+
+
+def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[int]]:
+    """The version serving now for each model, without a full replay: the newest effective
+    rollback or unpin of all the endpoints in one query (a pin holds until an unpin), else
+    each endpoint's newest effective push. Endpoints with records from other tools (no
+    ``target_version``) are replayed with :func:`served_at`; unknown endpoints map to None."""
+    out: Dict[str, Optional[int]] = {}
+    names = sorted(set(model_names))
+    types = set(store.type_names("execution"))
+    if not names:
+        return out
+    if "Push" not in types:
+        return {n: _replayed_now(store, n) for n in names}
+    pins = [t for t in ("Rollback", "Unpin") if t in types]
+    ops_by: Dict[str, List[Execution]] = {}
+    if pins:
+        in_names = ", ".join(_quote(n) for n in names)
+        for e in store.list_executions(
+                filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name IN ({in_names}) "
+                             f"AND type IN ({', '.join(_quote(t) for t in pins)}) "
+                             f"AND last_known_state = COMPLETE", limit=None, order_by="id"):
+            ops_by.setdefault(str(e.properties.get("model_name")), []).append(e)
+    for name in names:
+        ctx = f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {_quote(name)}"
+        ops = ops_by.get(name, [])
+        pushes = store.list_executions(
+            filter_query=f"{ctx} AND type = 'Push' AND last_known_state = COMPLETE", limit=1, order_by="id")
+        if any(e.properties.get("target_version") is None and e.type != "Unpin" for e in ops + pushes):
+            out[name] = _replayed_now(store, name)  # older records: replay them
+            continue
+        version = None
+        last = max(ops, key=lambda e: (_event_time(e), e.id)) if ops else None
+        if last is not None and last.type == "Rollback":
+            version = int(last.properties["target_version"])
+        elif pushes:
+            version = int(pushes[0].properties["target_version"])
+        out[name] = version
+    return out
+
+
+def _replayed_now(store: Store, name: str) -> Optional[int]:
+    try:
+        return served_at(store, name, "now").version
+    except NotFound:
+        return None
 
 
 def served_at(store: Store, model_name: str, when: Any = "now") -> ServingState:
@@ -808,11 +872,9 @@ def untaint(store: Store, artifact: Any, reason: str) -> Execution:
     return _mark(store, "Untaint", art, reason)
 
 
-def tainted(store: Store) -> Dict[int, TaintRecord]:
-    """Artifacts whose latest Taint/Untaint is a Taint, with the reason."""
+def _marks(store: Store) -> List[Execution]:
+    """Every Taint and Untaint execution (few: paged by id)."""
     types = set(store.type_names("execution"))
-    if "Taint" not in types:
-        return {}
     marks: List[Execution] = []
     for t in ("Taint", "Untaint"):
         if t in types:
@@ -824,6 +886,12 @@ def tainted(store: Store) -> Dict[int, TaintRecord]:
                 if len(batch) < 1000:
                     break
                 last = batch[-1].id
+    return marks
+
+
+def tainted(store: Store) -> Dict[int, TaintRecord]:
+    """Artifacts whose latest Taint/Untaint is a Taint, with the reason."""
+    marks = _marks(store)
     if not marks:
         return {}
     events = store.events_of_executions([e.id for e in marks])

@@ -879,6 +879,87 @@ class Store:
     def parent_contexts(self, context_id: int) -> List[Context]:
         return [_context(c) for c in self._list("reading parent contexts", self.mlmd.get_parent_contexts_by_context, context_id)]
 
+    def traversal_edges(self, *, artifact_ids: Sequence[int] = (), execution_ids: Sequence[int] = (),
+                        direction: str = "DOWNSTREAM", max_hops: int = _MAX_HOPS
+                        ) -> List[Tuple[int, int, bool]]:
+        """MLMD's traversal, events only: ``(artifact_id, execution_id, is_input)`` tuples.
+
+        No node details are read (the Python client would read every node otherwise): the
+        fast path for questions that need the reachable set, not the records.
+        """
+        dir_value = pb.LineageSubgraphQueryOptions.Direction.Value(direction)
+        inputs = {_EVENT_TYPE.INPUT, _EVENT_TYPE.DECLARED_INPUT, _EVENT_TYPE.INTERNAL_INPUT}
+        out: List[Tuple[int, int, bool]] = []
+        for kind, ids in (("artifact", list(artifact_ids)), ("execution", list(execution_ids))):
+            for i in range(0, len(ids), _MAX_STARTING_NODES):
+                opts = pb.LineageSubgraphQueryOptions(max_num_hops=max_hops, direction=dir_value)
+                nodes = opts.starting_artifacts if kind == "artifact" else opts.starting_executions
+                nodes.filter_query = "id IN (" + ", ".join(str(int(x)) for x in ids[i:i + _MAX_STARTING_NODES]) + ")"
+                graph = self._call("tracing lineage", self.mlmd.get_lineage_subgraph, opts, ["events"])
+                out.extend((e.artifact_id, e.execution_id, e.type in inputs) for e in graph.events)
+        return out
+
+    def artifact_types(self, artifact_ids: Sequence[int]) -> Dict[int, str]:
+        """``{artifact id: type name}``, without reading the artifacts' properties.
+
+        On SQLite this reads MLMD's ``Artifact`` table directly (read-only, schema version
+        checked); elsewhere it falls back to reading the artifacts through MLMD.
+        """
+        ids = sorted(set(int(i) for i in artifact_ids))
+        if not ids:
+            return {}
+        db = self._sql_reader()
+        if db is None:
+            return {a.id: a.type for a in self.get_artifacts(ids)}
+        names = {t.id: t.name for (k, _), t in self._types.items() if k == "artifact"}
+        out: Dict[int, str] = {}
+        with self._lock:
+            for i in range(0, len(ids), 20000):
+                chunk = ",".join(str(x) for x in ids[i:i + 20000])
+                for aid, tid in db.execute(f"SELECT id, type_id FROM Artifact WHERE id IN ({chunk})"):
+                    if tid not in names:
+                        self._load_types()
+                        names = {t.id: t.name for (k, _), t in self._types.items() if k == "artifact"}
+                    out[aid] = names.get(tid, "?")
+        return out
+
+    def _sql_reader(self) -> Optional[sqlite3.Connection]:
+        """A read-only sqlite3 connection to this store's file when its MLMD schema is the one
+        this code was checked against (10); None otherwise."""
+        if self.config.backend != "sqlite":
+            return None
+        if not hasattr(self, "_sql"):
+            self._sql = None
+            try:
+                db = sqlite3.connect(f"file:{self.config.path}?mode=ro", uri=True,
+                                     check_same_thread=False)
+                (version,) = db.execute("SELECT schema_version FROM MLMDEnv").fetchone()
+                if version == 10:
+                    self._sql = db
+                    if not self._types:
+                        self._load_types()
+                else:
+                    db.close()
+            except sqlite3.Error:
+                self._sql = None
+        return self._sql
+
+    def executions_producing(self, artifact_ids: Sequence[int]) -> List[Execution]:
+        """The executions with an OUTPUT event to any of these artifacts.
+
+        A filter query joins Event on the artifact ids and the event type, so a shared
+        artifact with thousands of consumers costs no more than any other (MLMD's traversal
+        reads every event of every node it passes).
+        """
+        out: Dict[int, Execution] = {}
+        ids = sorted(set(int(i) for i in artifact_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ", ".join(str(x) for x in ids[i:i + 500])
+            q = f"events_0.artifact_id IN ({chunk}) AND events_0.type IN (OUTPUT, DECLARED_OUTPUT)"
+            for e in self.list_executions(filter_query=q, limit=None, order_by="id"):
+                out[e.id] = e
+        return list(out.values())
+
     def lineage_subgraph(
         self,
         *,

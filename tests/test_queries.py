@@ -372,3 +372,46 @@ def test_tfx_store_provenance_upstream_impact_and_exports(tfx):
     assert export.to_dot(up).count("->") == up.graph.number_of_edges()
     assert len(export.to_openlineage(up)) == len(up.executions())
     assert export.to_graphml(up).count("<node ") == len(up)
+
+
+def test_serving_now_fast_path_agrees_with_the_replay(lin, tmp_path):
+    from lineage.queries import served_at, serving_now
+
+    _, _, _, m1, ev1 = _pipeline(lin, tmp_path, run_name="r1")
+    _, _, _, m2, ev2 = _pipeline(lin, tmp_path, run_name="r2")
+
+    def push(model, blessing, version, at, name="reviews"):
+        return record("Push", inputs={"model": model, "blessing": blessing},
+                      outputs={"pushed": PushedModel.at(f"/s/{name}/{version}", model_name=name,
+                                                        pushed_version=version)},
+                      started_at=at, ended_at=at, contexts=[("ServingEndpoint", name)], store=lin,
+                      properties={"model_name": name, "target_version": version}).pushed
+
+    def op(kind, target, at, name="reviews", state="COMPLETE"):
+        props = {"model_name": name}
+        if target is not None:
+            props["target_version"] = target.properties["pushed_version"]
+        record(kind, inputs={"target": target} if target is not None else {}, started_at=at, ended_at=at,
+               state=state, properties=props, contexts=[("ServingEndpoint", name)], store=lin)
+
+    def check():
+        fast = serving_now(lin.store, ["reviews", "other", "nope"])
+        assert fast["reviews"] == served_at(lin.store, "reviews").version
+        assert fast["nope"] is None
+        return fast
+
+    p1 = push(m1, ev1.blessing, 1, 100.0)
+    push(m1, ev1.blessing, 1, 150.0, name="other")
+    assert check()["reviews"] == 1
+    p2 = push(m2, ev2.blessing, 2, 200.0)
+    assert check()["reviews"] == 2
+    op("Rollback", p1, 300.0)
+    assert check()["reviews"] == 1 and check()["other"] == 1
+    op("Rollback", p2, 350.0, state="FAILED")
+    assert check()["reviews"] == 1
+    push(m2, ev2.blessing, 3, 400.0)
+    assert check()["reviews"] == 1   # still pinned
+    op("Unpin", None, 500.0)
+    assert check()["reviews"] == 3
+    assert {(p.model_name, p.version, p.serving_now) for p in lin.impact(m2).pushed} == {
+        ("reviews", 2, False), ("reviews", 3, True)}
