@@ -10,7 +10,7 @@ from . import types
 from .api import Lineage, use
 from .errors import LineageError
 from .records import Artifact, Context, Event, Execution
-from .recorder import Step, StepResult, attach_context, record, step
+from .recorder import Step, StepResult, annotate, attach_context, record, step
 from .runs import Run, current_run, run
 from .types import ArtifactType, Input, Output, OutputArtifact, declare_artifact_type
 
@@ -30,6 +30,7 @@ __all__ = [
     "Run",
     "Step",
     "StepResult",
+    "annotate",
     "attach_context",
     "current_run",
     "declare_artifact_type",

@@ -227,8 +227,8 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     lines.append(f"trained:     {_when(p.trained_at)} by {p.ran_by or '?'}")
     sections = [("data", [_art_line(a) for a in p.datasets]),
                 ("examples", [_art_line(a) for a in p.examples]),
-                ("transform", [f"e{e.id} {e.type} module={e.get('module_file') or '-'} "
-                               f"source={str(e.get('source_hash') or e.get('checksum_md5') or '-')[:19]}"
+                ("transform", [f"e{e.id} {e.type} {e.state} fn={e.get('preprocessing_fn') or e.get('module_file') or '-'} "
+                               f"source={str(e.get('module_source_hash') or e.get('checksum_md5') or '-')[:19]}"
                                for e in p.transforms]),
                 ("hub modules", [f"a{a.id} {a.get('handle') or a.uri} version {a.get('version')}"
                                  for a in p.hub_modules]),

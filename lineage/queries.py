@@ -234,7 +234,8 @@ class Provenance:
             return {"id": e.id, "type": e.type, "state": e.state, "params": dict(e.params),
                     "started": _iso(e.started), "user": e.properties.get("user"),
                     "source_hash": e.properties.get("source_hash"),
-                    "module_file": e.get("module_file")}
+                    "module_file": e.get("module_file"),
+                    "module_source_hash": e.get("module_source_hash")}
 
         return {
             "target": art(self.target),
@@ -339,11 +340,15 @@ def provenance(store: Store, target: Any) -> Provenance:
         prods = up.producers(pushed)
         if prods:
             pushed_at = utc_from_s(_event_time(prods[0]))
-    sources = up.sources()
-    datasets = sorted([a for a in sources if artifact_role(a.type) in ("dataset", None)
-                       and a.id != art.id] +
-                      [a for a in up.artifacts() if artifact_role(a.type) == "dataset" and a not in sources],
-                      key=lambda a: a.id)
+    # Source data: Dataset / ExternalArtifact nodes; in stores with other names for raw data,
+    # the sources (nothing upstream produced them) that are not modules or module sources.
+    datasets = [a for a in up.artifacts() if artifact_role(a.type) == "dataset"]
+    if not datasets:
+        module_inputs = {a.id for e in up.executions() if execution_role(e.type) == "publish"
+                         for arts in up.inputs(e).values() for a in arts}
+        datasets = [a for a in up.sources() if artifact_role(a.type) is None and a.id != art.id
+                    and a.id not in module_inputs]
+    datasets.sort(key=lambda a: a.id)
     steps = [r for r in up.topological() if isinstance(r, Execution)]
     return Provenance(
         target=art, model=model, pushed=pushed, datasets=datasets,
@@ -669,7 +674,7 @@ def _prov_view(p: Provenance) -> Dict[str, Dict[str, Any]]:
         "data": {a.uri: a.fingerprint for a in p.datasets},
         "hub_modules": {str(a.get("handle") or a.get("module_name") or a.uri):
                         a.get("version") for a in p.hub_modules},
-        "transform": {f"{e.type}": e.get("source_hash") or e.get("module_file") or e.get("checksum_md5")
+        "transform": {f"{e.type}": e.get("module_source_hash") or e.get("checksum_md5") or e.get("source_hash")
                       for e in p.transforms},
         "parameters": dict(p.parameters),
         "code_version": dict(p.code_version),

@@ -36,7 +36,7 @@ from .runs import current_run
 from .store import _json_default, _quote
 from .types import ArtifactArg, OutputArtifact
 
-__all__ = ["step", "Step", "StepResult", "record", "attach_context"]
+__all__ = ["step", "Step", "StepResult", "record", "attach_context", "annotate"]
 
 log = logging.getLogger("lineage")
 
@@ -184,6 +184,15 @@ _active_call: "contextvars.ContextVar[Optional[_Call]]" = contextvars.ContextVar
     "lineage_step_call", default=None)
 
 
+def annotate(**properties: Any) -> None:
+    """From inside a @step body: record these properties on this execution (declared
+    properties of its type, or custom ones), with its final state."""
+    call = _active_call.get()
+    if call is None:
+        raise InvalidInput("annotate() is called from inside a @step body")
+    call.annotations.update(properties)
+
+
 def attach_context(type: str, name: str, properties: Optional[Mapping[str, Any]] = None) -> Context:
     """From inside a step body: also associate this execution (and attribute its artifacts)
     with the context ``type``/``name``, created if needed (e.g. a model's ServingEndpoint)."""
@@ -226,6 +235,7 @@ class _Call:
         self.lineage: Lineage = self.run.lineage if self.run else current_lineage()
         self.execution_id: Optional[int] = None
         self.outputs: Dict[str, OutputArtifact] = {}
+        self.annotations: Dict[str, Any] = {}
 
     # The body gets the resolved arguments, through the bound signature.
     @property
@@ -326,7 +336,7 @@ class _Call:
         try:
             self.lineage.store.write_execution(
                 type=self.step.type_name, state=state, execution_id=self.execution_id,
-                properties=_error_props(exc), context_ids=self.context_ids,
+                properties={**self.annotations, **_error_props(exc)}, context_ids=self.context_ids,
             )
         except Exception:
             log.warning("could not record execution %s as %s", self.execution_id, state,
@@ -352,7 +362,7 @@ class _Call:
         except LineageError as exc:
             self.fail(exc)
             raise
-        props: Dict[str, Any] = {"ended_at": _now()}
+        props: Dict[str, Any] = dict(self.annotations, ended_at=_now())
         if value is not None:
             props["result"] = json.dumps(value, default=_json_default, sort_keys=True)
         execution, outs = self.lineage.store.write_execution(
@@ -360,6 +370,13 @@ class _Call:
             properties=props, outputs=new_outputs, context_ids=self.context_ids,
             reread=len(new_outputs) > 1,  # only a StepResult hands the execution out
         )
+        for out in self.outputs.values():  # an output the body moved elsewhere (out.uri = ...)
+            parent = Path(self.lineage.artifact_root) / step.type_name / str(self.execution_id)
+            try:
+                if not Path(out.uri).is_relative_to(parent) and parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()
+            except OSError:
+                pass
         log.info("step %s complete (execution %s)", step.type_name, execution.id)
         outputs = {name: art for (_, name), art in zip(new_outputs, outs)}
         return self._result(execution, outputs, value)

@@ -133,7 +133,8 @@ class OutputArtifact:
     """What a step body receives for an ``Output[T]`` argument.
 
     Write a file or create a directory at :attr:`path`; set :attr:`properties` to record
-    more about it (declared properties of the type, or any custom ones).
+    more about it (declared properties of the type, or any custom ones). To write it somewhere
+    lineage did not choose (a module registry, a serving directory), set :attr:`uri` first.
     """
 
     __slots__ = ("type", "uri", "name", "properties")

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from lineage import Lineage
+# Before anything imports TensorFlow: tf.Transform, TFMA and hub.KerasLayer need tf-keras.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from lineage import Lineage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TFX_STORE = REPO / "tests" / "fixtures" / "tfx-chicago-taxi-metadata.db"

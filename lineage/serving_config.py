@@ -1,0 +1,84 @@
+"""TF Serving's model config file (``ModelServerConfig`` text proto), read and written safely.
+
+The format is TF Serving's own (``tensorflow_serving.config.model_server_config_pb2``, which does
+not import TensorFlow), so the same file drives a real TF Serving fleet (``--model_config_file``)
+and the local server. Writes are atomic: a temporary file in the same directory, then a rename,
+so a server polling the file never reads half of it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from .errors import InvalidInput
+
+__all__ = ["read_config", "write_config", "ensure_model", "default_config_path", "model_entry"]
+
+
+def _pb():
+    from tensorflow_serving.config import model_server_config_pb2
+
+    return model_server_config_pb2
+
+
+def default_config_path(artifact_root: Union[str, Path]) -> Path:
+    """``<store home>/serving/models.config`` (``./.lineage/serving/models.config``)."""
+    return Path(artifact_root).parent / "serving" / "models.config"
+
+
+def read_config(path: Union[str, Path]) -> Any:
+    """The ``ModelServerConfig`` at ``path`` (an empty one if the file does not exist)."""
+    from google.protobuf import text_format
+
+    pb = _pb()
+    config = pb.ModelServerConfig()
+    p = Path(path)
+    if p.exists():
+        try:
+            text_format.Parse(p.read_text(), config)
+        except text_format.ParseError as exc:
+            raise InvalidInput(f"{p} is not a valid TF Serving model config: {exc}") from None
+    return config
+
+
+def write_config(path: Union[str, Path], config: Any) -> None:
+    """Write ``config`` to ``path`` atomically (temporary file + rename)."""
+    from google.protobuf import text_format
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".models.config.", dir=str(p.parent))
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text_format.MessageToString(config))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def model_entry(config: Any, name: str) -> Optional[Any]:
+    for m in config.model_config_list.config:
+        if m.name == name:
+            return m
+    return None
+
+
+def ensure_model(path: Union[str, Path], name: str, base_path: Union[str, Path]) -> bool:
+    """Add ``name`` (serving the latest version under ``base_path``) if the file lacks it.
+    Returns True when the file changed. An existing entry (and its version policy) is kept."""
+    config = read_config(path)
+    if model_entry(config, name) is not None:
+        return False
+    entry = config.model_config_list.config.add()
+    entry.name = name
+    entry.base_path = str(Path(base_path).absolute())
+    entry.model_platform = "tensorflow"
+    write_config(path, config)
+    return True
