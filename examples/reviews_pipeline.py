@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     print(f"Module {PUBLISHER}/{MODULE}/1 (a{module_v1.id}) feeds: "
           + ", ".join(f"{p.model_name}:{p.version}" for p in lin.impact(module_v1).pushed))
     print("Next: `lineage provenance reviews:2`, `lineage impact a%d`, `lineage history reviews`, "
-          "`lineage serve` (issue: serving)" % module_v1.id)
+          "`lineage export reviews:2 --format dot`" % module_v1.id)
     return 0
 
 
