@@ -18,7 +18,7 @@ from typing import Optional, Union
 from lineage import Input, Lineage, Output, annotate, attach_context, step
 from lineage.api import current_lineage
 from lineage.errors import LineageError
-from lineage.serving_config import default_config_path, ensure_model
+from lineage.serving.config import default_config_path, ensure_model
 from lineage.types import Model, ModelBlessing, PushedModel
 
 __all__ = ["push", "PushRefused", "serving_root_for"]

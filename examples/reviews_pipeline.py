@@ -17,6 +17,7 @@ Everything lands in the lineage store (default ./.lineage/metadata.sqlite), the 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
 
     with run(pipeline="reviews-text", experiment="text-only", store=lin) as r3:
         say("run 3: a second served model, reviews-text, on the same module v1")
-        module = resolve_module(f"{PUBLISHER}/{MODULE}/1", store=lin)
+        module = resolve_module(module_v1.properties["handle"], store=lin)  # the same module as run 1
         data3 = ingest(raw, max_rows=args.rows)
         xf3 = transform(data3.examples, data3.schema, preprocessing_fn=prep)
         text_model = train(xf3.transformed, xf3.transform_graph, module, features=["text"],
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
         acc = ev.evaluation.properties.get("accuracy") or ev.evaluation.custom_properties.get("accuracy")
         print(f"  served {name}:{pushed.properties['pushed_version']} (a{pushed.id}) accuracy {acc}, "
               f"blessed={ev.blessing.properties['blessed']}, path {pushed.uri}")
-    print(f"Module {PUBLISHER}/{MODULE}/1 (a{module_v1.id}) feeds: "
+    print(f"Module {module_v1.properties['handle']} (a{module_v1.id}) feeds: "
           + ", ".join(f"{p.model_name}:{p.version}" for p in lin.impact(module_v1).pushed))
     print("Next: `lineage provenance reviews:2`, `lineage impact a%d`, `lineage history reviews`, "
           "`lineage export reviews:2 --format dot`" % module_v1.id)
@@ -123,4 +124,20 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lineage import LineageError
+
+    try:
+        status = main()
+    except LineageError as exc:  # a refusal or a bad input: say it in one line
+        print(f"reviews_pipeline: error: {exc}", file=sys.stderr)
+        status = 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        status = 1
+    # TensorFlow can segfault while the interpreter tears down after tf.Transform and Keras
+    # have run (tensorflow/tensorflow#59242); everything is recorded and printed by now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -24,6 +24,7 @@ from .uri import StoreConfig, parse_store_uri
 if TYPE_CHECKING:
     from .graph import LineageGraph
     from .queries import Diff, Impact, Provenance, ServingEvent, ServingState, TaintRecord, VerifyReport
+    from .serving.rollback import RollbackResult
 
 __all__ = ["Lineage", "use", "current_lineage", "NodeRef", "parse_ref"]
 
@@ -181,7 +182,8 @@ class Lineage:
         out: Dict[str, List[Artifact]] = {}
         for e in events:
             if e.artifact_id in arts:
-                out.setdefault(e.key or "", []).append(arts[e.artifact_id])
+                for key in e.keys or ("",):
+                    out.setdefault(key, []).append(arts[e.artifact_id])
         return out
 
     def producers(self, artifact: NodeRef) -> List[Execution]:
@@ -301,6 +303,28 @@ class Lineage:
         from .queries import tainted
 
         return tainted(self.store)
+
+    # ------------------------------------------------------------------- serving
+
+    def rollback(self, model_name: str, *, to: Optional[int] = None, previous: bool = False,
+                 last_good: bool = False, force: bool = False, **server: Any) -> "RollbackResult":
+        """Pin ``model_name`` to a checked earlier version (see :mod:`lineage.serving.rollback`).
+        ``server`` takes ``config_path``, ``server`` (gRPC host:port), ``rest`` (URL), ``timeout``."""
+        from .serving.rollback import rollback
+
+        return rollback(self, model_name, to=to, previous=previous, last_good=last_good, force=force, **server)
+
+    def promote(self, model_name: str, *, version: int, label: str = "canary", **server: Any) -> "RollbackResult":
+        """Point a version label (``canary``, ``stable``) at ``version``."""
+        from .serving.rollback import promote
+
+        return promote(self, model_name, version=version, label=label, **server)
+
+    def unpin(self, model_name: str, **server: Any) -> "RollbackResult":
+        """Serve the newest pushed version again."""
+        from .serving.rollback import unpin
+
+        return unpin(self, model_name, **server)
 
     # ------------------------------------------------------------------- writing
 

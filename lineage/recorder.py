@@ -22,6 +22,7 @@ import hashlib
 import inspect
 import json
 import logging
+import secrets
 import time
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
@@ -290,10 +291,15 @@ class _Call:
             inputs=[(a.id, k) for k, a in inputs], context_ids=self.context_ids, reread=False,
         )
         self.execution_id = execution.id
+        parent = Path(lin.artifact_root) / step.type_name / str(execution.id)
+        if parent.exists() and any(parent.iterdir()):
+            # Left by another store sharing this artifact root (or a deleted store file):
+            # never write into it.
+            parent = parent.with_name(f"{execution.id}-{secrets.token_hex(4)}")
+        self.output_dir = parent
         for name, spec in self.specs.items():
             if spec.direction != "output":
                 continue
-            parent = Path(lin.artifact_root) / step.type_name / str(execution.id)
             parent.mkdir(parents=True, exist_ok=True)
             out = OutputArtifact(spec.type_name, str(parent / name), name)
             self.outputs[name] = out
@@ -371,7 +377,7 @@ class _Call:
             reread=len(new_outputs) > 1,  # only a StepResult hands the execution out
         )
         for out in self.outputs.values():  # an output the body moved elsewhere (out.uri = ...)
-            parent = Path(self.lineage.artifact_root) / step.type_name / str(self.execution_id)
+            parent = self.output_dir
             try:
                 if not Path(out.uri).is_relative_to(parent) and parent.is_dir() and not any(parent.iterdir()):
                     parent.rmdir()

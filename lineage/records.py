@@ -179,6 +179,11 @@ class Event:
     time_ms: int = 0
 
     @property
+    def keys(self) -> tuple:
+        """Every argument name on the path (an artifact bound to two arguments has two)."""
+        return tuple(s for s in self.path if isinstance(s, str))
+
+    @property
     def key(self) -> Optional[str]:
         """The argument name the artifact was bound to (the first string step of the path)."""
         for step in self.path:

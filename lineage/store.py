@@ -712,11 +712,19 @@ class Store:
                         f"{action}: artifact(s) {missing} do not exist in {self.config.redacted()}"
                     )
             pairs = []
+            by_ref: Dict[Tuple[int, int], pb.Event] = {}
             for refs, etype in ((inputs, _EVENT_TYPE.INPUT), (outputs, _EVENT_TYPE.OUTPUT)):
                 for ref, key in refs:
+                    if isinstance(ref, int) and (ref, etype) in by_ref:
+                        # One artifact bound to two arguments: MLMD keeps one event per
+                        # (artifact, execution, type), so its path names both.
+                        by_ref[(ref, etype)].path.steps.add().key = key
+                        continue
                     art = stored[ref] if isinstance(ref, int) else self._new_artifact(ref)
                     event = pb.Event(type=etype)
                     event.path.steps.add().key = key
+                    if isinstance(ref, int):
+                        by_ref[(ref, etype)] = event
                     pairs.append((art, event))
             contexts = self._context_protos(list(context_ids))
             exec_id, art_ids, _ = self._write(
@@ -727,7 +735,8 @@ class Store:
             proto.type = type
             if state in ("RUNNING", "NEW"):
                 self._running[exec_id] = proto  # the terminal update needs no read
-        out_ids = art_ids[len(inputs):]
+        n_inputs = len([1 for _, ev in pairs if ev.type == _EVENT_TYPE.INPUT])
+        out_ids = art_ids[n_inputs:]
         outs = self.get_artifacts(out_ids) if out_ids else []
         execution = self.get_execution(exec_id) if reread else _execution(_copy(proto))
         return execution, outs

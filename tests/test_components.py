@@ -29,22 +29,6 @@ sys.path.insert(0, str(REPO / "examples"))
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    """The example pipeline, end to end, on the first 600 reviews."""
-    import reviews_pipeline
-
-    home = tmp_path_factory.mktemp("example")
-    uri = f"sqlite:///{home / 'metadata.sqlite'}"
-    assert reviews_pipeline.main(["--store", uri, "--rows", "600", "--epochs", "4", "-q"]) == 0
-    return Lineage.open(uri, readonly=True), home
-
-
-def _only(graph, key, kind):
-    found = [r for r in graph if r.kind == kind and r.type == key]
-    return found
-
-
 def test_example_pipeline_lineage_of_served_version_2(pipeline):
     lin, home = pipeline
     rep = lin.provenance("reviews:2")

@@ -343,3 +343,16 @@ def test_code_version_records_git_state(lin, raw, tmp_path, monkeypatch):
     assert ex.properties["git_dirty"] is False  # untracked files do not make it dirty
     ctx = lin.store.get_context_by_name("PipelineRun", "git-run")
     assert ctx.properties["git_commit"] == sha
+
+
+def test_outputs_never_land_in_a_directory_another_store_left(tmp_path, raw):
+    shared = tmp_path / "shared-artifacts"
+    a = Lineage.open(f"sqlite:///{tmp_path / 'a.sqlite'}", artifact_root=str(shared))
+    b = Lineage.open(f"sqlite:///{tmp_path / 'b.sqlite'}", artifact_root=str(shared))
+    with use_store(a):
+        first = clean(raw)
+    with use_store(b):
+        second = clean(raw, min_len=50)  # execution 1 in its store too
+    assert first.uri != second.uri
+    assert Path(first.uri).read_text() == "great food\nterrible service"
+    assert Path(second.uri).read_text() == ""

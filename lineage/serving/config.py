@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 __all__ = ["read_config", "write_config", "ensure_model", "default_config_path", "model_entry"]
 

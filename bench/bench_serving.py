@@ -1,0 +1,123 @@
+"""Rollback time and predict latency of the local server, next to calling the SavedModel in process.
+
+    .venv/bin/python bench/bench_serving.py [--requests 300] [--rollbacks 10] [--example-home DIR]
+
+Pushes three small versions of a toy model into a fresh store, starts the server on free
+loopback ports, then measures in one run:
+
+- rollback: ``Lineage.rollback(model, to=N)`` from the call to version N AVAILABLE (checks
+  against the store, config write, gRPC reload, wait), alternating between versions;
+- predict latency for one row: the SavedModel's signature called in process, the server's
+  gRPC Predict, and its REST ``:predict``, interleaved request by request.
+
+``--example-home`` (a directory where ``examples/reviews_pipeline.py --store sqlite:///DIR/
+metadata.sqlite`` ran) adds the example's ``reviews`` model to the latency comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import components  # noqa: E402,F401
+from components import push  # noqa: E402
+from lineage import Lineage, record, use  # noqa: E402
+from lineage._tf import tf  # noqa: E402
+from lineage.serving.server import ModelServer  # noqa: E402
+from lineage.types import Model, ModelBlessing  # noqa: E402
+from toy_models import build_toy  # noqa: E402
+
+
+def med_ms(xs):
+    return statistics.median(xs) * 1e3
+
+
+def latency(TF, server, name, model_dir, grpc_inputs, rest_body, n):
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    fn = TF.saved_model.load(str(model_dir)).signatures["serving_default"]
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}"))
+    req = predict_pb2.PredictRequest()
+    req.model_spec.name = name
+    for k, v in grpc_inputs.items():
+        req.inputs[k].CopyFrom(TF.make_tensor_proto(v))
+    url = f"http://127.0.0.1:{server.rest_port}/v1/models/{name}:predict"
+    body = json.dumps(rest_body).encode()
+    local_args = {k: TF.constant(v) for k, v in grpc_inputs.items()}
+    fn(**local_args), stub.Predict(req), urllib.request.urlopen(urllib.request.Request(url, body)).read()
+    t_local, t_grpc, t_rest = [], [], []
+    for _ in range(n):
+        t = time.perf_counter(); fn(**local_args); t_local.append(time.perf_counter() - t)
+        t = time.perf_counter(); stub.Predict(req, timeout=10); t_grpc.append(time.perf_counter() - t)
+        t = time.perf_counter(); urllib.request.urlopen(urllib.request.Request(url, body), timeout=10).read()
+        t_rest.append(time.perf_counter() - t)
+    return med_ms(t_local), med_ms(t_grpc), med_ms(t_rest)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--rollbacks", type=int, default=10)
+    ap.add_argument("--example-home", type=Path, default=None)
+    args = ap.parse_args()
+    TF = tf()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    lin = Lineage.open(f"sqlite:///{tmp / 'metadata.sqlite'}")
+    config = tmp / "serving" / "models.config"
+    with use(lin):
+        for k in (1.0, 2.0, 3.0):
+            src = build_toy(tmp / f"toy{k}", k)
+            m = record("Train", outputs={"model": Model.at(src)}).model
+            b = record("Evaluate", inputs={"model": m},
+                       outputs={"blessing": ModelBlessing.at(tmp / f"b{k}", blessed=True)}).blessing
+            push(m, b, model_name="toy", serving_root=tmp / "serving", config_path=config)
+    server = ModelServer(str(config), grpc_port=0, rest_port=0, poll_seconds=1.0).start()
+    kw = {"config_path": str(config), "server": f"127.0.0.1:{server.grpc_port}",
+          "rest": f"http://127.0.0.1:{server.rest_port}", "timeout": 60}
+    try:
+        times = []
+        for i in range(args.rollbacks):
+            target = (1, 2)[i % 2]
+            t = time.perf_counter()
+            lin.rollback("toy", to=target, **kw)
+            times.append(time.perf_counter() - t)
+        print(f"rollback (call -> target AVAILABLE, checks and recording included): median "
+              f"{med_ms(times):.0f} ms, max {max(times) * 1e3:.0f} ms over {len(times)}")
+        loc, grpc_ms, rest = latency(TF, server, "toy", tmp / "serving" / "toy" / "2",
+                                     {"x": [1.0]}, {"instances": [1.0]}, args.requests)
+        print(f"toy predict, 1 row, median of {args.requests}: in process {loc:.2f} ms, gRPC {grpc_ms:.2f} ms "
+              f"({grpc_ms / loc:.1f}x), REST {rest:.2f} ms ({rest / loc:.1f}x)")
+    finally:
+        server.stop()
+    if args.example_home:
+        server = ModelServer(str(args.example_home / "serving" / "models.config"), grpc_port=0, rest_port=0).start()
+        try:
+            versions = sorted(int(p.name) for p in (args.example_home / "serving" / "reviews").iterdir() if p.name.isdigit())
+            row = {"text": "The ramen was delicious and fresh.", "cuisine": "japanese", "price_level": 2}
+            loc, grpc_ms, rest = latency(
+                TF, server, "reviews", args.example_home / "serving" / "reviews" / str(versions[-1]),
+                {"text": [row["text"]], "cuisine": [row["cuisine"]], "price_level": TF.constant([2], TF.int64)},
+                {"instances": [row]}, args.requests)
+            print(f"reviews predict, 1 row, median of {args.requests}: in process {loc:.2f} ms, gRPC "
+                  f"{grpc_ms:.2f} ms ({grpc_ms / loc:.1f}x), REST {rest:.2f} ms ({rest / loc:.1f}x)")
+        finally:
+            server.stop()
+    sys.stdout.flush()
+    import os
+
+    os._exit(0)  # see examples/reviews_pipeline.py: TensorFlow's teardown can segfault
+
+
+if __name__ == "__main__":
+    main()
