@@ -416,6 +416,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from .uri import parse_store_uri
+
+    app = Path(__file__).resolve().parent.parent / "app" / "explorer.py"
+    if not app.exists():
+        import importlib.util
+
+        spec = importlib.util.find_spec("app")
+        app = Path(list(spec.submodule_search_locations)[0]) / "explorer.py" if spec else app
+    config = parse_store_uri(args.store)
+    if config.backend == "sqlite" and not config.path.exists():
+        raise LineageError(f"no lineage store at {config.path}: record a run first, or pass --store")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+           "--server.address", args.host, "--server.port", str(args.port),
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer", "--"]
+    if args.store:
+        cmd += ["--store", args.store]
+    print(f"lineage explorer on http://{args.host}:{args.port} (store {config.redacted()}; Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
 # ----------------------------------------------------------------------- parsing
 
 
@@ -549,6 +576,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="config file poll interval")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ui", parents=[common], help="the Streamlit lineage explorer (read-only)")
+    p.add_argument("--port", type=int, default=8502)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("upgrade", parents=[common],
                        help="migrate a store written by an older ML Metadata (explicitly)")
