@@ -511,7 +511,6 @@ class ServingState:
                 "execution": self.event.execution.id if self.event else None}
 
 
-_ACTIONS = {"push": "push", "serving": None}
 
 
 def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> List[ServingEvent]:
