@@ -511,8 +511,6 @@ class ServingState:
                 "execution": self.event.execution.id if self.event else None}
 
 
-
-
 def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> List[ServingEvent]:
     """Pushes, rollbacks, promotions and unpins of ``model_name``, oldest first (failed ones
     included, marked by ``state``)."""
