@@ -108,9 +108,29 @@ def test_serving_page_timeline_and_rollback_commands(store):
     assert "lineage rollback reviews --to 2" in t and "lineage rollback reviews --to 1" not in t
 
 
-def test_compare_and_data_pages(store, tmp_path):
+def test_compare_page_shows_the_diff(store):
     at = app(store["uri"], page="compare", a=f"a{store['m1'].id}", b=f"a{store['m2'].id}")
     assert any("lr" in set(d["key"]) for d in frames(at) if "key" in d.columns)
+    assert at.get("vega_lite_chart")  # metrics per slice
+
+
+@pytest.mark.slow
+def test_data_and_compare_pages_on_the_example_pipeline(pipeline):
+    lin, home = pipeline
+    uri = lin.uri
+    examples = lin.find("Examples", "split_names ~ '%train%'")[-1]
+    at = app(uri, page="data", artifact=examples.id)
+    features = next(d for d in frames(at) if "feature" in d.columns)
+    row = features[features["feature"] == "cuisine"].iloc[0]
+    assert row["vocabulary_size"] == 5 and row["missing"] == 0
+    assert len(at.get("vega_lite_chart")) >= 3  # rows per split and per-feature distributions
+    assert "statistics: a" in texts(at)
+    v1, v2 = lin.provenance("reviews:1").pushed, lin.provenance("reviews:2").pushed
+    at = app(uri, page="compare", a=f"a{v1.id}", b=f"a{v2.id}")
+    keys = set().union(*[set(d["key"]) for d in frames(at) if "key" in d.columns])
+    assert {"learning_rate", "trainable"} <= keys
+    spec = at.get("vega_lite_chart")[0]
+    assert spec.proto is not None
 
 
 def test_empty_store_shows_a_first_run_page(tmp_path):
