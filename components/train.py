@@ -11,7 +11,8 @@ The exported SavedModel applies the ``TransformGraph`` itself, so it takes **raw
   and gRPC ``Predict`` send); outputs ``probability`` (binary) or ``probabilities`` and
   ``class_id`` (multi-class);
 - ``serve_tf_examples``: serialized raw ``tf.Example`` strings (what TFMA evaluates);
-- ``classify``: TF Serving's Classify signature over serialized examples (``classes``, ``scores``).
+- ``classify``: TF Serving's Classify signature over serialized examples (``classes``, ``scores``;
+  its SignatureDef carries the Classify method name, so a real TF Serving answers it too).
 
 Training and serving therefore run the same transform: no skew. The final training metrics are
 recorded on the execution and as properties of the ``Model``.
@@ -67,6 +68,23 @@ def build_model(TF, hub_path: str, tft_output, features: Sequence[str], text_fea
     else:
         out = TF.keras.layers.Dense(num_classes, activation="softmax", name=f"head_{num_classes}")(x)
     return TF.keras.Model(inputs, out)
+
+
+def _mark_classify(model_dir: Path) -> None:
+    """Give the ``classify`` SignatureDef TF Serving's Classify method name.
+
+    ``tf.saved_model.save`` writes every signature as a Predict one; TensorFlow Serving answers
+    Classify only for signatures marked ``tensorflow/serving/classify`` (inputs ``inputs``,
+    outputs ``classes`` and ``scores``, as this one has)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = model_dir / "saved_model.pb"
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString(path.read_bytes())
+    for graph in proto.meta_graphs:
+        if "classify" in graph.signature_def:
+            graph.signature_def["classify"].method_name = "tensorflow/serving/classify"
+    path.write_bytes(proto.SerializeToString())
 
 
 @step(type="Train")
@@ -148,6 +166,7 @@ def train(transformed: Input[Examples], transform_graph: Input[TransformGraph], 
         "serve_tf_examples": serve_tf_examples,
         "classify": classify,
     })
+    _mark_classify(Path(model.uri))
     net.save_weights(str(Path(model.uri) / "weights.h5"))
     (Path(model.uri) / "training.json").write_text(json.dumps(
         {"metrics": final, "features": feats, "label": label, "warm_started_layers": warm,

@@ -405,7 +405,7 @@ def dataclasses_asdict(res: Any) -> Dict[str, Any]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serving.config import default_config_path
-    from .serving.server import serve_forever
+    from components.server import serve_forever  # TensorFlow: only when a server starts
     from .uri import parse_store_uri
 
     config = args.config or str(default_config_path(parse_store_uri(args.store).artifact_root))

@@ -18,7 +18,7 @@ from components import push
 from lineage import Lineage, record, use
 from lineage.serving.config import read_config
 from lineage.serving.rollback import RollbackFailed
-from lineage.serving.server import ModelServer
+from components.server import ModelServer
 from lineage.types import Model, ModelBlessing
 from toy_models import build_toy
 
@@ -83,7 +83,7 @@ def env(tmp_path_factory):
 
 def _grpc_predict(env, x, version=None, label=None):
     import grpc
-    from lineage._tf import tf
+    from components._tf import tf
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
     TF = tf()
@@ -285,7 +285,7 @@ def test_zero_downtime_while_rolling_back_and_forward(env):
 
 
 def test_example_model_answers_match_the_savedmodel_in_process(pipeline):
-    from lineage._tf import tf
+    from components._tf import tf
 
     TF = tf()
     lin, home = pipeline
@@ -306,6 +306,19 @@ def test_example_model_answers_match_the_savedmodel_in_process(pipeline):
                              {"inputs": {"text": [rows[0]["text"]], "cuisine": [rows[0]["cuisine"]],
                                          "price_level": [2]}})
         assert status == 200 and len(cols["outputs"]) == 1
+        import grpc
+        from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(
+            grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}"))
+        req = predict_pb2.PredictRequest()
+        req.model_spec.name = "reviews"
+        req.inputs["text"].CopyFrom(TF.make_tensor_proto([r["text"] for r in rows]))
+        req.inputs["cuisine"].CopyFrom(TF.make_tensor_proto([r["cuisine"] for r in rows]))
+        req.inputs["price_level"].CopyFrom(TF.make_tensor_proto([r["price_level"] for r in rows], dtype=TF.int64))
+        resp = stub.Predict(req, timeout=30)
+        assert resp.model_spec.version.value == pushed.properties["pushed_version"]
+        assert abs(TF.make_ndarray(resp.outputs["probability"]) - want).max() < 1e-6
         status, cls = _http("POST", f"http://127.0.0.1:{server.rest_port}/v1/models/reviews:classify",
                             {"examples": rows})
         assert status == 200 and [round(r[1][1], 5) for r in cls["results"]] == [round(float(p), 5) for p in want]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def build_toy(path: Path, k: float) -> Path:
-    from lineage._tf import tf
+    from components._tf import tf
 
     TF = tf()
 

@@ -1,7 +1,7 @@
 """A client for TF Serving's ModelService (gRPC) with REST as the fallback for status.
 
-The same calls drive a real TensorFlow Serving fleet and the local server. ``tensorflow_serving.
-apis`` (which imports TensorFlow, about 3 s) is imported on first use, only on this path.
+The same calls drive a real TensorFlow Serving fleet and the local server. It imports no
+TensorFlow: the messages are TF Serving's, declared wire-compatibly in :mod:`.wire`.
 """
 
 from __future__ import annotations
@@ -33,17 +33,17 @@ class ServingClient:
         self.timeout = timeout
         self._channel = None
 
-    def _stub(self):
+    def _call(self, method: str, request: Any, response_name: str) -> Any:
         import grpc
 
-        from .._tf import tf
-
-        tf()  # TF_USE_LEGACY_KERAS and quiet logs before tensorflow_serving pulls TensorFlow in
-        from tensorflow_serving.apis import model_service_pb2_grpc
+        from .wire import MODEL_SERVICE, messages
 
         if self._channel is None:
             self._channel = grpc.insecure_channel(self.grpc_target)
-        return model_service_pb2_grpc.ModelServiceStub(self._channel)
+        rpc = self._channel.unary_unary(MODEL_SERVICE + method,
+                                        request_serializer=lambda m: m.SerializeToString(),
+                                        response_deserializer=messages()[response_name].FromString)
+        return rpc(request, timeout=self.timeout)
 
     def close(self) -> None:
         if self._channel is not None:
@@ -54,13 +54,12 @@ class ServingClient:
         """HandleReloadConfigRequest. Raises ServerUnreachable, or LineageError if refused."""
         import grpc
 
-        stub = self._stub()  # imports tensorflow_serving the right way first
-        from tensorflow_serving.apis import model_management_pb2
+        from .wire import messages
 
-        req = model_management_pb2.ReloadConfigRequest()
+        req = messages()["ReloadConfigRequest"]()
         req.config.CopyFrom(config)
         try:
-            resp = stub.HandleReloadConfigRequest(req, timeout=self.timeout)
+            resp = self._call("HandleReloadConfigRequest", req, "ReloadConfigResponse")
         except grpc.RpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise ServerUnreachable(f"the model server at {self.grpc_target} did not answer "
@@ -81,15 +80,14 @@ class ServingClient:
     def _grpc_status(self, name: str, version: Optional[int]) -> List[Tuple[int, str, str]]:
         import grpc
 
-        stub = self._stub()
-        from tensorflow_serving.apis import get_model_status_pb2
+        from .wire import messages
 
-        req = get_model_status_pb2.GetModelStatusRequest()
+        req = messages()["GetModelStatusRequest"]()
         req.model_spec.name = name
         if version is not None:
             req.model_spec.version.value = version
         try:
-            resp = stub.GetModelStatus(req, timeout=self.timeout)
+            resp = self._call("GetModelStatus", req, "GetModelStatusResponse")
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return []

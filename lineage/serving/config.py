@@ -15,10 +15,21 @@ from typing import Any, Optional, Union
 
 from ..errors import InvalidInput
 
-__all__ = ["read_config", "write_config", "ensure_model", "default_config_path", "model_entry"]
+__all__ = ["read_config", "write_config", "ensure_model", "default_config_path", "model_entry",
+           "versions_on_disk"]
+
+
+def versions_on_disk(base_path: Union[str, Path]) -> list:
+    """The version directories under a model's base path that hold a SavedModel, ascending."""
+    try:
+        return sorted(int(p.name) for p in Path(base_path).iterdir()
+                      if p.name.isdigit() and (p / "saved_model.pb").exists())
+    except OSError:
+        return []
 
 
 def _pb():
+    # TF Serving's config message; this module of tensorflow-serving-api does not import TensorFlow.
     from tensorflow_serving.config import model_server_config_pb2
 
     return model_server_config_pb2

@@ -27,7 +27,7 @@ from ..records import Artifact, Execution
 from ..recorder import annotate, attach_context, step
 from ..types import Input, PushedModel
 from .client import ServerUnreachable, ServingClient
-from .config import default_config_path, model_entry, read_config, write_config
+from .config import default_config_path, model_entry, read_config, versions_on_disk, write_config
 
 __all__ = ["RollbackFailed", "RollbackResult", "Check", "check_version", "rollback", "promote", "unpin"]
 
@@ -276,9 +276,7 @@ def promote(lin: Lineage, model_name: str, *, version: int, label: str = "canary
                 policy.specific.versions.append(int(version))
             elif policy.WhichOneof("policy_choice") != "specific":
                 # latest-N serves only the newest; keep it and add the labelled one
-                from .server import _on_disk
-
-                newest = _on_disk(entry.base_path)[-1:] or []
+                newest = versions_on_disk(entry.base_path)[-1:] or []
                 policy.Clear()
                 policy.specific.versions.extend(sorted(set(newest + [int(version)])))
             entry.version_labels[label] = int(version)
@@ -305,10 +303,8 @@ def unpin(lin: Lineage, model_name: str, *, config_path: Optional[str] = None, s
     newest: List[int] = []
 
     def apply():
-        from .server import _on_disk
-
         def edit(entry):
-            newest[:] = _on_disk(entry.base_path)[-1:]
+            newest[:] = versions_on_disk(entry.base_path)[-1:]
             entry.model_version_policy.Clear()
             entry.model_version_policy.latest.num_versions = 1
             for label in [k for k, v in entry.version_labels.items() if [v] != newest]:

@@ -1,4 +1,6 @@
-"""A small server that speaks TF Serving's gRPC and REST protocols and reads its model config.
+"""``lineage serve``: a small server that speaks TF Serving's gRPC and REST protocols and reads
+its model config. It lives beside the components because it runs TensorFlow (it loads the
+SavedModels); nothing in ``lineage/`` imports it but the ``serve`` command, when asked.
 
 It exists so that one machine works with no set-up (no TensorFlow Serving binary can be installed
 here); client and rollback code talk to it exactly as to a real TF Serving fleet.
@@ -37,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from .config import read_config
+from lineage.serving.config import read_config, versions_on_disk
 
 log = logging.getLogger("lineage.serving")
 
@@ -93,14 +95,6 @@ def _policy(entry) -> Tuple[str, Tuple[int, ...]]:
     return "latest", (n,)
 
 
-def _on_disk(base: str) -> List[int]:
-    try:
-        return sorted(int(p.name) for p in Path(base).iterdir()
-                      if p.name.isdigit() and (p / "saved_model.pb").exists())
-    except OSError:
-        return []
-
-
 def _wanted(policy: Tuple[str, Tuple[int, ...]], disk: List[int]) -> List[int]:
     kind, args = policy
     if kind == "specific":
@@ -143,7 +137,7 @@ class ModelServer:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> "ModelServer":
-        from .._tf import tf  # TF_USE_LEGACY_KERAS, quiet logs
+        from ._tf import tf  # TF_USE_LEGACY_KERAS, quiet logs
 
         self._tf = tf()
         self._reload(force=True)
@@ -224,7 +218,7 @@ class ModelServer:
                 state = ModelState(name, entry.base_path, policy, labels)
             state.policy, state.labels = policy, labels
             models[name] = state
-            wanted = _wanted(policy, _on_disk(entry.base_path))
+            wanted = _wanted(policy, versions_on_disk(entry.base_path))
             for v in wanted:
                 cur = state.versions.get(v)
                 # Load what is new, or was unloaded earlier; retry a failed load only when asked.
