@@ -690,3 +690,9 @@ def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = 
         pass
     finally:
         server.stop()
+        # TensorFlow can segfault in interpreter teardown (tensorflow/tensorflow#59242).
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

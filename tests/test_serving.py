@@ -324,3 +324,71 @@ def test_example_model_answers_match_the_savedmodel_in_process(pipeline):
         assert status == 200 and [round(r[1][1], 5) for r in cls["results"]] == [round(float(p), 5) for p in want]
     finally:
         server.stop()
+
+
+def test_cli_serve_rollback_promote_unpin(tmp_path):
+    """The commands as users type them: `lineage serve` in its own process, `lineage rollback /
+    promote / unpin / history` against it, curl-style HTTP on the REST port."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    def free():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    e = Env(tmp_path, Lineage.open(f"sqlite:///{tmp_path / 'metadata.sqlite'}"))
+    for d in ("trained", "bless"):
+        (tmp_path / d).mkdir()
+    e.add_version(1.0)
+    e.add_version(2.0)
+    grpc_port, rest_port = free(), free()
+    exe = str(Path(sys.executable).parent / "lineage")
+    env = {k: v for k, v in os.environ.items() if k != "LINEAGE_STORE"}
+    server = subprocess.Popen([exe, "serve", "--store", e.lin.uri, "--grpc-port", str(grpc_port),
+                               "--rest-port", str(rest_port), "--poll", "0.2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{rest_port}"
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if _http("GET", f"{base}/v1/models/toy")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
+        else:
+            raise AssertionError(server.stdout.read1(4000).decode())
+        assert _http("POST", f"{base}/v1/models/toy:predict", {"instances": [2.0]})[1] == {
+            "predictions": [{"k": 2.0, "y": 4.0}]}
+        common = ["--store", e.lin.uri, "--server", f"127.0.0.1:{grpc_port}", "--rest", base, "--timeout", "30"]
+
+        def cli(*args):
+            return subprocess.run([exe, *args, *common], capture_output=True, text=True, timeout=120, env=env)
+
+        r = cli("rollback", "toy", "--to", "1")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("toy: now serving version 1 (was 2); pinned, label stable -> 1")
+        assert _http("POST", f"{base}/v1/models/toy:predict", {"instances": [2.0]})[1]["predictions"][0]["k"] == 1.0
+        r = cli("rollback", "toy", "--to", "7")
+        assert r.returncode == 1 and "version 7 was never pushed for toy" in r.stderr and "Traceback" not in r.stderr
+        r = cli("promote", "toy", "--version", "2", "--label", "canary")
+        assert r.returncode == 0, r.stderr
+        assert _http("POST", f"{base}/v1/models/toy/labels/canary:predict", {"instances": [1.0]})[1][
+            "predictions"][0]["k"] == 2.0
+        r = cli("unpin", "toy", "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["version"] == 2
+        r = subprocess.run([exe, "history", "toy", "--store", e.lin.uri, "--json"], capture_output=True,
+                           text=True, timeout=60, env=env)
+        actions = [(h["action"], h["version"], h["state"]) for h in json.loads(r.stdout)["events"]]
+        assert actions == [("push", 1, "COMPLETE"), ("push", 2, "COMPLETE"), ("rollback", 1, "COMPLETE"),
+                           ("rollback", 7, "FAILED"), ("promote", 2, "COMPLETE"), ("unpin", None, "COMPLETE")]
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
