@@ -240,16 +240,22 @@ def page_overview(uri: Optional[str], lin: Lineage) -> None:
 
 def page_runs(uri: Optional[str], lin: Lineage) -> None:
     qp = st.query_params
-    cols = st.columns(4)
+    cols = st.columns(6)
     pipeline = cols[0].text_input("Pipeline", value=qp.get("pipeline", ""))
     experiment = cols[1].text_input("Experiment")
     state = cols[2].selectbox("State", ["", "RUNNING", "COMPLETE", "FAILED"])
-    limit = cols[3].selectbox("Show", [50, 200, 1000], index=0)
+    since = cols[3].text_input("Started since (YYYY-MM-DD)")
+    until = cols[4].text_input("Started until (YYYY-MM-DD)")
+    limit = cols[5].selectbox("Show", [50, 200, 1000], index=0)
     runs = q_runs(uri, pipeline, limit)
     if experiment:
         runs = [r for r in runs if r["experiment"] == experiment]
     if state:
         runs = [r for r in runs if r["state"] == state]
+    if since:
+        runs = [r for r in runs if r["started"] >= since]
+    if until:
+        runs = [r for r in runs if r["started"][:len(until)] <= until]
     if not runs:
         st.info("No runs match.")
         return
@@ -258,7 +264,10 @@ def page_runs(uri: Optional[str], lin: Lineage) -> None:
     wanted = qp.get("run")
     name = st.selectbox("Run", names, index=names.index(wanted) if wanted in names else 0)
     st.query_params["run"] = name
-    steps = [exec_row(e) | {"params": short(dict(e.params), 120), "step": e.properties.get("step", "")}
+    steps = [exec_row(e) | {"params": short(dict(e.params), 120), "step": e.properties.get("step", ""),
+                            "git_commit": (e.properties.get("git_commit") or "")[:12]
+                            + (" (dirty)" if e.properties.get("git_dirty") else ""),
+                            "source_hash": (e.properties.get("source_hash") or "")[7:19]}
              for e in lin.run_steps(name)]
     step_type = st.selectbox("Step type", [""] + sorted({s["type"] for s in steps}))
     if step_type:
@@ -307,11 +316,15 @@ def show_node(uri: Optional[str], ref: str) -> None:
 def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
     qp = st.query_params
     counts = q_counts(uri)
-    cols = st.columns([1, 2, 1, 1])
+    cols = st.columns([1, 2, 2, 1, 1])
     type_name = cols[0].selectbox("Type", [""] + sorted(counts["artifact"]))
-    where = cols[1].text_input("Filter (e.g. accuracy > 0.9 and uri ~ '%reviews%')")
-    context = cols[2].text_input("Context (name or Type:name)")
-    limit = cols[3].selectbox("Show", [50, 200, 1000])
+    where = cols[1].text_input("Properties (e.g. accuracy > 0.9 and blessed = true)")
+    uri_part = cols[2].text_input("URI contains")
+    context = cols[3].text_input("Context (name or Type:name)")
+    limit = cols[4].selectbox("Show", [50, 200, 1000])
+    if uri_part:
+        quoted = "'%" + uri_part.replace("\\", "\\\\").replace("'", "\\'") + "%'"
+        where = f"{where} and uri ~ {quoted}" if where.strip() else f"uri ~ {quoted}"
     try:
         rows = q_find(uri, "artifact", type_name, where, context, limit)
     except LineageError as exc:

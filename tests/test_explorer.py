@@ -74,7 +74,17 @@ def test_runs_page_lists_steps_with_params(store):
     at = app(store["uri"], page="runs", run="run-2")
     steps = frames(at)[1]
     assert list(steps["type"]) == ["PublishModule", "Ingest", "Train", "Evaluate"]
-    assert "0.05" in steps[steps["type"] == "Train"].iloc[0]["params"]
+    train = steps[steps["type"] == "Train"].iloc[0]
+    assert "0.05" in train["params"] and train["git_commit"].startswith("commit-run-2")
+    at.text_input[2].input("2999-01-01").run()          # started since: nothing yet
+    assert any(i.value == "No runs match." for i in at.info)
+
+
+def test_artifacts_search_by_uri(store):
+    at = app(store["uri"], page="artifacts")
+    at.text_input[1].input("/models/").run()
+    uris = set(frames(at)[0]["uri"])
+    assert uris == {"/models/run-1", "/models/run-2"}
 
 
 def test_artifacts_deep_link_selects_the_node_and_shows_text_as_text(store):

@@ -381,11 +381,17 @@ def test_cli_serve_rollback_promote_unpin(tmp_path):
             "predictions"][0]["k"] == 2.0
         r = cli("unpin", "toy", "--json")
         assert r.returncode == 0 and json.loads(r.stdout)["version"] == 2
+        e.add_version(3.0)  # serving the latest again: the server picks a new version up by itself
+        deadline = time.time() + 30
+        while time.time() < deadline and _http("GET", f"{base}/v1/models/toy/versions/3")[0] != 200:
+            time.sleep(0.2)
+        assert _http("POST", f"{base}/v1/models/toy:predict", {"instances": [1.0]})[1]["predictions"][0]["k"] == 3.0
         r = subprocess.run([exe, "history", "toy", "--store", e.lin.uri, "--json"], capture_output=True,
                            text=True, timeout=60, env=env)
         actions = [(h["action"], h["version"], h["state"]) for h in json.loads(r.stdout)["events"]]
         assert actions == [("push", 1, "COMPLETE"), ("push", 2, "COMPLETE"), ("rollback", 1, "COMPLETE"),
-                           ("rollback", 7, "FAILED"), ("promote", 2, "COMPLETE"), ("unpin", None, "COMPLETE")]
+                           ("rollback", 7, "FAILED"), ("promote", 2, "COMPLETE"), ("unpin", None, "COMPLETE"),
+                           ("push", 3, "COMPLETE")]
     finally:
         server.terminate()
         try:
