@@ -20,7 +20,8 @@ here); client and rollback code talk to it exactly as to a real TF Serving fleet
   (``instances``) or columnar (``inputs``) requests and ``{"b64": ...}`` binary values; errors are
   ``{"error": "..."}`` with TF Serving's HTTP statuses.
 
-Binds 127.0.0.1 by default; request bodies are bounded (``max_request_bytes``).
+Binds 127.0.0.1 by default; request bodies are bounded (``max_request_bytes``). Server-side
+batching of concurrent predict requests (``batch_size``, ``batch_timeout_ms``) is off by default.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ class ModelServer:
 
     def __init__(self, config_path: str, *, grpc_port: int = 8500, rest_port: int = 8501,
                  host: str = "127.0.0.1", poll_seconds: float = 1.0,
-                 max_request_bytes: int = 16 << 20, workers: int = 8) -> None:
+                 max_request_bytes: int = 16 << 20, workers: int = 8, batch_size: int = 0,
+                 batch_timeout_ms: float = 2.0) -> None:
         self.config_path = str(config_path)
         self.host = host
         self.grpc_port = grpc_port
@@ -121,6 +123,9 @@ class ModelServer:
         self.poll_seconds = poll_seconds
         self.max_request_bytes = max_request_bytes
         self.workers = workers
+        self.batch_size = batch_size          # 0 or 1: no batching (the default)
+        self.batch_timeout_ms = batch_timeout_ms
+        self._batchers: Dict[tuple, Batcher] = {}
         self._models: Dict[str, ModelState] = {}
         self._lock = threading.RLock()
         self._reload_lock = threading.Lock()
@@ -323,11 +328,17 @@ class ModelServer:
             if not spec.shape.is_compatible_with(args[k].shape):
                 raise ServingError(f"input {k!r} has shape {args[k].shape.as_list()}, "
                                    f"the signature expects {spec.shape.as_list()}")
-        try:
-            out = fn(**args)
-        except (TF.errors.InvalidArgumentError, ValueError, TypeError) as exc:
-            raise ServingError(str(exc).splitlines()[0][:500]) from None
-        return {k: v.numpy() for k, v in out.items()}
+        if self.batch_size > 1 and args and all(len(t.shape) >= 1 for t in args.values()):
+            return self._batcher(version, key, fn).submit({k: t.numpy() for k, t in args.items()})
+        return _call(TF, fn, args)
+
+    def _batcher(self, version: Version, key: str, fn) -> "Batcher":
+        with self._lock:
+            b = self._batchers.get((id(version.model), key))
+            if b is None:
+                b = Batcher(self._tf, fn, self.batch_size, self.batch_timeout_ms / 1000.0)
+                self._batchers[(id(version.model), key)] = b
+            return b
 
     # --------------------------------------------------------------------- gRPC
 
@@ -620,6 +631,83 @@ class ModelServer:
         return {"results": [float(x) for x in values.reshape(-1)]}
 
 
+def _call(TF, fn, args: Dict[str, Any]) -> Dict[str, Any]:
+    try:
+        out = fn(**args)
+    except (TF.errors.InvalidArgumentError, ValueError, TypeError) as exc:
+        raise ServingError(str(exc).splitlines()[0][:500]) from None
+    return {k: v.numpy() for k, v in out.items()}
+
+
+class Batcher:
+    """Server-side batching of concurrent requests to one signature of one loaded version.
+
+    A request waits at most ``timeout`` seconds for others; up to ``max_rows`` rows run as one
+    call, whose outputs are split back by each request's row count. Requests whose inputs do not
+    stack (other trailing shapes or dtypes) run on their own.
+    """
+
+    def __init__(self, TF, fn, max_rows: int, timeout: float) -> None:
+        self.TF, self.fn, self.max_rows, self.timeout = TF, fn, max_rows, timeout
+        self._cond = threading.Condition()
+        self._queue: List[Tuple[Dict[str, Any], futures.Future]] = []
+        self.calls = 0      # signature calls made (for tests and monitoring)
+        self.requests = 0
+        threading.Thread(target=self._loop, name="batcher", daemon=True).start()
+
+    def submit(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
+        fut: futures.Future = futures.Future()
+        with self._cond:
+            self._queue.append((inputs, fut))
+            self._cond.notify()
+        return fut.result()
+
+    @staticmethod
+    def _shape_key(inputs: Dict[str, Any]):
+        return tuple(sorted((k, v.dtype.str, v.shape[1:]) for k, v in inputs.items()))
+
+    def _loop(self) -> None:
+        import numpy as np
+
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                deadline = time.monotonic() + self.timeout
+                while True:
+                    rows = sum(len(next(iter(i.values()))) for i, _ in self._queue)
+                    left = deadline - time.monotonic()
+                    if rows >= self.max_rows or left <= 0:
+                        break
+                    self._cond.wait(left)
+                first = self._shape_key(self._queue[0][0])
+                batch, rest, rows = [], [], 0
+                for item in self._queue:
+                    n = len(next(iter(item[0].values())))
+                    if self._shape_key(item[0]) == first and (not batch or rows + n <= self.max_rows):
+                        batch.append(item)
+                        rows += n
+                    else:
+                        rest.append(item)
+                self._queue = rest
+            try:
+                args = {k: self.TF.constant(np.concatenate([i[k] for i, _ in batch], axis=0))
+                        for k in batch[0][0]}
+                out = _call(self.TF, self.fn, args)
+                self.calls += 1
+                self.requests += len(batch)
+                start = 0
+                for inputs, fut in batch:
+                    n = len(next(iter(inputs.values())))
+                    fut.set_result({k: v[start:start + n] for k, v in out.items()})
+                    start += n
+            except BaseException as exc:  # the whole batch failed: say so to every request
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc if isinstance(exc, ServingError)
+                                          else ServingError(str(exc)[:500], "INTERNAL", 500))
+
+
 def _single_input(v: Version, sig: str) -> str:
     fn = v.signatures.get(sig)
     if fn is None:
@@ -677,10 +765,11 @@ def _to_example(TF, feats: Dict[str, Any]):
 
 
 def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = "127.0.0.1",
-                  poll_seconds: float = 1.0) -> None:
+                  poll_seconds: float = 1.0, batch_size: int = 0, batch_timeout_ms: float = 2.0) -> None:
     """Run until interrupted (what ``lineage serve`` does)."""
     server = ModelServer(config_path, grpc_port=grpc_port, rest_port=rest_port, host=host,
-                         poll_seconds=poll_seconds).start()
+                         poll_seconds=poll_seconds, batch_size=batch_size,
+                         batch_timeout_ms=batch_timeout_ms).start()
     print(f"serving {config_path}: gRPC {host}:{server.grpc_port}, REST http://{host}:{server.rest_port} "
           f"(Ctrl-C stops)", flush=True)
     try:

@@ -412,7 +412,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not Path(config).exists():
         raise LineageError(f"no model config at {config}: push a model first (the push step writes "
                            f"it), or pass --config with a TF Serving model config file")
-    serve_forever(config, args.grpc_port, args.rest_port, host=args.host, poll_seconds=args.poll)
+    serve_forever(config, args.grpc_port, args.rest_port, host=args.host, poll_seconds=args.poll,
+                  batch_size=args.batch_size, batch_timeout_ms=args.batch_timeout_ms)
     return 0
 
 
@@ -575,6 +576,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rest-port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="config file poll interval")
+    p.add_argument("--batch-size", type=int, default=0, metavar="ROWS",
+                   help="batch concurrent predict requests up to this many rows (default 0: off)")
+    p.add_argument("--batch-timeout-ms", type=float, default=2.0, metavar="MS",
+                   help="how long a request waits for others to batch with (2)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ui", parents=[common], help="the Streamlit lineage explorer (read-only)")

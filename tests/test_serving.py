@@ -398,3 +398,30 @@ def test_cli_serve_rollback_promote_unpin(tmp_path):
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_server_side_batching_gives_the_same_answers(env, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = ModelServer(str(env.config), grpc_port=0, rest_port=0, batch_size=64, batch_timeout_ms=20).start()
+    try:
+        v = server.resolve("toy")
+        k = float(v.number)
+
+        def ask(i):
+            out = server.run(v, "", {"x": [float(i), float(i) + 0.5]})
+            return out["y"].tolist()
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(ask, range(64)))
+        assert answers == [[i * k, (i + 0.5) * k] for i in range(64)]
+        [batcher] = server._batchers.values()
+        assert batcher.requests == 64 and batcher.calls < 64   # requests shared signature calls
+        status, body = _http("POST", f"http://127.0.0.1:{server.rest_port}/v1/models/toy:predict",
+                             {"instances": [1.0, 2.0]})
+        assert status == 200 and [p["y"] for p in body["predictions"]] == [k, 2 * k]
+        status, body = _http("POST", f"http://127.0.0.1:{server.rest_port}/v1/models/toy:predict",
+                             {"instances": [[1.0, 2.0]]})
+        assert status == 400 and "shape" in body["error"]   # refused before it reaches a batch
+    finally:
+        server.stop()
