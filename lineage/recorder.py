@@ -185,6 +185,12 @@ _active_call: "contextvars.ContextVar[Optional[_Call]]" = contextvars.ContextVar
     "lineage_step_call", default=None)
 
 
+def current_execution_id() -> Optional[int]:
+    """From inside a @step body: the id of the execution being recorded."""
+    call = _active_call.get()
+    return call.execution_id if call is not None else None
+
+
 def annotate(**properties: Any) -> None:
     """From inside a @step body: record these properties on this execution (declared
     properties of its type, or custom ones), with its final state."""

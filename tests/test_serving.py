@@ -226,7 +226,8 @@ def test_every_refusal_leaves_everything_as_it_was(env, tmp_path):
     _assert_refused(env, "could not load toy version 5", to=5)
     assert _grpc_predict(env, [1.0])[0] == 3
 
-    # the server down: nothing changes either
+    # the server down: nothing changes either, the config file byte for byte (comments too)
+    env.config.write_text("# pinned by the on-call, see the incident doc\n" + env.config.read_text())
     kw = dict(env.kw, server="127.0.0.1:1", rest="http://127.0.0.1:1", timeout=3)
     before = _state(env)
     with pytest.raises(RollbackFailed, match="did not answer"):
@@ -383,7 +384,10 @@ def test_cli_serve_rollback_promote_unpin(tmp_path):
         assert r.returncode == 0 and json.loads(r.stdout)["version"] == 2
         e.add_version(3.0)  # serving the latest again: the server picks a new version up by itself
         deadline = time.time() + 30
-        while time.time() < deadline and _http("GET", f"{base}/v1/models/toy/versions/3")[0] != 200:
+        while time.time() < deadline:
+            status, body = _http("GET", f"{base}/v1/models/toy/versions/3")
+            if status == 200 and body["model_version_status"][0]["state"] == "AVAILABLE":
+                break
             time.sleep(0.2)
         assert _http("POST", f"{base}/v1/models/toy:predict", {"instances": [1.0]})[1]["predictions"][0]["k"] == 3.0
         r = subprocess.run([exe, "history", "toy", "--store", e.lin.uri, "--json"], capture_output=True,

@@ -15,7 +15,7 @@ from typing import Any, Optional, Union
 
 from ..errors import InvalidInput
 
-__all__ = ["read_config", "write_config", "ensure_model", "default_config_path", "model_entry",
+__all__ = ["read_config", "write_config", "write_text_atomic", "ensure_model", "default_config_path", "model_entry",
            "versions_on_disk"]
 
 
@@ -59,12 +59,17 @@ def write_config(path: Union[str, Path], config: Any) -> None:
     """Write ``config`` to ``path`` atomically (temporary file + rename)."""
     from google.protobuf import text_format
 
+    write_text_atomic(path, text_format.MessageToString(config))
+
+
+def write_text_atomic(path: Union[str, Path], text: str) -> None:
+    """Replace ``path`` with ``text`` so a reader sees the old file or the new one, never half."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".models.config.", dir=str(p.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=str(p.parent))
     try:
         with os.fdopen(fd, "w") as f:
-            f.write(text_format.MessageToString(config))
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, p)

@@ -24,10 +24,11 @@ from ..api import Lineage, use
 from ..errors import LineageError, NotFound
 from ..queries import _pushed_of, _pushed_version, serving_history, served_at, tainted, verify
 from ..records import Artifact, Execution
-from ..recorder import annotate, attach_context, step
+from ..recorder import annotate, attach_context, current_execution_id, step
 from ..types import Input, PushedModel
 from .client import ServerUnreachable, ServingClient
-from .config import default_config_path, model_entry, read_config, versions_on_disk, write_config
+from .config import (default_config_path, model_entry, read_config, versions_on_disk, write_config,
+                     write_text_atomic)
 
 __all__ = ["RollbackFailed", "RollbackResult", "Check", "check_version", "rollback", "promote", "unpin"]
 
@@ -189,7 +190,7 @@ class _Change:
         if self.before_text is None:
             self.path.unlink(missing_ok=True)
         else:
-            write_config(self.path, self.before)
+            write_text_atomic(self.path, self.before_text)  # byte for byte, comments included
         try:
             self.client.reload_config(self.before)
         except LineageError:
@@ -241,6 +242,7 @@ def rollback(lin: Lineage, model_name: str, *, to: Optional[int] = None, previou
                 del entry.version_labels[label]  # a label must point at a loaded version
             entry.version_labels["stable"] = to
 
+        timing["execution"] = current_execution_id()
         timing["seconds"] = _Change(path, client, model_name).apply(edit, to, timeout)
         return {"version": to, "previous": current, "seconds": round(timing["seconds"], 3)}
 
@@ -248,8 +250,7 @@ def rollback(lin: Lineage, model_name: str, *, to: Optional[int] = None, previou
         _run(_rollback_step, lin, apply, pushed, prev_pushed, model_name=model_name, version=to, force=force)
     finally:
         client.close()
-    execs = lin.executions("Rollback", limit=1)
-    return RollbackResult(model_name, to, current, execs[0] if execs else None,
+    return RollbackResult(model_name, to, current, lin.execution(timing["execution"]),
                           timing.get("seconds", 0.0), force)
 
 
@@ -281,6 +282,7 @@ def promote(lin: Lineage, model_name: str, *, version: int, label: str = "canary
                 policy.specific.versions.extend(sorted(set(newest + [int(version)])))
             entry.version_labels[label] = int(version)
 
+        timing["execution"] = current_execution_id()
         timing["seconds"] = _Change(path, client, model_name).apply(edit, int(version), timeout)
         return {"version": int(version), "label": label}
 
@@ -288,8 +290,8 @@ def promote(lin: Lineage, model_name: str, *, version: int, label: str = "canary
         _run(_promote_step, lin, apply, pushed, model_name=model_name, version=int(version), label=label)
     finally:
         client.close()
-    execs = lin.executions("Promote", limit=1)
-    return RollbackResult(model_name, int(version), None, execs[0] if execs else None, timing.get("seconds", 0.0))
+    return RollbackResult(model_name, int(version), None, lin.execution(timing["execution"]),
+                          timing.get("seconds", 0.0))
 
 
 def unpin(lin: Lineage, model_name: str, *, config_path: Optional[str] = None, server: Optional[str] = None,
@@ -310,6 +312,7 @@ def unpin(lin: Lineage, model_name: str, *, config_path: Optional[str] = None, s
             for label in [k for k, v in entry.version_labels.items() if [v] != newest]:
                 del entry.version_labels[label]
 
+        timing["execution"] = current_execution_id()
         change = _Change(path, client, model_name)
         timing["seconds"] = change.apply(edit, None, timeout)
         if newest:
@@ -324,6 +327,5 @@ def unpin(lin: Lineage, model_name: str, *, config_path: Optional[str] = None, s
         _run(_unpin_step, lin, apply, prev_pushed, model_name=model_name)
     finally:
         client.close()
-    execs = lin.executions("Unpin", limit=1)
-    return RollbackResult(model_name, newest[0] if newest else 0, current, execs[0] if execs else None,
+    return RollbackResult(model_name, newest[0] if newest else 0, current, lin.execution(timing["execution"]),
                           timing.get("seconds", 0.0))
