@@ -17,7 +17,6 @@ __all__ = ["messages", "MODEL_SERVICE"]
 
 MODEL_SERVICE = "/tensorflow.serving.ModelService/"
 
-_F = None
 
 
 @functools.lru_cache(maxsize=1)
