@@ -787,20 +787,6 @@ class Store:
         ids = self._write("recording artifacts", self.mlmd.put_artifacts, protos)
         return self.get_artifacts(ids)
 
-    def set_artifact_properties(self, artifact_id: int, properties: Mapping[str, Any],
-                                state: Optional[str] = None) -> Artifact:
-        """Update properties (and state) of a stored artifact in place."""
-        with self._lock:
-            found = self._list("reading an artifact", self.mlmd.get_artifacts_by_id, [artifact_id])
-            if not found:
-                raise NotFound(f"artifact {artifact_id} does not exist")
-            proto = found[0]
-            self._fill(proto, "artifact", proto.type, properties, {})
-            if state:
-                proto.state = _ART_STATE.Value(state)
-            self._write("updating an artifact", self.mlmd.put_artifacts, [proto])
-        return self.get_artifact(artifact_id)
-
     # -------------------------------------------------------------------- reads
 
     def get_artifacts(self, ids: Iterable[int]) -> List[Artifact]:
