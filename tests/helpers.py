@@ -50,3 +50,23 @@ def _serving_op(lin, op, target, at, state="COMPLETE", name="reviews", label=Non
                   store=lin).execution
 
 
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc, timeout: float = 20) -> None:
+    """Terminate a server started by a test, killing it if it does not stop in time."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()

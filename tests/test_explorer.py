@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import _pipeline, _push, _serving_op
+from helpers import _pipeline, _push, _serving_op, free_port, stop_process
 from lineage import Lineage, record
 from lineage.types import Dataset
 
@@ -168,12 +167,6 @@ def test_works_on_the_upgraded_tfx_store(tfx_store, tmp_path):
 # ------------------------------------------------------------ a real browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_served_explorer_in_headless_chromium(store):
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -184,7 +177,7 @@ def test_served_explorer_in_headless_chromium(store):
         pytest.skip(msg)
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     lineage_cmd = str(Path(sys.executable).parent / "lineage")
     proc = subprocess.Popen([lineage_cmd, "ui", "--store", store["uri"], "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -228,8 +221,4 @@ def test_served_explorer_in_headless_chromium(store):
         for name in ("lineage-graph.png", "serving.png", "artifact-with-script-text.png"):
             assert (shots / name).stat().st_size > 10_000
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)

@@ -331,21 +331,17 @@ def test_cli_serve_rollback_promote_unpin(tmp_path):
     """The commands as users type them: `lineage serve` in its own process, `lineage rollback /
     promote / unpin / history` against it, curl-style HTTP on the REST port."""
     import os
-    import socket
     import subprocess
     import sys
 
-    def free():
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+    from helpers import free_port, stop_process
 
     e = Env(tmp_path, Lineage.open(f"sqlite:///{tmp_path / 'metadata.sqlite'}"))
     for d in ("trained", "bless"):
         (tmp_path / d).mkdir()
     e.add_version(1.0)
     e.add_version(2.0)
-    grpc_port, rest_port = free(), free()
+    grpc_port, rest_port = free_port(), free_port()
     exe = str(Path(sys.executable).parent / "lineage")
     env = {k: v for k, v in os.environ.items() if k != "LINEAGE_STORE"}
     server = subprocess.Popen([exe, "serve", "--store", e.lin.uri, "--grpc-port", str(grpc_port),
@@ -397,11 +393,7 @@ def test_cli_serve_rollback_promote_unpin(tmp_path):
                            ("rollback", 7, "FAILED"), ("promote", 2, "COMPLETE"), ("unpin", None, "COMPLETE"),
                            ("push", 3, "COMPLETE")]
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, 30)
 
 
 def test_server_side_batching_gives_the_same_answers(env, tmp_path):
