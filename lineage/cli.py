@@ -11,6 +11,7 @@ import argparse
 import datetime as _dt
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
@@ -418,8 +419,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    import subprocess
-
     from .uri import parse_store_uri
 
     app = Path(__file__).resolve().parent.parent / "app" / "explorer.py"
@@ -438,10 +437,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         cmd += ["--store", args.store]
     print(f"lineage explorer on http://{args.host}:{args.port} (store {config.redacted()}; Ctrl-C stops)",
           file=sys.stderr, flush=True)
-    try:
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:
-        return 0
+    # Become the Streamlit server (no child left behind when this process is stopped).
+    os.execv(sys.executable, [sys.executable] + cmd[1:])
+    return 0  # not reached
 
 
 # ----------------------------------------------------------------------- parsing
