@@ -152,14 +152,10 @@ def q_history(uri: Optional[str], model: str) -> List[Dict[str, Any]]:
 @st.cache_data(ttl=30, show_spinner=False)
 def q_state(uri: Optional[str], model: str) -> Dict[str, Any]:
     """The serving state now and the serving version after each effective event (one replay)."""
-    from lineage.queries import replay
+    from lineage.queries import replay, replay_steps
 
     history = open_store(uri).serving_history(model)
-    timeline, seen = [], []
-    for ev in history:
-        seen.append(ev)
-        if ev.effective:
-            timeline.append((ev.time, replay(model, seen).version))
+    timeline = [(ev.time, after.version) for ev, after in replay_steps(model, history)]
     state = replay(model, history)
     return {"version": state.version, "pinned": state.pinned,
             "labels": ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())),
@@ -369,8 +365,9 @@ def _statistics_for(lin: Lineage, art: Artifact) -> Optional[Dict[str, Any]]:
     for ex in execs:
         for arts in lin.outputs(ex).values():
             for a in arts:
-                if a.type == "ExampleStatistics" and found(a):
-                    return found(a)
+                stats = found(a) if a.type == "ExampleStatistics" else None
+                if stats:
+                    return stats
     return None
 
 

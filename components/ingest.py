@@ -14,7 +14,6 @@ import csv
 import hashlib
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Dict, List
 
 from lineage import Input, Output, step

@@ -35,7 +35,6 @@ import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -394,13 +393,16 @@ class ModelServer:
                     return out
                 raise ServingError("Input is empty")
 
+            def _on_examples(self, request, default_signature: str):
+                """Resolve the model and run a signature over the request's tf.Examples."""
+                name, version, label = spec_of(request.model_spec)
+                v = server.resolve(name, version, label)
+                sig = request.model_spec.signature_name or default_signature
+                return name, v, server.run(v, sig, {_single_input(v, sig): self._examples(request)})
+
             def Classify(self, request, context):
                 try:
-                    name, version, label = spec_of(request.model_spec)
-                    v = server.resolve(name, version, label)
-                    out = server.run(v, request.model_spec.signature_name or "classify",
-                                     {_single_input(v, request.model_spec.signature_name or "classify"):
-                                      self._examples(request)})
+                    name, v, out = self._on_examples(request, "classify")
                     resp = classification_pb2.ClassificationResponse()
                     resp.model_spec.name, resp.model_spec.version.value = name, v.number
                     for row_classes, row_scores in zip(out.get("classes", []), out.get("scores", [])):
@@ -413,10 +415,7 @@ class ModelServer:
 
             def Regress(self, request, context):
                 try:
-                    name, version, label = spec_of(request.model_spec)
-                    v = server.resolve(name, version, label)
-                    sig = request.model_spec.signature_name or "regress"
-                    out = server.run(v, sig, {_single_input(v, sig): self._examples(request)})
+                    name, v, out = self._on_examples(request, "regress")
                     resp = regression_pb2.RegressionResponse()
                     resp.model_spec.name, resp.model_spec.version.value = name, v.number
                     for value in out.get("outputs", next(iter(out.values()))).reshape(-1):

@@ -310,10 +310,10 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     lin = Lineage.open(args.store, readonly=True)
-    progress = None
-    if args.verbose or (sys.stderr.isatty() and args.node is None):
-        def progress(n: int) -> None:
-            print(f"\rverified {n} artifacts", end="", file=sys.stderr, flush=True)
+    def show(n: int) -> None:
+        print(f"\rverified {n} artifacts", end="", file=sys.stderr, flush=True)
+
+    progress = show if args.verbose or (sys.stderr.isatty() and args.node is None) else None
     report = lin.verify(args.node, progress=progress)
     if progress:
         print(file=sys.stderr)

@@ -48,9 +48,7 @@ class LineageGraph:
         return self.graph.number_of_nodes()
 
     def __contains__(self, item: object) -> bool:
-        if isinstance(item, (Artifact, Execution)):
-            item = node_key(item.kind, item.id)
-        return item in self.graph
+        return (self._key(item) if isinstance(item, (Artifact, Execution)) else item) in self.graph
 
     def __iter__(self) -> Iterator[Union[Artifact, Execution]]:
         return (data["record"] for _, data in self.graph.nodes(data=True))
@@ -74,26 +72,28 @@ class LineageGraph:
         """``(source, target, event, key)`` for every edge, sorted."""
         return sorted((u, v, d["event"], d.get("key")) for u, v, d in self.graph.edges(data=True))
 
+    @staticmethod
+    def _key(node: Union[Artifact, Execution, str]) -> str:
+        return node if isinstance(node, str) else node_key(node.kind, node.id)
+
     def producers(self, artifact: Union[Artifact, str]) -> List[Execution]:
-        key = artifact if isinstance(artifact, str) else node_key("artifact", artifact.id)
+        key = self._key(artifact)
         return [self.record(k) for k in self.graph.predecessors(key)] if key in self.graph else []
 
     def consumers(self, artifact: Union[Artifact, str]) -> List[Execution]:
-        key = artifact if isinstance(artifact, str) else node_key("artifact", artifact.id)
+        key = self._key(artifact)
         return [self.record(k) for k in self.graph.successors(key)] if key in self.graph else []
 
     def inputs(self, execution: Union[Execution, str]) -> Dict[str, List[Artifact]]:
-        key = execution if isinstance(execution, str) else node_key("execution", execution.id)
-        out: Dict[str, List[Artifact]] = {}
-        for u, _, d in self.graph.in_edges(key, data=True):
-            out.setdefault(d.get("key") or "", []).append(self.record(u))
-        return out
+        return self._by_argument(self.graph.in_edges(self._key(execution), data=True), 0)
 
     def outputs(self, execution: Union[Execution, str]) -> Dict[str, List[Artifact]]:
-        key = execution if isinstance(execution, str) else node_key("execution", execution.id)
+        return self._by_argument(self.graph.out_edges(self._key(execution), data=True), 1)
+
+    def _by_argument(self, edges, side: int) -> Dict[str, List[Artifact]]:
         out: Dict[str, List[Artifact]] = {}
-        for _, v, d in self.graph.out_edges(key, data=True):
-            out.setdefault(d.get("key") or "", []).append(self.record(v))
+        for edge in edges:
+            out.setdefault(edge[2].get("key") or "", []).append(self.record(edge[side]))
         return out
 
     def topological(self) -> List[Union[Artifact, Execution]]:

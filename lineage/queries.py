@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
-import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import FingerprintError, InvalidInput, NotFound
 from .fingerprint import fingerprint
-from .graph import LineageGraph, node_key, trace
+from .graph import LineageGraph, trace
 from .records import Artifact, Context, Execution, utc_from_s
 from .store import Store, _quote
 
 __all__ = [
     "execution_role", "artifact_role", "Provenance", "Impact", "ImpactedPush", "ServingEvent",
     "ServingState", "Diff", "VerifyReport", "TaintRecord", "provenance", "impact",
-    "serving_history", "served_at", "diff", "find", "verify", "taint", "untaint", "tainted",
+    "serving_history", "served_at", "replay", "replay_steps", "diff", "find", "verify", "taint", "untaint", "tainted",
     "resolve_served", "parse_when",
 ]
 
@@ -558,16 +556,14 @@ def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> Li
     return out
 
 
-def replay(model_name: str, history: Iterable[ServingEvent], until: Optional[float] = None) -> ServingState:
-    """The serving state after the effective events up to ``until`` (inclusive)."""
+def replay_steps(model_name: str, history: Iterable[ServingEvent]) -> Iterator[Tuple[ServingEvent, ServingState]]:
+    """The serving state after each effective event, in one pass over the history."""
     versions: set = set()
     pinned: Optional[int] = None
     labels: Dict[str, int] = {}
     serving: Optional[int] = None
     since, last_event = None, None
     for ev in history:
-        if until is not None and ev.time > until:
-            break
         if not ev.effective:
             continue
         before = serving
@@ -585,8 +581,18 @@ def replay(model_name: str, history: Iterable[ServingEvent], until: Optional[flo
             serving = max(versions) if versions else None
         if serving != before or last_event is None:
             since, last_event = ev.time, ev
-    return ServingState(model_name, serving, pinned is not None, labels, tuple(sorted(versions)),
-                        since, last_event)
+        yield ev, ServingState(model_name, serving, pinned is not None, dict(labels),
+                               tuple(sorted(versions)), since, last_event)
+
+
+def replay(model_name: str, history: Iterable[ServingEvent], until: Optional[float] = None) -> ServingState:
+    """The serving state after the effective events up to ``until`` (inclusive)."""
+    state = ServingState(model_name, None, False, {}, (), None, None)
+    for ev, after in replay_steps(model_name, history):
+        if until is not None and ev.time > until:
+            break
+        state = after
+    return state
 
 
 def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[int]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lineage import Input, Lineage, Output, run, step
+from lineage import Input, Output, run, step
 from lineage.types import Dataset, Model
 
 LINEAGE = shutil.which("lineage", path=str(Path(sys.executable).parent)) or "lineage"

@@ -17,9 +17,9 @@ import pytest
 
 import components  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from components import (PushRefused, build_text_embedding, ingest, publish_module, push, resolve_module,
-                        train, transform)
+                        transform)
 from components.ingest import split_of
-from lineage import Lineage, record, run, use
+from lineage import record, use
 from lineage.errors import InvalidInput, NotFound
 from lineage.types import Dataset, ModelBlessing
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lineage import Lineage, record
 from lineage.errors import InvalidInput, NotFound
 from helpers import _pipeline, _push, _serving_op
-from lineage.types import Dataset, Examples, HubModule, Model, ModelBlessing, ModelEvaluation, PushedModel
+from lineage.types import Dataset, Model, ModelBlessing, PushedModel
 
 # ------------------------------------------------------------ random DAGs (hypothesis)
 
@@ -126,7 +126,7 @@ def test_types_filter_contracts_paths(lin):
 def test_provenance_report_field_by_field(lin, tmp_path):
     raw, module, examples, m1, ev1 = _pipeline(lin, tmp_path, run_name="r1")
     _, module2, _, m2, ev2 = _pipeline(lin, tmp_path, module_version=2, lr=0.02, base=m1, raw=raw, run_name="r2")
-    p1 = _push(lin, m1, ev1.blessing, 1, at=1000.0)
+    _push(lin, m1, ev1.blessing, 1, at=1000.0)
     p2 = _push(lin, m2, ev2.blessing, 2, at=2000.0)
 
     rep = lin.provenance("reviews:2")

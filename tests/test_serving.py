@@ -208,7 +208,7 @@ def test_every_refusal_leaves_everything_as_it_was(env, tmp_path):
     _assert_refused(env, "missing", to=2)
     shutil.copytree(saved, path2)
 
-    unblessed = env.add_version(4.0, blessed=False, force=True)   # version 4, force-pushed
+    env.add_version(4.0, blessed=False, force=True)   # version 4, force-pushed
     _reset_to = env.lin.rollback("toy", to=3, **env.kw)            # pin 3 so 4 is not serving
     assert _reset_to.version == 3
     ex = _assert_refused(env, "force-pushed without a blessing.*--force overrides", to=4)

@@ -102,16 +102,12 @@ def _serving_now(lin: Lineage, model_name: str) -> Optional[int]:
 
 def _previous_version(lin: Lineage, model_name: str) -> int:
     """The version that served before the one serving now."""
-    from ..queries import replay
+    from ..queries import replay_steps
 
-    history = serving_history(lin.store, model_name)
     seq: List[int] = []
-    for i, ev in enumerate(history):
-        if not ev.effective:
-            continue
-        v = replay(model_name, history[: i + 1]).version
-        if v is not None and (not seq or seq[-1] != v):
-            seq.append(v)
+    for _, after in replay_steps(model_name, serving_history(lin.store, model_name)):
+        if after.version is not None and (not seq or seq[-1] != after.version):
+            seq.append(after.version)
     if len(seq) < 2:
         raise RollbackFailed(f"{model_name} has no earlier serving version to go back to")
     return seq[-2]
