@@ -9,12 +9,10 @@ so a view can be shared.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import pandas as pd
 import streamlit as st
@@ -22,185 +20,11 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lineage import Lineage  # noqa: E402
+from lineage.app.data import (GRAPH_CAP, PAGES, TITLES, chart_bar, chart_steps, exec_row,  # noqa: E402
+                              open_store, q_counts, q_endpoints, q_find, q_graph, q_history, q_node,
+                              q_runs, q_state, short, store_uri)
 from lineage.errors import LineageError  # noqa: E402
-from lineage.records import Artifact, Execution, utc_from_s  # noqa: E402
-
-PAGES = ["overview", "runs", "artifacts", "data", "graph", "serving", "compare"]
-TITLES = {"overview": "Overview", "runs": "Runs", "artifacts": "Artifacts", "data": "Data",
-          "graph": "Lineage graph", "serving": "Serving", "compare": "Compare"}
-GRAPH_CAP = 250  # nodes drawn at most; the rest is counted, not drawn
-
-
-def _store_uri() -> Optional[str]:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--store", default=None)
-    args, _ = parser.parse_known_args(sys.argv[1:])
-    return args.store or os.environ.get("LINEAGE_STORE") or None
-
-
-@st.cache_resource(show_spinner=False)
-def open_store(uri: Optional[str]) -> Lineage:
-    return Lineage.open(uri, readonly=True)
-
-
-def when(seconds_or_dt: Any) -> str:
-    if seconds_or_dt is None:
-        return ""
-    dt = utc_from_s(seconds_or_dt) if isinstance(seconds_or_dt, (int, float)) else seconds_or_dt
-    return dt.strftime("%Y-%m-%d %H:%M:%S") if dt else ""
-
-
-def short(v: Any, n: int = 80) -> str:
-    text = v if isinstance(v, str) else json.dumps(v, default=str)
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def art_row(a: Artifact) -> Dict[str, Any]:
-    return {"id": a.id, "type": a.type, "state": a.state, "uri": a.uri,
-            "fingerprint": (a.fingerprint or "")[:23], "created": when(a.created)}
-
-
-def exec_row(e: Execution) -> Dict[str, Any]:
-    d = e.duration_s
-    return {"id": e.id, "type": e.type, "state": e.state, "started": when(e.started),
-            "duration_s": round(d, 3) if d is not None else None, "error": e.error or ""}
-
-
-# ---------------------------------------------------------------------- charts
-# Vega-Lite specs straight to st.vega_lite_chart: st.bar_chart / st.line_chart import Altair,
-# which costs 1.5 s on the first chart of a process.
-
-
-def chart_bar(df: pd.DataFrame, x: str, y: str, color: Optional[str] = None) -> None:
-    enc: Dict[str, Any] = {"x": {"field": x, "type": "nominal", "sort": None, "axis": {"labelAngle": -30}},
-                           "y": {"field": y, "type": "quantitative"}, "tooltip": [{"field": c} for c in df.columns]}
-    if color:
-        enc["color"] = {"field": color, "type": "nominal"}
-        enc["xOffset"] = {"field": color}
-    st.vega_lite_chart(df, {"mark": "bar", "encoding": enc}, width="stretch")
-
-
-def chart_steps(df: pd.DataFrame, x: str, y: str) -> None:
-    st.vega_lite_chart(df, {"mark": {"type": "line", "interpolate": "step-after", "point": True},
-                            "encoding": {"x": {"field": x, "type": "temporal"},
-                                         "y": {"field": y, "type": "ordinal", "sort": "descending"},
-                                         "tooltip": [{"field": x, "type": "temporal"}, {"field": y}]}},
-                       width="stretch")
-
-
-# ---------------------------------------------------------------- cached queries
-# Keyed by the store URI; results are plain data (records hold read-only mappings that
-# Streamlit's cache cannot pickle).
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def q_counts(uri: Optional[str]) -> Dict[str, Dict[str, int]]:
-    return open_store(uri).store.counts()
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def q_runs(uri: Optional[str], pipeline: str, limit: int) -> List[Dict[str, Any]]:
-    lin = open_store(uri)
-    rows = []
-    for c in lin.runs(pipeline or None, limit=limit):
-        p = c.properties
-        rows.append({"id": c.id, "name": c.name, "pipeline": p.get("pipeline", ""),
-                     "experiment": p.get("experiment") or "", "state": p.get("state", ""),
-                     "started": when(p.get("started_at") or c.created),
-                     "duration_s": round(p["ended_at"] - p["started_at"], 2)
-                     if p.get("ended_at") and p.get("started_at") else None,
-                     "git_commit": (p.get("git_commit") or "")[:12], "user": p.get("user") or ""})
-    return rows
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def q_endpoints(uri: Optional[str]) -> List[Dict[str, Any]]:
-    """What each endpoint serves now (no full replay), with the last change and its run."""
-    from lineage.queries import serving_now
-    from lineage.store import _quote
-
-    lin = open_store(uri)
-    if "ServingEndpoint" not in lin.store.type_names("context"):
-        return []
-    contexts = lin.store.list_contexts(filter_query="type = 'ServingEndpoint'", limit=500)
-    now = serving_now(lin.store, [c.name for c in contexts])
-    out = []
-    for c in contexts:
-        last = lin.store.list_executions(
-            filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {_quote(c.name)} "
-                         f"AND last_known_state = COMPLETE", limit=1, order_by="id")
-        ev = last[0] if last else None
-        run = ""
-        if ev is not None:
-            runs = [x.name for x in lin.contexts(ev) if x.type == "PipelineRun"]
-            run = runs[0] if runs else ""
-        out.append({"endpoint": c.name, "version": now.get(c.name),
-                    "last change": when(ev.properties.get("ended_at") or ev.created) if ev else "",
-                    "by": f"e{ev.id} {ev.type} ({ev.properties.get('user') or '?'})" if ev else "",
-                    "run": run})
-    return out
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def q_history(uri: Optional[str], model: str) -> List[Dict[str, Any]]:
-    return [{"when": when(h.time), "time": h.time, "action": h.action, "version": h.version,
-             "label": h.label or "", "state": h.state, "execution": h.execution.id,
-             "user": h.user or "", "forced": h.forced}
-            for h in open_store(uri).serving_history(model)]
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def q_state(uri: Optional[str], model: str) -> Dict[str, Any]:
-    """The serving state now and the serving version after each effective event (one replay)."""
-    from lineage.queries import replay, replay_steps
-
-    history = open_store(uri).serving_history(model)
-    timeline = [(ev.time, after.version) for ev, after in replay_steps(model, history)]
-    state = replay(model, history)
-    return {"version": state.version, "pinned": state.pinned,
-            "labels": ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())),
-            "since": when(state.since), "timeline": timeline}
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def q_find(uri: Optional[str], kind: str, type_name: str, where: str, context: str, limit: int):
-    lin = open_store(uri)
-    found = lin.find(type_name or None, where or None, kind=kind, context=context or None, limit=limit)
-    return [art_row(a) if kind == "artifact" else exec_row(a) for a in found]
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def q_node(uri: Optional[str], ref: str) -> Dict[str, Any]:
-    lin = open_store(uri)
-    node = lin.node(ref)
-    d: Dict[str, Any] = {"kind": node.kind, "id": node.id, "type": node.type,
-                         "properties": dict(node.properties), "custom_properties": dict(node.custom_properties),
-                         "created": when(node.created)}
-    if isinstance(node, Artifact):
-        d.update(uri=node.uri, state=node.state, fingerprint=node.fingerprint,
-                 producers=[exec_row(e) for e in lin.producers(node)],
-                 consumers=[exec_row(e) for e in lin.consumers(node)])
-    elif isinstance(node, Execution):
-        d.update(state=node.state, error=node.error, duration_s=node.duration_s, started=when(node.started),
-                 inputs={k: [art_row(a) for a in v] for k, v in lin.inputs(node).items()},
-                 outputs={k: [art_row(a) for a in v] for k, v in lin.outputs(node).items()})
-    d["contexts"] = [{"id": c.id, "type": c.type, "name": c.name} for c in lin.contexts(node)] \
-        if node.kind != "context" else []
-    return d
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def q_graph(uri: Optional[str], ref: str, direction: str, hops: int) -> Dict[str, Any]:
-    from lineage.export import to_dot
-
-    lin = open_store(uri)
-    g = lin.lineage(ref, direction, hops)
-    taints = lin.tainted()
-    nodes = [{"key": k, "type": d["type"], "kind": d["kind"]} for k, d in sorted(g.graph.nodes(data=True))]
-    return {"dot": to_dot(g, tainted=taints, max_nodes=GRAPH_CAP), "nodes": nodes,
-            "size": len(g), "edges": g.graph.number_of_edges(),
-            "tainted": sorted(f"a{i}" for i in taints if f"a{i}" in g.graph)}
-
+from lineage.records import Artifact  # noqa: E402
 
 # ---------------------------------------------------------------------- pages
 
@@ -548,7 +372,7 @@ with run(pipeline="demo"):
 
 def main() -> None:
     st.set_page_config(page_title="lineage explorer", layout="wide")
-    uri = _store_uri()
+    uri = store_uri()
     try:
         lin = open_store(uri)
     except LineageError as exc:

@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import components  # noqa: E402,F401
-from components import push  # noqa: E402
+import lineage.components  # noqa: E402,F401
+from lineage.components import push  # noqa: E402
 from lineage import Lineage, record, use  # noqa: E402
-from components._tf import tf  # noqa: E402
-from components.server import ModelServer  # noqa: E402
+from lineage.serving.server.tfenv import tf  # noqa: E402
+from lineage.serving.server import ModelServer  # noqa: E402
 from lineage.types import Model, ModelBlessing  # noqa: E402
 from toy_models import build_toy  # noqa: E402
 

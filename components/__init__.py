@@ -1,14 +1,14 @@
 """TensorFlow pipeline steps, each an ordinary ``@step`` written with lineage's public API.
 
-    from components import ingest, transform, publish_module, resolve_module, train, evaluate, push
+    from lineage.components import ingest, transform, publish_module, resolve_module, train, evaluate, push
 
 Importing this package does not import TensorFlow; each step imports it when it runs (with
-``TF_USE_LEGACY_KERAS=1``, see :mod:`components._tf`).
+``TF_USE_LEGACY_KERAS=1``, see :mod:`lineage.serving.server.tfenv`).
 """
 
 from __future__ import annotations
 
-from . import _tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
+from lineage.serving.server import tfenv  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
 from .evaluate import evaluate
 from .hub import build_text_embedding, publish_module, resolve_module
 from .ingest import ingest

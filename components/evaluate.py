@@ -20,7 +20,7 @@ from typing import Any, Dict, Sequence
 from lineage import Input, Output, step
 from lineage.types import Examples, Model, ModelBlessing, ModelEvaluation
 
-from ._tf import tf
+from lineage.serving.server.tfenv import tf
 
 __all__ = ["evaluate"]
 

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from lineage import Input, Lineage, Output, step
-from lineage.api import current_lineage
+from lineage.api import current_lineage, use
 from lineage.errors import InvalidInput, NotFound
 from lineage.records import Artifact
 from lineage.types import HubModule, declare_artifact_type
 
-from ._tf import tf
+from lineage.serving.server.tfenv import tf
 
 __all__ = ["build_text_embedding", "publish_module", "resolve_module", "SavedModel", "hub_root_for"]
 
@@ -145,8 +145,6 @@ def publish_module(saved_model_dir: Union[str, Path], *, publisher: str, name: s
             f"versions are immutable; publish the change as version {existing[-1] + 1}")
     if int(version) < 1:
         raise InvalidInput("module versions start at 1")
-    from lineage import use
-
     with use(lin):
         return _publish(SavedModel.at(saved_model_dir), publisher=publisher, name=name,
                         version=int(version), hub_root=str(root.absolute()))

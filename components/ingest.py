@@ -20,7 +20,7 @@ from lineage import Input, Output, step
 from lineage.errors import InvalidInput
 from lineage.types import Dataset, Examples, ExampleStatistics, Schema
 
-from ._tf import tf
+from lineage.serving.server.tfenv import tf
 
 __all__ = ["ingest", "split_of", "SPLITS"]
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Optional, Union
 
 from lineage import Input, Lineage, Output, annotate, attach_context, step
-from lineage.api import current_lineage
+from lineage.api import current_lineage, use
 from lineage.errors import LineageError
 from lineage.serving.config import default_config_path, ensure_model
 from lineage.types import Model, ModelBlessing, PushedModel
+from lineage.vocab import is_blessed
 
 __all__ = ["push", "PushRefused", "serving_root_for"]
 
@@ -37,8 +38,7 @@ def serving_root_for(lin: Lineage) -> Path:
 def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[PushedModel],
           model_name: str, serving_root: str, config_path: str, force: bool = False):
     annotate(model_name=model_name, forced=bool(force))
-    blessed = blessing.get("blessed")
-    if not blessed and not force:
+    if not is_blessed(blessing.get("blessed")) and not force:
         failed = blessing.get("failed_thresholds") or "[]"
         raise PushRefused(
             f"model a{model.id} is not blessed (failed thresholds: {failed}); it was not pushed. "
@@ -64,11 +64,7 @@ def push(model, blessing, *, model_name: str, force: bool = False,
          serving_root: Union[str, Path, None] = None, config_path: Union[str, Path, None] = None,
          store: Optional[Lineage] = None):
     """Push ``model`` (blessed by ``blessing``) as the next version of ``model_name``."""
-    from lineage import use
-    from lineage.runs import current_run
-
-    active = current_run()
-    lin = store or (active.lineage if active else current_lineage())
+    lin = store or current_lineage()
     root = Path(serving_root) if serving_root else serving_root_for(lin)
     config = Path(config_path) if config_path else default_config_path(lin.artifact_root)
     with use(lin):

@@ -28,7 +28,7 @@ from lineage import Input, Output, step
 from lineage.errors import InvalidInput
 from lineage.types import Examples, HubModule, Model, TransformGraph
 
-from ._tf import tf
+from lineage.serving.server.tfenv import tf
 
 __all__ = ["train", "build_model"]
 

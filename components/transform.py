@@ -26,7 +26,7 @@ from lineage import Input, Output, step
 from lineage.errors import InvalidInput
 from lineage.types import Examples, Schema, TransformGraph
 
-from ._tf import tf
+from lineage.serving.server.tfenv import tf
 
 __all__ = ["transform", "load_preprocessing_fn"]
 

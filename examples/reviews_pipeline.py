@@ -27,8 +27,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import components  # noqa: E402  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from components import (build_text_embedding, evaluate, ingest, publish_module, push,  # noqa: E402
+import lineage.components  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from lineage.components import (build_text_embedding, evaluate, ingest, publish_module, push,  # noqa: E402
                         resolve_module, train, transform)
 from lineage import Lineage, run  # noqa: E402
 from lineage.types import Dataset  # noqa: E402
@@ -131,6 +131,11 @@ if __name__ == "__main__":
     except LineageError as exc:  # a refusal or a bad input: say it in one line
         print(f"reviews_pipeline: error: {exc}", file=sys.stderr)
         status = 1
+    except SystemExit as exc:  # --help, or a usage error argparse has explained already
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except KeyboardInterrupt:
+        print("reviews_pipeline: interrupted", file=sys.stderr)
+        status = 130
     except BaseException:
         import traceback
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 from . import types
 from .api import Lineage, use
 from .errors import LineageError
+from .record import Run, Step, StepResult, annotate, attach_context, current_run, record, run, step
 from .records import Artifact, Context, Event, Execution
-from .recorder import Step, StepResult, annotate, attach_context, record, step
-from .runs import Run, current_run, run
 from .types import ArtifactType, Input, Output, OutputArtifact, declare_artifact_type
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "Artifact",

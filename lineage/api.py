@@ -1,71 +1,32 @@
-"""``Lineage``: a handle on one store, with the artifact root beside it.
+"""``Lineage``: a handle on one store, with the artifact root beside it; the facade Python users,
+the CLI, the explorer and the components go through. It calls down only: reads to
+:mod:`lineage.query`, writes to :mod:`lineage.record`, serving changes to
+:mod:`lineage.serving.rollback`.
 
-``Lineage.open()`` is the entry point for Python users; the recorder, the queries, the CLI
-and the explorer all go through it. The *current* store (what ``@step`` writes to) is the
-active run's, else the one set with :func:`use`, else the default from ``$LINEAGE_STORE``
-(the embedded ``./.lineage/metadata.sqlite`` when unset).
+The *current* store (what ``@step`` writes to) is the active run's, else the one set with
+:func:`use`, else the default from ``$LINEAGE_STORE`` (the embedded
+``./.lineage/metadata.sqlite`` when unset).
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import logging
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
+from . import query, record
 from .errors import InvalidInput, NotFound
-from .fingerprint import fingerprint
+from .query import (Diff, Impact, LineageGraph, Provenance, ServingEvent, ServingState, TaintRecord,
+                    VerifyReport)
 from .records import Artifact, Context, Event, Execution
-from .store import Store, _quote
-from .uri import StoreConfig, parse_store_uri
+from .refs import NodeRef, is_served_spec, parse_ref
+from .serving import rollback as serving_changes
+from .serving.rollback import RollbackResult
+from .store import Store
+from .uris import StoreConfig, parse_store_uri
+from .vocab import check_execution_state, quote
 
-if TYPE_CHECKING:
-    from .graph import LineageGraph
-    from .queries import Diff, Impact, Provenance, ServingEvent, ServingState, TaintRecord, VerifyReport
-    from .serving.rollback import RollbackResult
-
-__all__ = ["Lineage", "use", "current_lineage", "NodeRef", "parse_ref"]
-
-log = logging.getLogger("lineage")
-
-_current: contextvars.ContextVar[Optional["Lineage"]] = contextvars.ContextVar(
-    "lineage_store", default=None
-)
-_defaults: Dict[tuple, "Lineage"] = {}
-_defaults_lock = threading.Lock()
-
-NodeRef = Union[int, str, Artifact, Execution]
-
-
-def parse_ref(ref: NodeRef) -> tuple:
-    """``("artifact"|"execution"|"context", id)`` from a record, an int (artifact) or a string
-    such as ``a12``, ``e7``, ``c3``, ``artifact:12``, ``execution/7`` or ``12``."""
-    if isinstance(ref, (Artifact, Execution, Context)):
-        if ref.id is None:
-            raise InvalidInput(f"{ref.kind} {ref!r} is not recorded yet (it has no id)")
-        return ref.kind, ref.id
-    if isinstance(ref, bool):
-        raise InvalidInput(f"not a node reference: {ref!r}")
-    if isinstance(ref, int):
-        return "artifact", ref
-    text = str(ref).strip().lower()
-    for sep in (":", "/"):
-        if sep in text:
-            kind, _, num = text.partition(sep)
-            break
-    else:
-        kind = text.rstrip("0123456789")
-        num = text[len(kind):]
-    kinds = {"": "artifact", "a": "artifact", "artifact": "artifact", "e": "execution",
-             "execution": "execution", "c": "context", "context": "context"}
-    if kind not in kinds or not num.isdigit():
-        raise InvalidInput(
-            f"not a node reference: {ref!r}; use an artifact id (12 or a12), an execution "
-            f"(e7 or execution:7) or a context (c3)"
-        )
-    return kinds[kind], int(num)
+__all__ = ["Lineage", "use", "current_lineage"]
 
 
 class Lineage:
@@ -84,7 +45,7 @@ class Lineage:
         """Open (creating if needed, unless ``readonly``) the store at ``uri``.
 
         ``uri`` defaults to ``$LINEAGE_STORE``, else ``./.lineage/metadata.sqlite``; see
-        :mod:`lineage.uri` for the forms. ``readonly=True`` writes nothing (no type
+        :mod:`lineage.uris` for the forms. ``readonly=True`` writes nothing (no type
         registration either), as queries on stores written by other tools should.
         """
         config = parse_store_uri(uri, artifact_root=artifact_root)
@@ -94,6 +55,11 @@ class Lineage:
     def uri(self) -> str:
         """The store's URI without any password."""
         return self.config.redacted()
+
+    @property
+    def registry_version(self) -> int:
+        """The version of the type schema this store was opened with."""
+        return self.store.registry.version
 
     def __repr__(self) -> str:
         return f"Lineage({self.uri!r})"
@@ -120,8 +86,9 @@ class Lineage:
 
     def node(self, ref: NodeRef) -> Union[Artifact, Execution, Context]:
         kind, node_id = parse_ref(ref)
-        return {"artifact": self.artifact, "execution": self.execution,
-                "context": self.context}[kind](node_id)
+        if kind == "artifact":
+            return self.artifact(node_id)
+        return self.execution(node_id) if kind == "execution" else self.context(node_id)
 
     def artifacts(self, type: Optional[str] = None, *, limit: Optional[int] = 100,
                   filter_query: Optional[str] = None) -> List[Artifact]:
@@ -132,23 +99,21 @@ class Lineage:
     def executions(self, type: Optional[str] = None, *, state: Optional[str] = None,
                    limit: Optional[int] = 100, filter_query: Optional[str] = None) -> List[Execution]:
         """Newest first, optionally of one type and state (RUNNING, COMPLETE, FAILED, ...)."""
-        state_clause = None
-        if state:
-            state = state.upper()
-            if state not in ("NEW", "RUNNING", "COMPLETE", "FAILED", "CACHED", "CANCELED"):
-                raise InvalidInput(
-                    f"unknown execution state {state!r}; use RUNNING, COMPLETE, FAILED, "
-                    f"CACHED or CANCELED"
-                )
-            state_clause = f"last_known_state = {state}"
+        state_clause = f"last_known_state = {check_execution_state(state)}" if state else None
         return self.store.list_executions(
             filter_query=_and(_type_clause(type), state_clause, filter_query), limit=limit)
+
+    def contexts_of_type(self, type: str, *, limit: Optional[int] = 100) -> List[Context]:
+        """Contexts of one type (``ServingEndpoint``, ``PipelineRun``, ...), newest first."""
+        if not self.store.has_type("context", type):
+            return []
+        return self.store.list_contexts(filter_query=_type_clause(type), limit=limit)
 
     def runs(self, pipeline: Optional[str] = None, *, limit: Optional[int] = 100) -> List[Context]:
         """PipelineRun contexts, newest first."""
         clause = "type = 'PipelineRun'"
         if pipeline:
-            clause += f" AND properties.pipeline.string_value = {_quote(pipeline)}"
+            clause += f" AND properties.pipeline.string_value = {quote(pipeline)}"
         return self.store.list_contexts(filter_query=clause, limit=limit)
 
     def run_steps(self, run: Union[Context, str], *, limit: int = 1000) -> List[Execution]:
@@ -156,7 +121,16 @@ class Lineage:
         ctx = run if isinstance(run, Context) else self.store.get_context_by_name("PipelineRun", run)
         if ctx is None:
             raise NotFound(f"no run named {run!r} in {self.uri}")
-        return self.store.executions_in_context(ctx.id, limit=limit)
+        return self.context_executions(ctx, limit=limit)
+
+    def context_executions(self, context: Union[Context, int], *, limit: int = 1000) -> List[Execution]:
+        """The executions of any context, oldest first."""
+        cid = context.id if isinstance(context, Context) else int(context)
+        return self.store.executions_in_context(cid, limit=limit)
+
+    def counts(self) -> Dict[str, Dict[str, int]]:
+        """How many artifacts and executions of each type, and executions in each state."""
+        return self.store.counts()
 
     def events(self, node: NodeRef) -> List[Event]:
         """The INPUT/OUTPUT events of an execution or an artifact."""
@@ -168,37 +142,23 @@ class Lineage:
         raise InvalidInput("contexts have no events; ask for their executions instead")
 
     def inputs(self, execution: NodeRef) -> Dict[str, List[Artifact]]:
-        return self._io(execution, "INPUT")
+        return query.inputs(self.store, self._id(execution, "execution"))
 
     def outputs(self, execution: NodeRef) -> Dict[str, List[Artifact]]:
-        return self._io(execution, "OUTPUT")
-
-    def _io(self, execution: NodeRef, event_type: str) -> Dict[str, List[Artifact]]:
-        kind, node_id = parse_ref(execution)
-        if kind != "execution":
-            raise InvalidInput(f"{execution!r} is not an execution")
-        events = [e for e in self.store.events_of_executions([node_id]) if e.type == event_type]
-        arts = {a.id: a for a in self.store.get_artifacts(sorted({e.artifact_id for e in events}))}
-        out: Dict[str, List[Artifact]] = {}
-        for e in events:
-            if e.artifact_id in arts:
-                for key in e.keys or ("",):
-                    out.setdefault(key, []).append(arts[e.artifact_id])
-        return out
+        return query.outputs(self.store, self._id(execution, "execution"))
 
     def producers(self, artifact: NodeRef) -> List[Execution]:
-        return self._linked(artifact, ("OUTPUT", "DECLARED_OUTPUT"))
+        return query.producers(self.store, self._id(artifact, "artifact"))
 
     def consumers(self, artifact: NodeRef) -> List[Execution]:
-        return self._linked(artifact, ("INPUT", "DECLARED_INPUT"))
+        return query.consumers(self.store, self._id(artifact, "artifact"))
 
-    def _linked(self, artifact: NodeRef, types: Sequence[str]) -> List[Execution]:
-        kind, node_id = parse_ref(artifact)
-        if kind != "artifact":
-            raise InvalidInput(f"{artifact!r} is not an artifact")
-        ids = sorted({e.execution_id for e in self.store.events_of_artifacts([node_id])
-                      if e.type in types})
-        return self.store.get_executions(ids)
+    @staticmethod
+    def _id(ref: NodeRef, want: str) -> int:
+        kind, node_id = parse_ref(ref)
+        if kind != want:
+            raise InvalidInput(f"{ref!r} is not an {want}")
+        return node_id
 
     def contexts(self, node: NodeRef) -> List[Context]:
         kind, node_id = parse_ref(node)
@@ -208,10 +168,14 @@ class Lineage:
             return self.store.contexts_of_artifact(node_id)
         return self.store.parent_contexts(node_id)
 
+    def type_names(self, kind: str) -> List[str]:
+        """The names of the ``artifact``, ``execution`` or ``context`` types the store holds."""
+        return self.store.type_names(kind)
+
     # ------------------------------------------------------------------- lineage
 
     def upstream(self, node: NodeRef, max_hops: Optional[int] = None,
-                 types: Optional[Sequence[str]] = None) -> "LineageGraph":
+                 types: Optional[Sequence[str]] = None) -> LineageGraph:
         """What ``node`` came from: a :class:`LineageGraph` from MLMD's bounded traversal.
 
         ``max_hops`` counts edges (artifact -> execution is one hop); ``types`` keeps only
@@ -220,135 +184,96 @@ class Lineage:
         return self.lineage(node, "upstream", max_hops, types)
 
     def downstream(self, node: NodeRef, max_hops: Optional[int] = None,
-                   types: Optional[Sequence[str]] = None) -> "LineageGraph":
+                   types: Optional[Sequence[str]] = None) -> LineageGraph:
         """What was made from ``node`` (see :meth:`upstream`)."""
         return self.lineage(node, "downstream", max_hops, types)
 
     def lineage(self, node: NodeRef, direction: str = "both", max_hops: Optional[int] = None,
-                types: Optional[Sequence[str]] = None) -> "LineageGraph":
-        from .graph import trace
-        from .queries import _as_artifact, _is_served_spec
-
-        if _is_served_spec(node):
-            roots = [("artifact", _as_artifact(self.store, node).id)]
-        elif isinstance(node, Artifact) and node.id is None:
-            roots = [("artifact", self.lookup(node).id)]
+                types: Optional[Sequence[str]] = None) -> LineageGraph:
+        if is_served_spec(node) or (isinstance(node, Artifact) and node.id is None):
+            roots = [("artifact", query.as_artifact(self.store, node).id)]
         else:
             kind, node_id = parse_ref(node)
             if kind == "context":
                 raise InvalidInput("a context has no lineage of its own; start from an artifact "
                                    "or an execution")
             roots = [(kind, node_id)]
-        graph = trace(self.store, roots, direction, max_hops)
+        graph = query.trace(self.store, roots, direction, max_hops)
         return graph.only(types) if types else graph
 
-    def provenance(self, target: Any) -> "Provenance":
+    def provenance(self, target: Any) -> Provenance:
         """Where a model or served version (``"reviews:2"``, or ``"reviews"`` for the one
         serving now) came from: data, transform, Hub modules, parameters, code, evaluation."""
-        from .queries import provenance
-
-        return provenance(self.store, target)
+        return query.provenance(self.store, target)
 
     def impact(self, artifact: Any = None, *, tainted_only: bool = False,
-               max_hops: Optional[int] = None) -> "Impact":
+               max_hops: Optional[int] = None) -> Impact:
         """Every downstream model, evaluation and pushed version, and whether it serves now.
         ``tainted_only=True`` without an artifact: everything downstream of any taint."""
-        from .queries import impact
+        return query.impact(self.store, [] if artifact is None else artifact, tainted_only=tainted_only,
+                            max_hops=max_hops)
 
-        return impact(self.store, [] if artifact is None else artifact, tainted_only=tainted_only,
-                      max_hops=max_hops)
+    def serving_history(self, model_name: str) -> List[ServingEvent]:
+        return query.serving_history(self.store, model_name)
 
-    def serving_history(self, model_name: str) -> List["ServingEvent"]:
-        from .queries import serving_history
+    def served_at(self, model_name: str, when: Any = "now") -> ServingState:
+        return query.served_at(self.store, model_name, when)
 
-        return serving_history(self.store, model_name)
+    def serving_now(self, model_names: Sequence[str]) -> Dict[str, Optional[int]]:
+        """The version serving now of each model (None where nothing serves)."""
+        return query.serving_now(self.store, model_names)
 
-    def served_at(self, model_name: str, when: Any = "now") -> "ServingState":
-        from .queries import served_at
+    def last_serving_change(self, model_name: str) -> Optional[Execution]:
+        """The newest completed push, rollback, promote or unpin of ``model_name``."""
+        return query.last_change(self.store, model_name)
 
-        return served_at(self.store, model_name, when)
-
-    def diff(self, a: Any, b: Any) -> "Diff":
-        from .queries import diff
-
-        return diff(self.store, a, b)
+    def diff(self, a: Any, b: Any) -> Diff:
+        return query.diff(self.store, a, b)
 
     def find(self, type: Optional[str] = None, where: Any = None, *, kind: str = "artifact",
              context: Optional[str] = None, since: Any = None, until: Any = None,
              limit: Optional[int] = 100) -> list:
         """Artifacts (or executions, ``kind="execution"``) by type, property filter
         (``"lr > 0.05 and optimizer = 'adam'"``), context, and creation time."""
-        from .queries import find
+        return query.find(self.store, kind=kind, type=type, where=where, context=context,
+                          since=since, until=until, limit=limit)
 
-        return find(self.store, kind=kind, type=type, where=where, context=context,
-                    since=since, until=until, limit=limit)
-
-    def verify(self, node: Any = None, *, progress: Any = None) -> "VerifyReport":
+    def verify(self, node: Any = None, *, progress: Any = None) -> VerifyReport:
         """Re-fingerprint artifacts on disk (one, an execution's outputs, or all LIVE ones)."""
-        from .queries import verify
-
-        return verify(self.store, node, progress=progress)
+        return query.verify(self.store, node, progress=progress)
 
     def taint(self, artifact: Any, reason: str) -> Execution:
-        from .queries import taint
-
-        return taint(self.store, artifact, reason)
+        return record.taint(self.store, artifact, reason)
 
     def untaint(self, artifact: Any, reason: str) -> Execution:
-        from .queries import untaint
+        return record.untaint(self.store, artifact, reason)
 
-        return untaint(self.store, artifact, reason)
-
-    def tainted(self) -> Dict[int, "TaintRecord"]:
-        from .queries import tainted
-
-        return tainted(self.store)
+    def tainted(self) -> Dict[int, TaintRecord]:
+        return query.tainted(self.store)
 
     # ------------------------------------------------------------------- serving
 
     def rollback(self, model_name: str, *, to: Optional[int] = None, previous: bool = False,
-                 last_good: bool = False, force: bool = False, **server: Any) -> "RollbackResult":
+                 last_good: bool = False, force: bool = False, **server: Any) -> RollbackResult:
         """Pin ``model_name`` to a checked earlier version (see :mod:`lineage.serving.rollback`).
         ``server`` takes ``config_path``, ``server`` (gRPC host:port), ``rest`` (URL), ``timeout``."""
-        from .serving.rollback import rollback
+        return serving_changes.rollback(self.store, model_name, to=to, previous=previous,
+                                        last_good=last_good, force=force, **server)
 
-        return rollback(self, model_name, to=to, previous=previous, last_good=last_good, force=force, **server)
-
-    def promote(self, model_name: str, *, version: int, label: str = "canary", **server: Any) -> "RollbackResult":
+    def promote(self, model_name: str, *, version: int, label: str = "canary", **server: Any) -> RollbackResult:
         """Point a version label (``canary``, ``stable``) at ``version``."""
-        from .serving.rollback import promote
+        return serving_changes.promote(self.store, model_name, version=version, label=label, **server)
 
-        return promote(self, model_name, version=version, label=label, **server)
-
-    def unpin(self, model_name: str, **server: Any) -> "RollbackResult":
+    def unpin(self, model_name: str, **server: Any) -> RollbackResult:
         """Serve the newest pushed version again."""
-        from .serving.rollback import unpin
-
-        return unpin(self, model_name, **server)
+        return serving_changes.unpin(self.store, model_name, **server)
 
     # ------------------------------------------------------------------- writing
 
     def lookup(self, artifact: Artifact) -> Artifact:
         """The stored artifact for an unrecorded reference such as ``Dataset.at(path)``: same
         type, URI and (for local data) content. Writes nothing."""
-        if artifact.id is not None:
-            return artifact
-        local = "://" not in artifact.uri or artifact.uri.startswith("file://")
-        found = None
-        if artifact.type in self.store.type_names("artifact"):
-            if local and artifact.path.exists():
-                found = self.store.find_artifact(artifact.type, artifact.uri,
-                                                 fingerprint(artifact.path).digest)
-            elif not local:
-                clause = f"type = {_quote(artifact.type)} AND uri = {_quote(artifact.uri)}"
-                hits = self.store.list_artifacts(filter_query=clause, limit=1)
-                found = hits[0] if hits else None
-        if found is None:
-            raise NotFound(
-                f"no {artifact.type} at {artifact.uri} with its current content is recorded in "
-                f"{self.uri}; use it in a step first (or lin.register() it)"
-            )
-        return found
+        return query.lookup(self.store, artifact)
 
     def register(self, artifact: Artifact) -> Artifact:
         """Record data that no step produced (``Dataset.at(...)``), fingerprinted.
@@ -356,56 +281,16 @@ class Lineage:
         The same content at the same URI maps to the same stored artifact, so re-running a
         pipeline on unchanged data does not multiply nodes; changed content is a new artifact.
         """
-        if artifact.id is not None:
-            return artifact
-        props = dict(artifact.properties)
-        local = "://" not in artifact.uri or artifact.uri.startswith("file://")
-        if local:
-            fp = fingerprint(artifact.path)
-            props.update(fingerprint=fp.digest, size_bytes=fp.size_bytes, file_count=fp.file_count)
-            found = self.store.find_artifact(artifact.type, artifact.uri, fp.digest)
-        else:
-            clause = f"type = {_quote(artifact.type)} AND uri = {_quote(artifact.uri)}"
-            hits = self.store.list_artifacts(filter_query=clause, limit=1) \
-                if artifact.type in self.store.type_names("artifact") else []
-            found = hits[0] if hits else None
-        if found is not None:
-            return found
-        new = Artifact(id=None, type=artifact.type, uri=artifact.uri, state=artifact.state,
-                       properties=props, custom_properties=artifact.custom_properties,
-                       name=artifact.name)
-        return self.store.put_artifacts([new])[0]
+        return record.register(self.store, artifact)
 
     def resolve_artifact(self, value: Any, type_name: Optional[str] = None,
                          *, what: str = "input") -> Artifact:
         """An input given as a record, an id or a URI, as a stored artifact."""
-        if isinstance(value, Artifact):
-            art = value if value.id is not None else self.register(value)
-        elif isinstance(value, bool):
-            raise InvalidInput(f"{what}: {value!r} is not an artifact, id or URI")
-        elif isinstance(value, int):
-            art = self.artifact(value)
-        elif isinstance(value, (str, Path)) or hasattr(value, "__fspath__"):
-            if type_name is None:
-                raise InvalidInput(f"{what}: a URI needs an artifact type, e.g. Dataset.at(uri)")
-            from .types import _uri
-
-            art = self.register(Artifact(id=None, type=type_name, uri=_uri(value),
-                                         properties={"external": True}))
-        else:
-            raise InvalidInput(
-                f"{what}: expected an artifact (a recorded artifact, Type.at(uri), an artifact "
-                f"id or a path), got {type(value).__name__}"
-            )
-        if type_name is not None and art.type != type_name:
-            raise InvalidInput(
-                f"{what} expects a {type_name}, but artifact {art.id} is a {art.type}"
-            )
-        return art
+        return record.resolve_artifact(self.store, value, type_name, what=what)
 
 
 def _type_clause(type_name: Optional[str]) -> Optional[str]:
-    return f"type = {_quote(type_name)}" if type_name else None
+    return f"type = {quote(type_name)}" if type_name else None
 
 
 def _and(*clauses: Optional[str]) -> Optional[str]:
@@ -414,31 +299,13 @@ def _and(*clauses: Optional[str]) -> Optional[str]:
 
 
 @contextlib.contextmanager
-def use(store: Union["Lineage", str, None]) -> Iterator["Lineage"]:
+def use(store: Union[Lineage, str, None]) -> Iterator[Lineage]:
     """Make ``store`` (a Lineage or a URI) the current store inside the ``with`` block."""
     lin = store if isinstance(store, Lineage) else Lineage.open(store)
-    token = _current.set(lin)
-    try:
+    with record.use_store(lin.store):
         yield lin
-    finally:
-        _current.reset(token)
 
 
-def current_lineage() -> "Lineage":
+def current_lineage() -> Lineage:
     """The store ``@step`` writes to now (see the module docstring for the order)."""
-    from .runs import current_run
-
-    active = current_run()
-    if active is not None:
-        return active.lineage
-    lin = _current.get()
-    if lin is not None:
-        return lin
-    config = parse_store_uri(None)
-    key = (config.redacted(), str(config.artifact_root))
-    with _defaults_lock:
-        lin = _defaults.get(key)
-        if lin is None:
-            lin = Lineage(Store(config))
-            _defaults[key] = lin
-    return lin
+    return Lineage(record.current_store())

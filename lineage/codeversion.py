@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
-__all__ = ["code_version", "git_state", "source_hash", "KEY_PACKAGES"]
+__all__ = ["code_version", "git_state", "clear_git_cache", "source_hash", "KEY_PACKAGES"]
 
 #: Distributions whose versions are recorded with every step (those installed).
 KEY_PACKAGES = (
@@ -44,6 +44,11 @@ def _git_state_cached(directory: str) -> Dict[str, Any]:
         return {}
     status = _run_git(cwd, "status", "--porcelain", "--untracked-files=no")
     return {"git_commit": commit.strip(), "git_dirty": bool(status and status.strip())}
+
+
+def clear_git_cache() -> None:
+    """Forget the git states read so far (a run starts with a fresh look)."""
+    _git_state_cached.cache_clear()
 
 
 def git_state(directory: Optional[Path] = None, *, fresh: bool = False) -> Dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Union
 
 from .errors import FingerprintError
+from .vocab import local_path
 
 __all__ = ["Fingerprint", "fingerprint"]
 
@@ -45,9 +46,7 @@ def _hash_file(h: "hashlib._Hash", path: str) -> int:
 
 def fingerprint(path: Union[str, os.PathLike]) -> Fingerprint:
     """sha256 over a file or a directory tree. Raises :class:`FingerprintError` if missing."""
-    p = os.fspath(path)
-    if p.startswith("file://"):
-        p = p[len("file://"):]
+    p = local_path(os.fspath(path))
     if not os.path.exists(p):
         raise FingerprintError(
             f"nothing to fingerprint at {p!r}: the file or directory does not exist "

@@ -11,6 +11,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
+from .vocab import local_path
+
 __all__ = ["Artifact", "Execution", "Context", "Event", "ReadOnlyMapping", "utc_from_ms", "utc_from_s"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -105,8 +107,7 @@ class Artifact(_Node):
     @property
     def path(self) -> Path:
         """The local path behind ``uri`` (``file://`` stripped)."""
-        uri = self.uri[len("file://"):] if self.uri.startswith("file://") else self.uri
-        return Path(uri)
+        return Path(local_path(self.uri))
 
 
 @dataclasses.dataclass(frozen=True, eq=True)

@@ -59,7 +59,7 @@ def schema_dir() -> Path:
         return here
     from importlib import resources  # installed as a wheel: schemas/ is package data
 
-    return Path(str(resources.files("schemas")))
+    return Path(str(resources.files("lineage.schemas")))
 
 
 @functools.lru_cache(maxsize=None)

@@ -19,7 +19,7 @@ import dataclasses
 import random
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .api import Lineage
 from .records import Artifact
@@ -126,7 +126,9 @@ def generate(lin: Lineage, *, runs: int = 50, datasets: int = 4, modules: int = 
         while len(chosen) < 6:  # 6-8 steps, and a Push for some runs
             extra = rng.choice([s for s in _STEPS if s not in chosen])
             chosen = [s for s in _STEPS if s in chosen or s == extra]
-        executions, artifacts, edges = [], [dataset], []
+        executions: List[Any] = []
+        artifacts: List[Any] = [dataset]
+        edges: List[Any] = []
         main: Dict[str, int] = {"Dataset": 0}  # type -> artifact index of its latest main output
         for step, writes, _ in chosen:
             ei = len(executions)
@@ -146,7 +148,7 @@ def generate(lin: Lineage, *, runs: int = 50, datasets: int = 4, modules: int = 
                     artifacts.append(rng.choice(same_data[-50:]))
                     edges.append((ei, len(artifacts) - 1, "INPUT", "base_model"))
             for k, t in enumerate(writes):
-                art_props = {"fingerprint": f"sha256:{rng.getrandbits(128):032x}"}
+                art_props: Dict[str, Any] = {"fingerprint": f"sha256:{rng.getrandbits(128):032x}"}
                 if t == "ModelBlessing":
                     art_props["blessed"] = rng.random() < 0.8
                 artifacts.append(Artifact(None, t, f"/synthetic/runs/{r}/{step}/{t}-{k}",

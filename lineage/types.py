@@ -14,30 +14,21 @@ used there; adding properties later is fine, changing a property's type is refus
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any, ClassVar, Dict, Generic, Mapping, Optional, Type, TypeVar
 
 from .errors import InvalidInput
 from .records import Artifact
 from .schema import REGISTRY
+from .uris import to_uri
 
 __all__ = [
     "ArtifactType", "declare_artifact_type", "Input", "Output", "OutputArtifact",
     "Dataset", "Examples", "Schema", "ExampleStatistics", "TransformGraph", "HubModule",
-    "Model", "ModelEvaluation", "ModelBlessing", "PushedModel",
+    "Model", "ModelEvaluation", "ModelBlessing", "PushedModel", "annotation_names",
 ]
 
 T = TypeVar("T", bound="ArtifactType")
-
-
-def _uri(location: Any) -> str:
-    text = os.fspath(location) if isinstance(location, os.PathLike) else str(location)
-    if "://" in text and not text.startswith("file://"):
-        return text  # gs://, hdfs://, https://: recorded as given
-    if text.startswith("file://"):
-        text = text[len("file://"):]
-    return str(Path(text).expanduser().absolute())
 
 
 class ArtifactType:
@@ -82,7 +73,7 @@ class ArtifactType:
             raise InvalidInput(f"{cls.__name__}.at() needs a path or URI")
         props = {"external": True}
         props.update(properties)
-        return Artifact(id=None, type=cls.type_name, uri=_uri(uri), properties=props)
+        return Artifact(id=None, type=cls.type_name, uri=to_uri(uri), properties=props)
 
 
 def declare_artifact_type(name: str, properties: Optional[Mapping[str, Any]] = None,
@@ -194,3 +185,8 @@ class ModelBlessing(ArtifactType):
 
 class PushedModel(ArtifactType):
     """A model version laid out for serving."""
+
+
+def annotation_names() -> Dict[str, Any]:
+    """The names a step's annotations may use without importing them (``Input``, ``Dataset``...)."""
+    return {n: globals()[n] for n in __all__ if n != "annotation_names"}

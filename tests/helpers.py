@@ -7,7 +7,7 @@ from lineage import record
 from lineage.types import Dataset, Examples, HubModule, Model, ModelBlessing, ModelEvaluation, PushedModel
 
 
-def _pipeline(lin, tmp_path, *, module_version=1, lr=0.01, base=None, raw=None, run_name="r"):
+def record_pipeline(lin, tmp_path, *, module_version=1, lr=0.01, base=None, raw=None, run_name="r"):
     """A hand-recorded pipeline with the example's shape, pushed to the `reviews` endpoint."""
     from lineage import run
 
@@ -31,7 +31,7 @@ def _pipeline(lin, tmp_path, *, module_version=1, lr=0.01, base=None, raw=None, 
     return raw, module, examples, model, ev
 
 
-def _push(lin, model, blessing, version, at, state="COMPLETE", name="reviews"):
+def record_push(lin, model, blessing, version, at, state="COMPLETE", name="reviews"):
     return record("Push", inputs={"model": model, "blessing": blessing},
                   outputs={"pushed": PushedModel.at(f"/serving/{name}/{version}", model_name=name,
                                                     pushed_version=version)},
@@ -39,7 +39,7 @@ def _push(lin, model, blessing, version, at, state="COMPLETE", name="reviews"):
                   properties={"model_name": name}, contexts=[("ServingEndpoint", name)], store=lin).pushed
 
 
-def _serving_op(lin, op, target, at, state="COMPLETE", name="reviews", label=None):
+def record_serving_op(lin, op, target, at, state="COMPLETE", name="reviews", label=None):
     props = {"model_name": name}
     if target is not None:
         props["target_version"] = target.properties["pushed_version"]

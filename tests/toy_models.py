@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def build_toy(path: Path, k: float) -> Path:
-    from components._tf import tf
+    from lineage.serving.server.tfenv import tf
 
     TF = tf()
 

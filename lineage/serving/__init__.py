@@ -1,4 +1,6 @@
-"""Serving: TF Serving's config format, a ModelService client and version-pinned rollback
-recorded in lineage. None of it imports TensorFlow; the local server that loads SavedModels is
-``components.server`` (``lineage serve``).
+"""Serving: TF Serving's config format, a ModelService client, version-pinned rollback recorded
+in lineage, and (``server/``) the local TF-Serving-compatible model server.
+
+Only ``server/`` imports TensorFlow, lazily, when a server starts: config, wire, client and
+rollback stay TensorFlow-free so ``lineage rollback`` starts fast.
 """

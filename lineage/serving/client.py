@@ -13,11 +13,9 @@ import urllib.request
 from typing import Any, List, Optional, Tuple
 
 from ..errors import LineageError
+from .states import state_name
 
 __all__ = ["ServingClient", "ServerUnreachable"]
-
-STATE_NAMES = {0: "UNKNOWN", 10: "START", 20: "LOADING", 30: "AVAILABLE", 40: "UNLOADING", 50: "END"}
-
 
 class ServerUnreachable(LineageError, ConnectionError):
     """Neither the gRPC nor the REST port of the model server answered."""
@@ -31,7 +29,7 @@ class ServingClient:
         self.grpc_target = grpc_target
         self.rest_url = rest_url.rstrip("/") if rest_url else None
         self.timeout = timeout
-        self._channel = None
+        self._channel: Any = None
 
     def _call(self, method: str, request: Any, response_name: str) -> Any:
         import grpc
@@ -94,7 +92,7 @@ class ServingClient:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise ServerUnreachable(f"the model server at {self.grpc_target} did not answer") from None
             raise LineageError(f"GetModelStatus failed: {exc.details()}") from None
-        return [(s.version, STATE_NAMES.get(s.state, str(s.state)), s.status.error_message)
+        return [(s.version, state_name(s.state), s.status.error_message)
                 for s in resp.model_version_status]
 
     def _rest_status(self, name: str, version: Optional[int]) -> List[Tuple[int, str, str]]:

@@ -13,19 +13,20 @@ previous config is restored (and reloaded), the execution is recorded FAILED wit
 
 from __future__ import annotations
 
-import contextvars
 import copy
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..api import Lineage, use
 from ..errors import LineageError, NotFound
-from ..queries import _pushed_of, _pushed_version, serving_history, served_at, tainted, verify
+from ..query import (inputs, producers, pushed_of, pushed_version, replay_steps, served_at, serving_history,
+                     tainted, trace, verify)
+from ..record import Recording
 from ..records import Artifact, Execution
-from ..recorder import annotate, attach_context, current_execution_id, step
-from ..types import Input, PushedModel
+from ..store import Store
+from ..values import to_json
+from ..vocab import is_blessed
 from .client import ServerUnreachable, ServingClient
 from .config import (default_config_path, model_entry, read_config, versions_on_disk, write_config,
                      write_text_atomic)
@@ -55,18 +56,18 @@ class RollbackResult:
     forced: bool = False
 
 
-def _pushed(lin: Lineage, model_name: str, version: int) -> Optional[Artifact]:
-    found = [a for a in _pushed_of(lin.store, model_name) if _pushed_version(a) == version]
+def _pushed(store: Store, model_name: str, version: int) -> Optional[Artifact]:
+    found = [a for a in pushed_of(store, model_name) if pushed_version(a) == version]
     return max(found, key=lambda a: a.id) if found else None
 
 
-def check_version(lin: Lineage, model_name: str, version: int) -> Tuple[Optional[Artifact], List[Check]]:
+def check_version(store: Store, model_name: str, version: int) -> Tuple[Optional[Artifact], List[Check]]:
     """The PushedModel for ``version`` (if any) and every check, passed or not."""
-    pushed = _pushed(lin, model_name, version)
+    pushed = _pushed(store, model_name, version)
     if pushed is None:
         return None, [Check("pushed", False, f"version {version} was never pushed for {model_name}", False)]
     checks = [Check("pushed", True, f"a{pushed.id} {pushed.uri}", False)]
-    report = verify(lin.store, pushed)
+    report = verify(store, pushed)
     if report.missing:
         checks.append(Check("files", False, f"the files of version {version} are missing at {pushed.uri}", False))
     elif report.changed:
@@ -76,15 +77,15 @@ def check_version(lin: Lineage, model_name: str, version: int) -> Tuple[Optional
         checks.append(Check("files", False, f"version {version} has no recorded fingerprint to verify", False))
     else:
         checks.append(Check("files", True, "fingerprint matches", False))
-    push_execs = lin.producers(pushed)
-    blessings = [a for e in push_execs for a in lin.inputs(e).get("blessing", [])]
-    blessed = any(bool(b.get("blessed")) and str(b.get("blessed")).lower() not in ("0", "false") for b in blessings)
+    push_execs = producers(store, pushed.id)
+    blessings = [a for e in push_execs for a in inputs(store, e.id).get("blessing", [])]
+    blessed = any(is_blessed(b.get("blessed")) for b in blessings)
     forced = any(bool(e.get("forced")) for e in push_execs)
     checks.append(Check("blessed", blessed, "blessed" if blessed else
                         ("it was force-pushed without a blessing" if forced else "it was not blessed"), True))
-    marks = tainted(lin.store)
+    marks = tainted(store)
     if marks:
-        up = {a.id for a in lin.upstream(pushed).artifacts()}
+        up = {a.id for a in trace(store, [("artifact", pushed.id)], "UPSTREAM").artifacts()}
         bad = sorted(up & set(marks))
         checks.append(Check("taint", not bad, "; ".join(f"a{i} is tainted: {marks[i].reason}" for i in bad)
                             or "no tainted artifact upstream", True))
@@ -93,19 +94,17 @@ def check_version(lin: Lineage, model_name: str, version: int) -> Tuple[Optional
     return pushed, checks
 
 
-def _serving_now(lin: Lineage, model_name: str) -> Optional[int]:
+def _serving_now(store: Store, model_name: str) -> Optional[int]:
     try:
-        return served_at(lin.store, model_name, "now").version
+        return served_at(store, model_name, "now").version
     except NotFound:
         return None
 
 
-def _previous_version(lin: Lineage, model_name: str) -> int:
+def _previous_version(store: Store, model_name: str) -> int:
     """The version that served before the one serving now."""
-    from ..queries import replay_steps
-
     seq: List[int] = []
-    for _, after in replay_steps(model_name, serving_history(lin.store, model_name)):
+    for _, after in replay_steps(model_name, serving_history(store, model_name)):
         if after.version is not None and (not seq or seq[-1] != after.version):
             seq.append(after.version)
     if len(seq) < 2:
@@ -113,39 +112,19 @@ def _previous_version(lin: Lineage, model_name: str) -> int:
     return seq[-2]
 
 
-#: The work a recorded step below performs (set by its caller; not a parameter worth recording).
-_work: contextvars.ContextVar[Callable[[], Any]] = contextvars.ContextVar("lineage_serving_work")
-
-
-def _run(step_fn: Callable, lin: Lineage, work: Callable[[], Any], *args: Any, **kwargs: Any) -> Any:
-    token = _work.set(work)
-    try:
-        with use(lin):
-            return step_fn(*args, **kwargs)
-    finally:
-        _work.reset(token)
-
-
-@step(type="Rollback")
-def _rollback_step(target: Input[PushedModel] = None, previous: Input[PushedModel] = None, *,
-                   model_name: str, version: int, force: bool):
-    annotate(model_name=model_name, target_version=version, forced=bool(force))
-    attach_context("ServingEndpoint", model_name, {"model_name": model_name})
-    return _work.get()()
-
-
-@step(type="Promote")
-def _promote_step(target: Input[PushedModel] = None, *, model_name: str, version: int, label: str):
-    annotate(model_name=model_name, target_version=version, label=label)
-    attach_context("ServingEndpoint", model_name, {"model_name": model_name})
-    return _work.get()()
-
-
-@step(type="Unpin")
-def _unpin_step(previous: Input[PushedModel] = None, *, model_name: str):
-    annotate(model_name=model_name)
-    attach_context("ServingEndpoint", model_name, {"model_name": model_name})
-    return _work.get()()
+def _recorded(store: Store, type_name: str, model_name: str, work: Callable[[Recording], Any], *,
+              inputs: Sequence[Tuple[str, Optional[Artifact]]], params: Mapping[str, Any],
+              annotations: Mapping[str, Any]) -> Recording:
+    """Run ``work`` as a recorded ``type_name`` execution in the model's ServingEndpoint context:
+    RUNNING before anything changes, COMPLETE with the work's result, or FAILED with the reason."""
+    rec = Recording(store, type_name, inputs=[(k, a) for k, a in inputs if a is not None], params=params,
+                    properties={"step": f"lineage.{type_name.lower()}"})
+    with rec:
+        rec.annotate(**annotations)
+        rec.attach_context("ServingEndpoint", model_name, {"model_name": model_name})
+        result = work(rec)
+        rec.finish("COMPLETE", properties={"result": to_json(result)})
+    return rec
 
 
 class _Change:
@@ -198,119 +177,130 @@ def _client(server: Optional[str], rest: Optional[str], timeout: float) -> Servi
                          timeout=min(timeout, 10.0))
 
 
-def rollback(lin: Lineage, model_name: str, *, to: Optional[int] = None, previous: bool = False,
+def _config_path(store: Store, config_path: Optional[str]) -> Path:
+    return Path(config_path) if config_path else default_config_path(store.config.artifact_root)
+
+
+def _refuse(failed: List[Check], what: str, force_hint: bool) -> None:
+    if failed:
+        hint = " (--force overrides blessing and taint checks)" \
+            if force_hint and all(c.overridable for c in failed) else ""
+        raise RollbackFailed(f"refused to {what}: " + "; ".join(c.detail for c in failed) + hint)
+
+
+def rollback(store: Store, model_name: str, *, to: Optional[int] = None, previous: bool = False,
              last_good: bool = False, force: bool = False, config_path: Optional[str] = None,
              server: Optional[str] = None, rest: Optional[str] = None, timeout: float = 60.0) -> RollbackResult:
     """Pin ``model_name`` to version ``to`` (or the previous one, or the newest good one)."""
     if sum(bool(x) for x in (to is not None, previous, last_good)) != 1:
         raise RollbackFailed("say which version: to=N, previous=True or last_good=True (exactly one)")
-    current = _serving_now(lin, model_name)
+    current = _serving_now(store, model_name)
     if previous:
-        to = _previous_version(lin, model_name)
+        to = _previous_version(store, model_name)
     elif last_good:
-        candidates = sorted({v for v in (_pushed_version(a) for a in _pushed_of(lin.store, model_name))
-                             if v is not None}, reverse=True)
-        for v in candidates:
-            if all(c.ok for c in check_version(lin, model_name, v)[1]):
-                to = v
-                break
-        else:
-            raise RollbackFailed(f"no pushed version of {model_name} passes every check "
-                                 f"(pushed, files, blessed, not tainted)")
-    to = int(to)
-    pushed, checks = check_version(lin, model_name, to)
-    prev_pushed = _pushed(lin, model_name, current) if current is not None else None
-    path = Path(config_path) if config_path else default_config_path(lin.artifact_root)
+        to = _last_good(store, model_name)
+    assert to is not None
+    target = int(to)
+    pushed, checks = check_version(store, model_name, target)
+    prev_pushed = _pushed(store, model_name, current) if current is not None else None
+    path = _config_path(store, config_path)
     client = _client(server, rest, timeout)
-    timing: Dict[str, float] = {}
+    seconds = 0.0
 
-    def apply():
-        failed = [c for c in checks if not c.ok and (not c.overridable or not force)]
-        if failed:
-            hint = " (--force overrides blessing and taint checks)" if all(c.overridable for c in failed) else ""
-            raise RollbackFailed(f"refused to roll {model_name} back to version {to}: "
-                                 + "; ".join(c.detail for c in failed) + hint)
+    def edit(entry: Any) -> None:
+        entry.model_version_policy.Clear()
+        entry.model_version_policy.specific.versions.append(target)
+        for label in [k for k, v in entry.version_labels.items() if v != target]:
+            del entry.version_labels[label]  # a label must point at a loaded version
+        entry.version_labels["stable"] = target
 
-        def edit(entry):
-            entry.model_version_policy.Clear()
-            entry.model_version_policy.specific.versions.append(to)
-            for label in [k for k, v in entry.version_labels.items() if v != to]:
-                del entry.version_labels[label]  # a label must point at a loaded version
-            entry.version_labels["stable"] = to
-
-        timing["execution"] = current_execution_id()
-        timing["seconds"] = _Change(path, client, model_name).apply(edit, to, timeout)
-        return {"version": to, "previous": current, "seconds": round(timing["seconds"], 3)}
+    def work(rec: Recording) -> Dict[str, Any]:
+        nonlocal seconds
+        _refuse([c for c in checks if not c.ok and (not c.overridable or not force)],
+                f"roll {model_name} back to version {target}", True)
+        seconds = _Change(path, client, model_name).apply(edit, target, timeout)
+        return {"version": target, "previous": current, "seconds": round(seconds, 3)}
 
     try:
-        _run(_rollback_step, lin, apply, pushed, prev_pushed, model_name=model_name, version=to, force=force)
+        rec = _recorded(store, "Rollback", model_name, work, inputs=[("target", pushed), ("previous", prev_pushed)],
+                        params={"model_name": model_name, "version": target, "force": force},
+                        annotations={"model_name": model_name, "target_version": target, "forced": bool(force)})
     finally:
         client.close()
-    return RollbackResult(model_name, to, current, lin.execution(timing["execution"]),
-                          timing.get("seconds", 0.0), force)
+    return RollbackResult(model_name, target, current, rec.execution, seconds, force)
 
 
-def promote(lin: Lineage, model_name: str, *, version: int, label: str = "canary",
+def _last_good(store: Store, model_name: str) -> int:
+    """The newest pushed version that passes every check."""
+    candidates = sorted({v for v in (pushed_version(a) for a in pushed_of(store, model_name))
+                         if v is not None}, reverse=True)
+    for v in candidates:
+        if all(c.ok for c in check_version(store, model_name, v)[1]):
+            return v
+    raise RollbackFailed(f"no pushed version of {model_name} passes every check "
+                         f"(pushed, files, blessed, not tainted)")
+
+
+def promote(store: Store, model_name: str, *, version: int, label: str = "canary",
             config_path: Optional[str] = None, server: Optional[str] = None, rest: Optional[str] = None,
             timeout: float = 60.0) -> RollbackResult:
     """Point ``label`` at ``version`` (loading it alongside if the policy pins others)."""
     if not label or not label.replace("-", "").replace("_", "").isalnum():
         raise RollbackFailed(f"label {label!r} must be letters, digits, '-' or '_'")
-    pushed, checks = check_version(lin, model_name, int(version))
-    path = Path(config_path) if config_path else default_config_path(lin.artifact_root)
+    target = int(version)
+    pushed, checks = check_version(store, model_name, target)
+    path = _config_path(store, config_path)
     client = _client(server, rest, timeout)
-    timing: Dict[str, float] = {}
+    seconds = 0.0
 
-    def apply():
-        failed = [c for c in checks if not c.ok and c.name in ("pushed", "files")]
-        if failed:
-            raise RollbackFailed(f"refused to label {model_name} version {version} {label!r}: "
-                                 + "; ".join(c.detail for c in failed))
+    def edit(entry: Any) -> None:
+        policy = entry.model_version_policy
+        if policy.WhichOneof("policy_choice") == "specific" and target not in policy.specific.versions:
+            policy.specific.versions.append(target)
+        elif policy.WhichOneof("policy_choice") != "specific":
+            # latest-N serves only the newest; keep it and add the labelled one
+            newest = versions_on_disk(entry.base_path)[-1:] or []
+            policy.Clear()
+            policy.specific.versions.extend(sorted(set(newest + [target])))
+        entry.version_labels[label] = target
 
-        def edit(entry):
-            policy = entry.model_version_policy
-            if policy.WhichOneof("policy_choice") == "specific" and int(version) not in policy.specific.versions:
-                policy.specific.versions.append(int(version))
-            elif policy.WhichOneof("policy_choice") != "specific":
-                # latest-N serves only the newest; keep it and add the labelled one
-                newest = versions_on_disk(entry.base_path)[-1:] or []
-                policy.Clear()
-                policy.specific.versions.extend(sorted(set(newest + [int(version)])))
-            entry.version_labels[label] = int(version)
-
-        timing["execution"] = current_execution_id()
-        timing["seconds"] = _Change(path, client, model_name).apply(edit, int(version), timeout)
-        return {"version": int(version), "label": label}
+    def work(rec: Recording) -> Dict[str, Any]:
+        nonlocal seconds
+        _refuse([c for c in checks if not c.ok and c.name in ("pushed", "files")],
+                f"label {model_name} version {version} {label!r}", False)
+        seconds = _Change(path, client, model_name).apply(edit, target, timeout)
+        return {"version": target, "label": label}
 
     try:
-        _run(_promote_step, lin, apply, pushed, model_name=model_name, version=int(version), label=label)
+        rec = _recorded(store, "Promote", model_name, work, inputs=[("target", pushed)],
+                        params={"model_name": model_name, "version": target, "label": label},
+                        annotations={"model_name": model_name, "target_version": target, "label": label})
     finally:
         client.close()
-    return RollbackResult(model_name, int(version), None, lin.execution(timing["execution"]),
-                          timing.get("seconds", 0.0))
+    return RollbackResult(model_name, target, None, rec.execution, seconds)
 
 
-def unpin(lin: Lineage, model_name: str, *, config_path: Optional[str] = None, server: Optional[str] = None,
+def unpin(store: Store, model_name: str, *, config_path: Optional[str] = None, server: Optional[str] = None,
           rest: Optional[str] = None, timeout: float = 60.0) -> RollbackResult:
     """Serve the newest version again (policy latest 1; labels on other versions dropped)."""
-    current = _serving_now(lin, model_name)
-    prev_pushed = _pushed(lin, model_name, current) if current is not None else None
-    path = Path(config_path) if config_path else default_config_path(lin.artifact_root)
+    current = _serving_now(store, model_name)
+    prev_pushed = _pushed(store, model_name, current) if current is not None else None
+    path = _config_path(store, config_path)
     client = _client(server, rest, timeout)
-    timing: Dict[str, float] = {}
+    seconds = 0.0
     newest: List[int] = []
 
-    def apply():
-        def edit(entry):
-            newest[:] = versions_on_disk(entry.base_path)[-1:]
-            entry.model_version_policy.Clear()
-            entry.model_version_policy.latest.num_versions = 1
-            for label in [k for k, v in entry.version_labels.items() if [v] != newest]:
-                del entry.version_labels[label]
+    def edit(entry: Any) -> None:
+        newest[:] = versions_on_disk(entry.base_path)[-1:]
+        entry.model_version_policy.Clear()
+        entry.model_version_policy.latest.num_versions = 1
+        for label in [k for k, v in entry.version_labels.items() if [v] != newest]:
+            del entry.version_labels[label]
 
-        timing["execution"] = current_execution_id()
+    def work(rec: Recording) -> Dict[str, Any]:
+        nonlocal seconds
         change = _Change(path, client, model_name)
-        timing["seconds"] = change.apply(edit, None, timeout)
+        seconds = change.apply(edit, None, timeout)
         if newest:
             try:
                 client.wait_available(model_name, newest[0], timeout)
@@ -320,8 +310,8 @@ def unpin(lin: Lineage, model_name: str, *, config_path: Optional[str] = None, s
         return {"version": newest[0] if newest else None}
 
     try:
-        _run(_unpin_step, lin, apply, prev_pushed, model_name=model_name)
+        rec = _recorded(store, "Unpin", model_name, work, inputs=[("previous", prev_pushed)],
+                        params={"model_name": model_name}, annotations={"model_name": model_name})
     finally:
         client.close()
-    return RollbackResult(model_name, newest[0] if newest else 0, current, lin.execution(timing["execution"]),
-                          timing.get("seconds", 0.0))
+    return RollbackResult(model_name, newest[0] if newest else 0, current, rec.execution, seconds)

@@ -1,0 +1,252 @@
+"""Query commands: ``upstream``/``downstream``, ``provenance``, ``impact``, ``history``, ``diff``,
+``find``, ``verify``, ``taint``/``untaint``, ``export``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..api import Lineage
+from ..errors import LineageError
+from ..query import export
+from ..records import Artifact
+from .output import art_line, artifact_row, emit, execution_row, props_lines, record_dict, short, table, when
+
+__all__ = ["register"]
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    types = [t for t in (args.types or "").split(",") if t] or None
+    graph = lin.lineage(args.node, args.command, args.hops, types)
+    data = None
+    if args.json:
+        data = export.to_node_link(graph)
+    lines = [f"{args.command} of {args.node}: {len(graph)} nodes"]
+    for rec in graph.topological():
+        if isinstance(rec, Artifact):
+            lines.append(f"  {art_line(rec)}")
+        else:
+            lines.append(f"  e{rec.id} {rec.type} {rec.state}")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_provenance(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    p = lin.provenance(args.target)
+    lines = [f"provenance of a{p.target.id} {p.target.type} {p.target.uri}"]
+    if p.pushed is not None:
+        lines.append(f"served as:   {p.pushed.get('model_name') or '?'} version "
+                     f"{p.pushed.get('pushed_version')} (pushed {when(p.pushed_at)})")
+    if p.model is not None:
+        lines.append(f"model:       {art_line(p.model)}")
+    lines.append(f"trained:     {when(p.trained_at)} by {p.ran_by or '?'}")
+    sections = [("data", [art_line(a) for a in p.datasets]),
+                ("examples", [art_line(a) for a in p.examples]),
+                ("transform", [f"e{e.id} {e.type} {e.state} fn={e.get('preprocessing_fn') or e.get('module_file') or '-'} "
+                               f"source={str(e.get('module_source_hash') or e.get('checksum_md5') or '-')[:19]}"
+                               for e in p.transforms]),
+                ("hub modules", [f"a{a.id} {a.get('handle') or a.uri} version {a.get('version')}"
+                                 for a in p.hub_modules]),
+                ("training", [f"e{e.id} {e.type} {e.state}" for e in p.training])]
+    for title, items in sections:
+        lines.append(f"{title}:")
+        lines += [f"  {i}" for i in items] or ["  -"]
+    lines += props_lines("parameters", p.parameters) or ["parameters: -"]
+    lines += props_lines("code version", p.code_version) or ["code version: -"]
+    lines += props_lines("metrics", p.metrics) or ["metrics: -"]
+    lines.append(f"blessed:     {p.blessed if p.blessed is not None else '-'}")
+    lines.append("steps: " + " -> ".join(f"{e.type.rsplit('.', 1)[-1]}(e{e.id})" for e in p.steps))
+    emit(args, p.to_dict(), "\n".join(lines))
+    return 0
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    if args.artifact is None and not args.tainted:
+        raise LineageError("name an artifact, or pass --tainted for everything downstream of a taint")
+    imp = lin.impact(args.artifact, tainted_only=args.tainted)
+    lines = ["impact of " + (", ".join(f"a{a.id} {a.type}" for a in imp.sources) or "no tainted artifacts")]
+    lines.append(f"models ({len(imp.models)}): " + (", ".join(f"a{a.id}" for a in imp.models) or "-"))
+    lines.append(f"evaluations ({len(imp.evaluations)}): " + (", ".join(f"a{a.id}" for a in imp.evaluations) or "-"))
+    lines.append(f"pushed versions ({len(imp.pushed)}):")
+    for p in imp.pushed:
+        now = {True: "SERVING NOW", False: "not serving", None: "serving unknown"}[p.serving_now]
+        lines.append(f"  {p.model_name}:{p.version} (a{p.pushed.id}) {now}")
+    if not imp.pushed:
+        lines.append("  -")
+    emit(args, imp.to_dict(), "\n".join(lines))
+    return 1 if args.fail_if_serving and imp.serving_affected else 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    events = lin.serving_history(args.model)
+    state = lin.served_at(args.model, args.at or "now")
+    rows = [{"when": when(e.when), "action": e.action, "version": e.version, "label": e.label or "",
+             "state": e.state, "execution": f"e{e.execution.id}", "user": e.user or "",
+             "forced": "forced" if e.forced else ""} for e in events]
+    text = table(rows, ["when", "action", "version", "label", "state", "execution", "user", "forced"])
+    at = f"at {args.at}" if args.at else "now"
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())) or "-"
+    text += (f"\nserving {at}: version {state.version}" + (" (pinned)" if state.pinned else "")
+             + f"; labels: {labels}")
+    data = {"events": rows, "state": state.to_dict()}
+    emit(args, data, text)
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    d = lin.diff(args.a, args.b)
+    lines = [f"diff {d.a} .. {d.b}" + (": no differences" if d.same else "")]
+    for section, changes in d.sections.items():
+        if not changes:
+            continue
+        lines.append(f"{section}:")
+        for key, (va, vb) in changes.items():
+            lines.append(f"  {key}: {short(va, 50)} -> {short(vb, 50)}")
+    emit(args, d.to_dict(), "\n".join(lines))
+    return 0
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    kind = "execution" if args.executions else "artifact"
+    rows = lin.find(args.type, args.where, kind=kind, context=args.context, since=args.since,
+                    until=args.until, limit=args.limit)
+    if kind == "artifact":
+        text = table([artifact_row(a) for a in rows], ["id", "type", "state", "fingerprint", "created", "uri"])
+    else:
+        text = table([execution_row(e) for e in rows], ["id", "type", "state", "started", "duration", "error"])
+    emit(args, [record_dict(r) for r in rows], text if rows else f"no {kind}s match")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    def show(n: int) -> None:
+        print(f"\rverified {n} artifacts", end="", file=sys.stderr, flush=True)
+
+    progress = show if args.verbose or (sys.stderr.isatty() and args.node is None) else None
+    report = lin.verify(args.node, progress=progress)
+    if progress:
+        print(file=sys.stderr)
+    lines = [f"checked {report.checked}: {len(report.ok)} ok, {len(report.missing)} missing, "
+             f"{len(report.changed)} changed, {len(report.skipped)} without a local fingerprint"]
+    lines += [f"  MISSING a{a.id} {a.type} {a.uri}" for a in report.missing]
+    lines += [f"  CHANGED a{a.id} {a.type} {a.uri} (recorded {a.fingerprint[:19]}, now {now[:19]})"
+              for a, now in report.changed]
+    emit(args, report.to_dict(), "\n".join(lines))
+    return 0 if report.clean else 1
+
+
+def cmd_taint(args: argparse.Namespace) -> int:
+    if args.list:
+        lin = Lineage.open(args.store, readonly=True)
+        marks = lin.tainted()
+        rows = [{"artifact": f"a{k}", "reason": t.reason, "when": when(t.when), "user": t.user or "",
+                 "execution": f"e{t.execution.id}"} for k, t in sorted(marks.items())]
+        emit(args, rows, table(rows, ["artifact", "reason", "when", "user", "execution"])
+              if rows else "no tainted artifacts")
+        return 0
+    if not args.artifact or not args.reason:
+        raise LineageError("usage: lineage taint ARTIFACT --reason TEXT (or --list)")
+    lin = Lineage.open(args.store)
+    fn = lin.untaint if args.command == "untaint" else lin.taint
+    ex = fn(args.artifact, args.reason)
+    verb = "untainted" if args.command == "untaint" else "tainted"
+    emit(args, record_dict(ex), f"{verb} {args.artifact} (recorded as e{ex.id})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    direction = {"up": "upstream", "down": "downstream"}.get(args.direction, args.direction)
+    graph = lin.lineage(args.node, direction, args.hops)
+    if args.format == "dot":
+        text = export.to_dot(graph, tainted=lin.tainted())
+    elif args.format == "json":
+        text = json.dumps(export.to_node_link(graph), indent=2, default=str)
+    elif args.format == "graphml":
+        text = export.to_graphml(graph)
+    else:
+        text = json.dumps(export.to_openlineage(graph, namespace=args.namespace), indent=2)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {len(graph)} nodes as {args.format} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add these commands to the ``lineage`` parser."""
+    for name, what in (("upstream", "what a node came from"), ("downstream", "what was made from a node")):
+        p = sub.add_parser(name, parents=[common], help=what)
+        p.add_argument("node", help="a12, e7, or MODEL:VERSION")
+        p.add_argument("--hops", type=int, default=None, help="at most this many hops (edges)")
+        p.add_argument("--types", default=None, help="only these node types, comma-separated")
+        p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("provenance", parents=[common],
+                       help="data, transform, modules, parameters, code and evaluation behind a model")
+    p.add_argument("target", help="a model or pushed model (a12), MODEL:VERSION, or MODEL (serving now)")
+    p.set_defaults(func=cmd_provenance)
+
+    p = sub.add_parser("impact", parents=[common],
+                       help="models, evaluations and served versions downstream of an artifact")
+    p.add_argument("artifact", nargs="?", default=None)
+    p.add_argument("--tainted", action="store_true", help="everything downstream of any taint")
+    p.add_argument("--fail-if-serving", action="store_true",
+                   help="exit 1 when an affected version is serving now")
+    p.set_defaults(func=cmd_impact)
+
+    p = sub.add_parser("history", parents=[common], help="pushes, rollbacks and promotions of a model")
+    p.add_argument("model")
+    p.add_argument("--at", default=None, metavar="WHEN", help="which version served then (ISO time)")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("diff", parents=[common], help="what differs between two models or runs")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("find", parents=[common], help="artifacts or executions by property, time, context")
+    p.add_argument("--type", default=None)
+    p.add_argument("--where", default=None, metavar="FILTER",
+                   help="e.g. \"lr > 0.05 and optimizer = 'adam'\"")
+    p.add_argument("--executions", action="store_true", help="find executions instead of artifacts")
+    p.add_argument("--context", default=None, help="a context name, or TYPE:NAME")
+    p.add_argument("--since", default=None, metavar="WHEN")
+    p.add_argument("--until", default=None, metavar="WHEN")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_find)
+
+    p = sub.add_parser("verify", parents=[common],
+                       help="re-fingerprint artifacts on disk; exit 1 if any are missing or changed")
+    p.add_argument("node", nargs="?", default=None, help="an artifact, an execution (its outputs); default all")
+    p.set_defaults(func=cmd_verify)
+
+    for name, what in (("taint", "mark an artifact bad (recorded, nothing deleted)"),
+                       ("untaint", "lift a taint (recorded)")):
+        p = sub.add_parser(name, parents=[common], help=what)
+        p.add_argument("artifact", nargs="?", default=None)
+        p.add_argument("--reason", default=None)
+        p.add_argument("--list", action="store_true", help="list tainted artifacts")
+        p.set_defaults(func=cmd_taint)
+
+    p = sub.add_parser("export", parents=[common], help="the graph around a node as DOT, JSON, GraphML or OpenLineage")
+    p.add_argument("node", help="a12, e7, or MODEL:VERSION")
+    p.add_argument("--format", choices=["dot", "json", "graphml", "openlineage"], default="dot")
+    p.add_argument("--direction", choices=["up", "down", "both", "upstream", "downstream"], default="up")
+    p.add_argument("--hops", type=int, default=None)
+    p.add_argument("--namespace", default="lineage", help="OpenLineage job namespace")
+    p.add_argument("-o", "--output", default=None, metavar="FILE")
+    p.set_defaults(func=cmd_export)

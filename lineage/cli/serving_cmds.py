@@ -1,0 +1,110 @@
+"""Serving commands: ``rollback``, ``promote``, ``unpin`` (recorded changes of what serves) and
+``serve`` (the local TF-Serving-compatible model server)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Dict
+
+from ..api import Lineage
+from ..errors import LineageError
+from ..serving.config import default_config_path
+from ..uris import parse_store_uri
+from .output import emit
+
+__all__ = ["register"]
+
+
+def _serving_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
+    return {"config_path": args.config, "server": args.server, "rest": args.rest, "timeout": args.timeout}
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store)
+    res = lin.rollback(args.model, to=args.to, previous=args.previous, last_good=args.last_good,
+                       force=args.force, **_serving_kwargs(args))
+    text = (f"{args.model}: now serving version {res.version} (was {res.previous}); pinned, label stable -> "
+            f"{res.version}; took {res.seconds:.2f}s" + (" (forced)" if res.forced else "")
+            + (f"; recorded as e{res.execution.id}" if res.execution else ""))
+    emit(args, dataclasses_asdict(res), text)
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store)
+    res = lin.promote(args.model, version=args.version, label=args.label, **_serving_kwargs(args))
+    emit(args, dataclasses_asdict(res), f"{args.model}: label {args.label} -> version {res.version}"
+          + (f"; recorded as e{res.execution.id}" if res.execution else ""))
+    return 0
+
+
+def cmd_unpin(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store)
+    res = lin.unpin(args.model, **_serving_kwargs(args))
+    emit(args, dataclasses_asdict(res), f"{args.model}: serving the latest version ({res.version}) again"
+          + (f"; recorded as e{res.execution.id}" if res.execution else ""))
+    return 0
+
+
+def dataclasses_asdict(res: Any) -> Dict[str, Any]:
+    return {"model_name": res.model_name, "version": res.version, "previous": res.previous,
+            "execution": res.execution.id if res.execution else None, "seconds": round(res.seconds, 3),
+            "forced": getattr(res, "forced", False)}
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ..serving.server import serve_forever  # TensorFlow: only when a server starts
+
+    config = args.config or str(default_config_path(parse_store_uri(args.store).artifact_root))
+    if not Path(config).exists():
+        raise LineageError(f"no model config at {config}: push a model first (the push step writes "
+                           f"it), or pass --config with a TF Serving model config file")
+    serve_forever(config, args.grpc_port, args.rest_port, host=args.host, poll_seconds=args.poll,
+                  batch_size=args.batch_size, batch_timeout_ms=args.batch_timeout_ms)
+    return 0
+
+
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add these commands to the ``lineage`` parser."""
+    serving = argparse.ArgumentParser(add_help=False)
+    serving.add_argument("--config", default=None, metavar="FILE",
+                         help="TF Serving model config (default: <store home>/serving/models.config)")
+    serving.add_argument("--server", default="127.0.0.1:8500", metavar="HOST:PORT", help="gRPC ModelService")
+    serving.add_argument("--rest", default="http://127.0.0.1:8501", metavar="URL", help="REST API (status fallback)")
+    serving.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for AVAILABLE (60)")
+
+    p = sub.add_parser("rollback", parents=[common, serving],
+                       help="pin a served model to a checked earlier version (recorded)")
+    p.add_argument("model")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--to", type=int, metavar="N")
+    g.add_argument("--previous", action="store_true", help="the version that served before this one")
+    g.add_argument("--last-good", action="store_true", help="the newest version passing every check")
+    p.add_argument("--force", action="store_true", help="override the blessing and taint checks (recorded)")
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("promote", parents=[common, serving], help="point a version label at a version (recorded)")
+    p.add_argument("model")
+    p.add_argument("--version", type=int, required=True)
+    p.add_argument("--label", default="canary", help="canary (default) or stable")
+    p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser("unpin", parents=[common, serving], help="serve the latest version again (recorded)")
+    p.add_argument("model")
+    p.set_defaults(func=cmd_unpin)
+
+    p = sub.add_parser("serve", parents=[common],
+                       help="the local TF-Serving-compatible server (gRPC + REST) for the model config")
+    p.add_argument("--config", default=None, metavar="FILE")
+    p.add_argument("--grpc-port", type=int, default=8500)
+    p.add_argument("--rest-port", type=int, default=8501)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+    p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="config file poll interval")
+    p.add_argument("--batch-size", type=int, default=0, metavar="ROWS",
+                   help="batch concurrent predict requests up to this many rows (default 0: off)")
+    p.add_argument("--batch-timeout-ms", type=float, default=2.0, metavar="MS",
+                   help="how long a request waits for others to batch with (2)")
+    p.set_defaults(func=cmd_serve)

@@ -1,0 +1,128 @@
+"""Store commands: ``init``, ``ls``, ``show``, ``upgrade``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..api import Lineage
+from ..records import Artifact, Execution
+from ..store import upgrade_store
+from ..uris import parse_store_uri
+from .output import artifact_row, emit, execution_row, props_lines, record_dict, run_row, table, when
+
+__all__ = ["register"]
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store)
+    lin.artifact_root.mkdir(parents=True, exist_ok=True)
+    info = {"store": lin.uri, "artifact_root": str(lin.artifact_root),
+            "schema_version": lin.registry_version}
+    emit(args, info, f"lineage store ready: {lin.uri}\nartifacts under: {lin.artifact_root}")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    rows: list
+    if args.what == "artifacts":
+        rows = lin.artifacts(args.type, limit=args.limit)
+        data = [record_dict(a) for a in rows]
+        text = table([artifact_row(a) for a in rows], ["id", "type", "state", "fingerprint", "created", "uri"])
+    elif args.what == "executions":
+        rows = lin.executions(args.type, state=args.state, limit=args.limit)
+        data = [record_dict(e) for e in rows]
+        text = table([execution_row(e) for e in rows], ["id", "type", "state", "started", "duration", "error"])
+    else:
+        rows = lin.runs(args.type, limit=args.limit)
+        data = [record_dict(c) for c in rows]
+        text = table([run_row(c) for c in rows], ["id", "name", "pipeline", "experiment", "state", "started", "duration"])
+    if not rows and not args.json:
+        text = f"no {args.what} in {lin.uri}" + (" of that type" if args.type else "")
+    emit(args, data, text)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    node = lin.node(args.ref)
+    data = record_dict(node)
+    lines = [f"{node.kind} {node.id}: {node.type}" + (f" {node.name!r}" if node.name else "")]
+    if isinstance(node, Artifact):
+        lines += [f"uri:      {node.uri}", f"state:    {node.state}", f"created:  {when(node.created)}"]
+        producers = lin.producers(node)
+        consumers = lin.consumers(node)
+        data["produced_by"] = [e.id for e in producers]
+        data["consumed_by"] = [e.id for e in consumers]
+        lines += props_lines("properties", dict(node.properties))
+        lines += props_lines("custom properties", dict(node.custom_properties))
+        lines.append("produced by: " + (", ".join(f"e{e.id} {e.type} ({e.state})" for e in producers) or "-"))
+        lines.append("consumed by: " + (", ".join(f"e{e.id} {e.type} ({e.state})" for e in consumers) or "-"))
+    elif isinstance(node, Execution):
+        lines += [f"state:    {node.state}", f"started:  {when(node.started)}"]
+        if node.duration_s is not None:
+            lines.append(f"duration: {node.duration_s:.3f}s")
+        if node.error:
+            lines.append(f"error:    {node.error}")
+        ins, outs = lin.inputs(node), lin.outputs(node)
+        data["inputs"] = {k: [a.id for a in v] for k, v in ins.items()}
+        data["outputs"] = {k: [a.id for a in v] for k, v in outs.items()}
+        lines += props_lines("parameters", dict(node.params))
+        lines += props_lines("properties", {k: v for k, v in node.properties.items()
+                                             if k not in ("error_type", "error_message")})
+        for title, group in (("inputs", ins), ("outputs", outs)):
+            lines.append(f"{title}:")
+            for key, arts in sorted(group.items()):
+                for a in arts:
+                    lines.append(f"  {key}: a{a.id} {a.type} {a.uri}")
+            if not group:
+                lines.append("  -")
+        ctxs = lin.contexts(node)
+        data["contexts"] = [{"id": c.id, "type": c.type, "name": c.name} for c in ctxs]
+        lines.append("contexts: " + (", ".join(f"{c.type} {c.name!r}" for c in ctxs) or "-"))
+    else:
+        lines += props_lines("properties", dict(node.properties))
+        steps = lin.context_executions(node, limit=200)
+        data["executions"] = [e.id for e in steps]
+        lines.append("executions:")
+        lines += [f"  e{e.id} {e.type} {e.state}" for e in steps] or ["  -"]
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    done = upgrade_store(parse_store_uri(args.store), copy_to=args.copy_to, backup=args.backup)
+    text = f"upgraded: {done['upgraded']}"
+    if "backup" in done:
+        text += f"\nbackup:   {done['backup']}"
+    emit(args, done, text)
+    return 0
+
+
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add these commands to the ``lineage`` parser."""
+    p = sub.add_parser("init", parents=[common], help="create the store (and artifact root)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("ls", parents=[common], help="list artifacts, executions or runs")
+    p.add_argument("what", choices=["artifacts", "executions", "runs"])
+    p.add_argument("--type", default=None,
+                   help="only this type (for runs: only this pipeline)")
+    p.add_argument("--state", default=None, help="executions only: RUNNING, COMPLETE, FAILED, ...")
+    p.add_argument("--limit", type=int, default=50, help="at most this many, newest first (50)")
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("show", parents=[common], help="one artifact, execution or context in detail")
+    p.add_argument("ref", help="12 or a12 (artifact), e7 (execution), c3 (context)")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("upgrade", parents=[common],
+                       help="migrate a store written by an older ML Metadata (explicitly)")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--copy-to", type=Path, metavar="FILE", help="upgrade a copy, leave the original")
+    g.add_argument("--backup", action="store_true", help="back the file up, then upgrade in place")
+    p.set_defaults(func=cmd_upgrade)

@@ -1,0 +1,43 @@
+"""Audit queries, store-first and keyword-only past the subject; :class:`lineage.Lineage`
+exposes them as methods. Everything reads through :class:`lineage.store.Store`; nothing loads
+the whole store. Every report is a frozen dataclass with ``to_dict()``.
+
+==================  ===========================================================================
+``graph``           :class:`LineageGraph`, bounded traversal (:func:`trace`), reachability
+``resolve``         times, ``Type.at`` look-ups, a served model's PushedModels
+``nodes``           an artifact's producers and consumers, an execution's inputs and outputs
+``subject``         what a query is about: node reference, ``MODEL:VERSION`` or ``MODEL``
+``provenance``      data, transform, modules, parameters, code, evaluation behind a model
+``impact``          models, evaluations and served versions downstream of artifacts
+``serving``         serving history and the state it adds up to at any time
+``diff``            what differs between two models or runs
+``filters``/``find``  the ``find`` filter language and search
+``verify``          re-fingerprint artifacts on disk
+``taint``           which artifacts are marked bad now
+``export``          DOT, node-link JSON, GraphML, OpenLineage
+==================  ===========================================================================
+
+Works on stores lineage did not write: TFX's type names are understood by *role*
+(:mod:`lineage.vocab`).
+"""
+
+from __future__ import annotations
+
+from .diff import Diff, diff
+from .find import find
+from .graph import LineageGraph, reach, trace
+from .impact import Impact, ImpactedPush, impact
+from .nodes import consumers, inputs, outputs, producers
+from .provenance import Provenance, provenance
+from .resolve import lookup, parse_when, pushed_of, pushed_version
+from .serving import ServingEvent, ServingState, last_change, replay, replay_steps, served_at, serving_history, serving_now
+from .subject import as_artifact, resolve_served
+from .taint import TaintRecord, tainted
+from .verify import VerifyReport, verify
+
+__all__ = [
+    "Diff", "diff", "find", "LineageGraph", "reach", "trace", "Impact", "ImpactedPush", "impact",
+    "Provenance", "provenance", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
+    "ServingState", "last_change", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
+    "as_artifact", "resolve_served", "consumers", "inputs", "outputs", "producers", "TaintRecord", "tainted", "VerifyReport", "verify",
+]

@@ -1,0 +1,43 @@
+"""Find: artifacts or executions by type, property filter, context and creation time."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Union
+
+from ..errors import InvalidInput
+from ..store import Store
+from ..vocab import quote
+from .filters import Clause, parse_filter, to_mlmd
+from .resolve import parse_when
+
+__all__ = ["find"]
+
+
+def find(store: Store, *, kind: str = "artifact", type: Optional[str] = None,
+         where: Union[str, Mapping[str, Any], None] = None, context: Optional[str] = None,
+         since: Any = None, until: Any = None, limit: Optional[int] = 100) -> list:
+    """Artifacts (or executions) by type, property values, state, time and context.
+
+    ``where`` is the small filter language of :mod:`lineage.filters` (or a dict of
+    property = value); ``context`` a context name, or ``Type:name`` (``PipelineRun:nightly``).
+    """
+    if kind not in ("artifact", "execution"):
+        raise InvalidInput("kind must be 'artifact' or 'execution'")
+    if isinstance(where, Mapping):
+        clauses = [Clause(k, "=", (v,)) for k, v in where.items()]
+    else:
+        clauses = parse_filter(where or "")
+    query = to_mlmd(clauses, kind, store, type)
+    extra = []
+    if context:
+        ctype, _, cname = str(context).rpartition(":")
+        extra.append(f"contexts_c.name = {quote(cname)}")
+        if ctype:
+            extra.append(f"contexts_c.type = {quote(ctype)}")
+    if since is not None:
+        extra.append(f"create_time_since_epoch >= {int(parse_when(since) * 1000)}")
+    if until is not None:
+        extra.append(f"create_time_since_epoch <= {int(parse_when(until) * 1000)}")
+    full = " AND ".join([q for q in [query] if q] + extra) or None
+    lister = store.list_artifacts if kind == "artifact" else store.list_executions
+    return lister(filter_query=full, limit=limit)

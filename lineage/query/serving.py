@@ -1,0 +1,204 @@
+"""Serving history: the pushes, rollbacks, promotions and unpins of a served model, oldest
+first, and the serving state they add up to at any moment (:func:`replay_steps`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from ..errors import NotFound
+from ..records import Artifact, Execution, utc_from_s
+from ..store import Store
+from ..vocab import artifact_role, execution_role, quote, type_leaf
+from .resolve import event_time, iso, parse_when, pushed_version
+
+__all__ = ["ServingEvent", "ServingState", "serving_history", "replay_steps", "replay", "serving_now",
+           "served_at", "last_change"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingEvent:
+    time: float  # UNIX seconds when it took effect
+    action: str  # push | rollback | promote | unpin
+    version: Optional[int]
+    label: Optional[str]
+    execution: Execution
+    state: str
+    forced: bool = False
+
+    @property
+    def when(self) -> _dt.datetime:
+        return utc_from_s(self.time)
+
+    @property
+    def effective(self) -> bool:
+        return self.state == "COMPLETE"
+
+    @property
+    def user(self) -> Optional[str]:
+        return self.execution.properties.get("user")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingState:
+    model_name: str
+    version: Optional[int]          # what an unversioned request is answered by
+    pinned: bool                    # a rollback pinned it (until unpin)
+    labels: Dict[str, int]
+    versions: Tuple[int, ...]       # every version pushed so far
+    since: Optional[float]
+    event: Optional[ServingEvent]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"model_name": self.model_name, "version": self.version, "pinned": self.pinned,
+                "labels": self.labels, "versions": list(self.versions),
+                "since": iso(utc_from_s(self.since)) if self.since else None,
+                "execution": self.event.execution.id if self.event else None}
+
+
+def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> List[ServingEvent]:
+    """Pushes, rollbacks, promotions and unpins of ``model_name``, oldest first (failed ones
+    included, marked by ``state``)."""
+    ctx = store.get_context_by_name("ServingEndpoint", model_name) \
+        if "ServingEndpoint" in store.type_names("context") else None
+    if ctx is None:
+        raise NotFound(f"no serving endpoint {model_name!r} in {store.config.redacted()} "
+                       f"(nothing was pushed under that name)")
+    execs = [e for e in store.executions_in_context(ctx.id, limit=limit)
+             if execution_role(e.type) == "push" or type_leaf(e.type) in ("Rollback", "Promote", "Unpin")]
+    # Our own executions carry the version as `target_version`; others (older or foreign
+    # records) are resolved through their events and PushedModel artifacts, in one batch.
+    unresolved = [e.id for e in execs if e.properties.get("target_version") is None
+                  and type_leaf(e.type) != "Unpin"]
+    events_by_exec: Dict[int, list] = {}
+    arts: Dict[int, Artifact] = {}
+    if unresolved:
+        for ev in store.events_of_executions(unresolved):
+            events_by_exec.setdefault(ev.execution_id, []).append(ev)
+        art_ids = sorted({ev.artifact_id for evs in events_by_exec.values() for ev in evs})
+        arts = {a.id: a for a in store.get_artifacts(art_ids)}
+    out: List[ServingEvent] = []
+    for e in execs:
+        last = type_leaf(e.type)
+        evs = events_by_exec.get(e.id, [])
+        version = e.properties.get("target_version")
+        if execution_role(e.type) == "push":
+            action = "push"
+            if version is None:
+                pushed = [arts[v.artifact_id] for v in evs if v.type == "OUTPUT" and v.artifact_id in arts
+                          and artifact_role(arts[v.artifact_id].type) == "pushed"]
+                version = pushed_version(pushed[0]) if pushed else None
+        else:
+            action = last.lower()
+            if version is None:
+                targets = [arts[v.artifact_id] for v in evs if v.type == "INPUT" and v.key == "target"
+                           and v.artifact_id in arts]
+                version = pushed_version(targets[0]) if targets else None
+        out.append(ServingEvent(
+            time=event_time(e), action=action, version=int(version) if version is not None else None,
+            label=e.properties.get("label") or ("stable" if action == "rollback" else None),
+            execution=e, state=e.state, forced=bool(e.properties.get("forced")),
+        ))
+    out.sort(key=lambda s: (s.time, s.execution.id))
+    return out
+
+
+def replay_steps(model_name: str, history: Iterable[ServingEvent]) -> Iterator[Tuple[ServingEvent, ServingState]]:
+    """The serving state after each effective event, in one pass over the history."""
+    versions: set = set()
+    pinned: Optional[int] = None
+    labels: Dict[str, int] = {}
+    serving: Optional[int] = None
+    since, last_event = None, None
+    for ev in history:
+        if not ev.effective:
+            continue
+        before = serving
+        if ev.action == "push" and ev.version is not None:
+            versions.add(ev.version)
+            if pinned is None:
+                serving = max(versions)
+        elif ev.action == "rollback" and ev.version is not None:
+            pinned = serving = ev.version
+            labels["stable"] = ev.version
+        elif ev.action == "promote" and ev.version is not None and ev.label:
+            labels[ev.label] = ev.version
+        elif ev.action == "unpin":
+            pinned = None
+            serving = max(versions) if versions else None
+        if serving != before or last_event is None:
+            since, last_event = ev.time, ev
+        yield ev, ServingState(model_name, serving, pinned is not None, dict(labels),
+                               tuple(sorted(versions)), since, last_event)
+
+
+def replay(model_name: str, history: Iterable[ServingEvent], until: Optional[float] = None) -> ServingState:
+    """The serving state after the effective events up to ``until`` (inclusive)."""
+    state = ServingState(model_name, None, False, {}, (), None, None)
+    for ev, after in replay_steps(model_name, history):
+        if until is not None and ev.time > until:
+            break
+        state = after
+    return state
+
+
+def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[int]]:
+    """The version serving now for each model, without a full replay: the newest effective
+    rollback or unpin of all the endpoints in one query (a pin holds until an unpin), else
+    each endpoint's newest effective push. Endpoints with records from other tools (no
+    ``target_version``) are replayed with :func:`served_at`; unknown endpoints map to None."""
+    out: Dict[str, Optional[int]] = {}
+    names = sorted(set(model_names))
+    types = set(store.type_names("execution"))
+    if not names:
+        return out
+    if "Push" not in types:
+        return {n: _replayed_now(store, n) for n in names}
+    pins = [t for t in ("Rollback", "Unpin") if t in types]
+    ops_by: Dict[str, List[Execution]] = {}
+    if pins:
+        in_names = ", ".join(quote(n) for n in names)
+        for e in store.list_executions(
+                filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name IN ({in_names}) "
+                             f"AND type IN ({', '.join(quote(t) for t in pins)}) "
+                             f"AND last_known_state = COMPLETE", limit=None, order_by="id"):
+            ops_by.setdefault(str(e.properties.get("model_name")), []).append(e)
+    for name in names:
+        ctx = f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {quote(name)}"
+        ops = ops_by.get(name, [])
+        pushes = store.list_executions(
+            filter_query=f"{ctx} AND type = 'Push' AND last_known_state = COMPLETE", limit=1, order_by="id")
+        if any(e.properties.get("target_version") is None and e.type != "Unpin" for e in ops + pushes):
+            out[name] = _replayed_now(store, name)  # older records: replay them
+            continue
+        version = None
+        last = max(ops, key=lambda e: (event_time(e), e.id)) if ops else None
+        if last is not None and last.type == "Rollback":
+            version = int(last.properties["target_version"])
+        elif pushes:
+            version = int(pushes[0].properties["target_version"])
+        out[name] = version
+    return out
+
+
+def _replayed_now(store: Store, name: str) -> Optional[int]:
+    try:
+        return served_at(store, name, "now").version
+    except NotFound:
+        return None
+
+
+def last_change(store: Store, model_name: str) -> Optional[Execution]:
+    """The newest COMPLETE execution in ``model_name``'s ServingEndpoint context (a push,
+    rollback, promote or unpin), or None."""
+    found = store.list_executions(
+        filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {quote(model_name)} "
+                     f"AND last_known_state = COMPLETE", limit=1, order_by="id")
+    return found[0] if found else None
+
+
+def served_at(store: Store, model_name: str, when: Any = "now") -> ServingState:
+    """Which version of ``model_name`` served at ``when`` (``"now"``, a datetime, ISO text or
+    UNIX seconds), from the recorded push / rollback / promote / unpin executions."""
+    return replay(model_name, serving_history(store, model_name), parse_when(when))

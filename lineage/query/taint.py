@@ -1,0 +1,62 @@
+"""Taints: which artifacts are marked bad now (the latest Taint or Untaint of each wins).
+Marking is a write and lives in :mod:`lineage.record.marks`."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from typing import Dict, List, Optional
+
+from ..records import Execution
+from ..store import Store
+from .resolve import event_time
+
+__all__ = ["TaintRecord", "taint_marks", "tainted"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaintRecord:
+    artifact_id: int
+    reason: str
+    execution: Execution
+
+    @property
+    def when(self) -> Optional[_dt.datetime]:
+        return self.execution.started
+
+    @property
+    def user(self) -> Optional[str]:
+        return self.execution.properties.get("user")
+
+
+def taint_marks(store: Store) -> List[Execution]:
+    """Every Taint and Untaint execution (few: paged by id)."""
+    types = set(store.type_names("execution"))
+    marks: List[Execution] = []
+    for t in ("Taint", "Untaint"):
+        if t in types:
+            last = 0
+            while True:
+                batch = store.list_executions(filter_query=f"type = '{t}' AND id > {last}",
+                                              limit=1000, order_by="id", ascending=True)
+                marks += batch
+                if len(batch) < 1000:
+                    break
+                last = batch[-1].id
+    return marks
+
+
+def tainted(store: Store) -> Dict[int, TaintRecord]:
+    """Artifacts whose latest Taint/Untaint is a Taint, with the reason."""
+    marks = taint_marks(store)
+    if not marks:
+        return {}
+    events = store.events_of_executions([e.id for e in marks])
+    target = {ev.execution_id: ev.artifact_id for ev in events if ev.type == "INPUT"}
+    state: Dict[int, Optional[TaintRecord]] = {}
+    for e in sorted(marks, key=lambda e: (event_time(e), e.id)):
+        aid = target.get(e.id)
+        if aid is None:
+            continue
+        state[aid] = TaintRecord(aid, e.properties.get("reason", ""), e) if e.type == "Taint" else None
+    return {k: v for k, v in state.items() if v is not None}

@@ -1,0 +1,27 @@
+"""Recording: ``@step``, runs, ``record()``, taint marks, all on one primitive
+(:class:`~lineage.record.recording.Recording`).
+
+==================  ===========================================================================
+``current``         which store recording goes to now; the active run
+``recording``       the recording primitive; ``annotate`` / ``attach_context`` from a step body
+``artifacts``       registering external data, resolving a step's inputs
+``step``            ``@step`` (sync and async)
+``runs``            ``with run(...)``: Pipeline, PipelineRun and Experiment contexts
+``manual``          ``record()``: a step run that happened elsewhere
+``marks``           taint / untaint
+==================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+from .artifacts import register, resolve_artifact
+from .current import as_store, current_store, use_store
+from .manual import record
+from .marks import taint, untaint
+from .recording import Recording, annotate, attach_context, current_execution_id
+from .runs import Run, current_run, run
+from .step import Step, StepResult, step
+
+__all__ = ["register", "resolve_artifact", "as_store", "current_store", "use_store", "record", "taint",
+           "untaint", "Recording", "annotate", "attach_context", "current_execution_id", "Run",
+           "current_run", "run", "Step", "StepResult", "step"]

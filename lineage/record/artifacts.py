@@ -1,0 +1,68 @@
+"""Recording data no step produced (``Dataset.at(path)``) and resolving a step's inputs.
+
+The same content at the same URI maps to the same stored artifact, so re-running a pipeline on
+unchanged data does not multiply nodes; changed content is a new artifact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from ..errors import InvalidInput
+from ..fingerprint import fingerprint
+from ..records import Artifact
+from ..store import Store
+from ..uris import to_uri
+from ..vocab import is_local, quote
+
+__all__ = ["register", "resolve_artifact"]
+
+
+def register(store: Store, artifact: Artifact) -> Artifact:
+    """The stored artifact for ``artifact``: recorded (fingerprinted when local) unless the same
+    content at the same URI is recorded already."""
+    if artifact.id is not None:
+        return artifact
+    props = dict(artifact.properties)
+    if is_local(artifact.uri):
+        fp = fingerprint(artifact.path)
+        props.update(fingerprint=fp.digest, size_bytes=fp.size_bytes, file_count=fp.file_count)
+        found = store.find_artifact(artifact.type, artifact.uri, fp.digest)
+    else:
+        clause = f"type = {quote(artifact.type)} AND uri = {quote(artifact.uri)}"
+        hits = store.list_artifacts(filter_query=clause, limit=1) \
+            if store.has_type("artifact", artifact.type) else []
+        found = hits[0] if hits else None
+    if found is not None:
+        return found
+    new = Artifact(id=None, type=artifact.type, uri=artifact.uri, state=artifact.state,
+                   properties=props, custom_properties=artifact.custom_properties,
+                   name=artifact.name)
+    return store.put_artifacts([new])[0]
+
+
+def resolve_artifact(store: Store, value: Any, type_name: Optional[str] = None,
+                     *, what: str = "input") -> Artifact:
+    """An input given as a record, an id or a URI, as a stored artifact."""
+    if isinstance(value, Artifact):
+        art = value if value.id is not None else register(store, value)
+    elif isinstance(value, bool):
+        raise InvalidInput(f"{what}: {value!r} is not an artifact, id or URI")
+    elif isinstance(value, int):
+        art = store.get_artifact(value)
+    elif isinstance(value, (str, Path)) or hasattr(value, "__fspath__"):
+        if type_name is None:
+            raise InvalidInput(f"{what}: a URI needs an artifact type, e.g. Dataset.at(uri)")
+        art = register(store, Artifact(id=None, type=type_name, uri=to_uri(value),
+                                       properties={"external": True}))
+    else:
+        raise InvalidInput(
+            f"{what}: expected an artifact (a recorded artifact, Type.at(uri), an artifact "
+            f"id or a path), got {type(value).__name__}"
+        )
+    if type_name is not None and art.type != type_name:
+        raise InvalidInput(
+            f"{what} expects a {type_name}, but artifact {art.id} is a {art.type}"
+        )
+    return art

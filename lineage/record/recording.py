@@ -1,0 +1,190 @@
+"""The one recording primitive: :class:`Recording`, one execution from start to end state.
+
+``@step``, ``record()``, the taint marks and every serving change (push, rollback, promote,
+unpin) record through it:
+
+    with Recording(store, "Rollback", inputs=[("target", pushed)], params={...}) as rec:
+        rec.annotate(target_version=3)
+        rec.attach_context("ServingEndpoint", "reviews")
+        ...                                   # the work; an exception records FAILED
+
+- :meth:`start` writes the execution RUNNING with its INPUT events and contexts (one MLMD call);
+- :meth:`finish` writes the end state with the outputs, properties and annotations (one call),
+  or, when never started, the whole execution at once (``record()``, cache hits);
+- :meth:`fail` writes FAILED with the error (CANCELED for Ctrl-C and SystemExit).
+
+Inside a ``with`` block (and a ``@step`` body) the recording is *active*: :func:`annotate` and
+:func:`attach_context` reach it from anywhere in that thread or task.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..codeversion import code_version
+from ..errors import InvalidInput
+from ..records import Artifact, Context, Execution
+from ..store import ArtifactRef, Store
+from ..vocab import check_execution_state
+from .current import active_run
+
+__all__ = ["Recording", "annotate", "attach_context", "current_execution_id", "now", "error_properties"]
+
+log = logging.getLogger("lineage")
+
+_active: contextvars.ContextVar[Optional["Recording"]] = contextvars.ContextVar(
+    "lineage_recording", default=None)
+
+
+def now() -> float:
+    """UNIX seconds, to the millisecond (how start and end times are recorded)."""
+    return round(time.time(), 3)
+
+
+def error_properties(exc: BaseException) -> Dict[str, Any]:
+    return {"error_type": type(exc).__name__, "error_message": str(exc)[:4000], "ended_at": now()}
+
+
+class Recording:
+    """One execution being recorded (see the module docstring).
+
+    ``inputs`` pair an argument name with a stored artifact; ``params`` are the step's
+    parameters (custom properties); ``properties`` anything else recorded on the execution.
+    The active run's contexts (if its store is ``store``, and unless ``in_run=False``) and
+    ``context_ids`` are attached; its code version is recorded unless ``properties`` already say.
+    """
+
+    def __init__(self, store: Store, type_name: str, *, inputs: Sequence[Tuple[str, Artifact]] = (),
+                 params: Optional[Mapping[str, Any]] = None, properties: Optional[Mapping[str, Any]] = None,
+                 context_ids: Sequence[int] = (), in_run: bool = True) -> None:
+        if not isinstance(type_name, str) or not type_name:
+            raise InvalidInput("an execution needs its type as a non-empty string")
+        self.store = store
+        self.type_name = type_name
+        self.inputs = list(inputs)
+        self.params: Dict[str, Any] = dict(params or {})
+        run = active_run() if in_run else None
+        self.run = run if run is not None and run.store is store else None
+        code = dict(self.run.code) if self.run is not None else code_version()
+        self.properties: Dict[str, Any] = {**code, **(properties or {})}
+        self.properties.setdefault("started_at", now())
+        self.context_ids: List[int] = list(self.run.context_ids) if self.run is not None else []
+        self.context_ids += [c for c in context_ids if c not in self.context_ids]
+        self.annotations: Dict[str, Any] = {}
+        self.execution_id: Optional[int] = None
+        self.execution: Optional[Execution] = None
+        self._token: Optional[contextvars.Token] = None
+
+    def __repr__(self) -> str:
+        return f"<Recording {self.type_name} e{self.execution_id}>"
+
+    # ------------------------------------------------------------------ writing
+
+    def start(self) -> int:
+        """Write the execution RUNNING; returns its id."""
+        execution, _ = self.store.write_execution(
+            type=self.type_name, state="RUNNING", properties=self.properties, params=self.params,
+            inputs=[(a.id, k) for k, a in self.inputs], context_ids=self.context_ids, reread=False,
+        )
+        self.execution_id = execution.id
+        log.info("%s started as execution %s", self.type_name, execution.id)
+        return execution.id
+
+    def annotate(self, **properties: Any) -> None:
+        """Record these properties on the execution with its end state."""
+        self.annotations.update(properties)
+
+    def attach_context(self, type: str, name: str, properties: Optional[Mapping[str, Any]] = None) -> Context:
+        """Also associate the execution (and attribute its artifacts) with this context,
+        created if needed (a model's ServingEndpoint, say)."""
+        ctx = self.store.put_context(type, name, properties or {}, update=bool(properties))
+        if ctx.id not in self.context_ids:
+            self.context_ids.append(ctx.id)
+        return ctx
+
+    def finish(self, state: str = "COMPLETE", *, outputs: Sequence[Tuple[ArtifactRef, str]] = (),
+               properties: Optional[Mapping[str, Any]] = None, reread: bool = True
+               ) -> Tuple[Execution, List[Artifact]]:
+        """Write the end state (or, if never started, the whole execution) in one MLMD call.
+        Returns the execution and the output artifacts as stored, in the order given."""
+        state = check_execution_state(state)
+        props = {**self.annotations, **(properties or {})}
+        given = props if self.execution_id is not None else {**self.properties, **props}
+        if state != "RUNNING" and "ended_at" not in given:
+            props["ended_at"] = now()
+        if self.execution_id is None:
+            execution, outs = self.store.write_execution(
+                type=self.type_name, state=state, properties={**self.properties, **props},
+                params=self.params, inputs=[(a.id, k) for k, a in self.inputs], outputs=outputs,
+                context_ids=self.context_ids, reread=reread)
+        else:
+            execution, outs = self.store.write_execution(
+                type=self.type_name, state=state, execution_id=self.execution_id, properties=props,
+                outputs=outputs, context_ids=self.context_ids, reread=reread)
+        self.execution_id = execution.id
+        self.execution = execution
+        log.info("%s %s (execution %s)", self.type_name, state, execution.id)
+        return execution, outs
+
+    def fail(self, exc: BaseException) -> None:
+        """Record FAILED with the error (CANCELED for KeyboardInterrupt / SystemExit). A failure to
+        record is logged, never raised over the original error."""
+        if self.execution_id is None:
+            return
+        state = "CANCELED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED"
+        try:
+            self.finish(state, properties=error_properties(exc), reread=False)
+        except Exception:
+            log.warning("could not record execution %s as %s", self.execution_id, state,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
+
+    # ------------------------------------------------------------------ activity
+
+    def activate(self) -> None:
+        """Make this the recording :func:`annotate` and :func:`attach_context` reach."""
+        self._token = _active.set(self)
+
+    def deactivate(self) -> None:
+        if self._token is not None:
+            _active.reset(self._token)
+            self._token = None
+
+    def __enter__(self) -> "Recording":
+        self.start()
+        self.activate()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        self.deactivate()
+        if exc is not None:
+            self.fail(exc)
+        elif self.execution is None:
+            self.finish("COMPLETE")
+
+
+def _active_recording(what: str) -> Recording:
+    rec = _active.get()
+    if rec is None:
+        raise InvalidInput(f"{what}() is called from inside a @step body")
+    return rec
+
+
+def current_execution_id() -> Optional[int]:
+    """From inside a @step body: the id of the execution being recorded."""
+    rec = _active.get()
+    return rec.execution_id if rec is not None else None
+
+
+def annotate(**properties: Any) -> None:
+    """From inside a @step body: record these properties on this execution (declared
+    properties of its type, or custom ones), with its final state."""
+    _active_recording("annotate").annotate(**properties)
+
+
+def attach_context(type: str, name: str, properties: Optional[Mapping[str, Any]] = None) -> Context:
+    """From inside a step body: also associate this execution (and attribute its artifacts)
+    with the context ``type``/``name``, created if needed (e.g. a model's ServingEndpoint)."""
+    return _active_recording("attach_context").attach_context(type, name, properties)

@@ -1,0 +1,137 @@
+"""``with run(pipeline=..., experiment=..., name=...)``: the contexts steps are grouped under.
+
+The active run lives in a :mod:`contextvars` variable, so concurrent runs in different
+threads or asyncio tasks never mix. A thread started inside a run does not inherit it
+(Python starts threads with an empty context): wrap its target with :meth:`Run.bind`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as _dt
+import functools
+import logging
+import secrets
+from typing import Any, Callable, Dict, List, Optional, TypeVar
+
+from ..codeversion import clear_git_cache, code_version
+from ..errors import InvalidInput
+from ..records import Context
+from ..store import Store
+from .current import active_run, as_store, reset_active_run, set_active_run
+from .recording import now
+
+__all__ = ["Run", "run", "current_run"]
+
+log = logging.getLogger("lineage")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_run() -> Optional["Run"]:
+    """The run active in this thread or task, if any."""
+    run = active_run()
+    return run if isinstance(run, Run) else None
+
+
+class Run:
+    """A pipeline run: Pipeline, PipelineRun and (optionally) Experiment contexts.
+
+    Enter it with ``with``; every step called inside is associated with these contexts, and
+    its artifacts attributed to them. Leaving the block records the run COMPLETE, or FAILED
+    with the error when an exception escapes (the exception propagates).
+    """
+
+    def __init__(self, pipeline: str, experiment: Optional[str] = None, name: Optional[str] = None,
+                 store: Any = None) -> None:
+        for label, value in (("pipeline", pipeline), ("experiment", experiment), ("name", name)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InvalidInput(f"run {label} must be a non-empty string, not {value!r}")
+        self.pipeline = pipeline
+        self.experiment = experiment
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        self.name = name or f"{pipeline}-{stamp}-{secrets.token_hex(3)}"
+        self._store_arg = store
+        self.store: Optional[Store] = None
+        self.context: Optional[Context] = None
+        self.context_ids: List[int] = []
+        self.code: Dict[str, Any] = {}
+        self.state = "NEW"
+        self._token: Optional[contextvars.Token] = None
+
+    def __repr__(self) -> str:
+        return f"Run({self.name!r}, pipeline={self.pipeline!r}, state={self.state})"
+
+    def start(self) -> "Run":
+        store = self.store = as_store(self._store_arg)
+        clear_git_cache()  # once per run: a commit made since is seen
+        self.code = code_version()
+        self.started_at = now()
+        pipeline_ctx = store.put_context("Pipeline", self.pipeline, {"pipeline": self.pipeline},
+                                         update=False)
+        ids = [pipeline_ctx.id]
+        props = {"pipeline": self.pipeline, "experiment": self.experiment, "state": "RUNNING",
+                 "started_at": self.started_at, **{k: self.code.get(k) for k in
+                                                    ("git_commit", "git_dirty", "user", "host")}}
+        self.context = store.put_context("PipelineRun", self.name, props)
+        ids.append(self.context.id)
+        store.link_contexts(pipeline_ctx.id, self.context.id)
+        if self.experiment:
+            exp = store.put_context("Experiment", self.experiment,
+                                    {"experiment": self.experiment}, update=False)
+            ids.append(exp.id)
+            store.link_contexts(exp.id, self.context.id)
+        self.context_ids = ids
+        self.state = "RUNNING"
+        log.info("run %s started (pipeline %s) in %s", self.name, self.pipeline, store.config.redacted())
+        return self
+
+    def finish(self, error: Optional[BaseException] = None) -> None:
+        if self.store is None or self.state not in ("RUNNING",):
+            return
+        self.state = "COMPLETE" if error is None else "FAILED"
+        props: Dict[str, Any] = {"state": self.state, "ended_at": now()}
+        if error is not None:
+            props.update(error_type=type(error).__name__, error_message=str(error)[:2000])
+        self.store.put_context("PipelineRun", self.name, props)
+        log.info("run %s %s", self.name, self.state)
+
+    def __enter__(self) -> "Run":
+        if self.state == "NEW":
+            self.start()
+        self._token = set_active_run(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            reset_active_run(token)
+        try:
+            self.finish(exc)
+        except Exception:
+            if exc is None:
+                raise
+            log.warning("could not record run %s as FAILED", self.name, exc_info=True)
+
+    def bind(self, fn: F) -> F:
+        """``fn`` wrapped so that it runs with this run active (for worker threads)."""
+
+        @functools.wraps(fn)
+        def bound(*args: Any, **kwargs: Any) -> Any:
+            token = set_active_run(self)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                reset_active_run(token)
+
+        return bound  # type: ignore[return-value]
+
+
+def run(pipeline: str = "default", experiment: Optional[str] = None, name: Optional[str] = None,
+        *, store: Any = None) -> Run:
+    """A run context manager: ``with run(pipeline="reviews", experiment="baseline"):``.
+
+    ``name`` reuses an existing PipelineRun of that name (resuming it) or creates it;
+    without one a unique name is made. ``store`` is a Lineage or a store URI; by default the
+    current store.
+    """
+    return Run(pipeline, experiment, name, store)

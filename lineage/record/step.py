@@ -1,0 +1,371 @@
+"""``@step``: every call of a decorated function becomes an MLMD execution.
+
+A call of a decorated step:
+
+1. binds the arguments: ``Input[T]`` ones are resolved to stored artifacts (registering and
+   fingerprinting external data on first use), ``Output[T]`` ones are allocated by the recorder,
+   every other argument is a parameter;
+2. with ``cache=True``, looks for a COMPLETE execution of the same step type with the same
+   cache key (source hash, parameters, input fingerprints) whose outputs still verify on disk;
+   on a hit it records a CACHED execution linked to those outputs and returns them;
+3. writes the execution RUNNING (with its INPUT events and contexts) before the body runs;
+4. runs the body; on return fingerprints the outputs and writes the OUTPUT events, properties
+   and COMPLETE state in one MLMD call; on an exception writes FAILED with the error's type and
+   message and re-raises the exception unchanged.
+
+All of it goes through :class:`lineage.record.recording.Recording`. Sync and async steps share
+the binding and the writes; only the call of the body differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import inspect
+import json
+import logging
+import secrets
+from collections.abc import Mapping as MappingABC
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from ..codeversion import git_state, source_hash
+from ..errors import FingerprintError, InvalidInput, LineageError
+from ..fingerprint import fingerprint
+from ..records import Artifact, Execution
+from ..store import Store
+from ..types import ArtifactArg, ArtifactType, OutputArtifact, annotation_names
+from ..values import to_json
+from ..vocab import quote
+from .artifacts import resolve_artifact
+from .current import current_store
+from .recording import Recording, now
+
+__all__ = ["step", "Step", "StepResult"]
+
+log = logging.getLogger("lineage")
+
+
+class StepResult(MappingABC):
+    """The outputs of a recorded step run, by argument name (also as attributes).
+
+    ``execution`` is the recorded execution; ``value`` what the step body returned.
+    """
+
+    def __init__(self, execution: Execution, outputs: Mapping[str, Artifact], value: Any = None):
+        self.execution = execution
+        self._outputs = dict(outputs)
+        self.value = value
+
+    def __getitem__(self, key: str) -> Artifact:
+        return self._outputs[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._outputs)
+
+    def __len__(self) -> int:
+        return len(self._outputs)
+
+    def __getattr__(self, key: str) -> Artifact:
+        try:
+            return self.__dict__["_outputs"][key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __repr__(self) -> str:
+        outs = ", ".join(f"{k}=a{v.id}" for k, v in self._outputs.items())
+        return f"StepResult(e{self.execution.id} {self.execution.state}: {outs})"
+
+
+def cache_key(type_name: str, src: str, params: Mapping[str, Any],
+              inputs: Sequence[Tuple[str, Artifact]]) -> str:
+    """What makes two calls of a step the same: its type, source, parameters and inputs' content."""
+    doc = {
+        "type": type_name,
+        "source": src,
+        "params": to_json(params),
+        "inputs": sorted((key, a.fingerprint or f"id:{a.id}") for key, a in inputs),
+    }
+    return "sha256:" + hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+class Step:
+    """A decorated step. Call it like the function; see the module docstring."""
+
+    def __init__(self, fn: Callable[..., Any], *, name: Optional[str] = None,
+                 type: Optional[str] = None, cache: bool = False) -> None:
+        if not callable(fn):
+            raise InvalidInput(f"@step decorates a function, not {fn!r}")
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+        self.name = name or f"{fn.__module__}:{fn.__qualname__}"
+        self.type_name = type or fn.__name__
+        self.cache = cache
+        self._signature: Optional[inspect.Signature] = None
+        self._source_hash: Optional[str] = None
+        self._git: Optional[Dict[str, Any]] = None
+        self._is_async = inspect.iscoroutinefunction(fn)
+
+    def __repr__(self) -> str:
+        return f"<step {self.type_name} ({self.name})>"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else functools.partial(self.__call__, obj)
+
+    # ------------------------------------------------------------------ analysis
+
+    @property
+    def signature(self) -> inspect.Signature:
+        if self._signature is None:
+            # Names the annotations may use without importing them where the step is defined
+            # (a step defined inside a function whose imports are local, say).
+            known = {**annotation_names(), **ArtifactType.declared()}
+            try:
+                self._signature = inspect.signature(self.fn, eval_str=True, locals=known)
+            except (NameError, TypeError) as exc:
+                raise InvalidInput(
+                    f"step {self.type_name}: cannot evaluate its annotations ({exc}); import "
+                    f"Input/Output and the artifact types where the step is defined"
+                ) from None
+        return self._signature
+
+    @property
+    def artifact_args(self) -> Dict[str, ArtifactArg]:
+        return {name: p.annotation for name, p in self.signature.parameters.items()
+                if isinstance(p.annotation, ArtifactArg)}
+
+    @property
+    def source_hash(self) -> str:
+        if self._source_hash is None:
+            self._source_hash = source_hash(self.fn)
+        return self._source_hash
+
+    def git(self) -> Dict[str, Any]:
+        """The git state of the repository holding the step's source (cached per run)."""
+        try:
+            src = inspect.getsourcefile(self.fn)
+        except TypeError:
+            src = None
+        try:
+            return git_state(Path(src).parent) if src else {}
+        except Exception:  # git trouble never stops a step
+            return {}
+
+    # ------------------------------------------------------------------- calling
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._is_async:
+            return self._call_async(args, kwargs)
+        call = _Call(self, args, kwargs)
+        hit = call.begin()
+        if hit is not None:
+            return hit
+        with call.running():
+            value = self.fn(*call.args, **call.kwargs)
+        return call.complete(value)
+
+    async def _call_async(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        call = _Call(self, args, kwargs)
+        hit = call.begin()
+        if hit is not None:
+            return hit
+        with call.running():
+            value = await self.fn(*call.args, **call.kwargs)
+        return call.complete(value)
+
+
+class _Call:
+    """One call of a step, from binding to the final write."""
+
+    def __init__(self, step: Step, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        self.step = step
+        sig = step.signature
+        specs = step.artifact_args
+        try:
+            bound = sig.bind_partial(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidInput(f"step {step.type_name}: {exc}") from None
+        for name, spec in specs.items():
+            if spec.direction == "output" and name in bound.arguments:
+                raise InvalidInput(
+                    f"step {step.type_name}: output {name!r} is allocated by lineage; "
+                    f"do not pass it"
+                )
+        bound.apply_defaults()
+        missing = [n for n, p in sig.parameters.items()
+                   if n not in bound.arguments and n not in specs
+                   and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        missing += [n for n, s in specs.items() if s.direction == "input" and n not in bound.arguments]
+        if missing:
+            raise InvalidInput(f"step {step.type_name}: missing argument(s) {', '.join(missing)}")
+        self.bound = bound
+        self.specs = specs
+        self.store: Store = current_store()
+        self.outputs: Dict[str, OutputArtifact] = {}
+        self.output_dir = Path()
+
+    # The body gets the resolved arguments, through the bound signature.
+    @property
+    def args(self) -> tuple:
+        return self.bound.args
+
+    @property
+    def kwargs(self) -> Dict[str, Any]:
+        return self.bound.kwargs
+
+    def _split_arguments(self) -> Tuple[List[Tuple[str, Artifact]], Dict[str, Any]]:
+        """Resolve the inputs to stored artifacts; everything else not an output is a parameter."""
+        step = self.step
+        inputs: List[Tuple[str, Artifact]] = []
+        params: Dict[str, Any] = {}
+        for name, value in self.bound.arguments.items():
+            spec = self.specs.get(name)
+            kind = step.signature.parameters[name].kind
+            if spec is None:
+                if kind == inspect.Parameter.VAR_KEYWORD:
+                    params.update(value)
+                elif kind == inspect.Parameter.VAR_POSITIONAL:
+                    if value:
+                        params[name] = list(value)
+                else:
+                    params[name] = value
+            elif spec.direction == "input" and value is not None:  # None: an optional input not given
+                art = resolve_artifact(self.store, value, spec.type_name,
+                                       what=f"step {step.type_name}: input {name!r}")
+                inputs.append((name, art))
+                self.bound.arguments[name] = art
+        return inputs, params
+
+    def begin(self) -> Optional[Any]:
+        """Record the start (or a cache hit, whose result is returned)."""
+        step = self.step
+        inputs, params = self._split_arguments()
+        self.recording = Recording(self.store, step.type_name, inputs=inputs, params=params, properties={
+            "step": step.name, "source_hash": step.source_hash,
+            "cache_key": cache_key(step.type_name, step.source_hash, params, inputs), "started_at": now(),
+        })
+        self.recording.properties.update(step.git())
+        if step.cache:
+            hit = self._cached()
+            if hit is not None:
+                return hit
+        execution_id = self.recording.start()
+        parent = Path(self.store.config.artifact_root) / step.type_name / str(execution_id)
+        if parent.exists() and any(parent.iterdir()):
+            # Left by another store sharing this artifact root (or a deleted store file):
+            # never write into it.
+            parent = parent.with_name(f"{execution_id}-{secrets.token_hex(4)}")
+        self.output_dir = parent
+        for name, spec in self.specs.items():
+            if spec.direction != "output":
+                continue
+            parent.mkdir(parents=True, exist_ok=True)
+            out = OutputArtifact(spec.type_name, str(parent / name), name)
+            self.outputs[name] = out
+            self.bound.arguments[name] = out
+        return None
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Around the body: the recording is active (``annotate`` reaches it); an exception is
+        recorded (FAILED, or CANCELED for Ctrl-C) and raised unchanged."""
+        self.recording.activate()
+        try:
+            yield
+        except BaseException as exc:
+            self.recording.deactivate()
+            self.recording.fail(exc)
+            raise
+        self.recording.deactivate()
+
+    def _cached(self) -> Optional[Any]:
+        """A CACHED execution reusing a previous COMPLETE one's verified outputs, or None."""
+        store, rec = self.store, self.recording
+        if not store.has_type("execution", self.step.type_name):
+            return None
+        q = (f"type = {quote(self.step.type_name)} AND last_known_state = COMPLETE AND "
+             f"properties.cache_key.string_value = {quote(rec.properties['cache_key'])}")
+        wanted = {n for n, s in self.specs.items() if s.direction == "output"}
+        for cand in store.list_executions(filter_query=q, limit=5):
+            events = [e for e in store.events_of_executions([cand.id]) if e.type == "OUTPUT"]
+            by_key = {e.key: e.artifact_id for e in events}
+            if set(by_key) != wanted:
+                continue
+            arts = {a.id: a for a in store.get_artifacts(by_key.values())}
+            if not all(_verifies(arts.get(i)) for i in by_key.values()):
+                log.info("cache: outputs of execution %s no longer verify", cand.id)
+                continue
+            execution, outs = rec.finish("CACHED", outputs=[(i, k) for k, i in by_key.items()],
+                                         properties={"cached_from": cand.id})
+            log.info("step %s: cache hit, reused execution %s", self.step.type_name, cand.id)
+            return self._result(execution, dict(zip(by_key, outs)), None)
+        return None
+
+    def _new_outputs(self) -> List[Tuple[Artifact, str]]:
+        step = self.step
+        new_outputs: List[Tuple[Artifact, str]] = []
+        for name, out in self.outputs.items():
+            try:
+                fp = fingerprint(out.path)
+            except FingerprintError:
+                raise FingerprintError(
+                    f"step {step.type_name} returned without writing its output {name!r} at "
+                    f"{out.uri}: write a file or create a directory at {name}.path"
+                ) from None
+            props = dict(out.properties)
+            props.update(fingerprint=fp.digest, size_bytes=fp.size_bytes, file_count=fp.file_count)
+            new_outputs.append((Artifact(id=None, type=out.type, uri=out.uri, properties=props), name))
+        return new_outputs
+
+    def complete(self, value: Any) -> Any:
+        try:
+            new_outputs = self._new_outputs()
+        except LineageError as exc:
+            self.recording.fail(exc)
+            raise
+        props: Dict[str, Any] = {}
+        if value is not None:
+            props["result"] = to_json(value)
+        execution, outs = self.recording.finish(
+            "COMPLETE", outputs=new_outputs, properties=props,
+            reread=len(new_outputs) > 1,  # only a StepResult hands the execution out
+        )
+        for out in self.outputs.values():  # an output the body moved elsewhere (out.uri = ...)
+            parent = self.output_dir
+            try:
+                if not Path(out.uri).is_relative_to(parent) and parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()
+            except OSError:
+                pass
+        outputs = {name: art for (_, name), art in zip(new_outputs, outs)}
+        return self._result(execution, outputs, value)
+
+    def _result(self, execution: Execution, outputs: Dict[str, Artifact], value: Any) -> Any:
+        if not self.outputs and not outputs:
+            return value
+        if len(outputs) == 1:
+            return next(iter(outputs.values()))
+        return StepResult(execution, outputs, value)
+
+
+def _verifies(art: Optional[Artifact]) -> bool:
+    if art is None or not art.fingerprint:
+        return False
+    try:
+        return fingerprint(art.path).digest == art.fingerprint
+    except FingerprintError:
+        return False
+
+
+def step(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
+         type: Optional[str] = None, cache: bool = False) -> Any:
+    """Record every call of the decorated function. ``@step`` and ``@step(...)`` both work.
+
+    ``type`` is the MLMD execution type (default: the function's name), ``name`` the step
+    name recorded with it (default: ``module:qualname``), ``cache=True`` reuses a previous
+    identical run whose outputs still verify.
+    """
+    if fn is None:
+        return lambda f: Step(f, name=name, type=type, cache=cache)
+    return Step(fn, name=name, type=type, cache=cache)

@@ -1,0 +1,68 @@
+"""Turning request values into tensors' inputs and outputs back into JSON: ``{"b64": ...}``
+binary values, tf.Example features of classify/regress requests, numpy results as lists."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Dict
+
+from .errors import ServingError
+
+__all__ = ["single_input", "is_b64", "decode", "tolist", "json_default", "to_example"]
+
+
+def single_input(v: Any, sig: str) -> str:
+    """The one input of a signature that takes serialized tf.Examples."""
+    fn = v.signatures.get(sig)
+    if fn is None:
+        raise ServingError(f"Serving signature name: \"{sig}\" not found in signature def")
+    names = list(fn.structured_input_signature[1])
+    if len(names) != 1:
+        raise ServingError(f"signature {sig} does not take serialized examples")
+    return names[0]
+
+
+def is_b64(x: Any) -> bool:
+    return isinstance(x, dict) and set(x) == {"b64"}
+
+
+def decode(x: Any) -> Any:
+    if is_b64(x):
+        try:
+            return base64.b64decode(x["b64"], validate=True)
+        except (ValueError, TypeError):
+            raise ServingError("Invalid base64 value in {\"b64\": ...}") from None
+    if isinstance(x, list):
+        return [decode(i) for i in x]
+    return x
+
+
+def tolist(a: Any) -> Any:
+    if hasattr(a, "tolist"):
+        a = a.tolist()
+    if isinstance(a, bytes):
+        try:
+            return a.decode()
+        except UnicodeDecodeError:
+            return {"b64": base64.b64encode(a).decode()}
+    if isinstance(a, list):
+        return [tolist(i) for i in a]
+    return a
+
+
+def json_default(o: Any) -> Any:
+    return tolist(o)
+
+
+def to_example(TF, feats: Dict[str, Any]):
+    out = {}
+    for k, v in feats.items():
+        vals = v if isinstance(v, list) else [v]
+        if all(isinstance(x, bool) or isinstance(x, int) for x in vals):
+            out[k] = TF.train.Feature(int64_list=TF.train.Int64List(value=[int(x) for x in vals]))
+        elif all(isinstance(x, (int, float)) for x in vals):
+            out[k] = TF.train.Feature(float_list=TF.train.FloatList(value=[float(x) for x in vals]))
+        else:
+            out[k] = TF.train.Feature(bytes_list=TF.train.BytesList(
+                value=[decode(x) if is_b64(x) else str(x).encode() for x in vals]))
+    return TF.train.Example(features=TF.train.Features(feature=out))

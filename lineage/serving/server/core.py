@@ -1,0 +1,342 @@
+"""The model server's core: the config, background loading with atomic swaps, routing a
+request to a version (TF Serving's rules), and calling a signature."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..config import read_config, versions_on_disk
+from ..states import ModelVersionState
+from .batching import Batcher, call_signature
+from .errors import ServingError, not_found
+
+log = logging.getLogger("lineage.serving")
+
+__all__ = ["ModelServer", "Version", "ModelState", "serve_forever"]
+
+START, LOADING, AVAILABLE, END = (ModelVersionState.START, ModelVersionState.LOADING,
+                                  ModelVersionState.AVAILABLE, ModelVersionState.END)
+
+
+@dataclass
+class Version:
+    number: int
+    path: str
+    state: int = START
+    error: str = ""
+    model: Any = None         # the loaded SavedModel (tf.saved_model.load)
+    signatures: Dict[str, Any] = field(default_factory=dict)
+    signature_defs: Any = None  # SignatureDefMap proto for metadata
+
+
+@dataclass
+class ModelState:
+    name: str
+    base_path: str
+    policy: Tuple[str, Tuple[int, ...]]  # ("latest", (n,)) | ("all", ()) | ("specific", (v, ...))
+    labels: Dict[str, int]
+    versions: Dict[int, Version] = field(default_factory=dict)
+
+
+def policy_of(entry) -> Tuple[str, Tuple[int, ...]]:
+    p = entry.model_version_policy
+    kind = p.WhichOneof("policy_choice")
+    if kind == "specific":
+        return "specific", tuple(sorted(int(v) for v in p.specific.versions))
+    if kind == "all":
+        return "all", ()
+    n = p.latest.num_versions if kind == "latest" and p.latest.num_versions else 1
+    return "latest", (n,)
+
+
+def wanted_versions(policy: Tuple[str, Tuple[int, ...]], disk: List[int]) -> List[int]:
+    kind, args = policy
+    if kind == "specific":
+        return [v for v in args if v in disk] + [v for v in args if v not in disk]
+    if kind == "all":
+        return disk
+    return disk[-args[0]:] if disk else []
+
+
+class ModelServer:
+    """Serve the models in ``config_path`` on gRPC ``grpc_port`` and REST ``rest_port``.
+
+    ``start()`` returns once both ports listen and the first load pass is done; ``stop()`` shuts
+    down. Ports 0 pick free ports (see ``grpc_port``/``rest_port`` after start).
+    """
+
+    def __init__(self, config_path: str, *, grpc_port: int = 8500, rest_port: int = 8501,
+                 host: str = "127.0.0.1", poll_seconds: float = 1.0,
+                 max_request_bytes: int = 16 << 20, workers: int = 8, batch_size: int = 0,
+                 batch_timeout_ms: float = 2.0) -> None:
+        self.config_path = str(config_path)
+        self.host = host
+        self.grpc_port = grpc_port
+        self.rest_port = rest_port
+        self.poll_seconds = poll_seconds
+        self.max_request_bytes = max_request_bytes
+        self.workers = workers
+        self.batch_size = batch_size          # 0 or 1: no batching (the default)
+        self.batch_timeout_ms = batch_timeout_ms
+        self._batchers: Dict[tuple, Batcher] = {}
+        self._models: Dict[str, ModelState] = {}
+        self._lock = threading.RLock()
+        self._reload_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._config = None
+        self._config_mtime: Optional[float] = None
+        self._config_override = None  # set by HandleReloadConfigRequest
+        self._loader: Optional[threading.Thread] = None
+        self._grpc = None
+        self._http: Any = None  # the REST server (rest.start_rest)
+        self.tf: Any = None  # the tensorflow module, once started
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "ModelServer":
+        from .tfenv import tf  # TF_USE_LEGACY_KERAS, quiet logs
+
+        self.tf = tf()
+        self._reload(force=True)
+        self._loader = threading.Thread(target=self._loop, name="model-loader", daemon=True)
+        self._loader.start()
+        self._start_grpc()
+        self._start_rest()
+        log.info("serving %s: gRPC %s:%s, REST %s:%s", self.config_path, self.host, self.grpc_port,
+                 self.host, self.rest_port)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._grpc is not None:
+            self._grpc.stop(grace=1).wait()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        if self._loader is not None:
+            self._loader.join(10)
+
+    def __enter__(self) -> "ModelServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._reload()
+            except Exception:  # a bad config file must not kill the loader
+                log.exception("reload failed")
+
+    # ------------------------------------------------------------------- config
+
+    def reload_config(self, config) -> None:
+        """Adopt ``config`` now (what HandleReloadConfigRequest does) and load synchronously."""
+        with self._lock:
+            self._config_override = config
+        self._reload(force=True)
+
+    def _current_config(self, force: bool):
+        try:
+            mtime = os.stat(self.config_path).st_mtime_ns
+        except OSError:
+            mtime = None
+        if mtime != self._config_mtime:  # the file changed: it wins over an in-memory reload
+            self._config_mtime = mtime
+            self._config_override = None
+            return read_config(self.config_path)
+        if self._config_override is not None:
+            return self._config_override
+        return self._config if self._config is not None and not force else read_config(self.config_path)
+
+    def _reload(self, force: bool = False) -> None:
+        with self._reload_lock:  # the poller and a ReloadConfig request never interleave
+            self._reload_locked(force)
+
+    def _reload_locked(self, force: bool) -> None:
+        config = self._current_config(force)
+        self._config = config
+        entries = {e.name: e for e in config.model_config_list.config}
+        with self._lock:
+            models = dict(self._models)
+        for name in list(models):
+            if name not in entries:  # removed from the config: unload everything
+                self._retire(models.pop(name), keep=())
+        for name, entry in entries.items():
+            state = models.get(name)
+            policy, labels = policy_of(entry), {k: int(v) for k, v in entry.version_labels.items()}
+            if state is None or state.base_path != entry.base_path:
+                state = ModelState(name, entry.base_path, policy, labels)
+            state.policy, state.labels = policy, labels
+            models[name] = state
+            wanted = wanted_versions(policy, versions_on_disk(entry.base_path))
+            for v in wanted:
+                cur = state.versions.get(v)
+                # Load what is new, or was unloaded earlier; retry a failed load only when asked.
+                if cur is None or (cur.state == END and (not cur.error or force)):
+                    self._load(state, v)
+            available = [v for v in wanted if state.versions.get(v) and state.versions[v].state == AVAILABLE]
+            # Unload what left the policy, but never leave a model with nothing to serve.
+            if available or not wanted:
+                self._retire(state, keep=set(wanted))
+        with self._lock:
+            self._models = models
+
+    def _load(self, state: ModelState, number: int) -> None:
+        path = os.path.join(state.base_path, str(number))
+        version = Version(number, path, LOADING)
+        with self._lock:
+            state.versions = {**state.versions, number: version}
+        try:
+            from tensorflow.core.protobuf import saved_model_pb2
+
+            loaded = self.tf.saved_model.load(path)
+            proto = saved_model_pb2.SavedModel()
+            proto.ParseFromString(Path(path, "saved_model.pb").read_bytes())
+            new = Version(number, path, AVAILABLE, model=loaded, signatures=dict(loaded.signatures),
+                          signature_defs=proto.meta_graphs[0].signature_def)
+            log.info("loaded %s version %s", state.name, number)
+        except Exception as exc:  # a corrupt or unreadable SavedModel
+            new = Version(number, path, END, error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            log.warning("could not load %s version %s: %s", state.name, number, new.error)
+        with self._lock:
+            state.versions = {**state.versions, number: new}  # the swap: one assignment
+
+    def _retire(self, state: ModelState, keep) -> None:
+        with self._lock:
+            gone = [v for v in state.versions if v not in keep and state.versions[v].state != END]
+            if not gone:
+                return
+            state.versions = {v: (Version(v, s.path, END, error=s.error) if v in gone else s)
+                              for v, s in state.versions.items()}
+        for v in gone:
+            log.info("unloaded %s version %s", state.name, v)
+
+    # ------------------------------------------------------------------ routing
+
+    def status(self, name: str, version: Optional[int] = None) -> List[Version]:
+        with self._lock:
+            state = self._models.get(name)
+        if state is None:
+            raise not_found(f"Could not find any versions of model {name}")
+        versions = state.versions
+        if version is not None:
+            if version not in versions:
+                raise not_found(f"Could not find version {version} of model {name}")
+            return [versions[version]]
+        return [versions[v] for v in sorted(versions)]
+
+    def resolve(self, name: str, version: Optional[int] = None, label: Optional[str] = None) -> Version:
+        with self._lock:
+            state = self._models.get(name)
+        if state is None:
+            raise not_found(f"Servable not found for request: Latest({name})")
+        if label is not None:
+            if label not in state.labels:
+                raise ServingError(f"Unrecognized servable version label: {label}", "INVALID_ARGUMENT", 400)
+            version = state.labels[label]
+        versions = state.versions
+        if version is not None:
+            v = versions.get(version)
+            if v is None or v.state != AVAILABLE:
+                raise not_found(f"Servable not found for request: Specific({name}, {version})")
+            return v
+        live = [v for v in versions.values() if v.state == AVAILABLE]
+        if not live:
+            raise not_found(f"Servable not found for request: Latest({name})")
+        return max(live, key=lambda v: v.number)
+
+    @staticmethod
+    def signature(version: Version, name: str = "", default: str = "serving_default"):
+        key = name or default
+        fn = version.signatures.get(key)
+        if fn is None:
+            raise ServingError(f"Serving signature name: \"{key}\" not found in signature def", "INVALID_ARGUMENT", 400)
+        return key, fn
+
+    def run(self, version: Version, signature_name: str, inputs: Dict[str, Any]) -> Dict[str, Any]:
+        """Call a signature with numpy/python inputs; returns numpy outputs."""
+        TF = self.tf
+        key, fn = self.signature(version, signature_name)
+        expected = fn.structured_input_signature[1]
+        unknown = sorted(set(inputs) - set(expected))
+        missing = sorted(set(expected) - set(inputs))
+        if unknown or missing:
+            raise ServingError(
+                f"input names do not match signature {key}: expected {sorted(expected)}"
+                + (f", unknown {unknown}" if unknown else "") + (f", missing {missing}" if missing else ""))
+        args = {}
+        for k, spec in expected.items():
+            try:
+                args[k] = TF.convert_to_tensor(inputs[k], dtype=spec.dtype)
+            except (TypeError, ValueError) as exc:
+                raise ServingError(f"input {k!r} cannot be a {spec.dtype.name} tensor: {exc}") from None
+            if not spec.shape.is_compatible_with(args[k].shape):
+                raise ServingError(f"input {k!r} has shape {args[k].shape.as_list()}, "
+                                   f"the signature expects {spec.shape.as_list()}")
+        if self.batch_size > 1 and args and all(len(t.shape) >= 1 for t in args.values()):
+            return self._batcher(version, key, fn).submit({k: t.numpy() for k, t in args.items()})
+        return call_signature(TF, fn, args)
+
+    def _batcher(self, version: Version, key: str, fn) -> "Batcher":
+        with self._lock:
+            b = self._batchers.get((id(version.model), key))
+            if b is None:
+                b = Batcher(self.tf, fn, self.batch_size, self.batch_timeout_ms / 1000.0)
+                self._batchers[(id(version.model), key)] = b
+            return b
+
+    # --------------------------------------------------------------------- gRPC
+
+    def label_version(self, name: str, label: str) -> int:
+        """The version a label points at (NOT_FOUND when the model or label is unknown)."""
+        with self._lock:
+            state = self._models.get(name)
+        if state is None or label not in state.labels:
+            raise not_found(f"Could not find version label {label} of model {name}")
+        return state.labels[label]
+
+    def _start_grpc(self) -> None:
+        from .grpc_api import start_grpc
+
+        self._grpc = start_grpc(self)
+
+    def _start_rest(self) -> None:
+        from .rest import start_rest
+
+        self._http = start_rest(self)
+
+
+def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = "127.0.0.1",
+                  poll_seconds: float = 1.0, batch_size: int = 0, batch_timeout_ms: float = 2.0) -> None:
+    """Run until interrupted (what ``lineage serve`` does)."""
+    server = ModelServer(config_path, grpc_port=grpc_port, rest_port=rest_port, host=host,
+                         poll_seconds=poll_seconds, batch_size=batch_size,
+                         batch_timeout_ms=batch_timeout_ms).start()
+    print(f"serving {config_path}: gRPC {host}:{server.grpc_port}, REST http://{host}:{server.rest_port} "
+          f"(Ctrl-C stops)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        # TensorFlow can segfault in interpreter teardown (tensorflow/tensorflow#59242).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

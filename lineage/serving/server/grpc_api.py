@@ -1,0 +1,164 @@
+"""TF Serving's gRPC API: PredictionService (Predict, Classify, Regress, GetModelMetadata) and
+ModelService (GetModelStatus, HandleReloadConfigRequest), as module-level service classes over a
+:class:`~lineage.serving.server.core.ModelServer`. Importing this module imports TensorFlow
+(TF Serving's messages embed its tensor protos)."""
+
+from __future__ import annotations
+
+from concurrent import futures
+from typing import Any, Optional, Tuple
+
+import grpc
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2,
+                                     model_management_pb2, model_service_pb2_grpc, predict_pb2,
+                                     prediction_service_pb2_grpc, regression_pb2)
+
+from .codec import single_input
+from .errors import ServingError
+
+__all__ = ["PredictionService", "ModelService", "start_grpc"]
+
+
+def _abort(context: Any, err: ServingError) -> None:
+    context.abort(getattr(grpc.StatusCode, err.code), str(err))
+
+
+def _spec_of(ms: Any) -> Tuple[str, Optional[int], Optional[str]]:
+    version = ms.version.value if ms.HasField("version") else None
+    label = ms.version_label or None
+    return ms.name, version, label
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """Predict, Classify, Regress and GetModelMetadata."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.TF = server.tf
+
+    def Predict(self, request, context):
+        try:
+            name, version, label = _spec_of(request.model_spec)
+            v = self.server.resolve(name, version, label)
+            inputs = {k: self.TF.make_ndarray(t) for k, t in request.inputs.items()}
+            out = self.server.run(v, request.model_spec.signature_name, inputs)
+            resp = predict_pb2.PredictResponse()
+            resp.model_spec.name = name
+            resp.model_spec.version.value = v.number
+            resp.model_spec.signature_name = request.model_spec.signature_name or "serving_default"
+            wanted = set(request.output_filter) or set(out)
+            for k, arr in out.items():
+                if k in wanted:
+                    resp.outputs[k].CopyFrom(self.TF.make_tensor_proto(arr))
+            return resp
+        except ServingError as err:
+            _abort(context, err)
+
+    def _examples(self, request):
+        which = request.input.WhichOneof("kind")
+        if which == "example_list":
+            return [e.SerializeToString() for e in request.input.example_list.examples]
+        if which == "example_list_with_context":
+            ctx = request.input.example_list_with_context.context
+            out = []
+            for e in request.input.example_list_with_context.examples:
+                merged = type(e)()
+                merged.CopyFrom(ctx)
+                merged.MergeFrom(e)
+                out.append(merged.SerializeToString())
+            return out
+        raise ServingError("Input is empty")
+
+    def _on_examples(self, request, default_signature: str):
+        """Resolve the model and run a signature over the request's tf.Examples."""
+        name, version, label = _spec_of(request.model_spec)
+        v = self.server.resolve(name, version, label)
+        sig = request.model_spec.signature_name or default_signature
+        return name, v, self.server.run(v, sig, {single_input(v, sig): self._examples(request)})
+
+    def Classify(self, request, context):
+        try:
+            name, v, out = self._on_examples(request, "classify")
+            resp = classification_pb2.ClassificationResponse()
+            resp.model_spec.name, resp.model_spec.version.value = name, v.number
+            for row_classes, row_scores in zip(out.get("classes", []), out.get("scores", [])):
+                c = resp.result.classifications.add()
+                for cl, sc in zip(row_classes, row_scores):
+                    c.classes.add(label=cl.decode() if isinstance(cl, bytes) else str(cl), score=float(sc))
+            return resp
+        except ServingError as err:
+            _abort(context, err)
+
+    def Regress(self, request, context):
+        try:
+            name, v, out = self._on_examples(request, "regress")
+            resp = regression_pb2.RegressionResponse()
+            resp.model_spec.name, resp.model_spec.version.value = name, v.number
+            for value in out.get("outputs", next(iter(out.values()))).reshape(-1):
+                resp.result.regressions.add(value=float(value))
+            return resp
+        except ServingError as err:
+            _abort(context, err)
+
+    def GetModelMetadata(self, request, context):
+        try:
+            name, version, label = _spec_of(request.model_spec)
+            if list(request.metadata_field) not in ([], ["signature_def"]):
+                raise ServingError("Metadata field(s) not supported: " + ", ".join(request.metadata_field))
+            v = self.server.resolve(name, version, label)
+            resp = get_model_metadata_pb2.GetModelMetadataResponse()
+            resp.model_spec.name, resp.model_spec.version.value = name, v.number
+            sigmap = get_model_metadata_pb2.SignatureDefMap()
+            for k, sd in v.signature_defs.items():
+                if not k.startswith("__"):
+                    sigmap.signature_def[k].CopyFrom(sd)
+            resp.metadata["signature_def"].Pack(sigmap)
+            return resp
+        except ServingError as err:
+            _abort(context, err)
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    """GetModelStatus and HandleReloadConfigRequest."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    def GetModelStatus(self, request, context):
+        try:
+            name, version, label = _spec_of(request.model_spec)
+            if label:
+                version = self.server.label_version(name, label)
+            resp = get_model_status_pb2.GetModelStatusResponse()
+            for v in self.server.status(name, version):
+                s = resp.model_version_status.add(version=v.number, state=v.state)
+                if v.error:
+                    s.status.error_code = 13  # INTERNAL
+                    s.status.error_message = v.error
+            return resp
+        except ServingError as err:
+            _abort(context, err)
+
+    def HandleReloadConfigRequest(self, request, context):
+        resp = model_management_pb2.ReloadConfigResponse()
+        try:
+            self.server.reload_config(request.config)
+        except Exception as exc:  # report, as TF Serving does, in the status
+            resp.status.error_code = 3
+            resp.status.error_message = str(exc)[:500]
+        return resp
+
+
+def start_grpc(server: Any) -> Any:
+    """A started gRPC server for ``server`` on its host and gRPC port (0 picks a free port,
+    written back to ``server.grpc_port``)."""
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=server.workers),
+                      options=[("grpc.max_receive_message_length", server.max_request_bytes),
+                               ("grpc.so_reuseport", 0)])
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(server), srv)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(server), srv)
+    port = srv.add_insecure_port(f"{server.host}:{server.grpc_port}")
+    if port == 0:
+        raise OSError(f"cannot listen for gRPC on {server.host}:{server.grpc_port} (in use?)")
+    server.grpc_port = port
+    srv.start()
+    return srv

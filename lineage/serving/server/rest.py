@@ -1,0 +1,178 @@
+"""TF Serving's REST API over HTTP/1.1: ``GET /v1/models/{name}[/versions/{v}|/labels/{l}][/metadata]``
+and ``POST ...:predict|:classify|:regress`` with row (``instances``) or columnar (``inputs``)
+requests; errors are ``{"error": "..."}`` with TF Serving's HTTP statuses."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, Optional, Tuple
+
+from ..states import state_name
+from .codec import decode, is_b64, json_default, single_input, to_example, tolist
+from .errors import ServingError
+
+log = logging.getLogger("lineage.serving")
+
+__all__ = ["Handler", "RestServer", "start_rest", "rest_get", "rest_post"]
+
+_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+                   r"(?P<rest>/metadata|:predict|:classify|:regress)?/?$")
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One REST request; ``self.server.model_server`` answers it."""
+
+    server: "RestServer"
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("rest %s - " + fmt, self.address_string(), *args)
+
+    def _send(self, status: int, body: Dict[str, Any]) -> None:
+        data = json.dumps(body, default=json_default).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        try:
+            self._send(200, rest_get(self.server.model_server, self.path))
+        except ServingError as err:
+            self._send(err.http, {"error": str(err)})
+
+    def do_POST(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > self.server.model_server.max_request_bytes:
+            self.close_connection = True
+            self._send(413, {"error": f"Request body too large or unsized: at most "
+                                      f"{self.server.model_server.max_request_bytes} bytes"})
+            return
+        body = self.rfile.read(length)
+        try:
+            self._send(200, rest_post(self.server.model_server, self.path, body))
+        except ServingError as err:
+            self._send(err.http, {"error": str(err)})
+
+
+class RestServer(ThreadingHTTPServer):
+    """The HTTP server; its handlers reach the model server as ``self.server.model_server``."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    model_server: Any = None
+
+
+def start_rest(model_server: Any) -> RestServer:
+    """A REST server for ``model_server`` on its host and REST port, serving in a daemon thread
+    (port 0 picks a free port, written back to ``model_server.rest_port``)."""
+    http = RestServer((model_server.host, model_server.rest_port), Handler)
+    http.model_server = model_server
+    model_server.rest_port = http.server_address[1]
+    threading.Thread(target=http.serve_forever, name="rest", daemon=True).start()
+    return http
+
+
+def _parse_path(path: str) -> Tuple[str, Optional[int], Optional[str], Optional[str]]:
+    m = _PATH.match(path.split("?", 1)[0])
+    if not m:
+        raise ServingError(f"Malformed request: {path}", "INVALID_ARGUMENT", 404)
+    version = int(m["version"]) if m["version"] else None
+    return m["name"], version, m["label"], m["rest"]
+
+def rest_get(server: Any, path: str) -> Dict[str, Any]:
+    name, version, label, rest = _parse_path(path)
+    if rest not in (None, "/metadata"):
+        raise ServingError(f"Malformed request: GET {path}", "INVALID_ARGUMENT", 405)
+    if rest == "/metadata":
+        from google.protobuf import json_format
+
+        v = server.resolve(name, version, label)
+        sigs = {k: json_format.MessageToDict(sd) for k, sd in v.signature_defs.items()
+                if not k.startswith("__")}
+        return {"model_spec": {"name": name, "signature_name": "", "version": str(v.number)},
+                "metadata": {"signature_def": {"signature_def": sigs}}}
+    if label is not None:
+        version = server.resolve(name, None, label).number
+    return {"model_version_status": [
+        {"version": str(v.number), "state": state_name(v.state),
+         "status": {"error_code": "OK" if not v.error else "INTERNAL", "error_message": v.error}}
+        for v in server.status(name, version)]}
+
+def rest_post(server: Any, path: str, body: bytes) -> Dict[str, Any]:
+    name, version, label, rest = _parse_path(path)
+    if rest not in (":predict", ":classify", ":regress"):
+        raise ServingError(f"Malformed request: POST {path}", "INVALID_ARGUMENT", 405)
+    try:
+        req = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServingError(f"JSON Parse error: {exc}") from None
+    if not isinstance(req, dict):
+        raise ServingError("JSON Value: request body is not a JSON object")
+    v = server.resolve(name, version, label)
+    sig_name = req.get("signature_name", "")
+    if rest == ":predict":
+        return _predict(server, v, sig_name, req)
+    return _classify_regress(server, v, sig_name, req, rest[1:])
+
+def _predict(server: Any, v: Any, sig_name: str, req: Dict[str, Any]) -> Dict[str, Any]:
+    _, fn = server.signature(v, sig_name)
+    names = sorted(fn.structured_input_signature[1])
+    if ("instances" in req) == ("inputs" in req):
+        raise ServingError("Missing 'inputs' or 'instances' key" if "instances" not in req
+                           else "Request cannot have both 'instances' and 'inputs'")
+    if "instances" in req:
+        rows = req["instances"]
+        if not isinstance(rows, list) or not rows:
+            raise ServingError("'instances' must be a non-empty list")
+        if all(isinstance(r, dict) and not is_b64(r) for r in rows):
+            keys = set(rows[0])
+            if any(set(r) != keys for r in rows):
+                raise ServingError("Failed to process element: every instance needs the same named inputs")
+            inputs = {k: [decode(r[k]) for r in rows] for k in keys}
+        elif len(names) == 1:
+            inputs = {names[0]: [decode(r) for r in rows]}
+        else:
+            raise ServingError(f"instances must be objects naming the inputs {names}")
+        out = server.run(v, sig_name, inputs)
+        if len(out) == 1:
+            return {"predictions": tolist(next(iter(out.values())))}
+        n = len(next(iter(out.values())))
+        return {"predictions": [{k: tolist(out[k][i]) for k in sorted(out)} for i in range(n)]}
+    cols = req["inputs"]
+    inputs = ({k: decode(x) for k, x in cols.items()} if isinstance(cols, dict) and not is_b64(cols)
+              else {names[0]: decode(cols)} if len(names) == 1 else None)
+    if inputs is None:
+        raise ServingError(f"'inputs' must be an object naming the inputs {names}")
+    out = server.run(v, sig_name, inputs)
+    return {"outputs": tolist(next(iter(out.values()))) if len(out) == 1 else
+            {k: tolist(a) for k, a in out.items()}}
+
+def _classify_regress(server: Any, v: Any, sig_name: str, req: Dict[str, Any], kind: str) -> Dict[str, Any]:
+    TF = server.tf
+    examples = req.get("examples")
+    if not isinstance(examples, list) or not examples:
+        raise ServingError("'examples' must be a non-empty list of feature objects")
+    context = req.get("context") or {}
+    serialized = []
+    for ex in examples:
+        if not isinstance(ex, dict):
+            raise ServingError("each example must be an object of feature values")
+        serialized.append(to_example(TF, {**context, **ex}).SerializeToString())
+    sig = sig_name or kind
+    out = server.run(v, sig, {single_input(v, sig): serialized})
+    if kind == "classify":
+        return {"results": [[[c.decode() if isinstance(c, bytes) else str(c), float(s)]
+                             for c, s in zip(cl, sc)]
+                            for cl, sc in zip(out["classes"], out["scores"])]}
+    values = out.get("outputs", next(iter(out.values())))
+    return {"results": [float(x) for x in values.reshape(-1)]}

@@ -1,0 +1,92 @@
+"""The part of :class:`~lineage.store.Store` every other part builds on: one MLMD connection
+shared between threads (calls serialised by a lock), error mapping on every call, and writes
+retried when a concurrent writer aborted them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Dict, Optional, Tuple
+
+from ml_metadata import errors as mlmd_errors
+from ml_metadata.metadata_store import metadata_store
+
+from ..errors import ReadOnlyStore, StoreError
+from ..schema import REGISTRY, Registry
+from ..uris import StoreConfig
+from .connect import connect, creation_lock
+from .convert import pb
+from .errors import translated
+
+__all__ = ["StoreBase", "WRITE_RETRIES"]
+
+WRITE_RETRIES = 4
+
+
+class StoreBase:
+    """Connection, lock, error mapping and write retries (see :class:`lineage.store.Store`)."""
+
+    def __init__(self, config: StoreConfig, *, readonly: bool = False,
+                 registry: Registry = REGISTRY) -> None:
+        self.config = config
+        self.readonly = readonly
+        self.registry = registry
+        self._lock = threading.RLock()
+        self._types: Dict[Tuple[str, str], Any] = {}  # (kind, name) -> MLMD type proto
+        self._contexts: Dict[int, pb.Context] = {}
+        self._running: Dict[int, pb.Execution] = {}  # written RUNNING by this process
+        self._mlmd: Optional[metadata_store.MetadataStore] = None
+        #: Attempts at a write that a concurrent writer aborted (MLMD retried each already).
+        self.write_retries = WRITE_RETRIES
+        with creation_lock(config, readonly):
+            self._mlmd = connect(config, readonly=readonly)
+            if not readonly:
+                self.ensure_schema()
+
+    def ensure_schema(self) -> None:  # pragma: no cover - defined by TypeSync
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"Store({self.config.redacted()!r}, readonly={self.readonly})"
+
+    def close(self) -> None:
+        with self._lock:
+            self._mlmd = None  # the C++ store closes its connection when collected
+
+    @property
+    def mlmd(self) -> metadata_store.MetadataStore:
+        if self._mlmd is None:
+            raise StoreError(f"the store {self.config.redacted()} was closed")
+        return self._mlmd
+
+    def _call(self, action: str, fn, *args, **kwargs):
+        with self._lock, translated(action, self.config.redacted()):
+            return fn(*args, **kwargs)
+
+    def _list(self, action: str, fn, *args, **kwargs) -> list:
+        """A read returning a list; MLMD answers some empty ones with NotFound."""
+        with self._lock, translated(action, self.config.redacted()):
+            try:
+                return list(fn(*args, **kwargs))
+            except mlmd_errors.NotFoundError:
+                return []
+
+    def _write(self, action: str, fn, *args, **kwargs):
+        """A write, retried when a concurrent writer aborted it (MLMD retried already)."""
+        if self.readonly:
+            raise ReadOnlyStore(
+                f"{action}: the store {self.config.redacted()} was opened read-only"
+            )
+        for attempt in range(self.write_retries):
+            try:
+                with self._lock:
+                    return fn(*args, **kwargs)
+            except mlmd_errors.AbortedError:
+                if attempt == self.write_retries - 1:
+                    with translated(action, self.config.redacted()):
+                        raise
+                time.sleep(0.05 * (2 ** attempt))
+            except mlmd_errors.StatusError:
+                with translated(action, self.config.redacted()):
+                    raise
+

@@ -1,0 +1,105 @@
+"""SQLite fast paths: read-only SQL over MLMD's own tables for questions MLMD's API answers
+slowly (type names of many artifacts, counts per type). Used only when the file's MLMD schema is
+the one this code was checked against (10); everything falls back to the MLMD API."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Dict, Optional, Sequence
+
+from ..vocab import EXECUTION_STATES, quote
+from .convert import EXEC_STATE
+from .typesync import TypeSync
+
+__all__ = ["SqliteReads", "CHECKED_SCHEMA_VERSION"]
+
+CHECKED_SCHEMA_VERSION = 10
+
+
+class SqliteReads(TypeSync):
+    """Direct read-only SQL on a SQLite store's file."""
+
+    _sql: Optional[sqlite3.Connection]
+
+    def artifact_types(self, artifact_ids: Sequence[int]) -> Dict[int, str]:
+        """``{artifact id: type name}``, without reading the artifacts' properties.
+
+        On SQLite this reads MLMD's ``Artifact`` table directly (read-only, schema version
+        checked); elsewhere it falls back to reading the artifacts through MLMD.
+        """
+        ids = sorted(set(int(i) for i in artifact_ids))
+        if not ids:
+            return {}
+        db = self._sql_reader()
+        if db is None:
+            return {a.id: a.type for a in self.get_artifacts(ids)}
+        names = {t.id: t.name for (k, _), t in self._types.items() if k == "artifact"}
+        out: Dict[int, str] = {}
+        with self._lock:
+            for i in range(0, len(ids), 20000):
+                chunk = ",".join(str(x) for x in ids[i:i + 20000])
+                for aid, tid in db.execute(f"SELECT id, type_id FROM Artifact WHERE id IN ({chunk})"):
+                    if tid not in names:
+                        self._load_types()
+                        names = {t.id: t.name for (k, _), t in self._types.items() if k == "artifact"}
+                    out[aid] = names.get(tid, "?")
+        return out
+
+    def counts(self, cap: int = 10_000) -> Dict[str, Dict[str, int]]:
+        """``{"artifact"|"execution": {type: count}}`` and execution ``{"state": {STATE: n}}``.
+
+        One GROUP BY on SQLite; elsewhere counted through MLMD up to ``cap`` per type (a count
+        equal to ``cap`` means "at least")."""
+        self._load_types()
+        db = self._sql_reader()
+        out: Dict[str, Dict[str, int]] = {"artifact": {}, "execution": {}, "state": {}}
+        names = {(k, t.id): n for (k, n), t in self._types.items()}
+        if db is not None:
+            with self._lock:
+                for kind, table in (("artifact", "Artifact"), ("execution", "Execution")):
+                    for tid, n in db.execute(f"SELECT type_id, COUNT(*) FROM {table} GROUP BY type_id"):
+                        out[kind][names.get((kind, tid), f"type {tid}")] = n
+                for state, n in db.execute("SELECT last_known_state, COUNT(*) FROM Execution GROUP BY last_known_state"):
+                    out["state"][EXEC_STATE.Name(state) if state is not None else "UNKNOWN"] = n
+            return out
+        for kind in ("artifact", "execution"):
+            lister = self.list_artifacts if kind == "artifact" else self.list_executions
+            for name in self.type_names(kind):
+                n = len(lister(filter_query=f"type = {quote(name)}", limit=cap))
+                if n:
+                    out[kind][name] = n
+        for state in EXECUTION_STATES[2:]:  # RUNNING onwards
+            n = len(self.list_executions(filter_query=f"last_known_state = {state}", limit=cap))
+            if n:
+                out["state"][state] = n
+        return out
+
+    def _sql_reader(self) -> Optional[sqlite3.Connection]:
+        """A read-only sqlite3 connection to this store's file when its MLMD schema is the one
+        this code was checked against (10); None otherwise."""
+        if self.config.backend != "sqlite":
+            return None
+        if not hasattr(self, "_sql"):
+            self._sql = None
+            try:
+                db = sqlite3.connect(f"file:{self.config.path}?mode=ro", uri=True,
+                                     check_same_thread=False)
+                (version,) = db.execute("SELECT schema_version FROM MLMDEnv").fetchone()
+                if version == CHECKED_SCHEMA_VERSION:
+                    self._sql = db
+                    if not self._types:
+                        self._load_types()
+                else:
+                    db.close()
+            except sqlite3.Error:
+                self._sql = None
+        return self._sql
+
+
+    def close(self) -> None:
+        with self._lock:
+            db = getattr(self, "_sql", None)
+            self._sql = None
+            if db is not None:
+                db.close()
+        super().close()

@@ -1,0 +1,172 @@
+"""Type sync: the built-in types of ``schemas/`` and user declarations registered in a store
+(idempotent, additive; a changed property type is a :class:`SchemaConflict`), and typed property
+maps filled from Python values."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping
+
+from ..errors import AlreadyExists, InvalidInput, ReadOnlyStore, SchemaConflict
+from ..records import Artifact
+from ..schema import TypeSpec
+from .reads import Reads
+from .convert import ART_STATE, PTYPE, PTYPE_NAME, pb, to_value
+from .errors import translated
+
+__all__ = ["TypeSync"]
+
+
+class TypeSync(Reads):
+    """Registering and reading types; building protos of new nodes."""
+
+    def _load_types(self) -> None:
+        with self._lock, translated("reading types", self.config.redacted()):
+            for kind, getter in (("artifact", self.mlmd.get_artifact_types),
+                                 ("execution", self.mlmd.get_execution_types),
+                                 ("context", self.mlmd.get_context_types)):
+                for t in getter():
+                    self._types[(kind, t.name)] = t
+
+    def has_type(self, kind: str, name: str) -> bool:
+        """Whether the store holds a ``kind`` type called ``name`` (re-reads types once)."""
+        if (kind, name) not in self._types:
+            self._load_types()
+        return (kind, name) in self._types
+
+    def type_names(self, kind: str) -> List[str]:
+        """Names of the types of one kind in the store."""
+        self._load_types()
+        return sorted(name for (k, name) in self._types if k == kind)
+
+    def type_properties(self, kind: str, name: str) -> Dict[str, str]:
+        t = self._types.get((kind, name))
+        if t is None:
+            self._load_types()
+            t = self._types.get((kind, name))
+        if t is None:
+            return {}
+        return {k: PTYPE_NAME.get(v, "UNKNOWN") for k, v in t.properties.items()}
+
+    def ensure_type(self, spec: TypeSpec) -> int:
+        """The type id of ``spec``, registering the type or its new properties if needed.
+
+        A property whose stored type differs from the declared one is a
+        :class:`SchemaConflict` that names both; nothing is changed then.
+        """
+        key = (spec.kind, spec.name)
+        stored = self._covering(spec)
+        if stored is not None:
+            return stored.id
+        stored = self._types.get(key)
+        if self.readonly:
+            if stored is not None:
+                return stored.id
+            raise ReadOnlyStore(
+                f"the store {self.config.redacted()} was opened read-only and has no "
+                f"{spec.kind} type {spec.name!r} yet"
+            )
+        proto_cls, put = {
+            "artifact": (pb.ArtifactType, self.mlmd.put_artifact_type),
+            "execution": (pb.ExecutionType, self.mlmd.put_execution_type),
+            "context": (pb.ContextType, self.mlmd.put_context_type),
+        }[spec.kind]
+        proto = proto_cls(name=spec.name)
+        if spec.description:
+            proto.description = spec.description
+        for prop, ptype in spec.properties.items():
+            proto.properties[prop] = PTYPE[ptype]
+        for attempt in range(3):
+            try:
+                type_id = self._write(
+                    f"registering {spec.kind} type {spec.name}", put, proto,
+                    can_add_fields=True, can_omit_fields=True,
+                )
+                break
+            except AlreadyExists:
+                # A concurrent registration won the race: use it if it covers the spec.
+                self._load_types()
+                covering = self._covering(spec, reload=False)
+                if covering is not None:
+                    return covering.id
+                if attempt == 2:
+                    raise
+        proto.id = type_id
+        if stored is not None:
+            for prop, ptype in stored.properties.items():
+                proto.properties[prop] = ptype
+        self._types[key] = proto
+        return type_id
+
+    def _covering(self, spec: TypeSpec, reload: bool = True) -> Any:
+        """The stored type if it already has every property of ``spec`` (types re-read once when
+        it is unknown: another process may have registered it), else None. A property stored with
+        another type is a :class:`SchemaConflict`."""
+        stored = self._types.get((spec.kind, spec.name))
+        if stored is None and reload:
+            self._load_types()
+            stored = self._types.get((spec.kind, spec.name))
+        if stored is None:
+            return None
+        self._check_conflict(spec, stored)
+        return stored if all(p in stored.properties for p in spec.properties) else None
+
+    def _check_conflict(self, spec: TypeSpec, stored: Any) -> None:
+        for prop, ptype in spec.properties.items():
+            have = stored.properties.get(prop)
+            if have is not None and have != PTYPE[ptype]:
+                raise SchemaConflict(
+                    f"{spec.kind} type {spec.name!r} in {self.config.redacted()} stores property "
+                    f"{prop!r} as {PTYPE_NAME.get(have, have)}, but it is declared as {ptype}. "
+                    f"MLMD cannot change a property's type: declare a new property name "
+                    f"(or a new type name) instead."
+                )
+
+    def _type_id(self, kind: str, name: str) -> int:
+        spec = self.registry.get(kind, name)
+        if spec is None:
+            if kind == "execution":
+                spec = self.registry.execution_type(name)
+            else:
+                stored = self._types.get((kind, name))
+                if stored is None:
+                    self._load_types()
+                    stored = self._types.get((kind, name))
+                if stored is not None:
+                    return stored.id
+                raise InvalidInput(
+                    f"unknown {kind} type {name!r}: declare it first "
+                    f"(lineage.types.declare_artifact_type / a subclass of ArtifactType)"
+                )
+        return self.ensure_type(spec)
+
+    def _declared(self, kind: str, name: str) -> Dict[str, str]:
+        spec = self.registry.get(kind, name)
+        declared = dict(spec.properties) if spec else {}
+        t = self._types.get((kind, name))
+        if t is not None:
+            for k, v in t.properties.items():
+                declared.setdefault(k, PTYPE_NAME.get(v, "STRING"))
+        return declared
+
+    def _fill(self, proto: Any, kind: str, type_name: str, properties: Mapping[str, Any],
+              custom: Mapping[str, Any]) -> None:
+        declared = self._declared(kind, type_name)
+        for k, v in properties.items():
+            if v is None:
+                continue
+            if k in declared:
+                proto.properties[k].CopyFrom(to_value(v, declared[k]))
+            else:
+                proto.custom_properties[k].CopyFrom(to_value(v))
+        for k, v in custom.items():
+            if v is None:
+                continue
+            proto.custom_properties[k].CopyFrom(to_value(v))
+
+    def new_artifact_proto(self, a: Artifact) -> pb.Artifact:
+        proto = pb.Artifact(type_id=self._type_id("artifact", a.type), uri=a.uri)
+        if a.name:
+            proto.name = a.name
+        proto.state = ART_STATE.Value(a.state or "LIVE")
+        self._fill(proto, "artifact", a.type, a.properties, a.custom_properties)
+        return proto

@@ -1,0 +1,232 @@
+"""Writes: contexts, one execution with its events and contexts in one MLMD call, bulk
+subgraphs in one transaction, external artifacts; and the schema version record."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..errors import AlreadyExists, NotFound, SchemaConflict, StoreBusy
+from ..records import Artifact, Context, Execution
+from ..vocab import quote
+from .convert import EVENT_TYPE, EXEC_STATE, context_record, copy_proto, execution_record, pb
+from .typesync import TypeSync
+
+__all__ = ["Writes", "ArtifactRef"]
+
+#: An artifact to link to an execution: an existing artifact's id, or a new record (id None).
+ArtifactRef = Union[int, Artifact]
+
+
+class Writes(TypeSync):
+    """Everything that changes the store."""
+
+    def ensure_schema(self) -> None:
+        """Register every built-in type (idempotent, additive), then the schema version."""
+        self._load_types()
+        for spec in self.registry.builtin():
+            self.ensure_type(spec)
+        self._record_schema_version()
+
+    def _record_schema_version(self) -> None:
+        version = self.registry.version
+        existing = self.get_context_by_name("LineageStore", "store")
+        if existing is not None:
+            stored = existing.properties.get("schema_version") or 0
+            if stored > version:
+                raise SchemaConflict(
+                    f"the store {self.config.redacted()} was written by a newer lineage "
+                    f"(schema version {stored}; this one knows {version}). Upgrade lineage."
+                )
+            if stored == version:
+                return
+        self.put_context("LineageStore", "store", {"schema_version": version})
+
+    def put_context(self, type_name: str, name: str, properties: Mapping[str, Any] = {},
+                    *, update: bool = True) -> Context:
+        """Create the context, or (``update=True``) set the given properties on it."""
+        type_id = self._type_id("context", type_name)
+        for _ in range(3):
+            existing = self._call(f"reading {type_name} context {name!r}",
+                                  self.mlmd.get_context_by_type_and_name, type_name, name)
+            proto = existing if existing is not None else pb.Context(type_id=type_id, name=name)
+            if existing is not None and not update:
+                self._contexts[proto.id] = proto
+                return context_record(copy_proto(proto))
+            self._fill(proto, "context", type_name, properties, {})
+            try:
+                [cid] = self._write(f"writing {type_name} context {name!r}",
+                                    self.mlmd.put_contexts, [proto])
+            except AlreadyExists:
+                continue  # created by a concurrent writer: read it and update that one
+            proto.id = cid
+            proto.type = type_name
+            self._contexts[cid] = proto
+            return context_record(copy_proto(proto))
+        raise StoreBusy(f"could not create the {type_name} context {name!r}: it kept changing")
+
+    def link_contexts(self, parent_id: int, child_id: int) -> None:
+        """Record ``parent_id`` as a parent context of ``child_id`` (idempotent)."""
+        link = pb.ParentContext(parent_id=parent_id, child_id=child_id)
+        try:
+            self._write("linking contexts", self.mlmd.put_parent_contexts, [link])
+        except AlreadyExists:
+            pass  # already linked
+
+    def _context_protos(self, ids: Sequence[int]) -> List[pb.Context]:
+        missing = [i for i in ids if i not in self._contexts]
+        if missing:
+            for c in self._list("reading contexts", self.mlmd.get_contexts_by_id, missing):
+                self._contexts[c.id] = c
+        out = []
+        for i in ids:
+            if i not in self._contexts:
+                raise NotFound(f"context {i} does not exist in {self.config.redacted()}")
+            out.append(self._contexts[i])
+        return out
+
+    # --------------------------------------------------------------- executions
+
+    def write_execution(
+        self,
+        *,
+        type: str,
+        state: str,
+        execution_id: Optional[int] = None,
+        properties: Mapping[str, Any] = {},
+        params: Mapping[str, Any] = {},
+        inputs: Sequence[Tuple[ArtifactRef, str]] = (),
+        outputs: Sequence[Tuple[ArtifactRef, str]] = (),
+        context_ids: Sequence[int] = (),
+        reread: bool = True,
+    ) -> Tuple[Execution, List[Artifact]]:
+        """Create or update one execution with its events and contexts in ONE MLMD call.
+
+        ``inputs``/``outputs`` pair an artifact (existing id, or a new record) with the
+        argument name recorded as the event path. Existing artifacts are passed to MLMD as
+        stored, read just before the write (a stub would wipe their uri and properties).
+        Returns the execution (read back when ``reread``, else as written, without server
+        timestamps) and the output artifacts as stored.
+        """
+        action = f"recording a {type} execution"
+        with self._lock:
+            if execution_id is not None:
+                proto = self._running.pop(execution_id, None)
+                if proto is None:
+                    found = self._list(action, self.mlmd.get_executions_by_id, [execution_id])
+                    if not found:
+                        raise NotFound(f"execution {execution_id} does not exist")
+                    proto = found[0]
+            else:
+                proto = pb.Execution(type_id=self._type_id("execution", type))
+            proto.last_known_state = EXEC_STATE.Value(state)
+            self._fill(proto, "execution", type, properties, params)
+
+            pairs, out_index = self._event_pairs(action, inputs, outputs)
+            contexts = self._context_protos(list(context_ids))
+            exec_id, art_ids, _ = self._write(
+                action, self.mlmd.put_execution, proto, pairs, contexts,
+                reuse_context_if_already_exist=True,
+            )
+            proto.id = exec_id
+            proto.type = type
+            if state in ("RUNNING", "NEW"):
+                self._running[exec_id] = proto  # the terminal update needs no read
+        out_ids = [art_ids[i] for i in out_index]
+        by_id = {a.id: a for a in self.get_artifacts(sorted(set(out_ids)))} if out_ids else {}
+        outs = [by_id[i] for i in out_ids]
+        execution = self.get_execution(exec_id) if reread else execution_record(copy_proto(proto))
+        return execution, outs
+
+    def _event_pairs(self, action: str, inputs: Sequence[Tuple[ArtifactRef, str]],
+                     outputs: Sequence[Tuple[ArtifactRef, str]]) -> Tuple[List[Tuple[Any, Any]], List[int]]:
+        """``(artifact proto, event)`` pairs for MLMD, and for each requested output the index of
+        its pair (an artifact bound to two arguments shares one pair)."""
+        existing_ids = [a for a, _ in list(inputs) + list(outputs) if isinstance(a, int)]
+        stored: Dict[int, pb.Artifact] = {}
+        if existing_ids:
+            for a in self._list(action, self.mlmd.get_artifacts_by_id, existing_ids):
+                stored[a.id] = a
+            missing = sorted(set(existing_ids) - set(stored))
+            if missing:
+                raise NotFound(f"{action}: artifact(s) {missing} do not exist in {self.config.redacted()}")
+        pairs: List[Tuple[Any, Any]] = []
+        out_index: List[int] = []
+        by_ref: Dict[Tuple[int, int], int] = {}
+        for refs, etype in ((inputs, EVENT_TYPE.INPUT), (outputs, EVENT_TYPE.OUTPUT)):
+            for ref, key in refs:
+                if isinstance(ref, int) and (ref, etype) in by_ref:
+                    # One artifact bound to two arguments: MLMD keeps one event per
+                    # (artifact, execution, type), so its path names both.
+                    index = by_ref[(ref, etype)]
+                    pairs[index][1].path.steps.add().key = key
+                else:
+                    art = stored[ref] if isinstance(ref, int) else self.new_artifact_proto(ref)
+                    event = pb.Event(type=etype)
+                    event.path.steps.add().key = key
+                    index = len(pairs)
+                    if isinstance(ref, int):
+                        by_ref[(ref, etype)] = index
+                    pairs.append((art, event))
+                if etype == EVENT_TYPE.OUTPUT:
+                    out_index.append(index)
+        return pairs, out_index
+
+    def put_subgraph(
+        self,
+        *,
+        executions: Sequence[Tuple[str, str, Mapping[str, Any], Mapping[str, Any]]],
+        artifacts: Sequence[ArtifactRef],
+        edges: Sequence[Tuple[int, int, str, str]],
+        context_ids: Sequence[int] = (),
+    ) -> Tuple[List[int], List[int]]:
+        """Record many executions, artifacts and events in ONE transaction (bulk import).
+
+        ``executions`` are ``(type, state, properties, params)``; ``artifacts`` new records
+        or existing ids; ``edges`` ``(execution index, artifact index, "INPUT"|"OUTPUT", key)``.
+        Every node is attributed/associated to every context in ``context_ids``. Returns the
+        execution ids and artifact ids, in order.
+        """
+        with self._lock:
+            exec_protos = []
+            for type_name, state, props, params in executions:
+                proto = pb.Execution(type_id=self._type_id("execution", type_name),
+                                     last_known_state=EXEC_STATE.Value(state))
+                self._fill(proto, "execution", type_name, props, params)
+                exec_protos.append(proto)
+            existing = [a for a in artifacts if isinstance(a, int)]
+            stored = {a.id: a for a in self._list("bulk import", self.mlmd.get_artifacts_by_id,
+                                                  existing)} if existing else {}
+            if len(stored) != len(set(existing)):
+                raise NotFound(f"bulk import: artifact(s) {sorted(set(existing) - set(stored))} do not exist")
+            art_protos = [stored[a] if isinstance(a, int) else self.new_artifact_proto(a) for a in artifacts]
+            event_edges = []
+            for ei, ai, etype, key in edges:
+                event = pb.Event(type=EVENT_TYPE.Value(etype))
+                event.path.steps.add().key = key
+                event_edges.append((ei, ai, event))
+            contexts = self._context_protos(list(context_ids))
+            exec_ids, art_ids, _ = self._write(
+                "bulk import", self.mlmd.put_lineage_subgraph, exec_protos, art_protos, contexts,
+                event_edges, reuse_context_if_already_exist=True,
+                reuse_artifact_if_already_exist_by_external_id=False)
+        return list(exec_ids), list(art_ids)
+
+    def put_artifacts(self, artifacts: Sequence[Artifact]) -> List[Artifact]:
+        """Record artifacts that no execution produced (external data)."""
+        protos = [self.new_artifact_proto(a) for a in artifacts]
+        ids = self._write("recording artifacts", self.mlmd.put_artifacts, protos)
+        return self.get_artifacts(ids)
+
+    # -------------------------------------------------------------------- reads
+
+    def find_artifact(self, type_name: str, uri: str, fingerprint: str) -> Optional[Artifact]:
+        """The newest LIVE artifact of this type at this URI with this fingerprint, if any."""
+        if ("artifact", type_name) not in self._types:
+            self._load_types()
+            if ("artifact", type_name) not in self._types:
+                return None
+        q = (f"type = {quote(type_name)} AND uri = {quote(uri)} AND "
+             f"properties.fingerprint.string_value = {quote(fingerprint)}")
+        found = self.list_artifacts(filter_query=q, limit=1)
+        return found[0] if found else None
+

@@ -1,0 +1,139 @@
+"""URIs: which MLMD backend a store URI opens and where its artifacts live; and how a path
+given for an artifact is recorded (:func:`to_uri`).
+
+=============================  ==================================================
+``None`` / ``""``              the embedded default: ``./.lineage/metadata.sqlite``
+``sqlite:///relative/x.db``    a SQLite file, relative to the working directory
+``sqlite:////abs/x.db``        a SQLite file, absolute path (four slashes)
+``/abs/x.db``, ``x.db``        a plain path is a SQLite file too
+``mysql://user[:pw]@host[:port]/db[?socket=/run/mysqld.sock]``   MySQL / MariaDB
+``memory://``                  an in-memory store (one process, gone on exit)
+=============================  ==================================================
+
+The MySQL password comes from the URI or from ``LINEAGE_MYSQL_PASSWORD``; it is never
+printed (:meth:`StoreConfig.redacted`) and never recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Optional
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .errors import InvalidInput
+from .vocab import is_local
+
+__all__ = ["StoreConfig", "parse_store_uri", "to_uri", "DEFAULT_HOME", "ENV_STORE", "ENV_ARTIFACTS"]
+
+ENV_STORE = "LINEAGE_STORE"
+ENV_ARTIFACTS = "LINEAGE_ARTIFACTS"
+ENV_MYSQL_PASSWORD = "LINEAGE_MYSQL_PASSWORD"
+DEFAULT_HOME = ".lineage"
+_HELP = (
+    "use sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+    "mysql://user@host:3306/database or memory://"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreConfig:
+    backend: str  # sqlite | mysql | memory
+    path: Optional[Path] = None
+    host: str = ""
+    port: int = 3306
+    database: str = ""
+    user: str = ""
+    password: str = dataclasses.field(default="", repr=False)
+    socket: str = ""
+    artifact_root: Path = Path(DEFAULT_HOME) / "artifacts"
+
+    def redacted(self) -> str:
+        """The store's URI with no password in it, for messages and logs."""
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.path}"  # absolute path: sqlite:////abs/x.db
+        if self.backend == "memory":
+            return "memory://"
+        auth = self.user + (":***" if self.password else "")
+        where = f"{self.host}:{self.port}" if self.host else "localhost"
+        extra = f"?socket={self.socket}" if self.socket else ""
+        return f"mysql://{auth}@{where}/{self.database}{extra}"
+
+    __str__ = redacted
+
+
+def parse_store_uri(uri: Optional[str] = None, *, artifact_root: Optional[str] = None) -> StoreConfig:
+    """Turn a store URI (or ``$LINEAGE_STORE``, or the default) into a :class:`StoreConfig`."""
+    if uri is None or uri == "":
+        uri = os.environ.get(ENV_STORE, "")
+    art_env = artifact_root or os.environ.get(ENV_ARTIFACTS)
+    if not uri:
+        home = Path(DEFAULT_HOME).absolute()
+        return StoreConfig(
+            "sqlite", path=home / "metadata.sqlite",
+            artifact_root=Path(art_env).absolute() if art_env else home / "artifacts",
+        )
+    uri = str(uri)
+    default_root = Path(art_env).absolute() if art_env else Path(DEFAULT_HOME).absolute() / "artifacts"
+    if uri.startswith("memory:"):
+        return StoreConfig("memory", artifact_root=default_root)
+    if "://" not in uri:
+        return _sqlite(uri, art_env)
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme in ("sqlite", "file"):
+        # sqlite:///rel.db -> "/rel.db" after the netloc; strip one slash (SQLAlchemy rule).
+        path = uri.split("://", 1)[1]
+        if path.startswith("/"):
+            path = path[1:]
+        if not path:
+            raise InvalidInput(f"store URI {uri!r} names no file; {_HELP}")
+        return _sqlite(path, art_env)
+    if scheme in ("mysql", "mariadb", "mysql+pymysql"):
+        if not parts.hostname and not parse_qs(parts.query).get("socket"):
+            raise InvalidInput(f"store URI {_redact(uri)!r} names no host; {_HELP}")
+        database = parts.path.lstrip("/")
+        if not database:
+            raise InvalidInput(f"store URI {_redact(uri)!r} names no database; {_HELP}")
+        try:
+            port = parts.port or 3306
+        except ValueError:
+            raise InvalidInput(f"store URI {_redact(uri)!r} has a port that is not a number") from None
+        query = parse_qs(parts.query)
+        password = unquote(parts.password) if parts.password else os.environ.get(ENV_MYSQL_PASSWORD, "")
+        return StoreConfig(
+            "mysql",
+            host=parts.hostname or "",
+            port=port,
+            database=database,
+            user=unquote(parts.username or ""),
+            password=password,
+            socket=(query.get("socket") or [""])[0],
+            artifact_root=default_root,
+        )
+    raise InvalidInput(f"unknown store URI scheme {scheme!r} in {_redact(uri)!r}; {_HELP}")
+
+
+def _sqlite(path: str, art_env: Optional[str]) -> StoreConfig:
+    p = Path(path).expanduser().absolute()
+    root = Path(art_env).absolute() if art_env else p.parent / "artifacts"
+    return StoreConfig("sqlite", path=p, artifact_root=root)
+
+
+def _redact(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.password:
+        return uri.replace(":" + parts.password + "@", ":***@", 1)
+    return uri
+
+
+def to_uri(location: object) -> str:
+    """How a location is recorded: remote URIs (gs://, hdfs://, https://) as given, local paths
+    (plain or ``file://``) made absolute."""
+    text = os.fspath(location) if isinstance(location, os.PathLike) else str(location)
+    if not is_local(text):
+        return text
+    if text.startswith("file://"):
+        text = text[len("file://"):]
+    return str(Path(text).expanduser().absolute())

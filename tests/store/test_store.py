@@ -1,0 +1,210 @@
+"""The store: opening, type registration, conflicts, value round trips, errors, upgrade.
+
+Every test here that takes ``store_uri``/``any_lin`` runs on a SQLite file and on MariaDB.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from lineage import Lineage
+from lineage.errors import (InvalidInput, NotFound, ReadOnlyStore, SchemaConflict, StoreNeedsUpgrade,
+                            StoreNotFound, StoreUnavailable)
+from lineage.records import Artifact
+from lineage.schema import REGISTRY, Registry
+from lineage.store import Store
+from lineage.uris import parse_store_uri
+
+BUILTIN_ARTIFACTS = {"Dataset", "Examples", "Schema", "ExampleStatistics", "TransformGraph",
+                     "HubModule", "Model", "ModelEvaluation", "ModelBlessing", "PushedModel"}
+
+
+def test_open_registers_every_schema_type(any_lin):
+    store = any_lin.store
+    assert BUILTIN_ARTIFACTS <= set(store.type_names("artifact"))
+    assert {"Ingest", "Transform", "Train", "Evaluate", "Push", "Rollback", "PublishModule"} <= set(
+        store.type_names("execution"))
+    assert {"Pipeline", "PipelineRun", "Experiment", "ServingEndpoint"} <= set(store.type_names("context"))
+    assert store.type_properties("artifact", "HubModule")["version"] == "INT"
+    assert store.type_properties("artifact", "Dataset")["fingerprint"] == "STRING"
+    marker = store.get_context_by_name("LineageStore", "store")
+    assert marker.properties["schema_version"] == REGISTRY.version
+
+
+def test_reopen_is_idempotent(store_uri, tmp_path):
+    first = Lineage.open(store_uri)
+    ids = {n: first.store._types[("artifact", n)].id for n in BUILTIN_ARTIFACTS}
+    first.close()
+    second = Lineage.open(store_uri)
+    assert {n: second.store._types[("artifact", n)].id for n in BUILTIN_ARTIFACTS} == ids
+    assert len([c for c in second.store.list_contexts(limit=None) if c.type == "LineageStore"]) == 1
+
+
+def test_conflicting_property_type_is_refused_and_store_untouched(store_uri):
+    lin = Lineage.open(store_uri)
+    art = lin.store.put_artifacts([Artifact(None, "Dataset", "/data/x.csv",
+                                            properties={"fingerprint": "sha256:1"})])[0]
+    # A newer schema file changes HubModule.version from INT to STRING: MLMD cannot do that.
+    registry = Registry()
+    spec = registry.get("artifact", "HubModule")
+    registry._specs[("artifact", "HubModule")] = dataclasses.replace(
+        spec, properties={**spec.properties, "version": "STRING"})
+    with pytest.raises(SchemaConflict) as info:
+        Store(parse_store_uri(store_uri), registry=registry)
+    message = str(info.value)
+    assert "HubModule" in message and "'version'" in message and "INT" in message and "STRING" in message
+    again = Lineage.open(store_uri)
+    assert again.store.type_properties("artifact", "HubModule")["version"] == "INT"
+    assert again.artifact(art.id).uri == "/data/x.csv"
+
+
+def test_user_declared_type_extends_additively(store_uri):
+    registry = Registry()
+    registry.declare("artifact", "Embeddings", {"dim": int})
+    store = Store(parse_store_uri(store_uri), registry=registry)
+    [a] = store.put_artifacts([Artifact(None, "Embeddings", "/e", properties={"dim": 64, "note": "x"})])
+    assert a.properties["dim"] == 64 and a.custom_properties["note"] == "x"
+    registry.declare("artifact", "Embeddings", {"model": str})
+    store2 = Store(parse_store_uri(store_uri), registry=registry)
+    [b] = store2.put_artifacts([Artifact(None, "Embeddings", "/f", properties={"dim": 8, "model": "m"})])
+    assert store2.type_properties("artifact", "Embeddings").items() >= {"dim": "INT", "model": "STRING"}.items()
+    assert store2.get_artifact(a.id).properties["dim"] == 64
+    assert b.properties == {"dim": 8, "model": "m"}
+    with pytest.raises(InvalidInput, match="already declares property 'dim' as INT"):
+        registry.declare("artifact", "Embeddings", {"dim": float})
+
+
+def test_values_round_trip(any_lin):
+    props = {"an_int": 7, "a_float": 0.25, "a_str": "héllo", "a_bool": True,
+             "a_dict": {"k": [1, 2]}, "a_list": [1, "two"], "big": 2**40, "huge": 2**70}
+    [a] = any_lin.store.put_artifacts([Artifact(None, "Dataset", "/v", custom_properties=props)])
+    got = any_lin.artifact(a.id).custom_properties
+    assert got["an_int"] == 7 and isinstance(got["an_int"], int)
+    assert got["a_float"] == 0.25
+    assert got["a_str"] == "héllo"
+    assert got["a_bool"] is True
+    assert got["a_dict"] == {"k": [1, 2]}
+    assert got["a_list"] == '[1, "two"]'       # stored as JSON text
+    assert got["big"] == 2**40                  # beyond MySQL's 32-bit int_value: an exact DOUBLE
+    assert got["huge"] == str(2**70)            # beyond 2**53: JSON text
+
+
+def test_declared_int_property_too_big_for_mlmd_is_a_clear_error(any_lin):
+    with pytest.raises(InvalidInput, match="32-bit integers. Declare the property as DOUBLE"):
+        any_lin.store.put_artifacts([Artifact(None, "HubModule", "/m", properties={"version": 2**33})])
+    assert any_lin.artifacts("HubModule") == []
+
+
+def test_readonly_open_of_missing_sqlite_store(tmp_path):
+    with pytest.raises(StoreNotFound, match="no lineage store at"):
+        Lineage.open(f"sqlite:///{tmp_path / 'nope.sqlite'}", readonly=True)
+    assert not (tmp_path / "nope.sqlite").exists()
+
+
+def test_readonly_store_refuses_writes(sqlite_uri):
+    Lineage.open(sqlite_uri).close()
+    ro = Lineage.open(sqlite_uri, readonly=True)
+    with pytest.raises(ReadOnlyStore, match="read-only"):
+        ro.store.put_artifacts([Artifact(None, "Dataset", "/x")])
+
+
+def test_new_sqlite_store_uses_wal(sqlite_uri):
+    lin = Lineage.open(sqlite_uri)
+    with sqlite3.connect(str(lin.config.path)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_unknown_ids_are_clear_errors(any_lin):
+    with pytest.raises(NotFound, match="artifact 999 does not exist"):
+        any_lin.artifact(999)
+    with pytest.raises(NotFound, match="execution 999 does not exist"):
+        any_lin.execution(999)
+
+
+def test_malformed_filter_is_a_clear_error(any_lin):
+    with pytest.raises(InvalidInput, match="refused"):
+        any_lin.artifacts(filter_query="uri = = 'x'")
+
+
+def _open_and_write(uri: str, i: int, queue) -> None:
+    try:
+        lin = Lineage.open(uri)
+        [a] = lin.store.put_artifacts([Artifact(None, "Dataset", f"/p/{i}")])
+        queue.put(("ok", a.id))
+    except Exception as exc:  # reported to the parent
+        queue.put(("error", repr(exc)))
+
+
+def test_processes_opening_a_new_sqlite_store_at_once(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'race' / 'metadata.sqlite'}"
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_open_and_write, args=(uri, i, queue)) for i in range(4)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert [r[0] for r in results] == ["ok"] * 4, results
+    lin = Lineage.open(uri)
+    assert len(lin.artifacts("Dataset")) == 4
+    assert lin.store.type_names("artifact").count("Dataset") == 1
+
+
+def test_store_needing_upgrade_gives_a_clear_error(tfx_store):
+    before = tfx_store.read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(StoreNeedsUpgrade) as info:
+            Lineage.open(str(tfx_store), readonly=readonly)
+        message = str(info.value)
+        assert "lineage upgrade" in message and "--copy-to" in message and "--backup" in message
+    assert tfx_store.read_bytes() == before  # never migrated silently
+
+
+def test_upgrade_on_a_copy_leaves_the_original(tfx_store, tmp_path):
+    from lineage.store import upgrade_store
+
+    before = tfx_store.read_bytes()
+    copy = tmp_path / "upgraded.sqlite"
+    upgrade_store(parse_store_uri(str(tfx_store)), copy_to=copy)
+    assert tfx_store.read_bytes() == before
+    lin = Lineage.open(str(copy), readonly=True)
+    types = {a.type for a in lin.artifacts(limit=None)}
+    assert {"ExternalArtifact", "Examples", "Schema", "TransformGraph", "Model", "ModelBlessing",
+            "PushedModel"} <= types
+    assert len(lin.executions(limit=None)) == 9
+
+
+def test_upgrade_in_place_makes_a_backup(tfx_store):
+    from lineage.store import upgrade_store
+
+    before = tfx_store.read_bytes()
+    done = upgrade_store(parse_store_uri(str(tfx_store)), backup=True)
+    assert Path(done["backup"]).read_bytes() == before
+    assert len(Lineage.open(str(tfx_store), readonly=True).artifacts(limit=None)) == 11
+    with pytest.raises(InvalidInput, match="--copy-to"):
+        upgrade_store(parse_store_uri(str(tfx_store)))
+
+
+@pytest.mark.mariadb
+def test_mariadb_wrong_password_is_clear_and_secret(mariadb):
+    db = mariadb.new_database()
+    uri = f"mysql://{mariadb.user}:wrong-pw-123@127.0.0.1:{mariadb.port}/{db}"
+    with pytest.raises(StoreUnavailable) as info:
+        Lineage.open(uri)
+    assert "wrong-pw-123" not in str(info.value)
+    assert "LINEAGE_MYSQL_PASSWORD" in str(info.value)
+
+
+@pytest.mark.mariadb
+def test_mariadb_password_from_environment(mariadb, monkeypatch):
+    db = mariadb.new_database()
+    monkeypatch.setenv("LINEAGE_MYSQL_PASSWORD", mariadb.password)
+    lin = Lineage.open(mariadb.uri(db, with_password=False))
+    assert mariadb.password not in lin.uri and mariadb.password not in repr(lin.store)
+    assert "Dataset" in lin.store.type_names("artifact")

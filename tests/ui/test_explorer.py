@@ -1,0 +1,231 @@
+"""The Streamlit explorer: every page with Streamlit's AppTest on real stores, and the served
+app in headless Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from helpers import record_pipeline, record_push, record_serving_op, free_port, stop_process
+from lineage import Lineage, record
+from lineage.types import Dataset
+
+REPO = Path(__file__).resolve().parents[2]
+APP = str(REPO / "app" / "explorer.py")
+SCRIPT = "<script>alert('owned')</script>"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("explorer")
+    lin = Lineage.open(f"sqlite:///{tmp / 'metadata.sqlite'}")
+    raw, module, examples, m1, ev1 = record_pipeline(lin, tmp, run_name="run-1")
+    _, module2, _, m2, ev2 = record_pipeline(lin, tmp, module_version=2, lr=0.05, base=m1, raw=raw, run_name="run-2")
+    p1 = record_push(lin, m1, ev1.blessing, 1, at=1000.0)
+    record_push(lin, m2, ev2.blessing, 2, at=2000.0)
+    record_serving_op(lin, "Rollback", p1, at=3000.0)
+    lin.taint(module2, "vocabulary leaked from the test set")
+    odd = record("Note", outputs={"note": Dataset.at(tmp / "note.txt", comment=SCRIPT)}, store=lin).note
+    return {"uri": lin.uri, "lin": lin, "raw": raw, "module2": module2, "m1": m1, "m2": m2, "odd": odd}
+
+
+@pytest.fixture(autouse=True)
+def _store_env_restored(monkeypatch):
+    """AppTest runs the explorer in this process and reads the store from LINEAGE_STORE: put the
+    variable back as it was after each test."""
+    monkeypatch.delenv("LINEAGE_STORE", raising=False)
+
+
+def app(uri: str, **params) -> AppTest:
+    os.environ["LINEAGE_STORE"] = uri
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = str(v)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def frames(at) -> list:
+    return [d.value for d in at.dataframe]
+
+
+def texts(at) -> str:
+    return "\n".join([t.value for t in at.text] + [c.value for c in at.code] + [c.value for c in at.caption])
+
+
+def test_overview_counts_runs_and_serving_state(store):
+    at = app(store["uri"], page="overview")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Artifacts"] == str(len(store["lin"].artifacts(limit=None)))
+    dfs = frames(at)
+    by_type = dict(zip(dfs[0]["type"], dfs[0]["count"]))
+    assert by_type["PushedModel"] == 2 and by_type["HubModule"] == 2
+    serving = next(d for d in dfs if "endpoint" in d.columns)
+    row = serving[serving["endpoint"] == "reviews"].iloc[0]
+    assert row["version"] == 1 and "Rollback" in row["by"] and row["run"] == ""
+    runs = next(d for d in dfs if "name" in d.columns)
+    assert set(runs["name"]) >= {"run-1", "run-2"} and set(runs["state"]) == {"COMPLETE"}
+
+
+def test_runs_page_lists_steps_with_params(store):
+    at = app(store["uri"], page="runs", run="run-2")
+    steps = frames(at)[1]
+    assert list(steps["type"]) == ["PublishModule", "Ingest", "Train", "Evaluate"]
+    train = steps[steps["type"] == "Train"].iloc[0]
+    assert "0.05" in train["params"] and train["git_commit"].startswith("commit-run-2")
+    at.text_input[2].input("2999-01-01").run()          # started since: nothing yet
+    assert any(i.value == "No runs match." for i in at.info)
+
+
+def test_artifacts_search_by_uri(store):
+    at = app(store["uri"], page="artifacts")
+    at.text_input[1].input("/models/").run()
+    uris = set(frames(at)[0]["uri"])
+    assert uris == {"/models/run-1", "/models/run-2"}
+
+
+def test_artifacts_deep_link_selects_the_node_and_shows_text_as_text(store):
+    odd = store["odd"]
+    at = app(store["uri"], artifact=odd.id)
+    assert at.query_params["page"] == ["artifacts"] or at.query_params.get("page") in ("artifacts", ["artifacts"])
+    assert at.selectbox[-1].value == f"a{odd.id}"
+    shown = [j.value for j in at.json]
+    assert any(SCRIPT in str(v) for v in shown)                   # shown, as JSON text
+    assert not any(SCRIPT in m.value for m in at.markdown)        # never as Markdown/HTML
+    at = app(store["uri"], page="artifacts", artifact=store["m2"].id)
+    assert f"uri: {store['m2'].uri}" in texts(at)
+
+
+def test_graph_page_draws_the_lineage_and_marks_taints(store):
+    m2 = store["m2"]
+    at = app(store["uri"], page="graph", node=f"a{m2.id}", direction="upstream", hops=20)
+    [chart] = at.get("graphviz_chart")
+    dot = chart.proto.spec
+    assert f'"a{m2.id}"' in dot and f'"a{store["raw"].id}"' in dot and f'"a{store["m1"].id}"' in dot
+    assert 'fillcolor="#fecaca"' in dot                            # the tainted module, in red
+    assert f"tainted: a{store['module2'].id}" in texts(at)
+
+
+def test_serving_page_timeline_and_rollback_commands(store):
+    at = app(store["uri"], page="serving", model="reviews")
+    hist = frames(at)[0]
+    assert list(hist["action"]) == ["push", "push", "rollback"] and list(hist["version"]) == [1, 2, 1]
+    t = texts(at)
+    assert "serving now: version 1 (pinned)" in t
+    assert "lineage rollback reviews --to 2" in t and "lineage rollback reviews --to 1" not in t
+
+
+def test_compare_page_shows_the_diff(store):
+    at = app(store["uri"], page="compare", a=f"a{store['m1'].id}", b=f"a{store['m2'].id}")
+    assert any("lr" in set(d["key"]) for d in frames(at) if "key" in d.columns)
+    assert at.get("vega_lite_chart")  # metrics per slice
+
+
+@pytest.mark.slow
+def test_data_and_compare_pages_on_the_example_pipeline(pipeline):
+    lin, home = pipeline
+    uri = lin.uri
+    examples = lin.find("Examples", "split_names ~ '%train%'")[-1]
+    at = app(uri, page="data", artifact=examples.id)
+    features = next(d for d in frames(at) if "feature" in d.columns)
+    row = features[features["feature"] == "cuisine"].iloc[0]
+    assert row["vocabulary_size"] == 5 and row["missing"] == 0
+    assert len(at.get("vega_lite_chart")) >= 3  # rows per split and per-feature distributions
+    assert "statistics: a" in texts(at)
+    v1, v2 = lin.provenance("reviews:1").pushed, lin.provenance("reviews:2").pushed
+    at = app(uri, page="compare", a=f"a{v1.id}", b=f"a{v2.id}")
+    keys = set().union(*[set(d["key"]) for d in frames(at) if "key" in d.columns])
+    assert {"learning_rate", "trainable"} <= keys
+    spec = at.get("vega_lite_chart")[0]
+    assert spec.proto is not None
+
+
+def test_empty_store_shows_a_first_run_page(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    Lineage.open(uri).close()
+    at = app(uri)
+    assert "nothing has been recorded yet" in at.info[0].value
+    assert "@step" in at.code[0].value
+
+
+def test_works_on_the_upgraded_tfx_store(tfx_store, tmp_path):
+    from lineage.store import upgrade_store
+    from lineage.uris import parse_store_uri
+
+    copy = tmp_path / "tfx.sqlite"
+    upgrade_store(parse_store_uri(str(tfx_store)), copy_to=copy)
+    at = app(str(copy), page="overview")
+    assert dict(zip(frames(at)[0]["type"], frames(at)[0]["count"]))["ExternalArtifact"] == 1
+    pushed = Lineage.open(str(copy), readonly=True).artifacts("PushedModel")[0]
+    at = app(str(copy), page="graph", node=f"a{pushed.id}", direction="upstream", hops=30)
+    dot = at.get("graphviz_chart")[0].proto.spec
+    assert "ExampleStatistics" in dot and 'fillcolor="#f5f5f5"' in dot   # unknown types: neutral
+
+
+# ------------------------------------------------------------ a real browser
+
+
+@pytest.mark.slow
+def test_served_explorer_in_headless_chromium(store):
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        msg = "Chromium is not installed (apt-get install -y chromium): the browser test is skipped"
+        if os.environ.get("CI"):
+            pytest.fail(msg + " -- and CI must run it")
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    lineage_cmd = str(Path(sys.executable).parent / "lineage")
+    proc = subprocess.Popen([lineage_cmd, "ui", "--store", store["uri"], "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    shots = REPO / "test-output" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError("lineage ui did not become healthy: " + proc.stdout.read1(4000).decode())
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            dialogs = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            m2 = store["m2"]
+            page.goto(f"http://127.0.0.1:{port}/?page=graph&node=a{m2.id}&direction=upstream&hops=20")
+            page.wait_for_selector("svg text", timeout=60000)
+            labels = [t.text_content() for t in page.query_selector_all("svg text")]
+            assert f"a{m2.id}" in labels and "Model" in labels and f"a{store['raw'].id}" in labels
+            assert any(label.startswith("HubModule") for label in labels)
+            page.screenshot(path=str(shots / "lineage-graph.png"), full_page=True)
+
+            page.goto(f"http://127.0.0.1:{port}/?page=serving&model=reviews")
+            page.get_by_text("serving now: version 1 (pinned)").wait_for(timeout=60000)
+            page.get_by_text("lineage rollback reviews --to 2").wait_for(timeout=30000)
+            page.screenshot(path=str(shots / "serving.png"), full_page=True)
+
+            page.goto(f"http://127.0.0.1:{port}/?artifact={store['odd'].id}")
+            page.get_by_text(SCRIPT, exact=False).first.wait_for(timeout=60000)
+            assert dialogs == []                 # the <script> was text, not code
+            page.screenshot(path=str(shots / "artifact-with-script-text.png"), full_page=True)
+            browser.close()
+        for name in ("lineage-graph.png", "serving.png", "artifact-with-script-text.png"):
+            assert (shots / name).stat().st_size > 10_000
+    finally:
+        stop_process(proc)
