@@ -25,9 +25,10 @@ from typing import Any, List, Optional, Tuple
 
 from ..errors import InvalidInput
 from ..store import Store
+from ..values import stored_double
 from ..vocab import ARTIFACT_STATES, EXECUTION_STATES, quote
 
-__all__ = ["Clause", "parse_filter", "to_mlmd"]
+__all__ = ["Clause", "parse_filter", "to_mlmd", "matches", "numeric"]
 
 _TOKEN = re.compile(r"""
     \s*(?:
@@ -205,11 +206,67 @@ def to_mlmd(clauses: List[Clause], kind: str, store: Store,
         column = _resolve(store, kind, type_name, field, c.values)
         if column is None:
             return "id < 0"
-        convert = float if column.endswith("double_value") else (lambda v: v)
-        parts.append(f"{column} {_sql_op(c.op)} {_rhs(c, convert)}")
+        if column.endswith("double_value"):
+            parts.append(_double_range(column, c))
+        else:
+            parts.append(f"{column} {_sql_op(c.op)} {_rhs(c)}")
     if type_name:
         parts.insert(0, f"type = {_literal(type_name)}")
     return " AND ".join(parts) if parts else None
+
+
+def _bounds(t: float) -> Tuple[str, str]:
+    """The lowest and highest value a double column may hold for ``t`` (ML Metadata keeps 6
+    decimals, see :func:`lineage.values.stored_double`), as filter literals."""
+    both = (float(f"{t:.6f}"), stored_double(t))
+    return _number(min(both)), _number(max(both))
+
+
+def _number(x: float) -> str:
+    return f"{x:.6f}" if abs(x) < 1e15 else repr(x)
+
+
+def _double_range(column: str, c: Clause) -> str:
+    """A condition on a double column that every node matching ``c`` exactly also matches (the
+    column holds rounded values); :func:`matches` then compares exact values."""
+    values = [float(v) for v in c.values]
+    if c.op in (">", ">="):
+        return f"{column} >= {_bounds(values[0])[0]}"
+    if c.op in ("<", "<="):
+        return f"{column} <= {_bounds(values[0])[1]}"
+    if c.op == "=":
+        lo, hi = _bounds(values[0])
+        return f"{column} >= {lo} AND {column} <= {hi}"
+    if c.op == "in":
+        return f"{column} IN ({', '.join(sorted({b for v in values for b in _bounds(v)}))})"
+    return f"{column} IS NOT NULL"  # != and ~ : decided on the exact values
+
+
+_COMPARE = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def numeric(c: Clause) -> bool:
+    """Whether ``c`` compares a property with numbers (decided on exact values by :func:`matches`)."""
+    return c.field not in _ATTRS and c.op != "~" and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in c.values)
+
+
+def matches(record: Any, clauses: List[Clause]) -> bool:
+    """Whether a record's exact values satisfy the numeric clauses (the others were exact in
+    ML Metadata already)."""
+    for c in clauses:
+        if not numeric(c):
+            continue
+        value = record.get(c.field)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if c.op == "in":
+            if value not in c.values:
+                return False
+        elif not _COMPARE[c.op](value, c.values[0]):
+            return False
+    return True
 
 
 def _columns_for(values: Tuple[Any, ...]) -> List[str]:

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional, Union
 from ..errors import InvalidInput
 from ..store import Store
 from ..vocab import quote
-from .filters import Clause, parse_filter, to_mlmd
+from .filters import Clause, matches, numeric, parse_filter, to_mlmd
 from .resolve import parse_when
 
 __all__ = ["find"]
@@ -40,4 +40,14 @@ def find(store: Store, *, kind: str = "artifact", type: Optional[str] = None,
         extra.append(f"create_time_since_epoch <= {int(parse_when(until) * 1000)}")
     full = " AND ".join([q for q in [query] if q] + extra) or None
     lister = store.list_artifacts if kind == "artifact" else store.list_executions
-    return lister(filter_query=full, limit=limit)
+    if not any(numeric(c) for c in clauses):
+        return lister(filter_query=full, limit=limit)
+    # Numbers: ML Metadata narrowed on rounded columns; the exact values decide. Ask for more
+    # until enough match or nothing more comes.
+    page = None if limit is None else max(4 * limit, 100)
+    while True:
+        got = lister(filter_query=full, limit=page)
+        found = [r for r in got if matches(r, clauses)]
+        if page is None or len(got) < page or len(found) >= (limit or 0):
+            return found[:limit] if limit is not None else found
+        page *= 4

@@ -36,7 +36,7 @@ from ..fingerprint import fingerprint
 from ..records import Artifact, Execution
 from ..store import Store
 from ..types import ArtifactArg, ArtifactType, OutputArtifact, annotation_names
-from ..values import to_json
+from ..values import cache_form, describe
 from ..vocab import quote
 from .artifacts import resolve_artifact
 from .current import current_store
@@ -84,7 +84,8 @@ def cache_key(type_name: str, src: str, params: Mapping[str, Any],
     doc = {
         "type": type_name,
         "source": src,
-        "params": to_json(params),
+        # equal values are equal here (5 and 5.0), as they are once recorded and compared
+        "params": {k: cache_form(v, f"step {type_name}: parameter {k!r}") for k, v in params.items()},
         "inputs": sorted((key, a.fingerprint or f"id:{a.id}") for key, a in inputs),
     }
     return "sha256:" + hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
@@ -326,7 +327,7 @@ class _Call:
             raise
         props: Dict[str, Any] = {}
         if value is not None:
-            props["result"] = to_json(value)
+            props["result"] = describe(value)
         execution, outs = self.recording.finish(
             "COMPLETE", outputs=new_outputs, properties=props,
             reread=len(new_outputs) > 1,  # only a StepResult hands the execution out

@@ -25,7 +25,7 @@ from ..query import (inputs, producers, pushed_of, pushed_version, replay_steps,
 from ..record import Recording
 from ..records import Artifact, Execution
 from ..store import Store
-from ..values import to_json
+from ..values import describe
 from ..vocab import is_blessed
 from .client import ServerUnreachable, ServingClient
 from .config import (default_config_path, model_entry, read_config, versions_on_disk, write_config,
@@ -123,7 +123,7 @@ def _recorded(store: Store, type_name: str, model_name: str, work: Callable[[Rec
         rec.annotate(**annotations)
         rec.attach_context("ServingEndpoint", model_name, {"model_name": model_name})
         result = work(rec)
-        rec.finish("COMPLETE", properties={"result": to_json(result)})
+        rec.finish("COMPLETE", properties={"result": describe(result)})
     return rec
 
 

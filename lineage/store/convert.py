@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Dict, Mapping, Optional
+import math
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from google.protobuf import json_format, struct_pb2
 from ml_metadata.metadata_store import metadata_store
@@ -11,9 +11,9 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 
 from ..errors import InvalidInput
 from ..records import Artifact, Context, Event, Execution, ReadOnlyMapping
-from ..values import json_default, jsonable
+from ..values import EXACT_KEY, FLOAT_MAX, column_value, double_is_exact, exact_entries, from_tree, to_tree
 
-__all__ = ["pb", "PTYPE", "PTYPE_NAME", "EXEC_STATE", "ART_STATE", "EVENT_TYPE", "to_value",
+__all__ = ["pb", "PTYPE", "PTYPE_NAME", "EXEC_STATE", "ART_STATE", "EVENT_TYPE", "to_value", "encode",
            "from_value", "copy_proto", "artifact_record", "execution_record", "context_record",
            "event_record", "list_options", "INT32_MIN", "INT32_MAX"]
 
@@ -33,58 +33,74 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 # ------------------------------------------------------------------ value conversion
 
 
-def to_value(value: Any, ptype: Optional[str] = None) -> pb.Value:
-    """A Python value as an MLMD ``Value``; what MLMD cannot hold becomes JSON text."""
+def _scalar(column: Any) -> pb.Value:
     v = pb.Value()
-    if ptype == "STRUCT" or (ptype is None and isinstance(value, dict) and jsonable(value)):
-        s = struct_pb2.Struct()
-        s.update(value if isinstance(value, dict) else {"value": value})
-        v.struct_value.CopyFrom(s)
-    elif isinstance(value, bool):
-        if ptype in (None, "BOOLEAN"):
-            v.bool_value = value
-        else:
-            _coerce(v, value, ptype)
-    elif isinstance(value, int) and ptype in (None, "INT"):
-        if INT32_MIN <= value <= INT32_MAX:
-            v.int_value = value
-        elif ptype is None and abs(value) <= 2**53:
-            v.double_value = float(value)  # exact; MySQL's int_value column is 32-bit
-        elif ptype is None:
-            v.string_value = json.dumps(value)
-        else:
-            raise InvalidInput(
-                f"value {value} does not fit an INT property: ML Metadata's MySQL schema holds "
-                f"32-bit integers. Declare the property as DOUBLE (exact up to 2**53)."
-            )
-    elif isinstance(value, float) and ptype in (None, "DOUBLE"):
-        v.double_value = value
-    elif isinstance(value, str) and ptype in (None, "STRING"):
-        v.string_value = value
-    elif ptype is None or ptype == "STRING":
-        v.string_value = json.dumps(value, default=json_default, sort_keys=True)
+    if isinstance(column, bool):
+        v.bool_value = column
+    elif isinstance(column, int):
+        v.int_value = column
+    elif isinstance(column, float):
+        v.double_value = column
     else:
-        _coerce(v, value, ptype)
+        v.string_value = column
     return v
 
 
-def _coerce(v: pb.Value, value: Any, ptype: str) -> None:
+def _declared_column(value: Any, ptype: str, what: str) -> Tuple[Any, bool]:
+    """``(column, exact)`` for a property declared as ``ptype`` (values are coerced to it)."""
     try:
         if ptype == "INT":
-            return _coerce_int(v, int(value))
-        elif ptype == "DOUBLE":
-            v.double_value = float(value)
-        elif ptype == "BOOLEAN":
-            v.bool_value = bool(value)
-        else:
-            v.string_value = str(value)
+            number = int(value)
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            if INT32_MIN <= number <= INT32_MAX:
+                return number, True
+        if ptype == "DOUBLE":
+            real = float(value)
+            if math.isnan(real):
+                return None, False
+            if math.isinf(real):
+                return math.copysign(FLOAT_MAX, real), False
+            return max(-FLOAT_MAX, min(FLOAT_MAX, real)), double_is_exact(real)
+        if ptype == "BOOLEAN":
+            if not isinstance(value, (bool, int)):
+                raise ValueError(value)
+            return bool(value), True
     except (TypeError, ValueError):
-        raise InvalidInput(f"value {value!r} cannot be stored as a {ptype} property") from None
+        raise InvalidInput(f"{what}: {value!r} cannot be stored as a {ptype} property") from None
+    if ptype == "INT":
+        raise InvalidInput(f"{what}: {value} does not fit an INT property (ML Metadata's MySQL schema "
+                           f"holds 32-bit integers); declare it DOUBLE (exact up to 2**53)")
+    text = value if isinstance(value, str) else str(value)
+    return text.replace("\x00", ""), "\x00" not in text
 
 
-def _coerce_int(v: pb.Value, value: int) -> None:
-    v.CopyFrom(to_value(value, "INT"))
+def encode(value: Any, ptype: Optional[str] = None, what: str = "value") -> Tuple[Optional[pb.Value], bool, Any]:
+    """``(MLMD value or None for no column, whether the exact tree must be kept beside it, tree)``.
 
+    Undeclared properties follow :mod:`lineage.values`; declared ones are coerced to their type
+    (``STRUCT`` ones become a protobuf Struct). Raises InvalidInput, before anything is written,
+    for what cannot be recorded."""
+    tree = to_tree(value, what)
+    if ptype == "STRUCT":
+        if not isinstance(value, dict):
+            raise InvalidInput(f"{what}: a STRUCT property takes a dict, not {type(value).__name__}")
+        v = pb.Value()
+        s = struct_pb2.Struct()
+        s.update(tree)
+        v.struct_value.CopyFrom(s)
+        return v, True, tree
+    if ptype is None:
+        column, _, exact = column_value(value, what)
+    else:
+        column, exact = _declared_column(value, ptype, what)
+    return (None if column is None else _scalar(column)), not exact, tree
+
+
+def to_value(value: Any, ptype: Optional[str] = None) -> pb.Value:
+    """The MLMD ``Value`` a Python value is written as (empty when it has no column)."""
+    v, _, _ = encode(value, ptype)
+    return v if v is not None else pb.Value()
 
 
 def from_value(v: pb.Value) -> Any:
@@ -99,38 +115,54 @@ def from_value(v: pb.Value) -> Any:
 
 
 class _LazyProps(ReadOnlyMapping):
-    """A proto's property map, converted value by value when read (a graph of 30k nodes
-    is built without converting properties nobody looks at). Holds the message, so records
-    stay picklable."""
+    """A proto's property map, converted value by value when read (a graph of 30k nodes is built
+    without converting properties nobody looks at), with the exact values of ``lineage:exact``
+    put back over what the columns hold. Holds the message, so records stay picklable."""
 
-    __slots__ = ("_msg", "_field", "_cache")
+    __slots__ = ("_msg", "_field", "_cache", "_exact")
 
     def __init__(self, msg: Any, field: str) -> None:
         self._msg = msg
         self._field = field
         self._cache: Optional[Dict[str, Any]] = None
+        self._exact: Optional[Dict[str, Any]] = None
+
+    def _overlay(self) -> Dict[str, Any]:
+        if self._exact is None:
+            raw = self._msg.custom_properties[EXACT_KEY].string_value \
+                if EXACT_KEY in self._msg.custom_properties else None
+            self._exact = exact_entries(raw)["p" if self._field == "properties" else "c"]
+        return self._exact
 
     def _all(self) -> Dict[str, Any]:
         if self._cache is None:
-            self._cache = {k: from_value(v) for k, v in getattr(self._msg, self._field).items()}
+            self._cache = {k: self[k] for k in self._keys()}
         return self._cache
+
+    def _keys(self) -> list:
+        m = getattr(self._msg, self._field)
+        keys = [k for k in m if k != EXACT_KEY]
+        return keys + [k for k in self._overlay() if k not in m]
 
     def __getitem__(self, key: str) -> Any:
         if self._cache is not None:
             return self._cache[key]
+        exact = self._overlay()
+        if key in exact:
+            return from_tree(exact[key])
         m = getattr(self._msg, self._field)
-        if key not in m:
+        if key not in m or key == EXACT_KEY:
             raise KeyError(key)
         return from_value(m[key])
 
     def __contains__(self, key: object) -> bool:
-        return key in getattr(self._msg, self._field)
+        return key != EXACT_KEY and (key in getattr(self._msg, self._field) or key in self._overlay())
 
     def __iter__(self):
-        return iter(self._all())
+        return iter(self._keys())
 
     def __len__(self) -> int:
-        return len(getattr(self._msg, self._field))
+        return len(self._keys())
 
     def __repr__(self) -> str:
         return repr(self._all())
@@ -142,6 +174,7 @@ class _LazyProps(ReadOnlyMapping):
         self._msg = state["type"].FromString(state["msg"])
         self._field = state["field"]
         self._cache = None
+        self._exact = None
 
 
 def copy_proto(msg: Any) -> Any:
@@ -152,7 +185,7 @@ def copy_proto(msg: Any) -> Any:
 
 
 def _props(msg: Any, field: str) -> Mapping[str, Any]:
-    return _LazyProps(msg, field) if len(getattr(msg, field)) else {}
+    return _LazyProps(msg, field) if len(getattr(msg, field)) or EXACT_KEY in msg.custom_properties else {}
 
 
 # ---------------------------------------------------------------- record conversion

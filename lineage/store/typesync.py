@@ -4,13 +4,15 @@ maps filled from Python values."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Mapping
 
 from ..errors import AlreadyExists, InvalidInput, ReadOnlyStore, SchemaConflict
 from ..records import Artifact
 from ..schema import TypeSpec
+from ..values import EXACT_KEY, exact_entries
 from .reads import Reads
-from .convert import ART_STATE, PTYPE, PTYPE_NAME, pb, to_value
+from .convert import ART_STATE, PTYPE, PTYPE_NAME, encode, pb
 from .errors import translated
 
 __all__ = ["TypeSync"]
@@ -150,18 +152,39 @@ class TypeSync(Reads):
 
     def _fill(self, proto: Any, kind: str, type_name: str, properties: Mapping[str, Any],
               custom: Mapping[str, Any]) -> None:
+        """Set properties (declared ones typed as declared) and custom ones (parameters) on
+        ``proto``. Every value is checked first, so a refused one changes nothing; what no column
+        holds exactly is kept in ``lineage:exact`` (see :mod:`lineage.values`). A None property
+        is left unset; a None parameter is recorded as None."""
         declared = self._declared(kind, type_name)
+        planned = []
         for k, v in properties.items():
-            if v is None:
-                continue
-            if k in declared:
-                proto.properties[k].CopyFrom(to_value(v, declared[k]))
-            else:
-                proto.custom_properties[k].CopyFrom(to_value(v))
+            if v is not None:
+                side = "p" if k in declared else "c"
+                planned.append((side, k, encode(v, declared.get(k), f"{kind} {type_name}: property {k!r}")))
         for k, v in custom.items():
-            if v is None:
-                continue
-            proto.custom_properties[k].CopyFrom(to_value(v))
+            planned.append(("c", k, encode(v, None, f"{kind} {type_name}: parameter {k!r}")))
+        if any(k == EXACT_KEY for _, k, _ in planned):
+            raise InvalidInput(f"{kind} {type_name}: {EXACT_KEY!r} is lineage's own property name")
+        if not planned:
+            return
+        exact = exact_entries(proto.custom_properties[EXACT_KEY].string_value
+                              if EXACT_KEY in proto.custom_properties else None)
+        for side, k, (value, keep, tree) in planned:
+            target = proto.properties if side == "p" else proto.custom_properties
+            if value is None:
+                if k in target:
+                    del target[k]
+            else:
+                target[k].CopyFrom(value)
+            if keep:
+                exact[side][k] = tree
+            else:
+                exact[side].pop(k, None)
+        if exact["p"] or exact["c"]:
+            proto.custom_properties[EXACT_KEY].string_value = json.dumps(exact, sort_keys=True, ensure_ascii=False)
+        elif EXACT_KEY in proto.custom_properties:
+            del proto.custom_properties[EXACT_KEY]
 
     def new_artifact_proto(self, a: Artifact) -> pb.Artifact:
         proto = pb.Artifact(type_id=self._type_id("artifact", a.type), uri=a.uri)

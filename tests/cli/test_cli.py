@@ -130,7 +130,7 @@ def test_cli_does_not_import_tensorflow():
     # imports TensorFlow). Only the server's gRPC service module imports TF Serving's messages.
     code = ("import sys, pkgutil, importlib, lineage; "
             "names = [m.name for m in pkgutil.walk_packages(lineage.__path__, 'lineage.') "
-            "if m.name != 'lineage.serving.server.grpc_api']; "
+            "if m.name != 'lineage.serving.server.grpc_api' and not m.name.endswith('__main__')]; "
             "assert len(names) > 50, names; [importlib.import_module(n) for n in names]; "
             "from lineage.serving.wire import messages; messages(); "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'apache_beam', 'streamlit')]; "

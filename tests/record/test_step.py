@@ -211,13 +211,13 @@ def test_steps_outside_a_run_still_record(lin, raw):
     assert lin.outputs(ex)["cleaned"][0].id == out.id
 
 
-def test_parameters_mlmd_cannot_hold_are_json(lin, raw):
+def test_parameters_mlmd_cannot_hold_read_back_equal(lin, raw):
     with use_store(lin):
         cleaned = clean(raw)
         train(cleaned, lr=0.1, layers=(16, 8), opts={"path": Path("/x"), "tags": {"b", "a"}})
     ex = lin.executions("Train")[0]
-    assert ex.params["layers"] == "[16, 8]"
-    assert ex.params["opts"] == '{"path": "/x", "tags": ["a", "b"]}'
+    assert ex.params["layers"] == (16, 8)
+    assert ex.params["opts"] == {"path": Path("/x"), "tags": {"a", "b"}}
     assert ex.params["lr"] == 0.1
 
 

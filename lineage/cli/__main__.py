@@ -1,0 +1,7 @@
+"""``python -m lineage.cli``: the ``lineage`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
