@@ -155,8 +155,8 @@ def _build(arts: Iterable[Artifact], execs: Iterable[Execution], events: Iterabl
             continue
         if ev.type in INPUT_EVENTS:
             g.add_edge(akey, ekey, event="INPUT", key=ev.key)
-        elif ev.type in OUTPUT_EVENTS:
-            g.add_edge(ekey, akey, event="OUTPUT", key=ev.key)
+        elif ev.type in OUTPUT_EVENTS and g.nodes[ekey]["record"].state != "CACHED":
+            g.add_edge(ekey, akey, event="OUTPUT", key=ev.key)  # a cache hit made nothing
     return g
 
 
@@ -194,6 +194,37 @@ def _ring(edges: Iterable[Tuple[int, int, bool]], starts: Set[Tuple[str, int]], 
     return {("artifact", a) for a in arts} | {("execution", e) for e in execs}
 
 
+def _reachable(edges: Iterable[Tuple[int, int, bool]], roots: Sequence[Tuple[str, int]], direction: str,
+               max_hops: Optional[int]) -> Tuple[Set[int], Set[int]]:
+    """Every artifact and execution id within ``max_hops`` of ``roots`` along ``edges``."""
+    a2e: Dict[int, List[int]] = {}
+    e2a: Dict[int, List[int]] = {}
+    down = direction != "UPSTREAM"
+    for aid, eid, is_input in edges:
+        if is_input == down:
+            a2e.setdefault(aid, []).append(eid)
+        else:
+            e2a.setdefault(eid, []).append(aid)
+    arts = {i for k, i in roots if k == "artifact"}
+    execs = {i for k, i in roots if k == "execution"}
+    seen_a, seen_e = set(arts), set(execs)
+    hops = 0
+    while (arts or execs) and (max_hops is None or hops < max_hops):
+        hops += 1
+        next_e = {e for a in arts for e in a2e.get(a, ())} - seen_e
+        next_a = {a for e in execs for a in e2a.get(e, ())} - seen_a
+        seen_e |= next_e
+        seen_a |= next_a
+        arts, execs = next_a, next_e
+    return seen_a, seen_e
+
+
+def _without_reuse(edges: List[Tuple[int, int, bool]], cached: Set[int]) -> List[Tuple[int, int, bool]]:
+    """The edges less the outputs of cache hits: a CACHED execution reused those artifacts, it
+    did not make them, so nothing downstream of them was made from its inputs."""
+    return [(a, e, is_input) for a, e, is_input in edges if is_input or e not in cached]
+
+
 def reach(store: Store, roots: Sequence[Tuple[str, int]], direction: str = "DOWNSTREAM",
           max_hops: Optional[int] = None) -> Tuple[Set[int], Set[int], List[Tuple[int, int, bool]]]:
     """The artifact and execution ids reachable from ``roots``, and the edges
@@ -221,7 +252,12 @@ def reach(store: Store, roots: Sequence[Tuple[str, int]], direction: str = "DOWN
                 or len(arts) + len(execs) == before:
             break
         frontier = _ring(got, frontier, direction, hops)
-    return arts, execs, list(edges)
+    cached = store.cached_executions(sorted(execs)) if direction != "UPSTREAM" else set()
+    if not cached:
+        return arts, execs, list(edges)
+    kept = _without_reuse(list(edges), cached)
+    arts, execs = _reachable(kept, roots, direction, max_hops)
+    return arts, execs, [(a, e, i) for a, e, i in kept if a in arts and e in execs]
 
 
 def _mlmd_traversal(store: Store, roots: Sequence[Tuple[str, int]], direction: str,
@@ -248,6 +284,13 @@ def _mlmd_traversal(store: Store, roots: Sequence[Tuple[str, int]], direction: s
             break
         # Nodes exactly `hops` away from this frontier may have more lineage beyond.
         frontier = _at_distance(ev, frontier, direction, hops)
+    cached = {i for i, x in execs.items() if x.state == "CACHED"}
+    if cached:  # what was reached only through a cache hit's outputs was not made from the roots
+        edges = _without_reuse([(ev.artifact_id, ev.execution_id, ev.type in INPUT_EVENTS)
+                                for ev in events.values()], cached)
+        keep_a, keep_e = _reachable(edges, roots, direction, max_hops)
+        arts = {i: x for i, x in arts.items() if i in keep_a}
+        execs = {i: x for i, x in execs.items() if i in keep_e}
     return arts, execs, events
 
 
@@ -276,6 +319,8 @@ def _walk_upstream(store: Store, roots: Sequence[Tuple[str, int]], max_hops: Opt
                         next_a.add(ev.artifact_id)
         if art_front:
             for ex in store.executions_producing(sorted(art_front)):
+                if ex.state == "CACHED":
+                    continue  # a cache hit reused the artifact; its producer is the original run
                 execs[ex.id] = ex
                 if ex.id not in seen_e:
                     next_e.add(ex.id)

@@ -33,6 +33,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 from ..codeversion import git_state, source_hash
 from ..errors import FingerprintError, InvalidInput, LineageError
 from ..fingerprint import fingerprint
+from ..query import tainted, trace
 from ..records import Artifact, Execution
 from ..store import Store
 from ..types import ArtifactArg, ArtifactType, OutputArtifact, annotation_names
@@ -288,7 +289,8 @@ class _Call:
         q = (f"type = {quote(self.step.type_name)} AND last_known_state = COMPLETE AND "
              f"properties.cache_key.string_value = {quote(rec.properties['cache_key'])}")
         wanted = {n for n, s in self.specs.items() if s.direction == "output"}
-        for cand in store.list_executions(filter_query=q, limit=5):
+        marks = tainted(store)
+        for cand in store.list_executions(filter_query=q, limit=None):
             events = [e for e in store.events_of_executions([cand.id]) if e.type == "OUTPUT"]
             by_key = {e.key: e.artifact_id for e in events}
             if set(by_key) != wanted:
@@ -297,6 +299,14 @@ class _Call:
             if not all(_verifies(arts.get(i)) for i in by_key.values()):
                 log.info("cache: outputs of execution %s no longer verify", cand.id)
                 continue
+            if marks:
+                made_from = {a.id for a in trace(store, [("artifact", i) for i in by_key.values()],
+                                                 "UPSTREAM").artifacts()}
+                bad = sorted(made_from & set(marks))
+                if bad:
+                    log.warning("step %s: not reusing execution %s: it was made from tainted %s",
+                                self.step.type_name, cand.id, ", ".join(f"a{i}" for i in bad))
+                    continue
             execution, outs = rec.finish("CACHED", outputs=[(i, k) for k, i in by_key.items()],
                                          properties={"cached_from": cand.id})
             log.info("step %s: cache hit, reused execution %s", self.step.type_name, cand.id)

@@ -5,7 +5,7 @@ the one this code was checked against (10); everything falls back to the MLMD AP
 from __future__ import annotations
 
 import sqlite3
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Set
 
 from ..vocab import EXECUTION_STATES, quote
 from .convert import EXEC_STATE
@@ -43,6 +43,24 @@ class SqliteReads(TypeSync):
                         self._load_types()
                         names = {t.id: t.name for (k, _), t in self._types.items() if k == "artifact"}
                     out[aid] = names.get(tid, "?")
+        return out
+
+    def cached_executions(self, execution_ids: Sequence[int]) -> Set[int]:
+        """Which of these executions are CACHED (cache hits: they reused outputs, made none).
+        One indexed read on SQLite; a filter query per 500 ids elsewhere."""
+        ids = sorted(set(int(i) for i in execution_ids))
+        out: Set[int] = set()
+        db = self._sql_reader()
+        for i in range(0, len(ids), 20000 if db is not None else 500):
+            chunk = ",".join(str(x) for x in ids[i:i + (20000 if db is not None else 500)])
+            if db is not None:
+                with self._lock:
+                    out.update(r[0] for r in db.execute(
+                        f"SELECT id FROM Execution WHERE id IN ({chunk}) AND last_known_state = "
+                        f"{EXEC_STATE.Value('CACHED')}"))
+            else:
+                out.update(e.id for e in self.list_executions(
+                    filter_query=f"id IN ({chunk}) AND last_known_state = CACHED", limit=None))
         return out
 
     def counts(self, cap: int = 10_000) -> Dict[str, Dict[str, int]]:
