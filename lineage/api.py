@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import query, record
 from .errors import InvalidInput, NotFound
-from .query import (Diff, Impact, LineageGraph, Provenance, ServingEvent, ServingState, TaintRecord,
-                    VerifyReport)
+from .query import (Diff, HealthReport, Impact, LineageGraph, Provenance, ServingEvent, ServingState,
+                    TaintRecord, VerifyReport)
 from .records import Artifact, Context, Event, Execution
 from .refs import NodeRef, is_served_spec, parse_ref
 from .serving import rollback as serving_changes
@@ -250,6 +250,13 @@ class Lineage:
 
     def tainted(self) -> Dict[int, TaintRecord]:
         return query.tainted(self.store)
+
+    def doctor(self, *, fix: bool = False, check_files: bool = True) -> Tuple[HealthReport, Optional[Execution]]:
+        """What is inconsistent (abandoned RUNNING executions and runs, missing files, unknown
+        served versions); with ``fix=True`` the abandoned rows are closed FAILED, recorded as a
+        ``Doctor`` execution (returned)."""
+        report = query.check_health(self.store, check_files=check_files)
+        return report, (record.repair(self.store, report) if fix else None)
 
     # ------------------------------------------------------------------- serving
 

@@ -103,6 +103,24 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=not args.fix)
+    report, doctor = lin.doctor(fix=args.fix, check_files=not args.no_files)
+    rows = [{"kind": f.kind, "ref": f.ref, "detail": f.detail, "fix": "yes" if f.fixable else ""}
+            for f in report.findings]
+    text = table(rows, ["kind", "ref", "detail", "fix"]) if rows else f"{lin.uri}: nothing inconsistent found"
+    fixed = [f for f in report.findings if f.fixable] if doctor is not None else []
+    if doctor is not None:
+        text += (f"\nclosed {len(fixed)} abandoned row(s) as FAILED: {', '.join(f.ref for f in fixed)} "
+                 f"(recorded as e{doctor.id})")
+    elif any(f.fixable for f in report.findings):
+        text += "\n`lineage doctor --fix` closes the rows marked fix (FAILED, with the reason, recorded)"
+    data = {**report.to_dict(), "fixed": [f.ref for f in fixed],
+            "doctor_execution": f"e{doctor.id}" if doctor is not None else None}
+    emit(args, data, text)
+    return 1 if len(report.findings) > len(fixed) else 0
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add these commands to the ``lineage`` parser."""
     p = sub.add_parser("init", parents=[common], help="create the store (and artifact root)")
@@ -119,6 +137,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("show", parents=[common], help="one artifact, execution or context in detail")
     p.add_argument("ref", help="12 or a12 (artifact), e7 (execution), c3 (context)")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("doctor", parents=[common],
+                       help="what is inconsistent: abandoned RUNNING rows, missing files, unknown served versions")
+    p.add_argument("--fix", action="store_true", help="close abandoned RUNNING executions and runs (recorded)")
+    p.add_argument("--no-files", action="store_true", help="skip re-checking every recorded file on disk")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("upgrade", parents=[common],
                        help="migrate a store written by an older ML Metadata (explicitly)")

@@ -14,6 +14,7 @@ the whole store. Every report is a frozen dataclass with ``to_dict()``.
 ``filters``/``find``  the ``find`` filter language and search
 ``verify``          re-fingerprint artifacts on disk
 ``taint``           which artifacts are marked bad now
+``health``          ``lineage doctor``: abandoned RUNNING rows, missing files, unknown versions
 ``export``          DOT, node-link JSON, GraphML, OpenLineage
 ==================  ===========================================================================
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 from .diff import Diff, diff
 from .find import find
 from .graph import LineageGraph, reach, trace
+from .health import Finding, HealthReport, check_health
 from .impact import Impact, ImpactedPush, impact
 from .nodes import consumers, inputs, outputs, producers
 from .provenance import Provenance, provenance
@@ -36,7 +38,7 @@ from .taint import TaintRecord, tainted
 from .verify import VerifyReport, verify
 
 __all__ = [
-    "Diff", "diff", "find", "LineageGraph", "reach", "trace", "Impact", "ImpactedPush", "impact",
+    "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "reach", "trace", "Impact", "ImpactedPush", "impact",
     "Provenance", "provenance", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
     "ServingState", "last_change", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
     "as_artifact", "resolve_served", "consumers", "inputs", "outputs", "producers", "TaintRecord", "tainted", "VerifyReport", "verify",

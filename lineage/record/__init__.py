@@ -9,6 +9,7 @@
 ``runs``            ``with run(...)``: Pipeline, PipelineRun and Experiment contexts
 ``manual``          ``record()``: a step run that happened elsewhere
 ``marks``           taint / untaint
+``repair``          ``lineage doctor --fix``: close abandoned RUNNING rows
 ==================  ===========================================================================
 """
 
@@ -18,10 +19,11 @@ from .artifacts import register, resolve_artifact
 from .current import as_store, current_store, use_store
 from .manual import record
 from .marks import taint, untaint
+from .repair import repair
 from .recording import Recording, annotate, attach_context, current_execution_id
 from .runs import Run, current_run, run
 from .step import Step, StepResult, step
 
 __all__ = ["register", "resolve_artifact", "as_store", "current_store", "use_store", "record", "taint",
-           "untaint", "Recording", "annotate", "attach_context", "current_execution_id", "Run",
+           "untaint", "repair", "Recording", "annotate", "attach_context", "current_execution_id", "Run",
            "current_run", "run", "Step", "StepResult", "step"]

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import signal
+import threading
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..codeversion import code_version
-from ..errors import InvalidInput
+from ..errors import InvalidInput, LineageError
+from ..owner import this_owner
 from ..records import Artifact, Context, Execution
 from ..store import ArtifactRef, Store
 from ..vocab import check_execution_state
@@ -84,10 +87,12 @@ class Recording:
     # ------------------------------------------------------------------ writing
 
     def start(self) -> int:
-        """Write the execution RUNNING; returns its id."""
+        """Write the execution RUNNING, with its owner (this process); returns its id."""
+        terminate_as_exit()
         execution, _ = self.store.write_execution(
-            type=self.type_name, state="RUNNING", properties=self.properties, params=self.params,
-            inputs=[(a.id, k) for k, a in self.inputs], context_ids=self.context_ids, reread=False,
+            type=self.type_name, state="RUNNING", properties={**self.properties, "owner": this_owner()},
+            params=self.params, inputs=[(a.id, k) for k, a in self.inputs], context_ids=self.context_ids,
+            reread=False,
         )
         self.execution_id = execution.id
         log.info("%s started as execution %s", self.type_name, execution.id)
@@ -130,13 +135,18 @@ class Recording:
         return execution, outs
 
     def fail(self, exc: BaseException) -> None:
-        """Record FAILED with the error (CANCELED for KeyboardInterrupt / SystemExit). A failure to
+        """Record FAILED with the error (CANCELED for Ctrl-C, SIGTERM and SystemExit). When the
+        annotations themselves cannot be recorded, FAILED is recorded without them. A failure to
         record is logged, never raised over the original error."""
-        if self.execution_id is None:
+        if self.execution_id is None or self.execution is not None:
             return
         state = "CANCELED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED"
         try:
-            self.finish(state, properties=error_properties(exc), reread=False)
+            try:
+                self.finish(state, properties=error_properties(exc), reread=False)
+            except LineageError:
+                self.annotations.clear()  # an annotation may be what could not be recorded
+                self.finish(state, properties=error_properties(exc), reread=False)
         except Exception:
             log.warning("could not record execution %s as %s", self.execution_id, state,
                         exc_info=log.isEnabledFor(logging.DEBUG))
@@ -163,6 +173,24 @@ class Recording:
             self.fail(exc)
         elif self.execution is None:
             self.finish("COMPLETE")
+
+
+_TERM_INSTALLED = False
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def terminate_as_exit() -> None:
+    """Make SIGTERM end this process as Ctrl-C does (an exception through the step, which is
+    recorded CANCELED), when nobody else handles SIGTERM. Main thread only (Python's rule)."""
+    global _TERM_INSTALLED
+    if _TERM_INSTALLED or threading.current_thread() is not threading.main_thread():
+        return
+    _TERM_INSTALLED = True
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
 
 
 def _active_recording(what: str) -> Recording:

@@ -19,6 +19,7 @@ from ..errors import InvalidInput
 from ..records import Context
 from ..store import Store
 from .current import active_run, as_store, reset_active_run, set_active_run
+from ..owner import this_owner
 from .recording import now
 
 __all__ = ["Run", "run", "current_run"]
@@ -70,8 +71,14 @@ class Run:
                                          update=False)
         ids = [pipeline_ctx.id]
         props = {"pipeline": self.pipeline, "experiment": self.experiment, "state": "RUNNING",
-                 "started_at": self.started_at, **{k: self.code.get(k) for k in
-                                                    ("git_commit", "git_dirty", "user", "host")}}
+                 "owner": this_owner(), **{k: self.code.get(k) for k in
+                                           ("git_commit", "git_dirty", "user", "host")}}
+        existing = store.get_context_by_name("PipelineRun", self.name)
+        if existing is not None and existing.properties.get("started_at"):
+            # resuming a run by name: it started when it first started
+            self.started_at = existing.properties["started_at"]
+            props["resumed_at"] = now()
+        props["started_at"] = self.started_at
         self.context = store.put_context("PipelineRun", self.name, props)
         ids.append(self.context.id)
         store.link_contexts(pipeline_ctx.id, self.context.id)
@@ -88,10 +95,16 @@ class Run:
     def finish(self, error: Optional[BaseException] = None) -> None:
         if self.store is None or self.state not in ("RUNNING",):
             return
-        self.state = "COMPLETE" if error is None else "FAILED"
+        open_steps = [] if self.context is None else self.store.list_executions(
+            filter_query=f"contexts_a.id = {self.context.id} AND last_known_state = RUNNING", limit=20)
+        self.state = "COMPLETE" if error is None and not open_steps else "FAILED"
         props: Dict[str, Any] = {"state": self.state, "ended_at": now()}
         if error is not None:
             props.update(error_type=type(error).__name__, error_message=str(error)[:2000])
+        elif open_steps:
+            props.update(error_type="StepsStillRunning", error_message=(
+                "step(s) " + ", ".join(f"e{e.id} {e.type}" for e in open_steps) + " never finished "
+                "(a process was killed?): `lineage doctor` lists them, `lineage doctor --fix` closes them"))
         self.store.put_context("PipelineRun", self.name, props)
         log.info("run %s %s", self.name, self.state)
 

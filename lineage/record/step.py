@@ -338,10 +338,14 @@ class _Call:
         props: Dict[str, Any] = {}
         if value is not None:
             props["result"] = describe(value)
-        execution, outs = self.recording.finish(
-            "COMPLETE", outputs=new_outputs, properties=props,
-            reread=len(new_outputs) > 1,  # only a StepResult hands the execution out
-        )
+        try:
+            execution, outs = self.recording.finish(
+                "COMPLETE", outputs=new_outputs, properties=props,
+                reread=len(new_outputs) > 1,  # only a StepResult hands the execution out
+            )
+        except BaseException as exc:  # an output property the store refused, say: FAILED, with why
+            self.recording.fail(exc)
+            raise
         for out in self.outputs.values():  # an output the body moved elsewhere (out.uri = ...)
             parent = self.output_dir
             try:

@@ -14,18 +14,10 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..errors import InvalidInput
+from ..layout import versions_on_disk
 
 __all__ = ["read_config", "write_config", "write_text_atomic", "ensure_model", "default_config_path", "model_entry",
            "versions_on_disk"]
-
-
-def versions_on_disk(base_path: Union[str, Path]) -> list:
-    """The version directories under a model's base path that hold a SavedModel, ascending."""
-    try:
-        return sorted(int(p.name) for p in Path(base_path).iterdir()
-                      if p.name.isdigit() and (p / "saved_model.pb").exists())
-    except OSError:
-        return []
 
 
 def _pb():

@@ -1,0 +1,18 @@
+"""TF Serving's model directory layout: ``<base_path>/<version>/saved_model.pb``, version folders
+named by number (TF Serving also reads zero-padded names such as ``00000123``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Union
+
+__all__ = ["versions_on_disk"]
+
+
+def versions_on_disk(base_path: Union[str, Path]) -> List[int]:
+    """The version directories under a model's base path that hold a SavedModel, ascending."""
+    try:
+        return sorted(int(p.name) for p in Path(base_path).iterdir()
+                      if p.name.isdigit() and (p / "saved_model.pb").exists())
+    except OSError:
+        return []

@@ -1,0 +1,128 @@
+"""``lineage doctor``: what in a store is inconsistent with the world.
+
+- executions and runs left RUNNING whose owning process is gone (killed, or the machine went
+  down): :mod:`lineage.owner` tells, for owners on this host;
+- serving changes (push, rollback, promote, unpin) left RUNNING the same way;
+- recorded artifacts missing on disk;
+- version directories in a serving root that the store does not know (a push killed after
+  copying, or files put there by hand).
+
+Reading only; :mod:`lineage.record.repair` closes what can be closed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from ..owner import owner_alive
+from ..records import Artifact, Context, Execution
+from ..layout import versions_on_disk
+from ..store import Store
+from ..vocab import execution_role
+from .resolve import model_name_of, pushed_version
+from .verify import verify
+
+__all__ = ["Finding", "HealthReport", "check_health"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    kind: str        # abandoned-execution | abandoned-serving-change | abandoned-run | unknown-owner
+    #                  | missing-artifact | unknown-version
+    ref: str         # e12, c3, a7, or MODEL:VERSION
+    detail: str
+    fixable: bool    # lineage doctor --fix closes it
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class HealthReport:
+    findings: List[Finding]
+    executions: List[Execution] = dataclasses.field(repr=False, default_factory=list)  # fixable ones
+    runs: List[Context] = dataclasses.field(repr=False, default_factory=list)          # fixable ones
+
+    @property
+    def healthy(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"healthy": self.healthy, "findings": [f.to_dict() for f in self.findings]}
+
+
+def _owner_verdict(owner: Optional[str]) -> Optional[str]:
+    """Why a RUNNING row is abandoned, None if its owner still runs, '?' if it cannot be told."""
+    if not owner:
+        return "?"
+    alive = owner_alive(owner)
+    if alive is None:
+        return "?"
+    return None if alive else f"its process ({owner}) is gone"
+
+
+def _running_executions(store: Store, report: List[Finding], fixable: List[Execution]) -> None:
+    for e in store.list_executions(filter_query="last_known_state = RUNNING", limit=None, order_by="id",
+                                   ascending=True):
+        why = _owner_verdict(e.get("owner"))
+        if why is None:
+            continue
+        serving = execution_role(e.type) in ("push", "serving")
+        if why == "?":
+            report.append(Finding("unknown-owner", f"e{e.id}", f"{e.type} is RUNNING and its owner "
+                                  f"({e.get('owner') or 'not recorded'}) cannot be checked from here", False))
+            continue
+        kind = "abandoned-serving-change" if serving else "abandoned-execution"
+        report.append(Finding(kind, f"e{e.id}", f"{e.type} is RUNNING but {why}", True))
+        fixable.append(e)
+
+
+def _running_runs(store: Store, report: List[Finding], fixable: List[Context]) -> None:
+    if not store.has_type("context", "PipelineRun"):
+        return
+    for c in store.list_contexts(filter_query="type = 'PipelineRun' AND properties.state.string_value = 'RUNNING'",
+                                 limit=None):
+        why = _owner_verdict(c.get("owner"))
+        if why is None:
+            continue
+        if why == "?":
+            report.append(Finding("unknown-owner", f"c{c.id}", f"run {c.name!r} is RUNNING and its owner "
+                                  f"cannot be checked from here", False))
+            continue
+        report.append(Finding("abandoned-run", f"c{c.id}", f"run {c.name!r} is RUNNING but {why}", True))
+        fixable.append(c)
+
+
+def _unknown_versions(store: Store, report: List[Finding]) -> None:
+    if not store.has_type("artifact", "PushedModel"):
+        return
+    known: Dict[Path, Dict[str, Any]] = {}
+    for a in store.list_artifacts(filter_query="type = 'PushedModel'", limit=None):
+        name, version = model_name_of(a), pushed_version(a)
+        if name is None or version is None:
+            continue
+        entry = known.setdefault(Path(a.path).parent, {"name": name, "versions": set()})
+        entry["versions"].add(version)
+    for base, entry in sorted(known.items()):
+        for v in versions_on_disk(base):
+            if v not in entry["versions"]:
+                report.append(Finding("unknown-version", f"{entry['name']}:{v}",
+                                      f"{base / str(v)} is served from but was never recorded as pushed",
+                                      False))
+
+
+def check_health(store: Store, *, check_files: bool = True) -> HealthReport:
+    """Everything inconsistent in the store (see the module docstring)."""
+    findings: List[Finding] = []
+    executions: List[Execution] = []
+    runs: List[Context] = []
+    _running_executions(store, findings, executions)
+    _running_runs(store, findings, runs)
+    if check_files:
+        missing: List[Artifact] = verify(store).missing
+        findings += [Finding("missing-artifact", f"a{a.id}", f"{a.type} at {a.uri} is gone", False)
+                     for a in missing]
+    _unknown_versions(store, findings)
+    return HealthReport(findings, executions, runs)
