@@ -19,7 +19,7 @@ from .errors import InvalidInput, NotFound
 from .query import (Diff, HealthReport, Impact, LineageGraph, Provenance, ServingEvent, ServingState,
                     TaintRecord, VerifyReport)
 from .records import Artifact, Context, Event, Execution
-from .refs import NodeRef, is_served_spec, parse_ref
+from .refs import NodeRef
 from .serving import rollback as serving_changes
 from .serving.rollback import RollbackResult
 from .store import Store
@@ -85,20 +85,21 @@ class Lineage:
         return self.store.get_context(int(context_id))
 
     def node(self, ref: NodeRef) -> Union[Artifact, Execution, Context]:
-        kind, node_id = parse_ref(ref)
-        if kind == "artifact":
-            return self.artifact(node_id)
-        return self.execution(node_id) if kind == "execution" else self.context(node_id)
+        """Any reference: a record, 12 / a12, e7, c3, ``MODEL:VERSION``, a run name, or a model
+        name (the version serving now)."""
+        return query.resolve_node(self.store, ref)
 
     def artifacts(self, type: Optional[str] = None, *, limit: Optional[int] = 100,
                   filter_query: Optional[str] = None) -> List[Artifact]:
         """Newest first. ``filter_query`` is an MLMD filter (see the README's ``find``)."""
+        query.check_type(self.store, "artifact", type)
         return self.store.list_artifacts(filter_query=_and(_type_clause(type), filter_query),
                                          limit=limit)
 
     def executions(self, type: Optional[str] = None, *, state: Optional[str] = None,
                    limit: Optional[int] = 100, filter_query: Optional[str] = None) -> List[Execution]:
         """Newest first, optionally of one type and state (RUNNING, COMPLETE, FAILED, ...)."""
+        query.check_type(self.store, "execution", type)
         state_clause = f"last_known_state = {check_execution_state(state)}" if state else None
         return self.store.list_executions(
             filter_query=_and(_type_clause(type), state_clause, filter_query), limit=limit)
@@ -113,6 +114,7 @@ class Lineage:
         """PipelineRun contexts, newest first."""
         clause = "type = 'PipelineRun'"
         if pipeline:
+            query.check_context(self.store, f"Pipeline:{pipeline}")
             clause += f" AND properties.pipeline.string_value = {quote(pipeline)}"
         return self.store.list_contexts(filter_query=clause, limit=limit)
 
@@ -120,7 +122,8 @@ class Lineage:
         """The executions of a run, in the order they were recorded."""
         ctx = run if isinstance(run, Context) else self.store.get_context_by_name("PipelineRun", run)
         if ctx is None:
-            raise NotFound(f"no run named {run!r} in {self.uri}")
+            names = [c.name for c in self.runs(limit=2000)]
+            raise NotFound(f"no run named {run!r} in {self.uri}" + query.near(str(run), names))
         return self.context_executions(ctx, limit=limit)
 
     def context_executions(self, context: Union[Context, int], *, limit: int = 1000) -> List[Execution]:
@@ -134,11 +137,11 @@ class Lineage:
 
     def events(self, node: NodeRef) -> List[Event]:
         """The INPUT/OUTPUT events of an execution or an artifact."""
-        kind, node_id = parse_ref(node)
-        if kind == "execution":
-            return self.store.events_of_executions([node_id])
-        if kind == "artifact":
-            return self.store.events_of_artifacts([node_id])
+        found = query.resolve_node(self.store, node)
+        if isinstance(found, Execution):
+            return self.store.events_of_executions([found.id])
+        if isinstance(found, Artifact):
+            return self.store.events_of_artifacts([found.id])
         raise InvalidInput("contexts have no events; ask for their executions instead")
 
     def inputs(self, execution: NodeRef) -> Dict[str, List[Artifact]]:
@@ -153,20 +156,19 @@ class Lineage:
     def consumers(self, artifact: NodeRef) -> List[Execution]:
         return query.consumers(self.store, self._id(artifact, "artifact"))
 
-    @staticmethod
-    def _id(ref: NodeRef, want: str) -> int:
-        kind, node_id = parse_ref(ref)
-        if kind != want:
-            raise InvalidInput(f"{ref!r} is not an {want}")
-        return node_id
+    def _id(self, ref: NodeRef, want: str) -> int:
+        found = query.resolve_node(self.store, ref)
+        if found.kind != want:
+            raise InvalidInput(f"{ref!r} is not an {want} but {found.ref}")
+        return found.id
 
     def contexts(self, node: NodeRef) -> List[Context]:
-        kind, node_id = parse_ref(node)
-        if kind == "execution":
-            return self.store.contexts_of_execution(node_id)
-        if kind == "artifact":
-            return self.store.contexts_of_artifact(node_id)
-        return self.store.parent_contexts(node_id)
+        found = query.resolve_node(self.store, node)
+        if isinstance(found, Execution):
+            return self.store.contexts_of_execution(found.id)
+        if isinstance(found, Artifact):
+            return self.store.contexts_of_artifact(found.id)
+        return self.store.parent_contexts(found.id)
 
     def type_names(self, kind: str) -> List[str]:
         """The names of the ``artifact``, ``execution`` or ``context`` types the store holds."""
@@ -190,14 +192,11 @@ class Lineage:
 
     def lineage(self, node: NodeRef, direction: str = "both", max_hops: Optional[int] = None,
                 types: Optional[Sequence[str]] = None) -> LineageGraph:
-        if is_served_spec(node) or (isinstance(node, Artifact) and node.id is None):
-            roots = [("artifact", query.as_artifact(self.store, node).id)]
-        else:
-            kind, node_id = parse_ref(node)
-            if kind == "context":
-                raise InvalidInput("a context has no lineage of its own; start from an artifact "
-                                   "or an execution")
-            roots = [(kind, node_id)]
+        found = query.resolve_node(self.store, node)
+        if isinstance(found, Context):
+            raise InvalidInput(f"{node!r} is a context ({found.ref}): a context has no lineage of its own; "
+                               f"start from an artifact, an execution or a served model")
+        roots = [(found.kind, found.id)]
         graph = query.trace(self.store, roots, direction, max_hops)
         return graph.only(types) if types else graph
 

@@ -9,11 +9,11 @@ import dataclasses
 import datetime as _dt
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from .vocab import local_path
 
-__all__ = ["Artifact", "Execution", "Context", "Event", "ReadOnlyMapping", "utc_from_ms", "utc_from_s"]
+__all__ = ["Artifact", "Execution", "Context", "Event", "ReadOnlyMapping", "utc_from_ms", "utc_from_s", "iso"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -23,6 +23,11 @@ def utc_from_ms(ms: Optional[int]) -> Optional[_dt.datetime]:
     if not ms:
         return None
     return _dt.datetime.fromtimestamp(ms / 1000.0, tz=_dt.timezone.utc)
+
+
+def iso(dt: Optional[_dt.datetime]) -> Optional[str]:
+    """ISO 8601 with the zone (``2026-11-26T10:00:00.123000+00:00``), or None."""
+    return dt.isoformat() if dt else None
 
 
 def utc_from_s(seconds: Optional[float]) -> Optional[_dt.datetime]:
@@ -76,6 +81,29 @@ class _Node:
     def ref(self) -> str:
         """Short reference used by the CLI: ``a12`` for artifact 12, ``e7`` for execution 7."""
         return f"{self.kind[0]}{self.id}"
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The record in lineage's one JSON shape: its reference as a string, times in ISO 8601
+        with their zone, property values as recorded (see :mod:`lineage.cli.output` for how
+        values JSON cannot hold are written)."""
+        d: Dict[str, Any] = {"ref": self.ref, "kind": self.kind, "type": self.type}
+        for attr in ("uri", "state", "name"):
+            value = getattr(self, attr, None)
+            if value is not None:
+                d[attr] = value
+        d["properties"] = dict(self.properties)
+        d["custom_properties"] = dict(self.custom_properties)
+        d["created"] = iso(self.created)
+        return d
+
+    def summary(self) -> Dict[str, Any]:
+        """The short form nested in reports: reference, type, and URI or state."""
+        d: Dict[str, Any] = {"ref": self.ref, "type": self.type}
+        for attr in ("uri", "state", "name"):
+            value = getattr(self, attr, None)
+            if value is not None:
+                d[attr] = value
+        return d
 
 
 @dataclasses.dataclass(frozen=True, eq=True)

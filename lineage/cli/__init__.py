@@ -9,6 +9,7 @@ else ``./.lineage/metadata.sqlite``. Commands live by topic: :mod:`.store_cmds`,
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from typing import Iterable, Optional
@@ -61,7 +62,10 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     except LineageError as exc:
         if args.verbose >= 2:
             raise
-        print(f"lineage: error: {exc}", file=sys.stderr)
+        if args.json:  # scripts get the error as JSON too: {"error": {"type": ..., "message": ...}}
+            print(json.dumps({"error": {"type": type(exc).__name__, "message": str(exc)}}), file=sys.stderr)
+        else:
+            print(f"lineage: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("lineage: interrupted", file=sys.stderr)

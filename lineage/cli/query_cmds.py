@@ -88,14 +88,16 @@ def cmd_history(args: argparse.Namespace) -> int:
     events = lin.serving_history(args.model)
     state = lin.served_at(args.model, args.at or "now")
     rows = [{"when": when(e.when), "action": e.action, "version": e.version, "label": e.label or "",
-             "state": e.state, "execution": f"e{e.execution.id}", "user": e.user or "",
+             "state": e.state, "execution": e.execution.ref, "user": e.user or "",
              "forced": "forced" if e.forced else ""} for e in events]
+    json_rows = [{**r, "when": e.when.isoformat(), "forced": e.forced, "label": e.label, "user": e.user}
+                 for r, e in zip(rows, events)]
     text = table(rows, ["when", "action", "version", "label", "state", "execution", "user", "forced"])
     at = f"at {args.at}" if args.at else "now"
     labels = ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())) or "-"
     text += (f"\nserving {at}: version {state.version}" + (" (pinned)" if state.pinned else "")
              + f"; labels: {labels}")
-    data = {"events": rows, "state": state.to_dict()}
+    data = {"events": json_rows, "state": state.to_dict()}
     emit(args, data, text)
     return 0
 
@@ -150,9 +152,11 @@ def cmd_taint(args: argparse.Namespace) -> int:
         lin = Lineage.open(args.store, readonly=True)
         marks = lin.tainted()
         rows = [{"artifact": f"a{k}", "reason": t.reason, "when": when(t.when), "user": t.user or "",
-                 "execution": f"e{t.execution.id}"} for k, t in sorted(marks.items())]
-        emit(args, rows, table(rows, ["artifact", "reason", "when", "user", "execution"])
-              if rows else "no tainted artifacts")
+                 "execution": t.execution.ref} for k, t in sorted(marks.items())]
+        json_rows = [{**r, "when": t.when.isoformat() if t.when else None, "user": t.user}
+                     for r, (_, t) in zip(rows, sorted(marks.items()))]
+        emit(args, json_rows, table(rows, ["artifact", "reason", "when", "user", "execution"])
+             if rows else "no tainted artifacts")
         return 0
     if not args.artifact or not args.reason:
         raise LineageError("usage: lineage taint ARTIFACT --reason TEXT (or --list)")

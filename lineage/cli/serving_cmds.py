@@ -49,7 +49,7 @@ def cmd_unpin(args: argparse.Namespace) -> int:
 
 def dataclasses_asdict(res: Any) -> Dict[str, Any]:
     return {"model_name": res.model_name, "version": res.version, "previous": res.previous,
-            "execution": res.execution.id if res.execution else None, "seconds": round(res.seconds, 3),
+            "execution": res.execution.ref if res.execution else None, "seconds": round(res.seconds, 3),
             "forced": getattr(res, "forced", False)}
 
 

@@ -54,8 +54,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         lines += [f"uri:      {node.uri}", f"state:    {node.state}", f"created:  {when(node.created)}"]
         producers = lin.producers(node)
         consumers = lin.consumers(node)
-        data["produced_by"] = [e.id for e in producers]
-        data["consumed_by"] = [e.id for e in consumers]
+        data["produced_by"] = [e.summary() for e in producers]
+        data["consumed_by"] = [e.summary() for e in consumers]
         lines += props_lines("properties", dict(node.properties))
         lines += props_lines("custom properties", dict(node.custom_properties))
         lines.append("produced by: " + (", ".join(f"e{e.id} {e.type} ({e.state})" for e in producers) or "-"))
@@ -67,8 +67,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         if node.error:
             lines.append(f"error:    {node.error}")
         ins, outs = lin.inputs(node), lin.outputs(node)
-        data["inputs"] = {k: [a.id for a in v] for k, v in ins.items()}
-        data["outputs"] = {k: [a.id for a in v] for k, v in outs.items()}
+        data["inputs"] = {k: [a.summary() for a in v] for k, v in ins.items()}
+        data["outputs"] = {k: [a.summary() for a in v] for k, v in outs.items()}
         lines += props_lines("parameters", dict(node.params))
         lines += props_lines("properties", {k: v for k, v in node.properties.items()
                                              if k not in ("error_type", "error_message")})
@@ -80,12 +80,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             if not group:
                 lines.append("  -")
         ctxs = lin.contexts(node)
-        data["contexts"] = [{"id": c.id, "type": c.type, "name": c.name} for c in ctxs]
+        data["contexts"] = [c.summary() for c in ctxs]
         lines.append("contexts: " + (", ".join(f"{c.type} {c.name!r}" for c in ctxs) or "-"))
     else:
         lines += props_lines("properties", dict(node.properties))
         steps = lin.context_executions(node, limit=200)
-        data["executions"] = [e.id for e in steps]
+        data["executions"] = [e.summary() for e in steps]
         lines.append("executions:")
         lines += [f"  e{e.id} {e.type} {e.state}" for e in steps] or ["  -"]
     emit(args, data, "\n".join(lines))

@@ -12,7 +12,7 @@ import json
 import uuid
 from typing import Any, Dict, Iterable, List, Optional, Set
 
-from ..records import Artifact, Execution, utc_from_s
+from ..records import Artifact, Execution, iso, utc_from_s
 from ..version import __version__
 from ..vocab import artifact_role, execution_role, is_local, local_path
 from .graph import LineageGraph
@@ -107,7 +107,7 @@ def _node_dict(key: str, d: Dict[str, Any]) -> Dict[str, Any]:
     rec = d["record"]
     out = {"id": key, "kind": d["kind"], "mlmd_id": rec.id, "type": rec.type,
            "properties": dict(rec.properties), "custom_properties": dict(rec.custom_properties),
-           "create_time_ms": rec.create_time_ms}
+           "created": iso(rec.created)}
     if isinstance(rec, Artifact):
         out.update(uri=rec.uri, state=rec.state)
     else:
@@ -116,13 +116,14 @@ def _node_dict(key: str, d: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def to_node_link(graph: LineageGraph) -> Dict[str, Any]:
-    """The graph as node-link JSON (the layout networkx and d3 read)."""
+    """The graph as node-link JSON, as networkx's ``node_link_graph`` reads it (its default
+    ``edges="edges"`` since networkx 3.4)."""
     g = graph.graph
     return {
         "directed": True, "multigraph": False,
         "graph": {"roots": list(graph.roots), "direction": graph.direction},
         "nodes": [_node_dict(k, d) for k, d in sorted(g.nodes(data=True))],
-        "links": [{"source": u, "target": v, "event": d["event"], "key": d.get("key")}
+        "edges": [{"source": u, "target": v, "event": d["event"], "key": d.get("key")}
                   for u, v, d in sorted(g.edges(data=True))],
     }
 

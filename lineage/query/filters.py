@@ -20,6 +20,7 @@ silently matches nothing. Run two finds instead.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from typing import Any, List, Optional, Tuple
 
@@ -290,4 +291,16 @@ def _resolve(store: Store, kind: str, type_name: Optional[str], field: str,
             candidate = f"{where}.{field}.{column}"
             if lister(filter_query=f"{type_clause}{candidate} IS NOT NULL", limit=1):
                 return candidate
-    return None
+    if type_name and field in store.type_properties(kind, type_name):
+        return None  # declared: nothing holds a value of that kind yet
+    for column in ("int_value", "double_value", "string_value", "bool_value"):
+        for where in ("properties", "custom_properties"):
+            if lister(filter_query=f"{type_clause}{where}.{field}.{column} IS NOT NULL", limit=1):
+                return None  # the property exists, with values of another kind: nothing matches
+    seen = set(store.type_properties(kind, type_name)) if type_name else set()
+    for node in lister(filter_query=type_clause[:-5] or None, limit=200):
+        seen.update(node.properties)
+        seen.update(node.custom_properties)
+    close = difflib.get_close_matches(field, sorted(seen), n=3, cutoff=0.6)
+    hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""
+    raise InvalidInput(f"no {type_name or kind} in {store.config.redacted()} has a property {field!r}{hint}")

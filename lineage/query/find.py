@@ -9,6 +9,7 @@ from ..store import Store
 from ..vocab import quote
 from .filters import Clause, matches, numeric, parse_filter, to_mlmd
 from .resolve import parse_when
+from .subject import check_context, check_type
 
 __all__ = ["find"]
 
@@ -23,6 +24,9 @@ def find(store: Store, *, kind: str = "artifact", type: Optional[str] = None,
     """
     if kind not in ("artifact", "execution"):
         raise InvalidInput("kind must be 'artifact' or 'execution'")
+    check_type(store, kind, type)
+    if context:
+        check_context(store, context)
     if isinstance(where, Mapping):
         clauses = [Clause(k, "=", (v,)) for k, v in where.items()]
     else:

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..errors import InvalidInput
 from ..records import Artifact, Execution
 from ..store import Store
-from ..vocab import artifact_role
+from ..vocab import artifact_role, is_blessed
 from .graph import LineageGraph, reach, trace
 from .resolve import model_name_of, pushed_version
 from .serving import serving_now
@@ -64,11 +64,11 @@ class Impact:
 
     def to_dict(self) -> Dict[str, Any]:
         return {
-            "sources": [{"id": a.id, "type": a.type, "uri": a.uri} for a in self.sources],
-            "models": [{"id": a.id, "uri": a.uri} for a in self.models],
-            "evaluations": [a.id for a in self.evaluations],
-            "blessings": [a.id for a in self.blessings],
-            "pushed": [{"id": p.pushed.id, "model_name": p.model_name, "version": p.version,
+            "sources": [a.summary() for a in self.sources],
+            "models": [a.summary() for a in self.models],
+            "evaluations": [a.summary() for a in self.evaluations],
+            "blessings": [{**a.summary(), "blessed": is_blessed(a.get("blessed"))} for a in self.blessings],
+            "pushed": [{**p.pushed.summary(), "model_name": p.model_name, "version": p.version,
                         "serving_now": p.serving_now} for p in self.pushed],
             "executions": len(self.execution_ids),
             "serving_affected": [f"{p.model_name}:{p.version}" for p in self.serving_affected],

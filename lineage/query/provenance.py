@@ -7,11 +7,11 @@ import dataclasses
 import datetime as _dt
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..records import Artifact, Execution, utc_from_s
+from ..records import Artifact, Execution, iso, utc_from_s
 from ..store import Store
 from ..vocab import BOOKKEEPING, artifact_role, execution_role, is_blessed
 from .graph import LineageGraph, trace
-from .resolve import event_time, iso
+from .resolve import event_time
 from .subject import as_artifact
 
 __all__ = ["Provenance", "provenance"]
@@ -44,7 +44,7 @@ class Provenance:
 
     def to_dict(self) -> Dict[str, Any]:
         def art(a: Artifact) -> Dict[str, Any]:
-            d = {"id": a.id, "type": a.type, "uri": a.uri, "fingerprint": a.fingerprint}
+            d = {**a.summary(), "fingerprint": a.fingerprint}
             extra = {k: v for k, v in {**a.custom_properties, **a.properties}.items()
                      if k not in BOOKKEEPING}
             if extra:
@@ -52,7 +52,7 @@ class Provenance:
             return d
 
         def ex(e: Execution) -> Dict[str, Any]:
-            return {"id": e.id, "type": e.type, "state": e.state, "params": dict(e.params),
+            return {**e.summary(), "params": dict(e.params),
                     "started": iso(e.started), "user": e.properties.get("user"),
                     "source_hash": e.properties.get("source_hash"),
                     "module_file": e.get("module_file"),
@@ -77,7 +77,7 @@ class Provenance:
             "ran_by": self.ran_by,
             "trained_at": iso(self.trained_at),
             "pushed_at": iso(self.pushed_at),
-            "steps": [{"id": e.id, "type": e.type, "state": e.state} for e in self.steps],
+            "steps": [e.summary() for e in self.steps],
         }
 
 

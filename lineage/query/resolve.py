@@ -13,7 +13,7 @@ from ..records import Artifact, Execution
 from ..store import Store
 from ..vocab import is_local, quote
 
-__all__ = ["parse_when", "iso", "event_time", "lookup", "pushed_version", "model_name_of", "pushed_of"]
+__all__ = ["parse_when", "event_time", "lookup", "pushed_version", "model_name_of", "pushed_of"]
 
 
 def parse_when(when: Any) -> float:
@@ -48,10 +48,6 @@ def parse_when(when: Any) -> float:
 def event_time(e: Execution) -> float:
     return e.properties.get("ended_at") or e.properties.get("started_at") or e.create_time_ms / 1000
 
-
-
-def iso(dt: Optional[_dt.datetime]) -> Optional[str]:
-    return dt.isoformat() if dt else None
 
 
 def lookup(store: Store, artifact: Artifact) -> Artifact:

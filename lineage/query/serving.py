@@ -8,10 +8,10 @@ import datetime as _dt
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import NotFound
-from ..records import Artifact, Execution, utc_from_s
+from ..records import Artifact, Execution, iso, utc_from_s
 from ..store import Store
 from ..vocab import artifact_role, execution_role, quote, type_leaf
-from .resolve import event_time, iso, parse_when, pushed_version
+from .resolve import event_time, parse_when, pushed_version
 
 __all__ = ["ServingEvent", "ServingState", "serving_history", "replay_steps", "replay", "serving_now",
            "served_at", "last_change"]
@@ -54,7 +54,7 @@ class ServingState:
         return {"model_name": self.model_name, "version": self.version, "pinned": self.pinned,
                 "labels": self.labels, "versions": list(self.versions),
                 "since": iso(utc_from_s(self.since)) if self.since else None,
-                "execution": self.event.execution.id if self.event else None}
+                "execution": self.event.execution.ref if self.event else None}
 
 
 def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> List[ServingEvent]:

@@ -4,32 +4,95 @@ now, from the serving history)."""
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+from typing import Any, Iterable, Optional, Union
 
 from ..errors import InvalidInput, NotFound
-from ..records import Artifact
+from ..records import Artifact, Context, Execution
 from ..refs import is_served_spec, parse_ref
 from ..store import Store
+from ..vocab import quote
 from .resolve import lookup, pushed_of, pushed_version
 from .serving import served_at
 
-__all__ = ["as_artifact", "resolve_served"]
+__all__ = ["as_artifact", "resolve_served", "resolve_node", "near", "check_type", "check_context"]
+
+
+def resolve_node(store: Store, ref: Any) -> Union[Artifact, Execution, Context]:
+    """Any reference of the grammar in :mod:`lineage.refs` as its record: a record, ``12`` /
+    ``a12`` / ``e7`` / ``c3``, ``MODEL:VERSION``, a run name, or a bare model name (the version
+    serving now). An unknown name is a NotFound naming the near matches."""
+    if isinstance(ref, Artifact) and ref.id is None:
+        return lookup(store, ref)
+    if isinstance(ref, (Artifact, Execution, Context)):
+        return ref
+    try:
+        kind, node_id = parse_ref(ref)
+    except InvalidInput:
+        text = str(ref).strip() if isinstance(ref, str) else ""
+        if not text:
+            raise
+        if is_served_spec(text):
+            return resolve_served(store, text)
+        return _named(store, text)
+    if kind == "artifact":
+        return store.get_artifact(node_id)
+    return store.get_execution(node_id) if kind == "execution" else store.get_context(node_id)
+
+
+def _named(store: Store, name: str) -> Union[Artifact, Context]:
+    run = store.get_context_by_name("PipelineRun", name) if store.has_type("context", "PipelineRun") else None
+    model = store.get_context_by_name("ServingEndpoint", name) \
+        if store.has_type("context", "ServingEndpoint") else None
+    if run is not None and model is not None:
+        raise InvalidInput(f"{name!r} is both a run (c{run.id}) and a served model: write c{run.id} for "
+                           f"the run, or {name}:VERSION for a version of the model")
+    if run is not None:
+        return run
+    if model is not None:
+        return resolve_served(store, name)
+    names = [c.name for t in ("PipelineRun", "ServingEndpoint") if store.has_type("context", t)
+             for c in store.list_contexts(filter_query=f"type = '{t}'", limit=2000)]
+    raise NotFound(f"{name!r} is not a node reference (a12, e7, c3), a run or a served model in "
+                   f"{store.config.redacted()}" + near(name, names))
+
+
+def near(name: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x' or 'y'?"`` for the closest candidates, or ``""``."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""
+
+
+def check_type(store: Store, kind: str, name: Optional[str]) -> None:
+    """An InvalidInput naming the near matches when no ``kind`` type ``name`` is in the store or
+    declared (a declared type nothing has used yet is fine: it simply has no nodes)."""
+    if not name or store.has_type(kind, name) or store.registry.get(kind, name) is not None:
+        return
+    known = store.type_names(kind) + [s.name for s in store.registry.builtin() if s.kind == kind]
+    raise InvalidInput(f"unknown {kind} type {name!r} in {store.config.redacted()}" + near(name, known))
+
+
+def check_context(store: Store, context: str) -> None:
+    """NotFound naming the near matches when no context is called ``context`` (``NAME`` or
+    ``TYPE:NAME``)."""
+    ctype, _, cname = str(context).rpartition(":")
+    if ctype:
+        if store.has_type("context", ctype) and store.get_context_by_name(ctype, cname) is not None:
+            return
+    elif store.list_contexts(filter_query=f"name = {quote(cname)}", limit=1):
+        return
+    names = [c.name for c in store.list_contexts(limit=5000)]
+    raise NotFound(f"no context named {context!r} in {store.config.redacted()}" + near(cname, names))
 
 
 def as_artifact(store: Store, node: Any) -> Artifact:
-    if is_served_spec(node):
-        return resolve_served(store, node)
-    if isinstance(node, Artifact) and node.id is None:
-        return lookup(store, node)
-    try:
-        kind, node_id = parse_ref(node)
-    except InvalidInput:
-        if isinstance(node, str) and node.strip() and not node.strip()[0].isdigit():
-            return resolve_served(store, node.strip())  # a model name: the version serving now
-        raise
-    if kind != "artifact":
-        raise InvalidInput(f"{node!r} is not an artifact")
-    return store.get_artifact(node_id)
+    """The artifact a reference names (a node reference, ``MODEL:VERSION``, a model name)."""
+    found = resolve_node(store, node)
+    if not isinstance(found, Artifact):
+        raise InvalidInput(f"{node!r} is {'a run' if isinstance(found, Context) else 'an execution'} "
+                           f"({found.ref}), not an artifact: name a model, a served version "
+                           f"(MODEL:VERSION) or an artifact (a12)")
+    return found
 
 
 def resolve_served(store: Store, spec: str) -> Artifact:
@@ -46,7 +109,14 @@ def resolve_served(store: Store, spec: str) -> Artifact:
         if state.version is None:
             raise NotFound(f"model {name!r} has no version serving")
         wanted = state.version
-    for a in pushed_of(store, name):
+    pushed = pushed_of(store, name)
+    for a in pushed:
         if pushed_version(a) == wanted:
             return a
-    raise NotFound(f"model {name!r} has no pushed version {wanted} in {store.config.redacted()}")
+    if not pushed:
+        models = [c.name for c in store.list_contexts(filter_query="type = 'ServingEndpoint'", limit=2000)] \
+            if store.has_type("context", "ServingEndpoint") else []
+        raise NotFound(f"no model named {name!r} was pushed to {store.config.redacted()}" + near(name, models))
+    versions = sorted(v for v in (pushed_version(a) for a in pushed) if v is not None)
+    raise NotFound(f"model {name!r} has no pushed version {wanted} in {store.config.redacted()} "
+                   f"(pushed: {', '.join(map(str, versions))})")

@@ -7,11 +7,10 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..errors import FingerprintError
 from ..fingerprint import fingerprint
-from ..records import Artifact
-from ..refs import is_served_spec, parse_ref
+from ..records import Artifact, Execution
 from ..store import Store
 from ..vocab import is_local
-from .subject import as_artifact
+from .subject import resolve_node
 
 __all__ = ["VerifyReport", "verify"]
 
@@ -30,8 +29,8 @@ class VerifyReport:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"checked": self.checked, "ok": len(self.ok),
-                "missing": [{"id": a.id, "uri": a.uri} for a in self.missing],
-                "changed": [{"id": a.id, "uri": a.uri, "recorded": a.fingerprint, "now": now}
+                "missing": [a.summary() for a in self.missing],
+                "changed": [{**a.summary(), "recorded": a.fingerprint, "now": now}
                             for a, now in self.changed],
                 "skipped": len(self.skipped), "clean": self.clean}
 
@@ -55,16 +54,14 @@ def verify(store: Store, node: Any = None, *, page: int = 1000,
                 last = batch[-1].id
         batches: Iterable[List[Artifact]] = pages()
     else:
-        kind, node_id = ("served", 0) if is_served_spec(node) else parse_ref(node)
-        if kind == "artifact":
-            batches = [[store.get_artifact(node_id)]]
-        elif kind == "execution":
-            evs = [e for e in store.events_of_executions([node_id]) if e.type == "OUTPUT"]
+        found = resolve_node(store, node)
+        if isinstance(found, Artifact):
+            batches = [[found]]
+        elif isinstance(found, Execution):
+            evs = [e for e in store.events_of_executions([found.id]) if e.type == "OUTPUT"]
             batches = [store.get_artifacts(sorted({e.artifact_id for e in evs}))]
-        elif kind == "served":
-            batches = [[as_artifact(store, node)]]
         else:
-            batches = [store.artifacts_in_context(node_id, limit=100_000)]
+            batches = [store.artifacts_in_context(found.id, limit=100_000)]
     ok, missing, changed, skipped = [], [], [], []
     checked = 0
     for batch in batches:

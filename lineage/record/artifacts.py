@@ -6,17 +6,21 @@ unchanged data does not multiply nodes; changed content is a new artifact.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import InvalidInput
 from ..fingerprint import fingerprint
 from ..records import Artifact
+from ..refs import parse_ref
 from ..store import Store
 from ..uris import to_uri
 from ..vocab import is_local, quote
 
 __all__ = ["register", "resolve_artifact"]
+
+_ARTIFACT_REF = re.compile(r"(a|artifact[:/])\d+")
 
 
 def register(store: Store, artifact: Artifact) -> Artifact:
@@ -51,6 +55,8 @@ def resolve_artifact(store: Store, value: Any, type_name: Optional[str] = None,
         raise InvalidInput(f"{what}: {value!r} is not an artifact, id or URI")
     elif isinstance(value, int):
         art = store.get_artifact(value)
+    elif isinstance(value, str) and _ARTIFACT_REF.fullmatch(value.strip().lower()) and not Path(value).exists():
+        art = store.get_artifact(parse_ref(value)[1])  # "a12": a reference, as everywhere else
     elif isinstance(value, (str, Path)) or hasattr(value, "__fspath__"):
         if type_name is None:
             raise InvalidInput(f"{what}: a URI needs an artifact type, e.g. Dataset.at(uri)")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import LineageError, NotFound
-from ..query import (inputs, producers, pushed_of, pushed_version, replay_steps, served_at, serving_history,
+from ..query import (inputs, near, producers, pushed_of, pushed_version, replay_steps, served_at, serving_history,
                      tainted, trace, verify)
 from ..record import Recording
 from ..records import Artifact, Execution
@@ -177,6 +177,16 @@ def _client(server: Optional[str], rest: Optional[str], timeout: float) -> Servi
                          timeout=min(timeout, 10.0))
 
 
+def _known_model(store: Store, model_name: str) -> None:
+    """Refuse, before anything is recorded or changed, a model nothing was ever pushed as."""
+    if pushed_of(store, model_name):
+        return
+    names = [c.name for c in store.list_contexts(filter_query="type = 'ServingEndpoint'", limit=2000)] \
+        if store.has_type("context", "ServingEndpoint") else []
+    raise RollbackFailed(f"no model named {model_name!r} was pushed to {store.config.redacted()}; "
+                         f"nothing was changed" + near(model_name, names))
+
+
 def _config_path(store: Store, config_path: Optional[str]) -> Path:
     return Path(config_path) if config_path else default_config_path(store.config.artifact_root)
 
@@ -194,6 +204,7 @@ def rollback(store: Store, model_name: str, *, to: Optional[int] = None, previou
     """Pin ``model_name`` to version ``to`` (or the previous one, or the newest good one)."""
     if sum(bool(x) for x in (to is not None, previous, last_good)) != 1:
         raise RollbackFailed("say which version: to=N, previous=True or last_good=True (exactly one)")
+    _known_model(store, model_name)
     current = _serving_now(store, model_name)
     if previous:
         to = _previous_version(store, model_name)
@@ -247,6 +258,7 @@ def promote(store: Store, model_name: str, *, version: int, label: str = "canary
     """Point ``label`` at ``version`` (loading it alongside if the policy pins others)."""
     if not label or not label.replace("-", "").replace("_", "").isalnum():
         raise RollbackFailed(f"label {label!r} must be letters, digits, '-' or '_'")
+    _known_model(store, model_name)
     target = int(version)
     pushed, checks = check_version(store, model_name, target)
     path = _config_path(store, config_path)
@@ -283,6 +295,7 @@ def promote(store: Store, model_name: str, *, version: int, label: str = "canary
 def unpin(store: Store, model_name: str, *, config_path: Optional[str] = None, server: Optional[str] = None,
           rest: Optional[str] = None, timeout: float = 60.0) -> RollbackResult:
     """Serve the newest version again (policy latest 1; labels on other versions dropped)."""
+    _known_model(store, model_name)
     current = _serving_now(store, model_name)
     prev_pushed = _pushed(store, model_name, current) if current is not None else None
     path = _config_path(store, config_path)

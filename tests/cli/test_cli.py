@@ -61,7 +61,7 @@ def test_ls_tables_and_json(populated):
 
     r = cli("--store", lin.uri, "ls", "artifacts", "--type", "Model", "--json")
     data = json.loads(r.stdout)
-    assert [d["id"] for d in data] and data[-1]["id"] == model.id
+    assert [d["ref"] for d in data] and data[-1]["ref"] == model.ref
     assert data[-1]["properties"]["fingerprint"] == model.fingerprint
 
     r = cli("ls", "runs", "--store", lin.uri, "--json")
@@ -83,7 +83,7 @@ def test_show_artifact_execution_and_context(populated):
     data = json.loads(r.stdout)
     assert data["type"] == "Train" and data["state"] == "COMPLETE"
     assert data["custom_properties"] == {"lr": 0.5}
-    assert data["outputs"] == {"model": [model.id]}
+    assert {k: [a["ref"] for a in v] for k, v in data["outputs"].items()} == {"model": [model.ref]}
     assert {c["type"] for c in data["contexts"]} == {"Pipeline", "PipelineRun", "Experiment"}
 
     run_ctx = lin.store.get_context_by_name("PipelineRun", "cli-run-2")

@@ -45,6 +45,11 @@ def _victim(tmp_path: Path, store: str, name: str) -> subprocess.Popen:
     return proc
 
 
+def _file(path: Path) -> Path:
+    path.write_text(path.name)
+    return path
+
+
 def _lineage(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lineage.cli", *args], capture_output=True, text=True, timeout=120)
 
@@ -140,11 +145,17 @@ def test_resuming_a_run_keeps_its_start_and_does_not_hide_a_running_step(lin, tm
 
 
 def test_doctor_reports_missing_files_and_unknown_served_versions(lin, tmp_path):
-    from helpers import record_pipeline, record_push
+    from lineage import record
+    from lineage.types import Model, PushedModel
 
-    raw, _, _, m1, ev1 = record_pipeline(lin, tmp_path)
-    pushed = record_push(lin, m1, ev1.blessing, 1, at=1000.0)
-    stray = Path(pushed.uri).parent / "7"
+    raw = lin.register(Dataset.at(_file(tmp_path / "raw.csv")))
+    version_dir = tmp_path / "serving" / "reviews" / "1"
+    version_dir.mkdir(parents=True)
+    (version_dir / "saved_model.pb").write_bytes(b"")
+    model = record("Train", inputs={"data": raw}, outputs={"model": Model.at(_file(tmp_path / "m"))}, store=lin).model
+    record("Push", inputs={"model": model}, outputs={"pushed": PushedModel.at(
+        version_dir, model_name="reviews", pushed_version=1)}, store=lin)
+    stray = version_dir.parent / "7"
     stray.mkdir(parents=True)
     (stray / "saved_model.pb").write_bytes(b"")
     Path(raw.uri).unlink()
