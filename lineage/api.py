@@ -250,6 +250,10 @@ class Lineage:
     def tainted(self) -> Dict[int, TaintRecord]:
         return query.tainted(self.store)
 
+    def taints_of(self, artifact: NodeRef) -> List[TaintRecord]:
+        """The taints on an artifact and on anything it was made from (its own first)."""
+        return query.tainted_upstream(self.store, self._id(artifact, "artifact"))
+
     def doctor(self, *, fix: bool = False, check_files: bool = True) -> Tuple[HealthReport, Optional[Execution]]:
         """What is inconsistent (abandoned RUNNING executions and runs, missing files, unknown
         served versions); with ``fix=True`` the abandoned rows are closed FAILED, recorded as a

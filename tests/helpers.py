@@ -70,3 +70,17 @@ def stop_process(proc, timeout: float = 20) -> None:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def cli(*args: str, cwd=None, env: dict = None):
+    """The installed `lineage` console script, run as a user runs it (LINEAGE_STORE unset)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("lineage", path=str(Path(sys.executable).parent)) or "lineage"
+    full_env = {k: v for k, v in os.environ.items() if k != "LINEAGE_STORE"}
+    full_env.update(env or {})
+    return subprocess.run([exe, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=120)

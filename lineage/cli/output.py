@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..records import Artifact, Context, Execution, utc_from_s
 
 __all__ = ["plain", "dumps", "when", "short", "table", "artifact_row", "execution_row", "run_row", "record_dict", "emit",
-           "props_lines", "art_line"]
+           "props_lines", "art_line", "taint_lines"]
 
 
 def when(dt: Optional[_dt.datetime]) -> str:
@@ -102,6 +102,18 @@ def props_lines(title: str, props: Dict[str, Any]) -> List[str]:
     width = max(len(k) for k in props)
     for k in sorted(props):
         lines.append(f"  {k.ljust(width)}  {short(props[k], 100)}")
+    return lines
+
+
+def taint_lines(artifact_id: int, taints: Sequence[Any]) -> List[str]:
+    """``TAINTED`` lines for an artifact that is tainted or made from tainted artifacts."""
+    lines = []
+    for t in taints:
+        who = f" ({t.user}, {when(t.when)})" if t.user else f" ({when(t.when)})"
+        if t.artifact_id == artifact_id:
+            lines.append(f"TAINTED:     {t.reason}{who}")
+        else:
+            lines.append(f"TAINTED:     made from tainted a{t.artifact_id}: {t.reason}{who}")
     return lines
 
 

@@ -13,7 +13,8 @@ from ..api import Lineage
 from ..errors import LineageError
 from ..query import export
 from ..records import Artifact
-from .output import art_line, artifact_row, emit, execution_row, props_lines, record_dict, short, table, when
+from ..vocab import is_blessed
+from .output import art_line, taint_lines, artifact_row, emit, execution_row, props_lines, record_dict, short, table, when
 
 __all__ = ["register"]
 
@@ -39,6 +40,7 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     lin = Lineage.open(args.store, readonly=True)
     p = lin.provenance(args.target)
     lines = [f"provenance of a{p.target.id} {p.target.type} {p.target.uri}"]
+    lines += taint_lines(p.target.id, p.tainted)
     if p.pushed is not None:
         lines.append(f"served as:   {p.pushed.get('model_name') or '?'} version "
                      f"{p.pushed.get('pushed_version')} (pushed {when(p.pushed_at)})")
@@ -73,6 +75,9 @@ def cmd_impact(args: argparse.Namespace) -> int:
     lines = ["impact of " + (", ".join(f"a{a.id} {a.type}" for a in imp.sources) or "no tainted artifacts")]
     lines.append(f"models ({len(imp.models)}): " + (", ".join(f"a{a.id}" for a in imp.models) or "-"))
     lines.append(f"evaluations ({len(imp.evaluations)}): " + (", ".join(f"a{a.id}" for a in imp.evaluations) or "-"))
+    verdicts = {True: "blessed", False: "not blessed", None: "no verdict"}
+    lines.append(f"blessings ({len(imp.blessings)}): " + (", ".join(
+        f"a{a.id} {verdicts[is_blessed(a.get('blessed'))]}" for a in imp.blessings) or "-"))
     lines.append(f"pushed versions ({len(imp.pushed)}):")
     for p in imp.pushed:
         now = {True: "SERVING NOW", False: "not serving", None: "serving unknown"}[p.serving_now]

@@ -10,7 +10,7 @@ from ..api import Lineage
 from ..records import Artifact, Execution
 from ..store import upgrade_store
 from ..uris import parse_store_uri
-from .output import artifact_row, emit, execution_row, props_lines, record_dict, run_row, table, when
+from .output import taint_lines, artifact_row, emit, execution_row, props_lines, record_dict, run_row, table, when
 
 __all__ = ["register"]
 
@@ -52,6 +52,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     lines = [f"{node.kind} {node.id}: {node.type}" + (f" {node.name!r}" if node.name else "")]
     if isinstance(node, Artifact):
         lines += [f"uri:      {node.uri}", f"state:    {node.state}", f"created:  {when(node.created)}"]
+        taints = lin.taints_of(node)
+        lines += taint_lines(node.id, taints)
+        data["tainted"] = [t.to_dict() for t in taints]
         producers = lin.producers(node)
         consumers = lin.consumers(node)
         data["produced_by"] = [e.summary() for e in producers]

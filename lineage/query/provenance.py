@@ -13,6 +13,7 @@ from ..vocab import BOOKKEEPING, artifact_role, execution_role, is_blessed
 from .graph import LineageGraph, trace
 from .resolve import event_time
 from .subject import as_artifact
+from .taint import TaintRecord, tainted
 
 __all__ = ["Provenance", "provenance"]
 
@@ -41,6 +42,8 @@ class Provenance:
     pushed_at: Optional[_dt.datetime]
     steps: List[Execution]
     graph: LineageGraph = dataclasses.field(repr=False)
+    #: taints on the target or anything it was made from (its own first)
+    tainted: List[TaintRecord] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> Dict[str, Any]:
         def art(a: Artifact) -> Dict[str, Any]:
@@ -78,6 +81,7 @@ class Provenance:
             "trained_at": iso(self.trained_at),
             "pushed_at": iso(self.pushed_at),
             "steps": [e.summary() for e in self.steps],
+            "tainted": [t.to_dict() for t in self.tainted],
         }
 
 
@@ -169,4 +173,11 @@ def provenance(store: Store, target: Any) -> Provenance:
         trained_at=trainer.started if trainer else None,
         pushed_at=utc_from_s(event_time(prods[0])) if prods else None,
         steps=[r for r in up.topological() if isinstance(r, Execution)], graph=up,
+        tainted=_taints(store, up, art.id),
     )
+
+
+def _taints(store: Store, up: LineageGraph, target_id: int) -> List[TaintRecord]:
+    marks = tainted(store)
+    found = [marks[a.id] for a in up.artifacts() if a.id in marks]
+    return sorted(found, key=lambda t: (t.artifact_id != target_id, t.artifact_id))

@@ -9,9 +9,10 @@ from typing import Dict, List, Optional
 
 from ..records import Execution
 from ..store import Store
+from .graph import trace
 from .resolve import event_time
 
-__all__ = ["TaintRecord", "taint_marks", "tainted"]
+__all__ = ["TaintRecord", "taint_marks", "tainted", "tainted_upstream"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +28,10 @@ class TaintRecord:
     @property
     def user(self) -> Optional[str]:
         return self.execution.properties.get("user")
+
+    def to_dict(self) -> Dict[str, object]:
+        return {"artifact": f"a{self.artifact_id}", "reason": self.reason, "user": self.user,
+                "when": self.when.isoformat() if self.when else None, "execution": self.execution.ref}
 
 
 def taint_marks(store: Store) -> List[Execution]:
@@ -60,3 +65,14 @@ def tainted(store: Store) -> Dict[int, TaintRecord]:
             continue
         state[aid] = TaintRecord(aid, e.properties.get("reason", ""), e) if e.type == "Taint" else None
     return {k: v for k, v in state.items() if v is not None}
+
+
+def tainted_upstream(store: Store, artifact_id: int, marks: Optional[Dict[int, TaintRecord]] = None
+                     ) -> List[TaintRecord]:
+    """The taints on ``artifact_id`` itself and on anything it was made from, the artifact's own
+    first (cache hits are not productions: see :mod:`lineage.query.graph`)."""
+    marks = tainted(store) if marks is None else marks
+    if not marks:
+        return []
+    up = {a.id for a in trace(store, [("artifact", artifact_id)], "UPSTREAM").artifacts()}
+    return sorted((marks[i] for i in up if i in marks), key=lambda t: (t.artifact_id != artifact_id, t.artifact_id))

@@ -15,14 +15,9 @@ import pytest
 from lineage import Input, Output, run, step
 from lineage.types import Dataset, Model
 
+from helpers import cli
+
 LINEAGE = shutil.which("lineage", path=str(Path(sys.executable).parent)) or "lineage"
-
-
-def cli(*args: str, cwd: Path = None, env: dict = None) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if k != "LINEAGE_STORE"}
-    full_env.update(env or {})
-    return subprocess.run([LINEAGE, *args], capture_output=True, text=True, cwd=cwd, env=full_env,
-                          timeout=120)
 
 
 @step(type="Train")

@@ -11,7 +11,7 @@ import re
 import networkx as nx
 import pytest
 
-from test_cli import cli
+from helpers import cli
 
 REF = re.compile(r"^[aec]\d+$")
 TIME_KEYS = {"created", "when", "since", "started", "trained_at", "pushed_at"}

@@ -12,7 +12,7 @@ from lineage.errors import InvalidInput, NotFound
 from lineage.serving.rollback import RollbackFailed
 from lineage.types import Dataset, Model
 
-from test_cli import cli
+from helpers import cli
 
 
 @pytest.fixture
