@@ -8,7 +8,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 from ..errors import NotFound
 from ..records import Artifact, Context
 from ..store import Store
-from ..vocab import artifact_role
+from ..vocab import artifact_role, type_leaf
 from .provenance import Provenance, provenance
 
 __all__ = ["Diff", "diff"]
@@ -36,18 +36,44 @@ def _compare(x: Mapping[str, Any], y: Mapping[str, Any]) -> Dict[str, Tuple[Any,
     return {k: (x.get(k), y.get(k)) for k in sorted(set(x) | set(y)) if x.get(k) != y.get(k)}
 
 
+#: What names a step's code: the same values mean the same code ran.
+_CODE = ("source_hash", "git_commit", "git_dirty", "module_source_hash", "checksum_md5", "python_version",
+         "package_versions", "tfx_version")
+_NOT_PARAMS = {"owner", "result", "cached_from", "closed_by"}
+
+
 def _prov_view(p: Provenance) -> Dict[str, Dict[str, Any]]:
-    return {
-        "data": {a.uri: a.fingerprint for a in p.datasets},
+    """Everything a model's answer depends on, by section: the model itself, its data, Hub
+    modules, each upstream step (parameters, inputs by content, code), metrics and blessing."""
+    view: Dict[str, Dict[str, Any]] = {
+        "artifact": {"type": p.target.type, "fingerprint": p.target.fingerprint,
+                     "model fingerprint": p.model.fingerprint if p.model is not None else None},
+        # source data by location (what a step made is compared by content in its step's section)
+        "data": {a.uri: a.fingerprint for a in p.datasets if not p.graph.producers(a)},
         "hub_modules": {str(a.get("handle") or a.get("module_name") or a.uri):
                         a.get("version") for a in p.hub_modules},
-        "transform": {f"{e.type}": e.get("module_source_hash") or e.get("checksum_md5") or e.get("source_hash")
-                      for e in p.transforms},
-        "parameters": dict(p.parameters),
+        "parameters": dict(p.parameters),      # the training step's, as provenance reports them
         "code_version": dict(p.code_version),
-        "metrics": dict(p.metrics),
-        "blessing": {"blessed": p.blessed},
     }
+    counts: Dict[str, int] = {}
+    for e in reversed(p.steps):  # nearest the model first: "step Train" is the one that made it
+        name = type_leaf(e.type)
+        counts[name] = counts.get(name, 0) + 1
+        section = f"step {name}" + (f" #{counts[name]}" if counts[name] > 1 else "")
+        step: Dict[str, Any] = {"state": e.state}
+        step.update({f"param {k}": v for k, v in e.params.items() if k not in _NOT_PARAMS})
+        step.update({f"code {k}": e.get(k) for k in _CODE if e.get(k) is not None})
+        for key, arts in p.graph.inputs(e).items():
+            step[f"input {key}"] = ", ".join(sorted(str(a.fingerprint or a.uri) for a in arts))
+        view[section] = step
+    view["metrics"] = dict(p.metrics)
+    view["blessing"] = {"blessed": p.blessed}
+    return view
+
+
+def _compare_views(va: Dict[str, Dict[str, Any]], vb: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Tuple[Any, Any]]]:
+    """Section by section; a step only one side has differs in all its values."""
+    return {k: _compare(va.get(k, {}), vb.get(k, {})) for k in list(dict.fromkeys([*va, *vb]))}
 
 
 def _run_model(store: Store, run: Union[Context, str]) -> Tuple[Context, Optional[Artifact]]:
@@ -62,28 +88,33 @@ def _run_model(store: Store, run: Union[Context, str]) -> Tuple[Context, Optiona
 
 
 def diff(store: Store, a: Any, b: Any) -> Diff:
-    """Compare two models / served versions (artifacts, ``"model:version"``) or two runs
-    (run names or PipelineRun contexts): data, module versions, parameters, code, metrics."""
+    """Compare two models / served versions (artifacts, ``"model:version"``) or two runs (run
+    names or PipelineRun contexts): the models' own fingerprints and their whole upstream, each
+    step's parameters, inputs by content and code, Hub module versions, metrics and blessing,
+    each difference named by the step it belongs to. ``same`` only if nothing differs."""
     def is_run(x: Any) -> bool:
-        return isinstance(x, Context) or (isinstance(x, str) and store.get_context_by_name(
-            "PipelineRun", x) is not None if "PipelineRun" in store.type_names("context") else False)
+        if isinstance(x, Context):
+            return True
+        return isinstance(x, str) and store.has_type("context", "PipelineRun") and \
+            store.get_context_by_name("PipelineRun", x) is not None
 
     if is_run(a) and is_run(b):
         ca, ma = _run_model(store, a)
         cb, mb = _run_model(store, b)
-        sections = {}
+        sections: Dict[str, Dict[str, Tuple[Any, Any]]] = {}
         if ma is not None and mb is not None:
-            sections = {k: _compare(v, w) for (k, v), w in
-                        zip(_prov_view(provenance(store, ma)).items(),
-                            _prov_view(provenance(store, mb)).values())}
+            sections = _compare_views(_prov_view(provenance(store, ma)), _prov_view(provenance(store, mb)))
         steps_a = {e.type: e for e in store.executions_in_context(ca.id, limit=10_000)}
         steps_b = {e.type: e for e in store.executions_in_context(cb.id, limit=10_000)}
         for t in sorted(set(steps_a) | set(steps_b)):
             ea, eb = steps_a.get(t), steps_b.get(t)
-            sections[f"step {t}"] = _compare(
-                {"state": ea.state, **dict(ea.params)} if ea else {"state": None},
-                {"state": eb.state, **dict(eb.params)} if eb else {"state": None})
+            found = _compare(
+                {"state": ea.state, **{f"param {k}": v for k, v in ea.params.items() if k not in _NOT_PARAMS}}
+                if ea else {"state": None},
+                {"state": eb.state, **{f"param {k}": v for k, v in eb.params.items() if k not in _NOT_PARAMS}}
+                if eb else {"state": None})
+            key = f"step {type_leaf(t)}"
+            sections[key] = {**sections.get(key, {}), **found}
         return Diff(ca.name, cb.name, sections)
     pa, pb_ = provenance(store, a), provenance(store, b)
-    va, vb = _prov_view(pa), _prov_view(pb_)
-    return Diff(f"a{pa.target.id}", f"a{pb_.target.id}", {k: _compare(va[k], vb[k]) for k in va})
+    return Diff(pa.target.ref, pb_.target.ref, _compare_views(_prov_view(pa), _prov_view(pb_)))

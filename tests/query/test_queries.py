@@ -238,7 +238,7 @@ def test_diff_models_and_runs(lin, tmp_path):
     assert d.sections["data"] == {}
     assert lin.diff(m1, m1).same
     runs = lin.diff("r1", "r2")
-    assert runs.a == "r1" and runs.sections["step Train"] == {"lr": (0.01, 0.05)}
+    assert runs.a == "r1" and runs.sections["step Train"]["param lr"] == (0.01, 0.05)
 
 
 def test_find_with_the_filter_language(lin, tmp_path):
