@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import os
 import sys
 from typing import Any, Dict, List, Optional
@@ -40,6 +41,24 @@ def when(seconds_or_dt: Any) -> str:
         return ""
     dt = utc_from_s(seconds_or_dt) if isinstance(seconds_or_dt, (int, float)) else seconds_or_dt
     return dt.strftime("%Y-%m-%d %H:%M:%S") if dt else ""
+
+
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character (CommonMark escapes all)
+
+
+def md_text(text: Any) -> str:
+    """Stored text for a Streamlit element that renders Markdown (st.error, st.caption...): every
+    Markdown and HTML character escaped, so a link, an image or bold in an error message shows as
+    the characters it is, and nothing is fetched."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", "  \n")
+
+
+def error_text(title: str, text: Any) -> None:
+    """An error box with our own ``title``, and stored or user-given text below it as plain
+    text: Markdown elements would render its links (GFM turns bare URLs into links even when
+    escaped), images and HTML."""
+    st.error(title)
+    st.code(str(text), language="text", wrap_lines=True)
 
 
 def short(v: Any, n: int = 80) -> str:

@@ -20,10 +20,11 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lineage import Lineage  # noqa: E402
-from lineage.app.data import (GRAPH_CAP, PAGES, TITLES, chart_bar, chart_steps, exec_row,  # noqa: E402
+from lineage.app.data import (GRAPH_CAP, error_text, md_text, PAGES, TITLES, chart_bar, chart_steps, exec_row,  # noqa: E402
                               open_store, q_counts, q_endpoints, q_find, q_graph, q_history, q_node,
                               q_runs, q_state, short, store_uri)
 from lineage.errors import LineageError  # noqa: E402
+from lineage.values import plain  # noqa: E402
 from lineage.records import Artifact  # noqa: E402
 
 # ---------------------------------------------------------------------- pages
@@ -103,7 +104,7 @@ def show_node(uri: Optional[str], ref: str) -> None:
     try:
         d = q_node(uri, ref)
     except LineageError as exc:
-        st.error(str(exc))
+        error_text("Cannot show this", exc)
         return
     st.subheader(f"{d['kind'].capitalize()} {d['id']}")
     st.text(f"type: {d['type']}")
@@ -112,12 +113,12 @@ def show_node(uri: Optional[str], ref: str) -> None:
     elif d["kind"] == "execution":
         st.text(f"state: {d['state']}\nstarted: {d['started']}\nduration: {d['duration_s']}")
         if d["error"]:
-            st.error(d["error"])
+            error_text("This step failed", d["error"])
     cols = st.columns(2)
     cols[0].caption("properties")
-    cols[0].json(d["properties"], expanded=True)
+    cols[0].json(plain(d["properties"]), expanded=True)
     cols[1].caption("custom properties / parameters")
-    cols[1].json(d["custom_properties"], expanded=True)
+    cols[1].json(plain(d["custom_properties"]), expanded=True)
     if d["kind"] == "artifact":
         st.caption("produced by")
         st.dataframe(pd.DataFrame(d["producers"]), hide_index=True, width="stretch")
@@ -148,7 +149,7 @@ def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
     try:
         rows = q_find(uri, "artifact", type_name, where, context, limit)
     except LineageError as exc:
-        st.error(str(exc))
+        error_text("Cannot show this", exc)
         rows = []
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -223,7 +224,7 @@ def page_data(uri: Optional[str], lin: Lineage) -> None:
     for name, v in sorted(feats.items()):
         dist = v.get("histogram") or v.get("top_values")
         if dist:
-            st.caption(f"{name}: {'values' if 'histogram' in v else 'most frequent values'}")
+            st.text(f"{name}: {'values' if 'histogram' in v else 'most frequent values'}")
             chart_bar(pd.DataFrame([{"value": str(k), "count": v} for k, v in dist.items()]), "value", "count")
     if other != "(none)":
         other_stats = _statistics_for(lin, lin.artifact(int(other.split()[0][1:])))
@@ -266,7 +267,7 @@ def page_graph(uri: Optional[str], lin: Lineage) -> None:
     try:
         g = q_graph(uri, ref, direction, hops)
     except LineageError as exc:
-        st.error(str(exc))
+        error_text("Cannot show this", exc)
         return
     st.query_params.update({"page": "graph", "node": ref, "direction": direction, "hops": str(hops)})
     st.graphviz_chart(g["dot"], width="stretch")
@@ -342,7 +343,7 @@ def page_compare(uri: Optional[str], lin: Lineage) -> None:
         st.success("No differences in data, modules, parameters, code or metrics.")
     for section, changes in d.sections.items():
         if changes:
-            st.subheader(section)
+            st.subheader(md_text(section))
             st.dataframe(pd.DataFrame([{"key": k, "A": short(va), "B": short(vb)} for k, (va, vb) in changes.items()]),
                          hide_index=True, width="stretch")
     ma, mb = _metrics(lin, a), _metrics(lin, b)
@@ -377,7 +378,7 @@ def main() -> None:
         lin = open_store(uri)
     except LineageError as exc:
         st.title("lineage explorer")
-        st.error(str(exc))
+        error_text("Cannot show this", exc)
         return
     counts = q_counts(uri)
     if not counts["artifact"] and not counts["execution"]:

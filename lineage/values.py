@@ -26,6 +26,7 @@ keep what they can, so ``find`` narrows with them and then compares exact values
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import json
 import math
 import os
@@ -193,4 +194,27 @@ def exact_entries(raw: Optional[str]) -> Dict[str, Dict[str, Any]]:
     return {"p": dict(doc.get("p", {})), "c": dict(doc.get("c", {}))}
 
 
-__all__ += ["double_is_exact", "exact_entries", "describe"]
+__all__ += ["double_is_exact", "exact_entries", "describe", "plain"]
+
+
+def plain(value: Any) -> Any:
+    """A value in standard JSON: NaN and infinities as the strings "NaN", "Infinity" and
+    "-Infinity", bytes as {"b64": ...}, sets as sorted lists, tuples as lists, times in ISO 8601,
+    paths and anything else as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, (str, int, float)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((plain(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, bytes):
+        return {"b64": base64.b64encode(value).decode()}
+    if isinstance(value, _dt.datetime):
+        return value.isoformat()
+    if hasattr(value, "to_dict"):
+        return plain(value.to_dict())
+    return str(value)

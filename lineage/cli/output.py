@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as _dt
 import json
-import math
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..records import Artifact, Context, Execution, utc_from_s
+from ..values import plain
 
 __all__ = ["plain", "dumps", "when", "short", "table", "artifact_row", "execution_row", "run_row", "record_dict", "emit",
            "props_lines", "art_line", "taint_lines"]
@@ -59,29 +58,6 @@ def run_row(c: Context) -> Dict[str, Any]:
 def record_dict(node: Any) -> Dict[str, Any]:
     """A JSON-ready dict of an artifact, execution or context record."""
     return node.to_dict()
-
-
-def plain(value: Any) -> Any:
-    """A value in standard JSON: NaN and infinities as the strings "NaN", "Infinity" and
-    "-Infinity", bytes as {"b64": ...}, sets as sorted lists, tuples as lists, times in ISO 8601,
-    paths and anything else as text."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, (str, int, float)) or value is None:
-        return value
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted((plain(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
-    if isinstance(value, bytes):
-        return {"b64": base64.b64encode(value).decode()}
-    if isinstance(value, _dt.datetime):
-        return value.isoformat()
-    if hasattr(value, "to_dict"):
-        return plain(value.to_dict())
-    return str(value)
 
 
 def dumps(data: Any) -> str:

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from helpers import record_pipeline, record_push, record_serving_op, free_port, stop_process
-from lineage import Lineage, record
+from lineage import Lineage, record, run, step
 from lineage.types import Dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,8 +23,44 @@ APP = str(REPO / "app" / "explorer.py")
 SCRIPT = "<script>alert('owned')</script>"
 
 
+class Beacon:
+    """An HTTP server on loopback that notes every request: a browser that renders stored text
+    as Markdown or HTML would fetch the image URLs in it from here."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        requests = self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                requests.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def payload(self) -> str:
+        base = f"http://127.0.0.1:{self.port}"
+        return (f"boom: [a link]({base}/link) **bold text** ![md image]({base}/md.png) "
+                f'<img src="{base}/html.png"> <b>tag</b>')
+
+
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def beacon():
+    b = Beacon()
+    yield b
+    b.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, beacon):
     tmp = tmp_path_factory.mktemp("explorer")
     lin = Lineage.open(f"sqlite:///{tmp / 'metadata.sqlite'}")
     raw, module, examples, m1, ev1 = record_pipeline(lin, tmp, run_name="run-1")
@@ -34,6 +70,14 @@ def store(tmp_path_factory):
     record_serving_op(lin, "Rollback", p1, at=3000.0)
     lin.taint(module2, "vocabulary leaked from the test set")
     odd = record("Note", outputs={"note": Dataset.at(tmp / "note.txt", comment=SCRIPT)}, store=lin).note
+
+    @step
+    def boom():
+        raise ValueError(beacon.payload())
+
+    with pytest.raises(ValueError):
+        with run("payload", name="payload-run", store=lin):
+            boom()
     return {"uri": lin.uri, "lin": lin, "raw": raw, "module2": module2, "m1": m1, "m2": m2, "odd": odd}
 
 
@@ -73,7 +117,8 @@ def test_overview_counts_runs_and_serving_state(store):
     row = serving[serving["endpoint"] == "reviews"].iloc[0]
     assert row["version"] == 1 and "Rollback" in row["by"] and row["run"] == ""
     runs = next(d for d in dfs if "name" in d.columns)
-    assert set(runs["name"]) >= {"run-1", "run-2"} and set(runs["state"]) == {"COMPLETE"}
+    assert set(runs["name"]) >= {"run-1", "run-2"}
+    assert set(runs[runs["name"] != "payload-run"]["state"]) == {"COMPLETE"}
 
 
 def test_runs_page_lists_steps_with_params(store):
@@ -175,7 +220,7 @@ def test_works_on_the_upgraded_tfx_store(tfx_store, tmp_path):
 
 
 @pytest.mark.slow
-def test_served_explorer_in_headless_chromium(store):
+def test_served_explorer_in_headless_chromium(store, beacon):
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
         msg = "Chromium is not installed (apt-get install -y chromium): the browser test is skipped"
@@ -224,8 +269,21 @@ def test_served_explorer_in_headless_chromium(store):
             page.get_by_text(SCRIPT, exact=False).first.wait_for(timeout=60000)
             assert dialogs == []                 # the <script> was text, not code
             page.screenshot(path=str(shots / "artifact-with-script-text.png"), full_page=True)
+
+            # A failed step's error message with Markdown and HTML in it: shown as its characters.
+            page.goto(f"http://127.0.0.1:{port}/?page=runs&run=payload-run")
+            page.get_by_text("**bold text**", exact=False).first.wait_for(timeout=60000)
+            page.wait_for_timeout(1500)  # give a renderer time to fetch, if it were going to
+            assert page.get_by_text("![md image]", exact=False).count() >= 1
+            links = page.locator(f'a[href*="127.0.0.1:{beacon.port}"]')
+            assert links.count() == 0, [links.nth(i).evaluate("e => e.parentElement.outerHTML.slice(0, 400)")
+                                        for i in range(links.count())]
+            assert page.locator("strong", has_text="bold text").count() == 0
+            assert page.locator(f'img[src*="127.0.0.1:{beacon.port}"]').count() == 0
+            assert beacon.requests == []         # no image was fetched
+            page.screenshot(path=str(shots / "runs-error-as-text.png"), full_page=True)
             browser.close()
-        for name in ("lineage-graph.png", "serving.png", "artifact-with-script-text.png"):
+        for name in ("lineage-graph.png", "serving.png", "artifact-with-script-text.png", "runs-error-as-text.png"):
             assert (shots / name).stat().st_size > 10_000
     finally:
         stop_process(proc)
