@@ -101,6 +101,10 @@ def parse_store_uri(uri: Optional[str] = None, *, artifact_root: Optional[str] =
         except ValueError:
             raise InvalidInput(f"store URI {_redact(uri)!r} has a port that is not a number") from None
         query = parse_qs(parts.query)
+        socket = (query.get("socket") or [""])[0]
+        if socket and parts.hostname not in (None, "", "localhost"):
+            raise InvalidInput(f"store URI {_redact(uri)!r} names both the host {parts.hostname!r} and a "
+                               f"socket: a socket is on this machine, write mysql://user@localhost/db?socket=...")
         password = unquote(parts.password) if parts.password else os.environ.get(ENV_MYSQL_PASSWORD, "")
         return StoreConfig(
             "mysql",
@@ -109,7 +113,7 @@ def parse_store_uri(uri: Optional[str] = None, *, artifact_root: Optional[str] =
             database=database,
             user=unquote(parts.username or ""),
             password=password,
-            socket=(query.get("socket") or [""])[0],
+            socket=socket,
             artifact_root=default_root,
         )
     raise InvalidInput(f"unknown store URI scheme {scheme!r} in {_redact(uri)!r}; {_HELP}")

@@ -26,12 +26,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
            "--server.address", args.host, "--server.port", str(args.port),
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer", "--"]
-    if args.store:
-        cmd += ["--store", args.store]
+    if args.store:  # in the environment, not the command line: `ps` shows argv, passwords included
+        os.environ["LINEAGE_STORE"] = args.store
     print(f"lineage explorer on http://{args.host}:{args.port} (store {config.redacted()}; Ctrl-C stops)",
           file=sys.stderr, flush=True)
     # Become the Streamlit server (no child left behind when this process is stopped).
-    os.execv(sys.executable, [sys.executable] + cmd[1:])
+    os.execve(sys.executable, [sys.executable] + cmd[1:], os.environ)
     return 0  # not reached
 
 

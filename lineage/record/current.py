@@ -26,7 +26,7 @@ class ActiveRun(Protocol):
     code: Dict[str, Any]
 
 
-__all__ = ["ActiveRun", "as_store", "use_store", "current_store", "active_run", "set_active_run", "reset_active_run"]
+__all__ = ["run_opened", "run_closed", "ActiveRun", "as_store", "use_store", "current_store", "active_run", "set_active_run", "reset_active_run"]
 
 log = logging.getLogger("lineage")
 
@@ -72,6 +72,21 @@ def reset_active_run(token: contextvars.Token) -> None:
     _run.reset(token)
 
 
+#: runs open now, by the thread that opened them: a thread with none of its own that records
+#: while another thread has one open was most likely meant to record into it
+_open_runs: Dict[int, ActiveRun] = {}
+_warned: set = set()
+
+
+def run_opened(run: ActiveRun) -> None:
+    _open_runs[threading.get_ident()] = run
+
+
+def run_closed(run: ActiveRun) -> None:
+    if _open_runs.get(threading.get_ident()) is run:
+        del _open_runs[threading.get_ident()]
+
+
 def current_store() -> Store:
     """The store ``@step`` writes to now (see the module docstring for the order)."""
     run = _run.get()
@@ -80,6 +95,14 @@ def current_store() -> Store:
     chosen = _store.get()
     if chosen is not None:
         return chosen
+    others = [r for t, r in list(_open_runs.items()) if t != threading.get_ident()]
+    me = threading.get_ident()
+    if others and me not in _warned:
+        _warned.add(me)
+        log.warning("thread %r records to the default store (%s) while a run is open in another thread "
+                    "(store %s): a thread does not inherit the run; wrap its target with run.bind(fn)",
+                    threading.current_thread().name, parse_store_uri(None).redacted(),
+                    ", ".join(sorted({r.store.config.redacted() for r in others if r.store is not None})))
     config = parse_store_uri(None)
     key = (config.redacted(), str(config.artifact_root))
     with _defaults_lock:

@@ -18,7 +18,7 @@ from ..codeversion import clear_git_cache, code_version
 from ..errors import InvalidInput
 from ..records import Context
 from ..store import Store
-from .current import active_run, as_store, reset_active_run, set_active_run
+from .current import active_run, as_store, reset_active_run, run_closed, run_opened, set_active_run
 from ..owner import this_owner
 from .recording import now
 
@@ -112,12 +112,14 @@ class Run:
         if self.state == "NEW":
             self.start()
         self._token = set_active_run(self)
+        run_opened(self)
         return self
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
         token, self._token = self._token, None
         if token is not None:
             reset_active_run(token)
+        run_closed(self)
         try:
             self.finish(exc)
         except Exception:

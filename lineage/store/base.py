@@ -53,6 +53,12 @@ class StoreBase:
         with self._lock:
             self._mlmd = None  # the C++ store closes its connection when collected
 
+    def _reconnect(self) -> None:
+        with self._lock:
+            if self._mlmd is not None:
+                self._mlmd = None
+                self._mlmd = connect(self.config, readonly=self.readonly)
+
     @property
     def mlmd(self) -> metadata_store.MetadataStore:
         if self._mlmd is None:
@@ -86,7 +92,13 @@ class StoreBase:
                     with translated(action, self.config.redacted()):
                         raise
                 time.sleep(0.05 * (2 ** attempt))
-            except mlmd_errors.StatusError:
+            except mlmd_errors.StatusError as exc:
+                if not isinstance(exc, (mlmd_errors.InvalidArgumentError, mlmd_errors.AlreadyExistsError,
+                                        mlmd_errors.NotFoundError)):
+                    # The server may have left the failed transaction open on this connection
+                    # (MariaDB after a packet over max_allowed_packet): every later call would
+                    # fail with "Transaction already open". Start afresh.
+                    self._reconnect()
                 with translated(action, self.config.redacted()):
                     raise
 

@@ -3,9 +3,17 @@ user can act on, and the lock that serialises schema creation between processes 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
+import logging
+import random
+import re
+import shutil
 import sqlite3
+import tempfile
+import time
+from pathlib import Path
 from typing import Iterator
 
 from ml_metadata import errors as mlmd_errors
@@ -16,7 +24,23 @@ from ..errors import InvalidInput, StoreError, StoreNeedsUpgrade, StoreNotFound,
 from ..uris import StoreConfig
 from .errors import first_line, mlmd_version
 
-__all__ = ["connect", "creation_lock"]
+__all__ = ["connect", "creation_lock", "RedactPasswords"]
+
+
+class RedactPasswords(logging.Filter):
+    """ML Metadata logs its whole ConnectionConfig at DEBUG (``-vv``), MySQL password included:
+    the password never reaches a log."""
+
+    _PASSWORD = re.compile(r'(password:\s*)"(?:[^"\\]|\\.)*"')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "password" in text:
+            record.msg, record.args = self._PASSWORD.sub(r'\1"***"', text), ()
+        return True
+
+
+logging.getLogger("absl").addFilter(RedactPasswords())
 
 
 @contextlib.contextmanager
@@ -59,13 +83,16 @@ def connection_config(cfg: StoreConfig, readonly: bool) -> pb.ConnectionConfig:
             conn.sqlite.connection_mode = 3  # READWRITE_OPENCREATE
         conn.sqlite.filename_uri = str(path)
     elif cfg.backend == "mysql":
-        conn.mysql.host = cfg.host
-        conn.mysql.port = cfg.port
+        if cfg.socket:  # exactly one of host and socket, or ML Metadata aborts the process
+            conn.mysql.socket = cfg.socket
+        else:
+            conn.mysql.host = cfg.host
+            conn.mysql.port = cfg.port
         conn.mysql.database = cfg.database
         conn.mysql.user = cfg.user
         conn.mysql.password = cfg.password
-        if cfg.socket:
-            conn.mysql.socket = cfg.socket
+        # Read-only writes nothing anywhere: it never creates a missing database either.
+        conn.mysql.skip_db_creation = readonly
     else:
         raise InvalidInput(f"unknown store backend {cfg.backend!r}")
     conn.retry_options.max_num_retries = 10
@@ -73,12 +100,56 @@ def connection_config(cfg: StoreConfig, readonly: bool) -> pb.ConnectionConfig:
 
 
 def connect(cfg: StoreConfig, *, readonly: bool = False, upgrade: bool = False) -> metadata_store.MetadataStore:
-    """An open ``MetadataStore``; ``upgrade=True`` lets MLMD migrate an older schema."""
+    """An open ``MetadataStore``; ``upgrade=True`` lets MLMD migrate an older schema.
+
+    Processes opening a fresh MySQL/MariaDB database at the same moment race to create its
+    tables (MLMD: "subset of tables", or an aborted transaction); the losers try again."""
     conn = connection_config(cfg, readonly)
-    try:
-        return metadata_store.MetadataStore(conn, enable_upgrade_migration=upgrade)
-    except (RuntimeError, mlmd_errors.StatusError) as exc:
-        raise connect_error(cfg, exc) from None
+    if cfg.backend == "sqlite" and readonly:
+        try:
+            return metadata_store.MetadataStore(conn)
+        except (RuntimeError, mlmd_errors.StatusError) as exc:
+            if "unable to open database file" not in str(exc):
+                raise connect_error(cfg, exc) from None
+            conn.sqlite.filename_uri = str(_snapshot(cfg))  # a WAL store on read-only media
+            try:
+                return metadata_store.MetadataStore(conn)
+            except (RuntimeError, mlmd_errors.StatusError) as exc2:
+                raise connect_error(cfg, exc2) from None
+    attempts = 12 if cfg.backend == "mysql" else 1
+    for attempt in range(attempts):
+        try:
+            return metadata_store.MetadataStore(conn, enable_upgrade_migration=upgrade)
+        except (RuntimeError, mlmd_errors.StatusError) as exc:
+            text = str(exc)
+            racing = any(s in text for s in ("subset of tables", "retry connection", "concurrent connection",
+                                             "Deadlock", "try restarting transaction")) \
+                or isinstance(exc, (mlmd_errors.AbortedError, mlmd_errors.AlreadyExistsError))
+            if not racing or attempt == attempts - 1:
+                raise connect_error(cfg, exc) from None
+            time.sleep(0.05 + random.random() * 0.25 * (attempt + 1))
+    raise AssertionError("not reached")
+
+
+def _snapshot(cfg: StoreConfig) -> Path:
+    """A private copy of a SQLite store SQLite cannot open where it is (a WAL-mode file on a
+    read-only mount: SQLite needs to create its -shm file beside it). Read with ``immutable``,
+    which is exact when no -wal file holds unmerged writes; otherwise say how to read it."""
+    path = cfg.path
+    assert path is not None
+    wal = Path(str(path) + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise StoreUnavailable(
+            f"cannot open {path} read-only: it is a WAL-mode SQLite store in a place SQLite cannot "
+            f"write to, and {wal.name} still holds writes. Copy {path.name}, {wal.name} (and "
+            f"{path.name}-shm) to a writable directory and open the copy there")
+    snap = Path(tempfile.mkdtemp(prefix="lineage-ro-")) / path.name
+    atexit.register(shutil.rmtree, snap.parent, True)
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as src, \
+            contextlib.closing(sqlite3.connect(str(snap))) as dst:
+        src.backup(dst)
+    logging.getLogger("lineage.store").info("%s is on read-only media: reading a snapshot of it", path)
+    return snap
 
 
 def connect_error(cfg: StoreConfig, exc: BaseException) -> StoreError:

@@ -50,7 +50,10 @@ def translated(action: str, store: str = "") -> Iterator[None]:
     except mlmd_errors.FailedPreconditionError as exc:
         raise SchemaConflict(f"{action}: the store{where} refused it: {first_line(exc)}") from None
     except (mlmd_errors.UnavailableError, mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
-        raise StoreUnavailable(f"{action}: the store{where} failed: {first_line(exc)}") from None
+        hint = (". The write was probably larger than the server accepts (max_allowed_packet): record "
+                "large values as files (an artifact), not as properties; the connection was renewed"
+                if "gone away" in str(exc) or "packet" in str(exc) else "")
+        raise StoreUnavailable(f"{action}: the store{where} failed: {first_line(exc)}{hint}") from None
     except mlmd_errors.StatusError as exc:
         raise StoreError(f"{action}{where}: {first_line(exc)}") from None
 

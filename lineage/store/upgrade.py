@@ -3,8 +3,9 @@ a backup."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import shutil
+import sqlite3
 import time
 from pathlib import Path
 from typing import Dict, Optional
@@ -13,7 +14,15 @@ from ..errors import InvalidInput, StoreNotFound
 from ..uris import StoreConfig
 from .connect import connect
 
-__all__ = ["upgrade_store"]
+__all__ = ["upgrade_store", "sqlite_copy"]
+
+
+def sqlite_copy(src: Path, dest: Path) -> None:
+    """A consistent copy of a SQLite store, what its -wal file still holds included (SQLite's
+    backup API; copying the main file alone loses it)."""
+    with contextlib.closing(sqlite3.connect(f"file:{src}?mode=ro", uri=True)) as source, \
+            contextlib.closing(sqlite3.connect(str(dest))) as copy:
+        source.backup(copy)
 
 
 def upgrade_store(config: StoreConfig, *, copy_to: Optional[Path] = None,
@@ -34,12 +43,12 @@ def upgrade_store(config: StoreConfig, *, copy_to: Optional[Path] = None,
             if copy_to.exists():
                 raise InvalidInput(f"{copy_to} already exists: choose a new file for the copy")
             copy_to.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, copy_to)
+            sqlite_copy(src, copy_to)
             target = copy_to
         elif backup:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             bak = src.with_name(f"{src.name}.bak-{stamp}")
-            shutil.copy2(src, bak)
+            sqlite_copy(src, bak)
             done["backup"] = str(bak)
             target = src
         else:
