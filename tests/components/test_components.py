@@ -85,6 +85,19 @@ def test_example_pipeline_runs_cache_and_share_the_module(pipeline):
     assert stats.get("features")["cuisine"]["vocabulary_size"] == 5
 
 
+def test_example_provenance_follows_productions_not_cache_hits(pipeline):
+    """Runs 2 and 3 reuse run 1's ingest and transform (CACHED): reviews:2's provenance names
+    run 1's Transform, never a cache hit, and every step in it made something."""
+    lin, _ = pipeline
+    runs = sorted(lin.runs(limit=None), key=lambda c: c.id)
+    first_transform = [e for e in lin.run_steps(runs[0]) if e.type == "Transform"]
+    p = lin.provenance("reviews:2")
+    assert [e.id for e in p.transforms] == [e.id for e in first_transform]
+    assert all(e.state != "CACHED" for e in p.steps)
+    cached = [e for r in runs[1:] for e in lin.run_steps(r) if e.state == "CACHED"]
+    assert cached and not {e.id for e in cached} & {e.id for e in p.steps}
+
+
 def test_served_model_matches_the_trained_model_on_raw_inputs(pipeline):
     """No training/serving skew: the pushed SavedModel on raw features gives what the trained
     network gives on features transformed in process by the recorded TransformGraph."""
