@@ -46,8 +46,8 @@ def _prov_view(p: Provenance) -> Dict[str, Dict[str, Any]]:
     """Everything a model's answer depends on, by section: the model itself, its data, Hub
     modules, each upstream step (parameters, inputs by content, code), metrics and blessing."""
     view: Dict[str, Dict[str, Any]] = {
-        "artifact": {"type": p.target.type, "fingerprint": p.target.fingerprint,
-                     "model fingerprint": p.model.fingerprint if p.model is not None else None},
+        "fingerprints": {"type": p.target.type, "fingerprint": p.target.fingerprint,
+                         "model fingerprint": p.model.fingerprint if p.model is not None else None},
         # source data by location (what a step made is compared by content in its step's section)
         "data": {a.uri: a.fingerprint for a in p.datasets if not p.graph.producers(a)},
         "hub_modules": {str(a.get("handle") or a.get("module_name") or a.uri):

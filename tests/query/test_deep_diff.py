@@ -43,7 +43,7 @@ def test_a_difference_two_steps_upstream_is_named_by_its_step(lin, tmp_path):
     d = lin.diff(a, b)
     assert not d.same
     assert d.sections["step clip"]["param limit"] == (5.0, 3.0)
-    assert d.sections["artifact"]["fingerprint"] == (a.fingerprint, b.fingerprint)
+    assert d.sections["fingerprints"]["fingerprint"] == (a.fingerprint, b.fingerprint)
     assert "input data" in d.sections["step featurize"]  # its input's content changed
     assert d.sections["step Train"] == {"input feats": d.sections["step Train"]["input feats"]}
     assert d.sections["metrics"]["accuracy"] == (0.879, 0.950)
