@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import sqlite3
-from pathlib import Path
 
 import pytest
 
@@ -182,8 +181,6 @@ def test_upgrade_on_a_copy_leaves_the_original(tfx_store, tmp_path):
 
 def test_upgrade_in_place_makes_a_backup(tfx_store):
     from lineage.store import upgrade_store
-
-    import sqlite3
 
     def rows(path):
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
