@@ -105,9 +105,16 @@ def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> Li
 
 
 def replay_steps(model_name: str, history: Iterable[ServingEvent]) -> Iterator[Tuple[ServingEvent, ServingState]]:
-    """The serving state after each effective event, in one pass over the history."""
+    """The serving state after each effective event, in one pass over the history.
+
+    It follows the model config each change writes and TF Serving's routing rule (a request
+    without a version or label gets the highest version the policy loads): a push adds a
+    version (served when the policy is "latest"); a rollback to N loads only N, labels it
+    ``stable`` and drops the labels on other versions; a promote adds its version to a pinned
+    policy, so unlabelled traffic goes to it when it is the highest; an unpin serves the newest
+    again and keeps only the labels on it."""
     versions: set = set()
-    pinned: Optional[int] = None
+    loaded: Optional[set] = None   # None: policy "latest" (the newest pushed); else the versions pinned
     labels: Dict[str, int] = {}
     serving: Optional[int] = None
     since, last_event = None, None
@@ -117,19 +124,20 @@ def replay_steps(model_name: str, history: Iterable[ServingEvent]) -> Iterator[T
         before = serving
         if ev.action == "push" and ev.version is not None:
             versions.add(ev.version)
-            if pinned is None:
-                serving = max(versions)
         elif ev.action == "rollback" and ev.version is not None:
-            pinned = serving = ev.version
+            loaded = {ev.version}
+            labels = {k: v for k, v in labels.items() if v == ev.version}
             labels["stable"] = ev.version
         elif ev.action == "promote" and ev.version is not None and ev.label:
+            loaded = (loaded or set(sorted(versions)[-1:])) | {ev.version}
             labels[ev.label] = ev.version
         elif ev.action == "unpin":
-            pinned = None
-            serving = max(versions) if versions else None
+            loaded = None
+            labels = {k: v for k, v in labels.items() if versions and v == max(versions)}
+        serving = max(loaded) if loaded else (max(versions) if versions else None)
         if serving != before or last_event is None:
             since, last_event = ev.time, ev
-        yield ev, ServingState(model_name, serving, pinned is not None, dict(labels),
+        yield ev, ServingState(model_name, serving, loaded is not None, dict(labels),
                                tuple(sorted(versions)), since, last_event)
 
 
@@ -155,7 +163,7 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
         return out
     if "Push" not in types:
         return {n: _replayed_now(store, n) for n in names}
-    pins = [t for t in ("Rollback", "Unpin") if t in types]
+    pins = [t for t in ("Rollback", "Unpin", "Promote") if t in types]
     ops_by: Dict[str, List[Execution]] = {}
     if pins:
         in_names = ", ".join(quote(n) for n in names)
@@ -174,6 +182,9 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
             continue
         version = None
         last = max(ops, key=lambda e: (event_time(e), e.id)) if ops else None
+        if last is not None and last.type != "Unpin" and any(e.type == "Promote" for e in ops):
+            out[name] = _replayed_now(store, name)  # a promote may have changed the highest loaded
+            continue
         if last is not None and last.type == "Rollback":
             version = int(last.properties["target_version"])
         elif pushes:

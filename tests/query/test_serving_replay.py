@@ -27,15 +27,17 @@ HISTORY = [
 def test_state_after_each_effective_event():
     steps = list(replay_steps("m", HISTORY))
     assert [e.time for e, _ in steps] == [10, 20, 30, 40, 60, 70]
-    assert [s.version for _, s in steps] == [1, 2, 1, 1, 1, 3]
+    # the promote loads 3 beside the pinned 1: unlabelled requests get the highest (TF Serving)
+    assert [s.version for _, s in steps] == [1, 2, 1, 1, 3, 3]
     assert [s.pinned for _, s in steps] == [False, False, True, True, True, False]
     assert [s.versions for _, s in steps][-1] == (1, 2, 3)
     assert steps[4][1].labels == {"stable": 1, "canary": 3}
+    assert steps[5][1].labels == {"canary": 3}   # an unpin keeps only the labels on the newest
 
 
 def test_since_moves_only_when_the_serving_version_changes():
     steps = list(replay_steps("m", HISTORY))
-    assert [s.since for _, s in steps] == [10, 20, 30, 30, 30, 70]
+    assert [s.since for _, s in steps] == [10, 20, 30, 30, 60, 60]
     assert steps[3][1].event.time == 30  # the push of 3 under a pin is not what changed serving
 
 
@@ -45,6 +47,12 @@ def test_replay_until_a_time():
     assert replay("m", HISTORY, until=45).version == 1
     assert replay("m", HISTORY, until=50).version == 1   # the failed rollback to 2 at 50
     assert replay("m", HISTORY).version == 3
+
+
+def test_rollback_drops_the_labels_on_other_versions():
+    history = [ev(1, "push", 1), ev(2, "push", 2), ev(3, "promote", 2, "canary"), ev(4, "rollback", 1)]
+    state = replay("m", history)
+    assert (state.version, state.pinned, state.labels) == (1, True, {"stable": 1})
 
 
 def test_empty_history():

@@ -423,3 +423,28 @@ def test_server_side_batching_gives_the_same_answers(env, tmp_path):
         assert status == 400 and "shape" in body["error"]   # refused before it reaches a batch
     finally:
         server.stop()
+
+
+def test_history_answers_what_the_server_serves_after_promote_and_unpin(env):
+    """Promote after a rollback loads the promoted version beside the pinned one; TF Serving then
+    answers unlabelled requests with the highest loaded version, and so must `served_at`. After
+    an unpin the labels the config dropped are gone from the history too."""
+    from lineage.serving.config import model_entry
+
+    def served_by_server():
+        return int(env.rest("/v1/models/toy:predict", {"instances": [1.0]})[1]["predictions"][0]["k"])
+
+    def config_labels():
+        return dict(model_entry(read_config(env.config), "toy").version_labels)
+
+    env.lin.rollback("toy", to=1, **env.kw)
+    assert served_by_server() == 1 == env.lin.served_at("toy").version
+    env.lin.promote("toy", version=2, label="canary", **env.kw)
+    state = env.lin.served_at("toy")
+    assert served_by_server() == 2 == state.version
+    assert state.labels == config_labels() == {"stable": 1, "canary": 2}
+    assert env.lin.serving_now(["toy"]) == {"toy": 2}
+    env.lin.unpin("toy", **env.kw)
+    state = env.lin.served_at("toy")
+    assert served_by_server() == 3 == state.version and not state.pinned
+    assert state.labels == config_labels() == {}
