@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Union
 
-__all__ = ["versions_on_disk"]
+__all__ = ["versions_on_disk", "version_path"]
 
 
 def versions_on_disk(base_path: Union[str, Path]) -> List[int]:
@@ -16,3 +16,18 @@ def versions_on_disk(base_path: Union[str, Path]) -> List[int]:
                       if p.name.isdigit() and (p / "saved_model.pb").exists())
     except OSError:
         return []
+
+
+def version_path(base_path: Union[str, Path], version: int) -> Path:
+    """The folder of ``version`` under a base path: ``123``, or a zero-padded ``00000123``."""
+    base = Path(base_path)
+    plain = base / str(version)
+    if plain.exists():
+        return plain
+    try:
+        for p in base.iterdir():
+            if p.name.isdigit() and int(p.name) == version:
+                return p
+    except OSError:
+        pass
+    return plain

@@ -28,11 +28,16 @@ def build_toy(path: Path, k: float) -> Path:
                     "scores": TF.stack([1 - p, p], axis=-1)}
 
         @TF.function(input_signature=[TF.TensorSpec([None], TF.string, name="inputs")])
+        def scores_only(self, serialized):
+            x = TF.io.parse_example(serialized, {"x": TF.io.FixedLenFeature([], TF.float32)})["x"]
+            return {"scores": TF.expand_dims(TF.sigmoid(x * self.k), -1)}
+
+        @TF.function(input_signature=[TF.TensorSpec([None], TF.string, name="inputs")])
         def regress(self, serialized):
             x = TF.io.parse_example(serialized, {"x": TF.io.FixedLenFeature([], TF.float32)})["x"]
             return {"outputs": x * self.k}
 
     m = Toy()
     TF.saved_model.save(m, str(path), signatures={"serving_default": m.predict, "classify": m.classify,
-                                                  "regress": m.regress})
+                                                  "regress": m.regress, "scores_only": m.scores_only})
     return path

@@ -8,7 +8,7 @@ from typing import Any, Dict
 
 from .errors import ServingError
 
-__all__ = ["single_input", "is_b64", "decode", "tolist", "json_default", "to_example"]
+__all__ = ["single_input", "is_b64", "decode", "tolist", "json_default", "to_example", "classifications"]
 
 
 def single_input(v: Any, sig: str) -> str:
@@ -66,3 +66,19 @@ def to_example(TF, feats: Dict[str, Any]):
             out[k] = TF.train.Feature(bytes_list=TF.train.BytesList(
                 value=[decode(x) if is_b64(x) else str(x).encode() for x in vals]))
     return TF.train.Example(features=TF.train.Features(feature=out))
+
+
+def classifications(out: Dict[str, Any]) -> list:
+    """``[[(label, score), ...] per example]`` from a classify signature's outputs. A signature
+    with only ``scores`` gives empty labels, one with only ``classes`` scores of 0, as TF Serving
+    does."""
+    classes, scores = out.get("classes"), out.get("scores")
+    if classes is None and scores is None:
+        raise ServingError("Expected classification signature outputs 'classes' and/or 'scores'")
+    rows = len(classes) if classes is not None else len(scores)
+    result = []
+    for i in range(rows):
+        labels = list(classes[i]) if classes is not None else [b""] * len(scores[i])
+        values = list(scores[i]) if scores is not None else [0.0] * len(labels)
+        result.append([(c.decode() if isinstance(c, bytes) else str(c), float(v)) for c, v in zip(labels, values)])
+    return result

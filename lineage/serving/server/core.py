@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from ...layout import version_path
 from ..config import read_config, versions_on_disk
 from ..states import ModelVersionState
 from .batching import Batcher, call_signature
@@ -133,7 +134,8 @@ class ModelServer:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds)
+            # 0: no polling (TF Serving's rule); reloads come through HandleReloadConfigRequest
+            self._wake.wait(self.poll_seconds if self.poll_seconds > 0 else None)
             self._wake.clear()
             if self._stop.is_set():
                 return
@@ -197,7 +199,7 @@ class ModelServer:
             self._models = models
 
     def _load(self, state: ModelState, number: int) -> None:
-        path = os.path.join(state.base_path, str(number))
+        path = str(version_path(state.base_path, number))
         version = Version(number, path, LOADING)
         with self._lock:
             state.versions = {**state.versions, number: version}

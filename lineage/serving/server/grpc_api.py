@@ -13,7 +13,7 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      model_management_pb2, model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc, regression_pb2)
 
-from .codec import single_input
+from .codec import classifications, single_input
 from .errors import ServingError
 
 __all__ = ["PredictionService", "ModelService", "start_grpc"]
@@ -81,10 +81,10 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             name, v, out = self._on_examples(request, "classify")
             resp = classification_pb2.ClassificationResponse()
             resp.model_spec.name, resp.model_spec.version.value = name, v.number
-            for row_classes, row_scores in zip(out.get("classes", []), out.get("scores", [])):
+            for row in classifications(out):
                 c = resp.result.classifications.add()
-                for cl, sc in zip(row_classes, row_scores):
-                    c.classes.add(label=cl.decode() if isinstance(cl, bytes) else str(cl), score=float(sc))
+                for label, score in row:
+                    c.classes.add(label=label, score=score)
             return resp
         except ServingError as err:
             _abort(context, err)

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Optional, Tuple
 
 from ..states import state_name
-from .codec import decode, is_b64, json_default, single_input, to_example, tolist
+from .codec import classifications, decode, is_b64, json_default, single_input, to_example, tolist
 from .errors import ServingError
 
 log = logging.getLogger("lineage.serving")
@@ -27,6 +27,9 @@ class Handler(BaseHTTPRequestHandler):
     """One REST request; ``self.server.model_server`` answers it."""
 
     server: "RestServer"
+    # headers and body leave in two writes: without TCP_NODELAY the body waits for the client's
+    # delayed ACK on a kept-alive connection (about 40 ms a request)
+    disable_nagle_algorithm = True
 
     protocol_version = "HTTP/1.1"
 
@@ -171,8 +174,6 @@ def _classify_regress(server: Any, v: Any, sig_name: str, req: Dict[str, Any], k
     sig = sig_name or kind
     out = server.run(v, sig, {single_input(v, sig): serialized})
     if kind == "classify":
-        return {"results": [[[c.decode() if isinstance(c, bytes) else str(c), float(s)]
-                             for c, s in zip(cl, sc)]
-                            for cl, sc in zip(out["classes"], out["scores"])]}
+        return {"results": [[[label, score] for label, score in row] for row in classifications(out)]}
     values = out.get("outputs", next(iter(out.values())))
     return {"results": [float(x) for x in values.reshape(-1)]}

@@ -1,0 +1,83 @@
+"""TF Serving's rules the local server follows, each checked over real gRPC / HTTP on 127.0.0.1:
+zero-padded version folders, classification signatures with only scores, `--poll 0`, and a
+kept-alive REST connection that does not wait on delayed ACKs."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import resource
+import time
+
+import grpc
+import pytest
+
+from lineage.serving.server import ModelServer
+from toy_models import build_toy
+
+pytestmark = pytest.mark.slow
+
+
+def _config(path, base):
+    path.write_text(f'model_config_list {{ config {{ name: "toy" base_path: "{base}" model_platform: "tensorflow" }} }}\n')
+    return path
+
+
+@pytest.fixture
+def padded_server(tmp_path):
+    base = tmp_path / "toy"
+    build_toy(base / "00000123", 2.0)   # TF Serving's own layout: zero-padded version folders
+    server = ModelServer(str(_config(tmp_path / "models.config", base)), grpc_port=0, rest_port=0,
+                         poll_seconds=0.2).start()
+    yield server
+    server.stop()
+
+
+def _rest(server, method, path, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=30)
+    conn.request(method, path, body=json.dumps(body) if body is not None else None)
+    r = conn.getresponse()
+    return r.status, json.loads(r.read())
+
+
+def test_zero_padded_version_folders_load(padded_server):
+    status, body = _rest(padded_server, "GET", "/v1/models/toy")
+    assert status == 200 and body["model_version_status"][0]["version"] == "123"
+    assert body["model_version_status"][0]["state"] == "AVAILABLE"
+    status, body = _rest(padded_server, "POST", "/v1/models/toy/versions/123:predict", {"instances": [1.5]})
+    assert status == 200 and body["predictions"][0]["y"] == 3.0
+
+
+def test_classify_with_only_scores_answers_on_both_protocols(padded_server):
+    from tensorflow_serving.apis import classification_pb2, prediction_service_pb2_grpc
+
+    status, body = _rest(padded_server, "POST", "/v1/models/toy:classify",
+                         {"signature_name": "scores_only", "examples": [{"x": 0.0}]})
+    assert status == 200 and body["results"] == [[["", 0.5]]]
+    req = classification_pb2.ClassificationRequest()
+    req.model_spec.name, req.model_spec.signature_name = "toy", "scores_only"
+    req.input.example_list.examples.add().features.feature["x"].float_list.value.append(0.0)
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(f"127.0.0.1:{padded_server.grpc_port}"))
+    resp = stub.Classify(req, timeout=30)
+    [c] = resp.result.classifications
+    assert [(x.label, x.score) for x in c.classes] == [("", 0.5)]
+
+
+def test_poll_zero_means_no_polling(tmp_path):
+    base = tmp_path / "toy"
+    build_toy(base / "1", 1.0)
+    server = ModelServer(str(_config(tmp_path / "models.config", base)), grpc_port=0, rest_port=0,
+                         poll_seconds=0).start()
+    try:
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        time.sleep(2.0)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        assert cpu < 0.3, f"{cpu:.2f} s of CPU in 2 s idle: the loader is spinning"
+        build_toy(base / "2", 2.0)  # not picked up without polling...
+        time.sleep(0.5)
+        assert [v.number for v in server.status("toy")] == [1]
+        server.reload_config(server._config)  # ...until asked, as TF Serving's reload does
+        assert 2 in [v.number for v in server.status("toy")]
+    finally:
+        server.stop()
