@@ -18,7 +18,7 @@ from typing import Optional, Union
 from lineage import Input, Lineage, Output, annotate, attach_context, step
 from lineage.api import current_lineage, use
 from lineage.errors import LineageError
-from lineage.serving.config import default_config_path, ensure_model
+from lineage.serving.config import check_model_name, default_config_path, ensure_model
 from lineage.types import Model, ModelBlessing, PushedModel
 from lineage.vocab import is_blessed
 
@@ -64,6 +64,7 @@ def push(model, blessing, *, model_name: str, force: bool = False,
          serving_root: Union[str, Path, None] = None, config_path: Union[str, Path, None] = None,
          store: Optional[Lineage] = None):
     """Push ``model`` (blessed by ``blessing``) as the next version of ``model_name``."""
+    check_model_name(model_name)  # before anything is copied or recorded
     lin = store or current_lineage()
     root = Path(serving_root) if serving_root else serving_root_for(lin)
     config = Path(config_path) if config_path else default_config_path(lin.artifact_root)

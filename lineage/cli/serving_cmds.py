@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any, Dict
 
@@ -60,11 +62,48 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not Path(config).exists():
         raise LineageError(f"no model config at {config}: push a model first (the push step writes "
                            f"it), or pass --config with a TF Serving model config file")
-    serve_forever(config, args.grpc_port, args.rest_port, host=args.host, poll_seconds=args.poll,
-                  batch_size=args.batch_size, batch_timeout_ms=args.batch_timeout_ms)
+    try:
+        _serve(serve_forever, config, args)
+    except OSError as exc:  # a port in use, an address not on this machine
+        print(f"lineage: error: cannot serve on {args.host} (gRPC {args.grpc_port}, REST {args.rest_port}): "
+              f"{exc.strerror or exc}; choose other ports (--grpc-port / --rest-port, 0 picks a free one)",
+              file=sys.stderr, flush=True)
+        os._exit(1)  # TensorFlow is loaded: leave without its teardown (tensorflow/tensorflow#59242)
     return 0
 
 
+def _serve(serve_forever: Any, config: str, args: argparse.Namespace) -> None:
+    serve_forever(config, args.grpc_port, args.rest_port, host=args.host, poll_seconds=args.poll,
+                  batch_size=args.batch_size, batch_timeout_ms=args.batch_timeout_ms)
+
+
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0 to 65535; 0 picks a free one)")
+    return port
+
+
+def _positive(text: str) -> float:
+    value = _not_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _not_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -74,7 +113,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                          help="TF Serving model config (default: <store home>/serving/models.config)")
     serving.add_argument("--server", default="127.0.0.1:8500", metavar="HOST:PORT", help="gRPC ModelService")
     serving.add_argument("--rest", default="http://127.0.0.1:8501", metavar="URL", help="REST API (status fallback)")
-    serving.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for AVAILABLE (60)")
+    serving.add_argument("--timeout", type=_positive, default=60.0, help="seconds to wait for AVAILABLE (60)")
 
     p = sub.add_parser("rollback", parents=[common, serving],
                        help="pin a served model to a checked earlier version (recorded)")
@@ -99,10 +138,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[common],
                        help="the local TF-Serving-compatible server (gRPC + REST) for the model config")
     p.add_argument("--config", default=None, metavar="FILE")
-    p.add_argument("--grpc-port", type=int, default=8500)
-    p.add_argument("--rest-port", type=int, default=8501)
+    p.add_argument("--grpc-port", type=_port, default=8500, help="0 picks a free port")
+    p.add_argument("--rest-port", type=_port, default=8501, help="0 picks a free port")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
-    p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="config file poll interval")
+    p.add_argument("--poll", type=_not_negative, default=1.0, metavar="SECONDS",
+                   help="config file poll interval; 0: no polling (reload through ModelService)")
     p.add_argument("--batch-size", type=int, default=0, metavar="ROWS",
                    help="batch concurrent predict requests up to this many rows (default 0: off)")
     p.add_argument("--batch-timeout-ms", type=float, default=2.0, metavar="MS",

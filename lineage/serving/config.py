@@ -8,16 +8,21 @@ so a server polling the file never reads half of it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 from ..errors import InvalidInput
 from ..layout import versions_on_disk
 
 __all__ = ["read_config", "write_config", "write_text_atomic", "ensure_model", "default_config_path", "model_entry",
-           "versions_on_disk"]
+           "versions_on_disk", "check_model_name", "config_lock"]
+
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _pb():
@@ -54,11 +59,35 @@ def write_config(path: Union[str, Path], config: Any) -> None:
     write_text_atomic(path, text_format.MessageToString(config))
 
 
+def check_model_name(name: Any) -> str:
+    """A model name TF Serving accepts and that stays inside its serving root: letters, digits,
+    '.', '_' and '-', not starting with '.' (so never '.', '..', a path or empty)."""
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+        raise InvalidInput(f"model name {name!r}: use letters, digits, '.', '_' and '-', starting with a "
+                           f"letter or digit (it names a folder in the serving root and a TF Serving model)")
+    return name
+
+
+@contextlib.contextmanager
+def config_lock(path: Union[str, Path]) -> Iterator[None]:
+    """Serialise read-modify-write of a model config between processes (push, rollback...)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(p) + ".lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def write_text_atomic(path: Union[str, Path], text: str) -> None:
-    """Replace ``path`` with ``text`` so a reader sees the old file or the new one, never half."""
+    """Replace ``path`` with ``text`` so a reader sees the old file or the new one, never half.
+    The file is readable by others (0644): a TF Serving process may run as another user."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=str(p.parent))
+    os.chmod(tmp, 0o644)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
@@ -81,12 +110,14 @@ def model_entry(config: Any, name: str) -> Optional[Any]:
 def ensure_model(path: Union[str, Path], name: str, base_path: Union[str, Path]) -> bool:
     """Add ``name`` (serving the latest version under ``base_path``) if the file lacks it.
     Returns True when the file changed. An existing entry (and its version policy) is kept."""
-    config = read_config(path)
-    if model_entry(config, name) is not None:
-        return False
-    entry = config.model_config_list.config.add()
-    entry.name = name
-    entry.base_path = str(Path(base_path).absolute())
-    entry.model_platform = "tensorflow"
-    write_config(path, config)
+    check_model_name(name)
+    with config_lock(path):
+        config = read_config(path)
+        if model_entry(config, name) is not None:
+            return False
+        entry = config.model_config_list.config.add()
+        entry.name = name
+        entry.base_path = str(Path(base_path).absolute())
+        entry.model_platform = "tensorflow"
+        write_config(path, config)
     return True

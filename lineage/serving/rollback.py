@@ -177,6 +177,12 @@ def _client(server: Optional[str], rest: Optional[str], timeout: float) -> Servi
                          timeout=min(timeout, 10.0))
 
 
+def _check_version_number(version: Any) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 < version < 2**31:
+        raise RollbackFailed(f"version {version!r} is not a version number (1 to {2**31 - 1}); nothing was changed")
+    return version
+
+
 def _known_model(store: Store, model_name: str) -> None:
     """Refuse, before anything is recorded or changed, a model nothing was ever pushed as."""
     if pushed_of(store, model_name):
@@ -211,7 +217,7 @@ def rollback(store: Store, model_name: str, *, to: Optional[int] = None, previou
     elif last_good:
         to = _last_good(store, model_name)
     assert to is not None
-    target = int(to)
+    target = _check_version_number(to)
     pushed, checks = check_version(store, model_name, target)
     prev_pushed = _pushed(store, model_name, current) if current is not None else None
     path = _config_path(store, config_path)
@@ -259,7 +265,7 @@ def promote(store: Store, model_name: str, *, version: int, label: str = "canary
     if not label or not label.replace("-", "").replace("_", "").isalnum():
         raise RollbackFailed(f"label {label!r} must be letters, digits, '-' or '_'")
     _known_model(store, model_name)
-    target = int(version)
+    target = _check_version_number(version)
     pushed, checks = check_version(store, model_name, target)
     path = _config_path(store, config_path)
     client = _client(server, rest, timeout)
