@@ -84,3 +84,14 @@ def cli(*args: str, cwd=None, env: dict = None):
     full_env = {k: v for k, v in os.environ.items() if k != "LINEAGE_STORE"}
     full_env.update(env or {})
     return subprocess.run([exe, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=120)
+
+
+def served_store(lin, tmp_path):
+    """Two pipelines (module v1, then v2 warm-started from model 1), both pushed as `reviews`,
+    then a rollback to version 1: ``(lin, raw, module, m1, m2)``."""
+    raw, module, _, m1, ev1 = record_pipeline(lin, tmp_path, run_name="r1")
+    _, _, _, m2, ev2 = record_pipeline(lin, tmp_path, module_version=2, lr=0.05, raw=raw, base=m1, run_name="r2")
+    p1 = record_push(lin, m1, ev1.blessing, 1, at=1000.0)
+    record_push(lin, m2, ev2.blessing, 2, at=2000.0)
+    record_serving_op(lin, "Rollback", p1, at=3000.0)
+    return lin, raw, module, m1, m2

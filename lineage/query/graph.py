@@ -168,10 +168,11 @@ def _at_distance(events: Iterable[Event], starts: Set[Tuple[str, int]], directio
                  starts, direction, hops)
 
 
-def _ring(edges: Iterable[Tuple[int, int, bool]], starts: Set[Tuple[str, int]], direction: str,
-          hops: int) -> Set[Tuple[str, int]]:
-    """BFS over ``(artifact_id, execution_id, is_input)`` edges; a dict per side keeps it
-    cheap on 100k edges."""
+def _bfs(edges: Iterable[Tuple[int, int, bool]], starts: Iterable[Tuple[str, int]], direction: str,
+         max_hops: Optional[int]) -> Tuple[Set[int], Set[int], Set[int], Set[int]]:
+    """Breadth-first over ``(artifact_id, execution_id, is_input)`` edges along ``direction``, at
+    most ``max_hops`` (None: all the way): ``(all artifacts, all executions, last ring's
+    artifacts, last ring's executions)``. A dict per side keeps it cheap on 100k edges."""
     a2e: Dict[int, List[int]] = {}  # artifact -> next executions along `direction`
     e2a: Dict[int, List[int]] = {}
     down = direction != "UPSTREAM"
@@ -180,33 +181,9 @@ def _ring(edges: Iterable[Tuple[int, int, bool]], starts: Set[Tuple[str, int]], 
             a2e.setdefault(aid, []).append(eid)
         else:
             e2a.setdefault(eid, []).append(aid)
+    starts = list(starts)
     arts = {i for k, i in starts if k == "artifact"}
     execs = {i for k, i in starts if k == "execution"}
-    seen_a, seen_e = set(arts), set(execs)
-    for _ in range(hops):
-        next_e = {e for a in arts for e in a2e.get(a, ())} - seen_e
-        next_a = {a for e in execs for a in e2a.get(e, ())} - seen_a
-        seen_e |= next_e
-        seen_a |= next_a
-        arts, execs = next_a, next_e
-        if not arts and not execs:
-            return set()
-    return {("artifact", a) for a in arts} | {("execution", e) for e in execs}
-
-
-def _reachable(edges: Iterable[Tuple[int, int, bool]], roots: Sequence[Tuple[str, int]], direction: str,
-               max_hops: Optional[int]) -> Tuple[Set[int], Set[int]]:
-    """Every artifact and execution id within ``max_hops`` of ``roots`` along ``edges``."""
-    a2e: Dict[int, List[int]] = {}
-    e2a: Dict[int, List[int]] = {}
-    down = direction != "UPSTREAM"
-    for aid, eid, is_input in edges:
-        if is_input == down:
-            a2e.setdefault(aid, []).append(eid)
-        else:
-            e2a.setdefault(eid, []).append(aid)
-    arts = {i for k, i in roots if k == "artifact"}
-    execs = {i for k, i in roots if k == "execution"}
     seen_a, seen_e = set(arts), set(execs)
     hops = 0
     while (arts or execs) and (max_hops is None or hops < max_hops):
@@ -216,6 +193,20 @@ def _reachable(edges: Iterable[Tuple[int, int, bool]], roots: Sequence[Tuple[str
         seen_e |= next_e
         seen_a |= next_a
         arts, execs = next_a, next_e
+    return seen_a, seen_e, arts, execs
+
+
+def _ring(edges: Iterable[Tuple[int, int, bool]], starts: Set[Tuple[str, int]], direction: str,
+          hops: int) -> Set[Tuple[str, int]]:
+    """The nodes exactly ``hops`` edges from ``starts`` (where a continued traversal starts)."""
+    _, _, arts, execs = _bfs(edges, starts, direction, hops)
+    return {("artifact", a) for a in arts} | {("execution", e) for e in execs}
+
+
+def _reachable(edges: Iterable[Tuple[int, int, bool]], roots: Sequence[Tuple[str, int]], direction: str,
+               max_hops: Optional[int]) -> Tuple[Set[int], Set[int]]:
+    """Every artifact and execution id within ``max_hops`` of ``roots`` along ``edges``."""
+    seen_a, seen_e, _, _ = _bfs(edges, roots, direction, max_hops)
     return seen_a, seen_e
 
 

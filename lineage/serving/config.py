@@ -8,16 +8,15 @@ so a server polling the file never reads half of it.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, ContextManager, Optional, Union
 
 from ..errors import InvalidInput
 from ..layout import versions_on_disk
+from ..locks import file_lock
 
 __all__ = ["read_config", "write_config", "write_text_atomic", "ensure_model", "default_config_path", "model_entry",
            "versions_on_disk", "check_model_name", "config_lock"]
@@ -68,17 +67,9 @@ def check_model_name(name: Any) -> str:
     return name
 
 
-@contextlib.contextmanager
-def config_lock(path: Union[str, Path]) -> Iterator[None]:
+def config_lock(path: Union[str, Path]) -> ContextManager[None]:
     """Serialise read-modify-write of a model config between processes (push, rollback...)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with open(str(p) + ".lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return file_lock(path)
 
 
 def write_text_atomic(path: Union[str, Path], text: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import logging
 import random
 import re
@@ -21,6 +20,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from ..errors import InvalidInput, StoreError, StoreNeedsUpgrade, StoreNotFound, StoreUnavailable
+from ..locks import file_lock
 from ..uris import StoreConfig
 from .errors import first_line, mlmd_version
 
@@ -49,15 +49,9 @@ def creation_lock(config: StoreConfig, readonly: bool) -> Iterator[None]:
     if config.backend != "sqlite" or readonly:
         yield
         return
-    path = config.path
-    assert path is not None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(str(path) + ".lock", "a+") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+    assert config.path is not None
+    with file_lock(config.path):
+        yield
 
 
 def connection_config(cfg: StoreConfig, readonly: bool) -> pb.ConnectionConfig:

@@ -43,13 +43,9 @@ def check_schema(doc):
 
 @pytest.fixture
 def served(lin, tmp_path):
-    from helpers import record_pipeline, record_push, record_serving_op
+    from helpers import served_store
 
-    raw, module, _, m1, ev1 = record_pipeline(lin, tmp_path, run_name="r1")
-    _, _, _, m2, ev2 = record_pipeline(lin, tmp_path, module_version=2, lr=0.05, raw=raw, base=m1, run_name="r2")
-    p1 = record_push(lin, m1, ev1.blessing, 1, at=1000.0)
-    record_push(lin, m2, ev2.blessing, 2, at=2000.0)
-    record_serving_op(lin, "Rollback", p1, at=3000.0)
+    lin, raw, module, m1, m2 = served_store(lin, tmp_path)
     lin.taint(module, "leak")
     return lin, raw, module, m1, m2
 
