@@ -27,6 +27,10 @@ def build_toy(path: Path, k: float) -> Path:
             return {"classes": TF.tile(TF.constant([["neg", "pos"]]), [n, 1]),
                     "scores": TF.stack([1 - p, p], axis=-1)}
 
+        @TF.function(input_signature=[TF.TensorSpec([None], TF.float32, name="x")])
+        def with_bytes(self, x):
+            return {"raw_bytes": TF.fill(TF.shape(x), TF.constant(b"\x00\xffok")), "y": x * self.k}
+
         @TF.function(input_signature=[TF.TensorSpec([None], TF.string, name="inputs")])
         def scores_only(self, serialized):
             x = TF.io.parse_example(serialized, {"x": TF.io.FixedLenFeature([], TF.float32)})["x"]
@@ -39,5 +43,6 @@ def build_toy(path: Path, k: float) -> Path:
 
     m = Toy()
     TF.saved_model.save(m, str(path), signatures={"serving_default": m.predict, "classify": m.classify,
-                                                  "regress": m.regress, "scores_only": m.scores_only})
+                                                  "regress": m.regress, "scores_only": m.scores_only,
+                                                  "with_bytes": m.with_bytes})
     return path

@@ -81,3 +81,62 @@ def test_poll_zero_means_no_polling(tmp_path):
         assert 2 in [v.number for v in server.status("toy")]
     finally:
         server.stop()
+
+
+def _stub(server):
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    return prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}"))
+
+
+def _predict_request(x, dtype=None, signature="", output_filter=()):
+    from lineage.serving.server.tfenv import tf
+    from tensorflow_serving.apis import predict_pb2
+
+    TF = tf()
+    req = predict_pb2.PredictRequest()
+    req.model_spec.name, req.model_spec.signature_name = "toy", signature
+    req.inputs["x"].CopyFrom(TF.make_tensor_proto(x, dtype=dtype or TF.float32))
+    req.output_filter.extend(output_filter)
+    return req
+
+
+def test_grpc_answers_in_typed_fields_and_validates_like_tf_serving(padded_server):
+    from lineage.serving.server.tfenv import tf
+
+    stub = _stub(padded_server)
+    resp = stub.Predict(_predict_request([1.0, 2.0, 3.0]), timeout=30)
+    assert list(resp.outputs["y"].float_val) == [2.0, 4.0, 6.0] and resp.outputs["y"].tensor_content == b""
+    assert resp.model_spec.signature_name == "serving_default"
+    for request, code, says in [
+        (_predict_request([1.0], signature="nope"), grpc.StatusCode.FAILED_PRECONDITION, 'signature name: "nope" not found'),
+        (_predict_request([1.0], output_filter=["zz"]), grpc.StatusCode.INVALID_ARGUMENT,
+         "output tensor alias not found in signature: zz"),
+        (_predict_request([1.0], dtype=tf().float64), grpc.StatusCode.INVALID_ARGUMENT,
+         "Expects arg[x] to be float32 but float64 is provided"),
+    ]:
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Predict(request, timeout=30)
+        assert info.value.code() == code and says in info.value.details(), info.value.details()
+    from tensorflow_serving.apis import classification_pb2, regression_pb2
+
+    for make, method, sig in ((classification_pb2.ClassificationRequest, stub.Classify, "classify"),
+                              (regression_pb2.RegressionRequest, stub.Regress, "regress")):
+        req = make()
+        req.model_spec.name = "toy"
+        req.input.example_list.examples.add().features.feature["x"].float_list.value.append(1.0)
+        assert method(req, timeout=30).model_spec.signature_name == sig
+
+
+def test_rest_writes_float32_bytes_and_errors_like_tf_serving(padded_server):
+    status, body = _rest(padded_server, "POST", "/v1/models/toy:predict", {"instances": [1.1]})
+    assert status == 200 and body["predictions"][0]["y"] == 2.2        # not 2.200000047683716
+    status, body = _rest(padded_server, "POST", "/v1/models/toy:predict",
+                         {"signature_name": "with_bytes", "instances": [1.0]})
+    assert body["predictions"][0]["raw_bytes"] == {"b64": "AP9vaw=="}
+    for method, path in (("POST", "/v1/models/toy:explode"), ("GET", "/v1/models/toy:predict"),
+                         ("GET", "/v2/whatever"), ("PUT", "/v1/models/toy")):
+        status, body = _rest(padded_server, method, path, {} if method != "GET" else None)
+        assert status == 400 and body["error"].startswith("Malformed request"), (method, path, status, body)
+    status, body = _rest(padded_server, "GET", "/v1/models/%74oy")     # URL-encoded name: "toy"
+    assert status == 200 and body["model_version_status"][0]["version"] == "123"

@@ -141,7 +141,7 @@ def test_rest_and_grpc_route_versions_and_report_errors(env):
         (("/v1/models/toy/versions/9:predict", {"instances": [1.0]}), 404, "Specific(toy, 9)"),
         (("/v1/models/toy/labels/nope:predict", {"instances": [1.0]}), 400, "Unrecognized servable version label"),
         (("/v1/models/toy:predict", None, None, b"[" + b"1.0," * 40000 + b"1.0]"), 413, "too large"),
-        (("/v1/models/toy:explode", {"instances": [1.0]}), 404, "Malformed request"),
+        (("/v1/models/toy:explode", {"instances": [1.0]}), 400, "Malformed request"),
     ]
     for args, code, message in bad:
         status, body = env.rest(*args)

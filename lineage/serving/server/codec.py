@@ -8,7 +8,8 @@ from typing import Any, Dict
 
 from .errors import ServingError
 
-__all__ = ["single_input", "is_b64", "decode", "tolist", "json_default", "to_example", "classifications"]
+__all__ = ["single_input", "is_b64", "decode", "tolist", "json_default", "to_example", "classifications",
+           "typed_tensor_proto", "rest_value"]
 
 
 def single_input(v: Any, sig: str) -> str:
@@ -82,3 +83,51 @@ def classifications(out: Dict[str, Any]) -> list:
         values = list(scores[i]) if scores is not None else [0.0] * len(labels)
         result.append([(c.decode() if isinstance(c, bytes) else str(c), float(v)) for c, v in zip(labels, values)])
     return result
+
+
+#: TensorProto's typed value field by DataType enum (tensorflow/core/framework/types.proto)
+_TYPED_FIELD = {1: "float_val", 2: "double_val", 3: "int_val", 4: "int_val", 5: "int_val", 6: "int_val",
+                7: "string_val", 9: "int64_val", 10: "bool_val", 17: "int_val", 22: "uint32_val", 23: "uint64_val"}
+
+
+def typed_tensor_proto(TF: Any, array: Any) -> Any:
+    """``array`` as a TensorProto with its values in the typed field (``float_val``...), as TF
+    Serving answers and its example clients read, not packed into ``tensor_content``."""
+    proto = TF.make_tensor_proto(array)
+    field = _TYPED_FIELD.get(proto.dtype)
+    if field is None or not proto.tensor_content:
+        return proto
+    values = TF.make_ndarray(proto).ravel().tolist()
+    proto.ClearField("tensor_content")
+    getattr(proto, field).extend(values)
+    return proto
+
+
+def rest_value(name: str, array: Any) -> Any:
+    """An output as TF Serving's REST API writes it: float32 at float32 precision (``2.05``, not
+    ``2.049999952316284``), outputs named ``*_bytes`` as ``{"b64": ...}``."""
+    if name.endswith("_bytes"):
+        return _b64_all(tolist(array) if not isinstance(array, bytes) else array, raw=array)
+    if getattr(array, "dtype", None) is not None and str(array.dtype) == "float32":
+        return _float32_list(array.tolist() if array.ndim else float(array), array)
+    return tolist(array)
+
+
+def _float32_list(value: Any, array: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, list):
+        return [_float32_list(v, None) for v in value]
+    return float(str(np.float32(value)))
+
+
+def _b64_all(value: Any, raw: Any = None) -> Any:
+    if hasattr(raw, "tolist"):
+        value = raw.tolist()
+    if isinstance(value, bytes):
+        return {"b64": base64.b64encode(value).decode()}
+    if isinstance(value, str):
+        return {"b64": base64.b64encode(value.encode()).decode()}
+    if isinstance(value, list):
+        return [_b64_all(v) for v in value]
+    return value

@@ -267,7 +267,8 @@ class ModelServer:
         key = name or default
         fn = version.signatures.get(key)
         if fn is None:
-            raise ServingError(f"Serving signature name: \"{key}\" not found in signature def", "INVALID_ARGUMENT", 400)
+            raise ServingError(f"Serving signature name: \"{key}\" not found in signature def",
+                               "FAILED_PRECONDITION", 400)
         return key, fn
 
     def run(self, version: Version, signature_name: str, inputs: Dict[str, Any]) -> Dict[str, Any]:

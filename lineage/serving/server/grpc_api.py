@@ -13,7 +13,7 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      model_management_pb2, model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc, regression_pb2)
 
-from .codec import classifications, single_input
+from .codec import classifications, single_input, typed_tensor_proto
 from .errors import ServingError
 
 __all__ = ["PredictionService", "ModelService", "start_grpc"]
@@ -41,15 +41,26 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             name, version, label = _spec_of(request.model_spec)
             v = self.server.resolve(name, version, label)
             inputs = {k: self.TF.make_ndarray(t) for k, t in request.inputs.items()}
-            out = self.server.run(v, request.model_spec.signature_name, inputs)
+            key, fn = self.server.signature(v, request.model_spec.signature_name)
+            expected = fn.structured_input_signature[1]
+            for k, t in request.inputs.items():
+                if k in expected and t.dtype != expected[k].dtype.as_datatype_enum:
+                    raise ServingError(f"Expects arg[{k}] to be {expected[k].dtype.name} but "
+                                       f"{self.TF.dtypes.as_dtype(t.dtype).name} is provided")
+            outputs = set(fn.structured_outputs)
+            unknown = sorted(set(request.output_filter) - outputs)
+            if unknown:
+                raise ServingError(f"output tensor alias not found in signature: {unknown[0]} Outputs "
+                                   f"expected to be in the set {{{','.join(sorted(outputs))}}}.")
+            out = self.server.run(v, key, inputs)
             resp = predict_pb2.PredictResponse()
             resp.model_spec.name = name
             resp.model_spec.version.value = v.number
-            resp.model_spec.signature_name = request.model_spec.signature_name or "serving_default"
+            resp.model_spec.signature_name = key
             wanted = set(request.output_filter) or set(out)
             for k, arr in out.items():
                 if k in wanted:
-                    resp.outputs[k].CopyFrom(self.TF.make_tensor_proto(arr))
+                    resp.outputs[k].CopyFrom(typed_tensor_proto(self.TF, arr))
             return resp
         except ServingError as err:
             _abort(context, err)
@@ -74,13 +85,14 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         name, version, label = _spec_of(request.model_spec)
         v = self.server.resolve(name, version, label)
         sig = request.model_spec.signature_name or default_signature
-        return name, v, self.server.run(v, sig, {single_input(v, sig): self._examples(request)})
+        return name, v, sig, self.server.run(v, sig, {single_input(v, sig): self._examples(request)})
 
     def Classify(self, request, context):
         try:
-            name, v, out = self._on_examples(request, "classify")
+            name, v, sig, out = self._on_examples(request, "classify")
             resp = classification_pb2.ClassificationResponse()
             resp.model_spec.name, resp.model_spec.version.value = name, v.number
+            resp.model_spec.signature_name = sig
             for row in classifications(out):
                 c = resp.result.classifications.add()
                 for label, score in row:
@@ -91,9 +103,10 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def Regress(self, request, context):
         try:
-            name, v, out = self._on_examples(request, "regress")
+            name, v, sig, out = self._on_examples(request, "regress")
             resp = regression_pb2.RegressionResponse()
             resp.model_spec.name, resp.model_spec.version.value = name, v.number
+            resp.model_spec.signature_name = sig
             for value in out.get("outputs", next(iter(out.values()))).reshape(-1):
                 resp.result.regressions.add(value=float(value))
             return resp

@@ -10,9 +10,10 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, Optional, Tuple
+from urllib.parse import unquote
 
 from ..states import state_name
-from .codec import classifications, decode, is_b64, json_default, single_input, to_example, tolist
+from .codec import classifications, decode, is_b64, json_default, rest_value, single_input, to_example
 from .errors import ServingError
 
 log = logging.getLogger("lineage.serving")
@@ -49,6 +50,11 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, rest_get(self.server.model_server, self.path))
         except ServingError as err:
             self._send(err.http, {"error": str(err)})
+
+    def _unsupported(self) -> None:
+        self._send(400, {"error": f"Malformed request: {self.command} {self.path}"})
+
+    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _unsupported
 
     def do_POST(self) -> None:
         try:
@@ -88,14 +94,15 @@ def start_rest(model_server: Any) -> RestServer:
 def _parse_path(path: str) -> Tuple[str, Optional[int], Optional[str], Optional[str]]:
     m = _PATH.match(path.split("?", 1)[0])
     if not m:
-        raise ServingError(f"Malformed request: {path}", "INVALID_ARGUMENT", 404)
+        raise ServingError(f"Malformed request: {path}", "INVALID_ARGUMENT", 400)
     version = int(m["version"]) if m["version"] else None
-    return m["name"], version, m["label"], m["rest"]
+    label = unquote(m["label"]) if m["label"] else None
+    return unquote(m["name"]), version, label, m["rest"]
 
 def rest_get(server: Any, path: str) -> Dict[str, Any]:
     name, version, label, rest = _parse_path(path)
     if rest not in (None, "/metadata"):
-        raise ServingError(f"Malformed request: GET {path}", "INVALID_ARGUMENT", 405)
+        raise ServingError(f"Malformed request: GET {path}", "INVALID_ARGUMENT", 400)
     if rest == "/metadata":
         from google.protobuf import json_format
 
@@ -114,7 +121,7 @@ def rest_get(server: Any, path: str) -> Dict[str, Any]:
 def rest_post(server: Any, path: str, body: bytes) -> Dict[str, Any]:
     name, version, label, rest = _parse_path(path)
     if rest not in (":predict", ":classify", ":regress"):
-        raise ServingError(f"Malformed request: POST {path}", "INVALID_ARGUMENT", 405)
+        raise ServingError(f"Malformed request: POST {path}", "INVALID_ARGUMENT", 400)
     try:
         req = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -148,17 +155,18 @@ def _predict(server: Any, v: Any, sig_name: str, req: Dict[str, Any]) -> Dict[st
             raise ServingError(f"instances must be objects naming the inputs {names}")
         out = server.run(v, sig_name, inputs)
         if len(out) == 1:
-            return {"predictions": tolist(next(iter(out.values())))}
+            return {"predictions": rest_value(*next(iter(out.items())))}
         n = len(next(iter(out.values())))
-        return {"predictions": [{k: tolist(out[k][i]) for k in sorted(out)} for i in range(n)]}
+        return {"predictions": [{k: rest_value(k, out[k][i]) for k in sorted(out)} for i in range(n)]}
     cols = req["inputs"]
     inputs = ({k: decode(x) for k, x in cols.items()} if isinstance(cols, dict) and not is_b64(cols)
               else {names[0]: decode(cols)} if len(names) == 1 else None)
     if inputs is None:
         raise ServingError(f"'inputs' must be an object naming the inputs {names}")
     out = server.run(v, sig_name, inputs)
-    return {"outputs": tolist(next(iter(out.values()))) if len(out) == 1 else
-            {k: tolist(a) for k, a in out.items()}}
+    return {"outputs": rest_value(*next(iter(out.items()))) if len(out) == 1 else
+            {k: rest_value(k, a) for k, a in out.items()}}
+
 
 def _classify_regress(server: Any, v: Any, sig_name: str, req: Dict[str, Any], kind: str) -> Dict[str, Any]:
     TF = server.tf
