@@ -140,3 +140,25 @@ def test_rest_writes_float32_bytes_and_errors_like_tf_serving(padded_server):
         assert status == 400 and body["error"].startswith("Malformed request"), (method, path, status, body)
     status, body = _rest(padded_server, "GET", "/v1/models/%74oy")     # URL-encoded name: "toy"
     assert status == 200 and body["model_version_status"][0]["version"] == "123"
+
+
+def test_multi_inference_runs_classify_and_regress_on_one_input(padded_server):
+    from tensorflow_serving.apis import inference_pb2
+
+    req = inference_pb2.MultiInferenceRequest()
+    for sig, method in (("regress", "tensorflow/serving/regress"), ("classify", "tensorflow/serving/classify")):
+        task = req.tasks.add()
+        task.model_spec.name, task.model_spec.signature_name, task.method_name = "toy", sig, method
+    req.input.example_list.examples.add().features.feature["x"].float_list.value.append(1.5)
+    resp = _stub(padded_server).MultiInference(req, timeout=30)
+    assert len(resp.results) == 2
+    assert resp.results[0].regression_result.regressions[0].value == 3.0
+    [c] = resp.results[1].classification_result.classifications
+    assert [x.label for x in c.classes] == ["neg", "pos"]
+    assert [(r.model_spec.name, r.model_spec.version.value, r.model_spec.signature_name) for r in resp.results] == [
+        ("toy", 123, "regress"), ("toy", 123, "classify")]
+    other = req.tasks.add()
+    other.model_spec.name, other.method_name = "elsewhere", "tensorflow/serving/regress"
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(padded_server).MultiInference(req, timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "same model name" in info.value.details()

@@ -1,5 +1,6 @@
-"""TF Serving's gRPC API: PredictionService (Predict, Classify, Regress, GetModelMetadata) and
-ModelService (GetModelStatus, HandleReloadConfigRequest), as module-level service classes over a
+"""TF Serving's gRPC API: PredictionService (Predict, Classify, Regress, MultiInference,
+GetModelMetadata) and ModelService (GetModelStatus, HandleReloadConfigRequest), as module-level
+service classes over a
 :class:`~lineage.serving.server.core.ModelServer`. Importing this module imports TensorFlow
 (TF Serving's messages embed its tensor protos)."""
 
@@ -9,7 +10,7 @@ from concurrent import futures
 from typing import Any, Optional, Tuple
 
 import grpc
-from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2,
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2, inference_pb2,
                                      model_management_pb2, model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc, regression_pb2)
 
@@ -109,6 +110,35 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             resp.model_spec.signature_name = sig
             for value in out.get("outputs", next(iter(out.values()))).reshape(-1):
                 resp.result.regressions.add(value=float(value))
+            return resp
+        except ServingError as err:
+            _abort(context, err)
+
+    def MultiInference(self, request, context):
+        """Classify and regress tasks over one set of tf.Examples, on one model (TF Serving's rule)."""
+        try:
+            if len({t.model_spec.name for t in request.tasks}) != 1:
+                raise ServingError("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
+            examples = self._examples(request)
+            resp = inference_pb2.MultiInferenceResponse()
+            for task in request.tasks:
+                name, version, label = _spec_of(task.model_spec)
+                v = self.server.resolve(name, version, label)
+                sig = task.model_spec.signature_name or "serving_default"
+                out = self.server.run(v, sig, {single_input(v, sig): examples})
+                result = resp.results.add()
+                result.model_spec.name, result.model_spec.version.value = name, v.number
+                result.model_spec.signature_name = sig
+                if task.method_name == "tensorflow/serving/classify":
+                    for row in classifications(out):
+                        c = result.classification_result.classifications.add()
+                        for cls, score in row:
+                            c.classes.add(label=cls, score=score)
+                elif task.method_name == "tensorflow/serving/regress":
+                    for value in out.get("outputs", next(iter(out.values()))).reshape(-1):
+                        result.regression_result.regressions.add(value=float(value))
+                else:
+                    raise ServingError(f"Unsupported signature method_name: {task.method_name}")
             return resp
         except ServingError as err:
             _abort(context, err)
