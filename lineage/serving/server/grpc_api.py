@@ -7,7 +7,7 @@ service classes over a
 from __future__ import annotations
 
 from concurrent import futures
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import grpc
 from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2, inference_pb2,
@@ -22,6 +22,22 @@ __all__ = ["PredictionService", "ModelService", "start_grpc"]
 
 def _abort(context: Any, err: ServingError) -> None:
     context.abort(getattr(grpc.StatusCode, err.code), str(err))
+
+
+def _answer_spec(spec: Any, name: str, version: Any, signature: str) -> None:
+    spec.name, spec.version.value, spec.signature_name = name, version.number, signature
+
+
+def _classifications(result: Any, out: Dict[str, Any]) -> None:
+    for row in classifications(out):
+        c = result.classifications.add()
+        for label, score in row:
+            c.classes.add(label=label, score=score)
+
+
+def _regressions(result: Any, out: Dict[str, Any]) -> None:
+    for value in out.get("outputs", next(iter(out.values()))).reshape(-1):
+        result.regressions.add(value=float(value))
 
 
 def _spec_of(ms: Any) -> Tuple[str, Optional[int], Optional[str]]:
@@ -81,64 +97,50 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             return out
         raise ServingError("Input is empty")
 
-    def _on_examples(self, request, default_signature: str):
-        """Resolve the model and run a signature over the request's tf.Examples."""
-        name, version, label = _spec_of(request.model_spec)
+    def _run_examples(self, spec: Any, examples: List[bytes], default_signature: str):
+        """Resolve ``spec`` and run its signature over serialized tf.Examples: ``(version,
+        signature name, outputs)``, with the response's model spec filled by :func:`_answer_spec`."""
+        name, version, label = _spec_of(spec)
         v = self.server.resolve(name, version, label)
-        sig = request.model_spec.signature_name or default_signature
-        return name, v, sig, self.server.run(v, sig, {single_input(v, sig): self._examples(request)})
+        sig = spec.signature_name or default_signature
+        return v, sig, self.server.run(v, sig, {single_input(v, sig): examples})
 
     def Classify(self, request, context):
         try:
-            name, v, sig, out = self._on_examples(request, "classify")
+            v, sig, out = self._run_examples(request.model_spec, self._examples(request), "classify")
             resp = classification_pb2.ClassificationResponse()
-            resp.model_spec.name, resp.model_spec.version.value = name, v.number
-            resp.model_spec.signature_name = sig
-            for row in classifications(out):
-                c = resp.result.classifications.add()
-                for label, score in row:
-                    c.classes.add(label=label, score=score)
+            _answer_spec(resp.model_spec, request.model_spec.name, v, sig)
+            _classifications(resp.result, out)
             return resp
         except ServingError as err:
             _abort(context, err)
 
     def Regress(self, request, context):
         try:
-            name, v, sig, out = self._on_examples(request, "regress")
+            v, sig, out = self._run_examples(request.model_spec, self._examples(request), "regress")
             resp = regression_pb2.RegressionResponse()
-            resp.model_spec.name, resp.model_spec.version.value = name, v.number
-            resp.model_spec.signature_name = sig
-            for value in out.get("outputs", next(iter(out.values()))).reshape(-1):
-                resp.result.regressions.add(value=float(value))
+            _answer_spec(resp.model_spec, request.model_spec.name, v, sig)
+            _regressions(resp.result, out)
             return resp
         except ServingError as err:
             _abort(context, err)
 
     def MultiInference(self, request, context):
         """Classify and regress tasks over one set of tf.Examples, on one model (TF Serving's rule)."""
+        fill = {"tensorflow/serving/classify": lambda r, out: _classifications(r.classification_result, out),
+                "tensorflow/serving/regress": lambda r, out: _regressions(r.regression_result, out)}
         try:
             if len({t.model_spec.name for t in request.tasks}) != 1:
                 raise ServingError("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
             examples = self._examples(request)
             resp = inference_pb2.MultiInferenceResponse()
             for task in request.tasks:
-                name, version, label = _spec_of(task.model_spec)
-                v = self.server.resolve(name, version, label)
-                sig = task.model_spec.signature_name or "serving_default"
-                out = self.server.run(v, sig, {single_input(v, sig): examples})
-                result = resp.results.add()
-                result.model_spec.name, result.model_spec.version.value = name, v.number
-                result.model_spec.signature_name = sig
-                if task.method_name == "tensorflow/serving/classify":
-                    for row in classifications(out):
-                        c = result.classification_result.classifications.add()
-                        for cls, score in row:
-                            c.classes.add(label=cls, score=score)
-                elif task.method_name == "tensorflow/serving/regress":
-                    for value in out.get("outputs", next(iter(out.values()))).reshape(-1):
-                        result.regression_result.regressions.add(value=float(value))
-                else:
+                if task.method_name not in fill:
                     raise ServingError(f"Unsupported signature method_name: {task.method_name}")
+                v, sig, out = self._run_examples(task.model_spec, examples, "serving_default")
+                result = resp.results.add()
+                _answer_spec(result.model_spec, task.model_spec.name, v, sig)
+                fill[task.method_name](result, out)
             return resp
         except ServingError as err:
             _abort(context, err)
