@@ -9,11 +9,13 @@ from typing import List, Union
 __all__ = ["versions_on_disk", "version_path"]
 
 
-def versions_on_disk(base_path: Union[str, Path]) -> List[int]:
-    """The version directories under a model's base path that hold a SavedModel, ascending."""
+def versions_on_disk(base_path: Union[str, Path], saved_model_only: bool = True) -> List[int]:
+    """The version directories under a model's base path, ascending: those that hold a SavedModel,
+    or (``saved_model_only=False``, what TF Serving's file-system source sees) every numbered one."""
     try:
         return sorted(int(p.name) for p in Path(base_path).iterdir()
-                      if p.name.isdigit() and (p / "saved_model.pb").exists())
+                      if p.name.isdigit() and (not saved_model_only or (p / "saved_model.pb").exists()
+                                               or (p / "saved_model.pbtxt").exists()))
     except OSError:
         return []
 

@@ -56,7 +56,7 @@ def dataclasses_asdict(res: Any) -> Dict[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..serving.server import serve_forever  # TensorFlow: only when a server starts
+    from ..serving.server import ServingError, serve_forever  # TensorFlow: only when a server starts
 
     config = args.config or str(default_config_path(parse_store_uri(args.store).artifact_root))
     if not Path(config).exists():
@@ -69,6 +69,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"{exc.strerror or exc}; choose other ports (--grpc-port / --rest-port, 0 picks a free one)",
               file=sys.stderr, flush=True)
         os._exit(1)  # TensorFlow is loaded: leave without its teardown (tensorflow/tensorflow#59242)
+    except ServingError as exc:  # a config TF Serving would refuse (duplicate names, relative paths...)
+        print(f"lineage: error: {config}: {exc}", file=sys.stderr, flush=True)
+        os._exit(1)
     return 0
 
 

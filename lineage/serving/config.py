@@ -47,7 +47,8 @@ def read_config(path: Union[str, Path]) -> Any:
         try:
             text_format.Parse(p.read_text(), config)
         except text_format.ParseError as exc:
-            raise InvalidInput(f"{p} is not a valid TF Serving model config: {exc}") from None
+            raise InvalidInput(f"{p} is not a valid TF Serving model config (Error parsing text-format "
+                               f"tensorflow.serving.ModelServerConfig: {exc})") from None
     return config
 
 

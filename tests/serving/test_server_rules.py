@@ -109,11 +109,11 @@ def test_grpc_answers_in_typed_fields_and_validates_like_tf_serving(padded_serve
     assert list(resp.outputs["y"].float_val) == [2.0, 4.0, 6.0] and resp.outputs["y"].tensor_content == b""
     assert resp.model_spec.signature_name == "serving_default"
     for request, code, says in [
-        (_predict_request([1.0], signature="nope"), grpc.StatusCode.FAILED_PRECONDITION, 'signature name: "nope" not found'),
+        (_predict_request([1.0], signature="nope"), grpc.StatusCode.FAILED_PRECONDITION, 'Serving signature key "nope" not found.'),
         (_predict_request([1.0], output_filter=["zz"]), grpc.StatusCode.INVALID_ARGUMENT,
          "output tensor alias not found in signature: zz"),
         (_predict_request([1.0], dtype=tf().float64), grpc.StatusCode.INVALID_ARGUMENT,
-         "Expects arg[x] to be float32 but float64 is provided"),
+         "Expects arg[x] to be float but double is provided"),
     ]:
         with pytest.raises(grpc.RpcError) as info:
             stub.Predict(request, timeout=30)
@@ -125,6 +125,10 @@ def test_grpc_answers_in_typed_fields_and_validates_like_tf_serving(padded_serve
         req = make()
         req.model_spec.name = "toy"
         req.input.example_list.examples.add().features.feature["x"].float_list.value.append(1.0)
+        with pytest.raises(grpc.RpcError) as info:   # TF Serving's default signature is serving_default
+            method(req, timeout=30)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "inputs found in SignatureDef" in info.value.details()
+        req.model_spec.signature_name = sig
         assert method(req, timeout=30).model_spec.signature_name == sig
 
 

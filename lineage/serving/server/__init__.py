@@ -4,7 +4,8 @@ talk to it exactly as to a real TF Serving fleet. It is the only part of ``linea
 TensorFlow, when a server starts.
 
 ==================  ===========================================================================
-``core``            :class:`ModelServer`: config polling, background loading, routing, calling
+``core``            :class:`ModelServer`: config polling and checks, background loading, routing
+``savedmodel``      a SavedModel loaded and run as TF Serving does (v1 loader, one session each)
 ``grpc_api``        PredictionService and ModelService over gRPC
 ``rest``            TF Serving's REST API
 ``batching``        server-side batching of concurrent requests

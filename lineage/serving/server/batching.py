@@ -1,24 +1,15 @@
-"""Server-side batching of concurrent requests to one signature of one loaded version, and
-the one place a signature is called."""
+"""Server-side batching of concurrent requests to one signature of one loaded version."""
 
 from __future__ import annotations
 
 import threading
 import time
 from concurrent import futures
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from .errors import ServingError
 
-__all__ = ["Batcher", "call_signature"]
-
-
-def call_signature(TF, fn, args: Dict[str, Any]) -> Dict[str, Any]:
-    try:
-        out = fn(**args)
-    except (TF.errors.InvalidArgumentError, ValueError, TypeError) as exc:
-        raise ServingError(str(exc).splitlines()[0][:500]) from None
-    return {k: v.numpy() for k, v in out.items()}
+__all__ = ["Batcher"]
 
 
 class Batcher:
@@ -29,8 +20,8 @@ class Batcher:
     stack (other trailing shapes or dtypes) run on their own.
     """
 
-    def __init__(self, TF, fn, max_rows: int, timeout: float) -> None:
-        self.TF, self.fn, self.max_rows, self.timeout = TF, fn, max_rows, timeout
+    def __init__(self, run: Callable[[Dict[str, Any]], Dict[str, Any]], max_rows: int, timeout: float) -> None:
+        self.run, self.max_rows, self.timeout = run, max_rows, timeout
         self._cond = threading.Condition()
         self._queue: List[Tuple[Dict[str, Any], futures.Future]] = []
         self.calls = 0      # signature calls made (for tests and monitoring)
@@ -75,9 +66,7 @@ class Batcher:
                         rest.append(item)
                 self._queue = rest
             try:
-                args = {k: self.TF.constant(np.concatenate([i[k] for i, _ in batch], axis=0))
-                        for k in batch[0][0]}
-                out = call_signature(self.TF, self.fn, args)
+                out = self.run({k: np.concatenate([i[k] for i, _ in batch], axis=0) for k in batch[0][0]})
                 self.calls += 1
                 self.requests += len(batch)
                 start = 0

@@ -8,19 +8,55 @@ from typing import Any, Dict
 
 from .errors import ServingError
 
-__all__ = ["single_input", "is_b64", "decode", "tolist", "json_default", "to_example", "classifications",
+__all__ = ["single_input", "tensor_to_array", "is_b64", "decode", "tolist", "json_default", "to_example", "classifications",
            "typed_tensor_proto", "rest_value"]
 
 
-def single_input(v: Any, sig: str) -> str:
-    """The one input of a signature that takes serialized tf.Examples."""
-    fn = v.signatures.get(sig)
-    if fn is None:
-        raise ServingError(f"Serving signature name: \"{sig}\" not found in signature def")
-    names = list(fn.structured_input_signature[1])
-    if len(names) != 1:
-        raise ServingError(f"signature {sig} does not take serialized examples")
-    return names[0]
+def single_input(v: Any, sig: str, kind: str) -> str:
+    """The input (``inputs``) of a classify or regress signature, which takes serialized
+    tf.Examples; refused with TF Serving's wording when the signature has another form."""
+    sd = v.signature_defs.get(sig)
+    if sd is None or sig.startswith("__"):
+        raise ServingError(f"No signature was found with the name: {sig}")
+    if len(sd.inputs) != 1:
+        raise ServingError("Expected one input Tensor.")
+    if "inputs" not in sd.inputs:
+        what = "classification" if kind == "classify" else "regression"
+        raise ServingError(f"No {what} inputs found in SignatureDef: {_debug_string(sd)}")
+    return "inputs"
+
+
+def _debug_string(message: Any) -> str:
+    from google.protobuf import text_format
+
+    return text_format.MessageToString(message, as_one_line=True)[:500]
+
+
+def tensor_to_array(TF: Any, proto: Any, limit: int, name: str) -> Any:
+    """A request's TensorProto as a numpy array, refused before allocating when its shape would
+    expand it past ``limit`` bytes (a proto may claim a large shape and carry one value, which
+    TensorFlow repeats to fill it)."""
+    import numpy as np
+
+    if proto.tensor_shape.unknown_rank:
+        raise ServingError(f"input {name!r}: a request tensor needs a known shape")
+    count = 1
+    for d in proto.tensor_shape.dim:
+        if d.size < 0:
+            raise ServingError(f"input {name!r}: dimension {d.size} is negative")
+        count *= d.size
+    try:
+        size = max(TF.dtypes.as_dtype(proto.dtype).size, 1)
+    except (TypeError, ValueError):  # DT_INVALID, or a dtype with no fixed size (strings)
+        size = 1
+    if count * size > limit:
+        raise ServingError(f"input {name!r} of shape {[d.size for d in proto.tensor_shape.dim]} would take "
+                           f"{count * size} bytes, over the server's limit of {limit} bytes per tensor",
+                           "RESOURCE_EXHAUSTED", 413)
+    try:
+        return np.asarray(TF.make_ndarray(proto))
+    except (TypeError, ValueError) as exc:
+        raise ServingError(f"input {name!r}: cannot parse tensor from proto: {str(exc)[:200]}") from None
 
 
 def is_b64(x: Any) -> bool:

@@ -9,14 +9,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...layout import version_path
 from ..config import read_config, versions_on_disk
 from ..states import ModelVersionState
-from .batching import Batcher, call_signature
+from .batching import Batcher
 from .errors import ServingError, not_found
+from .savedmodel import check_inputs, load_saved_model
 
 log = logging.getLogger("lineage.serving")
 
@@ -32,12 +32,16 @@ class Version:
     path: str
     state: int = START
     error: str = ""
-    model: Any = None         # the loaded SavedModel (tf.saved_model.load)
-    signatures: Dict[str, Any] = field(default_factory=dict)
-    signature_defs: Any = None  # SignatureDefMap proto for metadata
+    error_code: str = "OK"    # a gRPC status name, when loading failed
+    model: Any = None         # the loaded SavedModel (savedmodel.LoadedModel)
+
+    @property
+    def signature_defs(self) -> Any:
+        """The version's SignatureDef map (with ``__saved_model_init_op``), as TF Serving reports it."""
+        return self.model.signature_defs if self.model is not None else {}
 
 
-@dataclass
+@dataclass(eq=False)
 class ModelState:
     name: str
     base_path: str
@@ -76,13 +80,14 @@ class ModelServer:
     def __init__(self, config_path: str, *, grpc_port: int = 8500, rest_port: int = 8501,
                  host: str = "127.0.0.1", poll_seconds: float = 1.0,
                  max_request_bytes: int = 16 << 20, workers: int = 8, batch_size: int = 0,
-                 batch_timeout_ms: float = 2.0) -> None:
+                 batch_timeout_ms: float = 2.0, max_tensor_bytes: int = 256 << 20) -> None:
         self.config_path = str(config_path)
         self.host = host
         self.grpc_port = grpc_port
         self.rest_port = rest_port
         self.poll_seconds = poll_seconds
         self.max_request_bytes = max_request_bytes
+        self.max_tensor_bytes = max_tensor_bytes  # a request tensor's expanded size
         self.workers = workers
         self.batch_size = batch_size          # 0 or 1: no batching (the default)
         self.batch_timeout_ms = batch_timeout_ms
@@ -133,6 +138,7 @@ class ModelServer:
         self.stop()
 
     def _loop(self) -> None:
+        last_error = ""
         while not self._stop.is_set():
             # 0: no polling (TF Serving's rule); reloads come through HandleReloadConfigRequest
             self._wake.wait(self.poll_seconds if self.poll_seconds > 0 else None)
@@ -141,13 +147,18 @@ class ModelServer:
                 return
             try:
                 self._reload()
-            except Exception:  # a bad config file must not kill the loader
-                log.exception("reload failed")
+                last_error = ""
+            except Exception as exc:  # a bad config file must not kill the loader; say so once
+                if str(exc) != last_error:
+                    log.error("model config %s not adopted: %s", self.config_path, exc)
+                last_error = str(exc)
 
     # ------------------------------------------------------------------- config
 
     def reload_config(self, config) -> None:
-        """Adopt ``config`` now (what HandleReloadConfigRequest does) and load synchronously."""
+        """Adopt ``config`` now (what HandleReloadConfigRequest does) and load synchronously.
+        Raises ``ServingError`` for a config TF Serving refuses; what serves is then unchanged."""
+        check_config(config)
         with self._lock:
             self._config_override = config
         self._reload(force=True)
@@ -171,10 +182,12 @@ class ModelServer:
 
     def _reload_locked(self, force: bool) -> None:
         config = self._current_config(force)
+        check_config(config)   # before anything is unloaded: a bad config changes nothing
         self._config = config
         entries = {e.name: e for e in config.model_config_list.config}
         with self._lock:
             models = dict(self._models)
+        old_labels = {name: dict(state.labels) for name, state in models.items()}
         for name in list(models):
             if name not in entries:  # removed from the config: unload everything
                 self._retire(models.pop(name), keep=())
@@ -185,7 +198,7 @@ class ModelServer:
                 state = ModelState(name, entry.base_path, policy, labels)
             state.policy, state.labels = policy, labels
             models[name] = state
-            wanted = wanted_versions(policy, versions_on_disk(entry.base_path))
+            wanted = wanted_versions(policy, versions_on_disk(entry.base_path, saved_model_only=False))
             for v in wanted:
                 cur = state.versions.get(v)
                 # Load what is new, or was unloaded earlier; retry a failed load only when asked.
@@ -195,8 +208,13 @@ class ModelServer:
             # Unload what left the policy, but never leave a model with nothing to serve.
             if available or not wanted:
                 self._retire(state, keep=set(wanted))
+        refused = _unavailable_labels(models)
+        for state in refused:   # TF Serving keeps a model's old labels when new ones cannot apply
+            state.labels = old_labels.get(state.name, {})
         with self._lock:
             self._models = models
+        if refused:
+            raise ServingError(next(iter(refused.values())), "FAILED_PRECONDITION", 400)
 
     def _load(self, state: ModelState, number: int) -> None:
         path = str(version_path(state.base_path, number))
@@ -204,16 +222,14 @@ class ModelServer:
         with self._lock:
             state.versions = {**state.versions, number: version}
         try:
-            from tensorflow.core.protobuf import saved_model_pb2
-
-            loaded = self.tf.saved_model.load(path)
-            proto = saved_model_pb2.SavedModel()
-            proto.ParseFromString(Path(path, "saved_model.pb").read_bytes())
-            new = Version(number, path, AVAILABLE, model=loaded, signatures=dict(loaded.signatures),
-                          signature_defs=proto.meta_graphs[0].signature_def)
+            new = Version(number, path, AVAILABLE, model=load_saved_model(self.tf, path))
             log.info("loaded %s version %s", state.name, number)
+        except ServingError as exc:  # no SavedModel in the folder
+            new = Version(number, path, END, error=str(exc), error_code=exc.code)
         except Exception as exc:  # a corrupt or unreadable SavedModel
-            new = Version(number, path, END, error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            new = Version(number, path, END, error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+                          error_code="INTERNAL")
+        if new.error:
             log.warning("could not load %s version %s: %s", state.name, number, new.error)
         with self._lock:
             state.versions = {**state.versions, number: new}  # the swap: one assignment
@@ -223,7 +239,7 @@ class ModelServer:
             gone = [v for v in state.versions if v not in keep and state.versions[v].state != END]
             if not gone:
                 return
-            state.versions = {v: (Version(v, s.path, END, error=s.error) if v in gone else s)
+            state.versions = {v: (Version(v, s.path, END, error=s.error, error_code=s.error_code) if v in gone else s)
                               for v, s in state.versions.items()}
         for v in gone:
             log.info("unloaded %s version %s", state.name, v)
@@ -263,44 +279,41 @@ class ModelServer:
         return max(live, key=lambda v: v.number)
 
     @staticmethod
-    def signature(version: Version, name: str = "", default: str = "serving_default"):
-        key = name or default
-        fn = version.signatures.get(key)
-        if fn is None:
-            raise ServingError(f"Serving signature name: \"{key}\" not found in signature def",
-                               "FAILED_PRECONDITION", 400)
-        return key, fn
+    def signature(version: Version, name: str = "") -> Tuple[str, Any]:
+        """``(key, SignatureDef)`` of signature ``name`` (``serving_default`` when empty)."""
+        return name or "serving_default", version.model.signature(name)
 
-    def run(self, version: Version, signature_name: str, inputs: Dict[str, Any]) -> Dict[str, Any]:
-        """Call a signature with numpy/python inputs; returns numpy outputs."""
-        TF = self.tf
-        key, fn = self.signature(version, signature_name)
-        expected = fn.structured_input_signature[1]
-        unknown = sorted(set(inputs) - set(expected))
-        missing = sorted(set(expected) - set(inputs))
-        if unknown or missing:
-            raise ServingError(
-                f"input names do not match signature {key}: expected {sorted(expected)}"
-                + (f", unknown {unknown}" if unknown else "") + (f", missing {missing}" if missing else ""))
-        args = {}
-        for k, spec in expected.items():
+    def run(self, version: Version, signature_name: str, inputs: Dict[str, Any],
+            outputs: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+        """Call a signature with numpy or JSON-like inputs (each turned into the dtype the
+        signature declares, its shape as sent); returns numpy outputs (``outputs`` only, if given)."""
+        import numpy as np
+
+        key, sd = self.signature(version, signature_name)
+        check_inputs(sd, inputs)
+        feeds = {}
+        for k, value in inputs.items():
+            dtype = version.model.numpy_dtype(sd.inputs[k])
             try:
-                args[k] = TF.convert_to_tensor(inputs[k], dtype=spec.dtype)
-            except (TypeError, ValueError) as exc:
-                raise ServingError(f"input {k!r} cannot be a {spec.dtype.name} tensor: {exc}") from None
-            if not spec.shape.is_compatible_with(args[k].shape):
-                raise ServingError(f"input {k!r} has shape {args[k].shape.as_list()}, "
-                                   f"the signature expects {spec.shape.as_list()}")
-        if self.batch_size > 1 and args and all(len(t.shape) >= 1 for t in args.values()):
-            return self._batcher(version, key, fn).submit({k: t.numpy() for k, t in args.items()})
-        return call_signature(TF, fn, args)
+                feeds[k] = (value if isinstance(value, np.ndarray) and value.dtype == dtype
+                            else np.asarray(_utf8(value) if dtype is object else value, dtype=dtype))
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ServingError(_type_error(value, dtype) or f"input {k!r} cannot be a {_dtype_name(dtype)} "
+                                   f"tensor: {str(exc).splitlines()[0][:200]}") from None
+            if dtype is object and feeds[k].ndim == 0 and not isinstance(feeds[k].item(), bytes):
+                raise ServingError(f"input {k!r} must be a string tensor")
+        if self.batch_size > 1 and feeds and all(t.ndim >= 1 for t in feeds.values()):
+            return self._batcher(version, key, tuple(sorted(outputs or ()))).submit(feeds)
+        return version.model.run(key, feeds, outputs)
 
-    def _batcher(self, version: Version, key: str, fn) -> "Batcher":
+    def _batcher(self, version: Version, key: str, outputs: Tuple[str, ...]) -> "Batcher":
         with self._lock:
-            b = self._batchers.get((id(version.model), key))
+            b = self._batchers.get((id(version.model), key, outputs))
             if b is None:
-                b = Batcher(self.tf, fn, self.batch_size, self.batch_timeout_ms / 1000.0)
-                self._batchers[(id(version.model), key)] = b
+                model = version.model
+                b = Batcher(lambda feeds: model.run(key, feeds, outputs or None), self.batch_size,
+                            self.batch_timeout_ms / 1000.0)
+                self._batchers[(id(version.model), key, outputs)] = b
             return b
 
     # --------------------------------------------------------------------- gRPC
@@ -322,6 +335,78 @@ class ModelServer:
         from .rest import start_rest
 
         self._http = start_rest(self)
+
+
+def check_config(config: Any) -> None:
+    """TF Serving's checks of a ModelServerConfig before it is adopted (server_core.cc)."""
+    if config.WhichOneof("config") == "custom_model_config":
+        raise ServingError("Cannot transition to requested config. It is only legal to transition from one "
+                           "ModelConfigList to another.", "FAILED_PRECONDITION", 400)
+    seen = set()
+    for entry in config.model_config_list.config:
+        if entry.name in seen:
+            raise ServingError(f"Illegal to list model {entry.name} multiple times in config list")
+        seen.add(entry.name)
+        if not entry.name:
+            raise ServingError("ModelSpec has no name specified.")
+        if not (entry.base_path.startswith("/") or "://" in entry.base_path):
+            raise ServingError(f"Expected model {entry.name} to have an absolute path or URI; "
+                               f"got base_path()={entry.base_path}")
+        if entry.model_platform not in ("", "tensorflow"):
+            raise ServingError(f"Model {entry.name} requests unsupported platform {entry.model_platform}")
+
+
+def _unavailable_labels(models: Dict[str, ModelState]) -> Dict[ModelState, str]:
+    """Models whose config labels a version that is not available, with TF Serving's message."""
+    refused = {}
+    for state in models.values():
+        for version in state.labels.values():
+            v = state.versions.get(version)
+            if v is None or v.state != AVAILABLE:
+                refused[state] = (f"Request to assign label to version {version} of model {state.name}, "
+                                  f"which is not currently available for inference")
+    return refused
+
+
+def _utf8(value: Any) -> Any:
+    """Strings as UTF-8 bytes, in nested lists (a string tensor's elements)."""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, list):
+        return [_utf8(v) for v in value]
+    return value
+
+
+def _dtype_name(dtype: Any) -> str:
+    """TensorFlow's DataTypeString: float, double, int32, string..."""
+    import numpy as np
+
+    if dtype is object:
+        return "string"
+    name = np.dtype(dtype).name
+    return {"float32": "float", "float64": "double"}.get(name, name)
+
+
+_JSON_TYPES = {str: "String", bool: "Boolean", int: "Number", float: "Number", dict: "Object", list: "Array",
+               type(None): "Null"}
+
+
+def _type_error(value: Any, dtype: Any) -> str:
+    """TF Serving's wording for the first JSON value that is not of a numeric input's type."""
+    import json
+
+    if dtype is object:
+        return ""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list):
+            stack.extend(reversed(v))
+        elif not isinstance(v, (int, float)):
+            shown = json.dumps(v) if isinstance(v, (str, dict, bool, type(None))) else repr(v)[:100]
+            return (f"JSON Value: {shown} Type: {_JSON_TYPES.get(type(v), type(v).__name__)} "
+                    f"is not of expected type: {_dtype_name(dtype)}")
+    return ""
 
 
 def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = "127.0.0.1",

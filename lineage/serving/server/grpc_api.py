@@ -14,14 +14,21 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      model_management_pb2, model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc, regression_pb2)
 
-from .codec import classifications, single_input, typed_tensor_proto
+from .codec import classifications, single_input, tensor_to_array, typed_tensor_proto
 from .errors import ServingError
+from .savedmodel import check_inputs
 
 __all__ = ["PredictionService", "ModelService", "start_grpc"]
 
 
 def _abort(context: Any, err: ServingError) -> None:
     context.abort(getattr(grpc.StatusCode, err.code), str(err))
+
+
+def _dtype(TF: Any, enum: int) -> str:
+    """TensorFlow's DataTypeString (float, double, int64...), as TF Serving's messages name types."""
+    name = TF.dtypes.as_dtype(enum).name if enum else "invalid"
+    return {"float32": "float", "float64": "double"}.get(name, name)
 
 
 def _answer_spec(spec: Any, name: str, version: Any, signature: str) -> None:
@@ -57,27 +64,30 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         try:
             name, version, label = _spec_of(request.model_spec)
             v = self.server.resolve(name, version, label)
-            inputs = {k: self.TF.make_ndarray(t) for k, t in request.inputs.items()}
-            key, fn = self.server.signature(v, request.model_spec.signature_name)
-            expected = fn.structured_input_signature[1]
+            key, sd = self.server.signature(v, request.model_spec.signature_name)
+            check_inputs(sd, request.inputs)
             for k, t in request.inputs.items():
-                if k in expected and t.dtype != expected[k].dtype.as_datatype_enum:
-                    raise ServingError(f"Expects arg[{k}] to be {expected[k].dtype.name} but "
-                                       f"{self.TF.dtypes.as_dtype(t.dtype).name} is provided")
-            outputs = set(fn.structured_outputs)
-            unknown = sorted(set(request.output_filter) - outputs)
-            if unknown:
-                raise ServingError(f"output tensor alias not found in signature: {unknown[0]} Outputs "
-                                   f"expected to be in the set {{{','.join(sorted(outputs))}}}.")
-            out = self.server.run(v, key, inputs)
+                if t.dtype != sd.inputs[k].dtype:
+                    raise ServingError(f"Expects arg[{k}] to be {_dtype(self.TF, sd.inputs[k].dtype)} but "
+                                       f"{_dtype(self.TF, t.dtype)} is provided")
+            outputs = set(sd.outputs)
+            seen = set()
+            for alias in request.output_filter:
+                if alias not in outputs:
+                    raise ServingError(f"output tensor alias not found in signature: {alias} Outputs "
+                                       f"expected to be in the set {{{','.join(sorted(outputs))}}}.")
+                if alias in seen:
+                    raise ServingError(f"duplicate output tensor alias: {alias}")
+                seen.add(alias)
+            inputs = {k: tensor_to_array(self.TF, t, self.server.max_tensor_bytes, k)
+                      for k, t in request.inputs.items()}
+            out = self.server.run(v, key, inputs, list(request.output_filter) or None)
             resp = predict_pb2.PredictResponse()
             resp.model_spec.name = name
             resp.model_spec.version.value = v.number
             resp.model_spec.signature_name = key
-            wanted = set(request.output_filter) or set(out)
             for k, arr in out.items():
-                if k in wanted:
-                    resp.outputs[k].CopyFrom(typed_tensor_proto(self.TF, arr))
+                resp.outputs[k].CopyFrom(typed_tensor_proto(self.TF, arr))
             return resp
         except ServingError as err:
             _abort(context, err)
@@ -97,13 +107,13 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             return out
         raise ServingError("Input is empty")
 
-    def _run_examples(self, spec: Any, examples: List[bytes], default_signature: str):
+    def _run_examples(self, spec: Any, examples: List[bytes], kind: str):
         """Resolve ``spec`` and run its signature over serialized tf.Examples: ``(version,
         signature name, outputs)``, with the response's model spec filled by :func:`_answer_spec`."""
         name, version, label = _spec_of(spec)
         v = self.server.resolve(name, version, label)
-        sig = spec.signature_name or default_signature
-        return v, sig, self.server.run(v, sig, {single_input(v, sig): examples})
+        sig = spec.signature_name or "serving_default"   # TF Serving's default for every API
+        return v, sig, self.server.run(v, sig, {single_input(v, sig, kind): examples})
 
     def Classify(self, request, context):
         try:
@@ -137,7 +147,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             for task in request.tasks:
                 if task.method_name not in fill:
                     raise ServingError(f"Unsupported signature method_name: {task.method_name}")
-                v, sig, out = self._run_examples(task.model_spec, examples, "serving_default")
+                v, sig, out = self._run_examples(task.model_spec, examples, task.method_name.rsplit("/", 1)[-1])
                 result = resp.results.add()
                 _answer_spec(result.model_spec, task.model_spec.name, v, sig)
                 fill[task.method_name](result, out)
@@ -154,9 +164,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             resp = get_model_metadata_pb2.GetModelMetadataResponse()
             resp.model_spec.name, resp.model_spec.version.value = name, v.number
             sigmap = get_model_metadata_pb2.SignatureDefMap()
-            for k, sd in v.signature_defs.items():
-                if not k.startswith("__"):
-                    sigmap.signature_def[k].CopyFrom(sd)
+            for k, sd in v.signature_defs.items():  # all of them, __saved_model_init_op too (as TF Serving)
+                sigmap.signature_def[k].CopyFrom(sd)
             resp.metadata["signature_def"].Pack(sigmap)
             return resp
         except ServingError as err:
@@ -177,7 +186,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
             for v in self.server.status(name, version):
                 s = resp.model_version_status.add(version=v.number, state=v.state)
                 if v.error:
-                    s.status.error_code = 13  # INTERNAL
+                    s.status.error_code = grpc.StatusCode[v.error_code].value[0]
                     s.status.error_message = v.error
             return resp
         except ServingError as err:
@@ -187,9 +196,12 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         resp = model_management_pb2.ReloadConfigResponse()
         try:
             self.server.reload_config(request.config)
-        except Exception as exc:  # report, as TF Serving does, in the status
-            resp.status.error_code = 3
-            resp.status.error_message = str(exc)[:500]
+        except ServingError as err:  # report, as TF Serving does, in the status
+            resp.status.error_code = grpc.StatusCode[err.code].value[0]
+            resp.status.error_message = str(err)
+        except Exception as exc:
+            resp.status.error_code = grpc.StatusCode.INTERNAL.value[0]
+            resp.status.error_message = f"{type(exc).__name__}: {str(exc)[:500]}"
         return resp
 
 

@@ -20,8 +20,12 @@ log = logging.getLogger("lineage.serving")
 
 __all__ = ["Handler", "RestServer", "start_rest", "rest_get", "rest_post"]
 
-_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
-                   r"(?P<rest>/metadata|:predict|:classify|:regress)?/?$")
+# TF Serving's request paths (http_rest_api_util.cc), matched whole and case-insensitively
+_POST_PATH = re.compile(r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+                        r":(?P<rest>classify|regress|predict)", re.I)
+_GET_PATH = re.compile(r"/v1/models(?:/(?P<name>[^/:]+))?(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+                       r"(?:/(?P<rest>metadata))?", re.I)
+_INT64_MAX = 2 ** 63 - 1
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -91,52 +95,79 @@ def start_rest(model_server: Any) -> RestServer:
     return http
 
 
-def _parse_path(path: str) -> Tuple[str, Optional[int], Optional[str], Optional[str]]:
-    m = _PATH.match(path.split("?", 1)[0])
+def _parse_path(method: str, path: str) -> Tuple[str, Optional[int], Optional[str], Optional[str]]:
+    """``(model name, version, label, "predict" | "classify" | "regress" | "metadata" | None)``
+    of a request path, with TF Serving's errors for paths it does not serve."""
+    m = (_POST_PATH if method == "POST" else _GET_PATH).fullmatch(path.split("?", 1)[0])
     if not m:
-        raise ServingError(f"Malformed request: {path}", "INVALID_ARGUMENT", 400)
-    version = int(m["version"]) if m["version"] else None
+        raise ServingError(f"Malformed request: {method} {path}", "INVALID_ARGUMENT", 400)
+    if not m["name"]:
+        raise ServingError("Missing model name in request.", "INVALID_ARGUMENT", 400)
+    version = None
+    if m["version"]:
+        version = int(m["version"])
+        if version > _INT64_MAX:
+            raise ServingError(f"Failed to convert version: {m['version']} to numeric.", "INVALID_ARGUMENT", 400)
     label = unquote(m["label"]) if m["label"] else None
-    return unquote(m["name"]), version, label, m["rest"]
+    return unquote(m["name"]), version, label, (m["rest"] or "").lower() or None
 
 def rest_get(server: Any, path: str) -> Dict[str, Any]:
-    name, version, label, rest = _parse_path(path)
-    if rest not in (None, "/metadata"):
-        raise ServingError(f"Malformed request: GET {path}", "INVALID_ARGUMENT", 400)
-    if rest == "/metadata":
+    name, version, label, rest = _parse_path("GET", path)
+    if rest == "metadata":
         from google.protobuf import json_format
 
         v = server.resolve(name, version, label)
-        sigs = {k: json_format.MessageToDict(sd) for k, sd in v.signature_defs.items()
-                if not k.startswith("__")}
+        # TF Serving prints the SignatureDefMap with proto field names and default values
+        sigs = {k: json_format.MessageToDict(sd, preserving_proto_field_name=True,
+                                             including_default_value_fields=True)
+                for k, sd in v.signature_defs.items()}
         return {"model_spec": {"name": name, "signature_name": "", "version": str(v.number)},
                 "metadata": {"signature_def": {"signature_def": sigs}}}
     if label is not None:
         version = server.resolve(name, None, label).number
     return {"model_version_status": [
         {"version": str(v.number), "state": state_name(v.state),
-         "status": {"error_code": "OK" if not v.error else "INTERNAL", "error_message": v.error}}
+         "status": {"error_code": v.error_code if v.error else "OK", "error_message": v.error}}
         for v in server.status(name, version)]}
 
 def rest_post(server: Any, path: str, body: bytes) -> Dict[str, Any]:
-    name, version, label, rest = _parse_path(path)
-    if rest not in (":predict", ":classify", ":regress"):
-        raise ServingError(f"Malformed request: POST {path}", "INVALID_ARGUMENT", 400)
-    try:
-        req = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ServingError(f"JSON Parse error: {exc}") from None
-    if not isinstance(req, dict):
-        raise ServingError("JSON Value: request body is not a JSON object")
+    name, version, label, rest = _parse_path("POST", path)
+    req = _parse_json(body)
     v = server.resolve(name, version, label)
     sig_name = req.get("signature_name", "")
-    if rest == ":predict":
+    if not isinstance(sig_name, str):
+        raise ServingError(f"JSON Value: {_short(req)} not formatted correctly. "
+                           f"'signature_name' key must be a string value.")
+    if rest == "predict":
         return _predict(server, v, sig_name, req)
-    return _classify_regress(server, v, sig_name, req, rest[1:])
+    return _classify_regress(server, v, sig_name, req, rest)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _parse_json(body: bytes) -> Dict[str, Any]:
+    """The request body as a JSON object, with TF Serving's errors (its parser is rapidjson)."""
+    if not body or not body.strip():
+        raise ServingError("JSON Parse error: The document is empty")
+    try:
+        req = json.loads(body)
+    except json.JSONDecodeError as exc:
+        what = "Invalid value." if exc.msg.startswith("Expecting value") else exc.msg + "."
+        raise ServingError(f"JSON Parse error: {what} at offset: {exc.pos}") from None
+    except UnicodeDecodeError as exc:
+        raise ServingError(f"JSON Parse error: Invalid encoding in string. at offset: {exc.start}") from None
+    except RecursionError:  # Python's parser recurses; TF Serving's does not, but a limit is right
+        raise ServingError("JSON Parse error: The document is nested too deeply.") from None
+    if not isinstance(req, dict):
+        raise ServingError(f"JSON Value: {_short(req)} Is not object")
+    return req
 
 def _predict(server: Any, v: Any, sig_name: str, req: Dict[str, Any]) -> Dict[str, Any]:
-    _, fn = server.signature(v, sig_name)
-    names = sorted(fn.structured_input_signature[1])
+    _, sd = server.signature(v, sig_name)
+    names = sorted(sd.inputs)
     if ("instances" in req) == ("inputs" in req):
         raise ServingError("Missing 'inputs' or 'instances' key" if "instances" not in req
                            else "Request cannot have both 'instances' and 'inputs'")
@@ -179,8 +210,8 @@ def _classify_regress(server: Any, v: Any, sig_name: str, req: Dict[str, Any], k
         if not isinstance(ex, dict):
             raise ServingError("each example must be an object of feature values")
         serialized.append(to_example(TF, {**context, **ex}).SerializeToString())
-    sig = sig_name or kind
-    out = server.run(v, sig, {single_input(v, sig): serialized})
+    sig = sig_name or "serving_default"   # TF Serving's default for every API
+    out = server.run(v, sig, {single_input(v, sig, kind): serialized})
     if kind == "classify":
         return {"results": [[[label, score] for label, score in row] for row in classifications(out)]}
     values = out.get("outputs", next(iter(out.values())))
