@@ -155,11 +155,22 @@ class _Change:
             else:
                 self.client.status(self.model_name)  # is anybody there?
         except BaseException as exc:
+            why = self._load_error(wait_for) if isinstance(exc, LineageError) else ""
             self.restore()
             if isinstance(exc, LineageError):
-                raise RollbackFailed(f"{exc}; the previous config was restored") from None
+                raise RollbackFailed(f"{exc}{why}; the previous config was restored") from None
             raise
         return time.monotonic() - t0
+
+    def _load_error(self, version: Optional[int]) -> str:
+        """Why ``version`` is not available, as the server reports it ("" if it does not say)."""
+        if version is None:
+            return ""
+        try:
+            errors = [e for v, _, e in self.client.status(self.model_name, version) if v == version and e]
+        except LineageError:
+            return ""
+        return f" (the server could not load {self.model_name} version {version}: {errors[0]})" if errors else ""
 
     def restore(self) -> None:
         if self.before_text is None:

@@ -117,9 +117,10 @@ def test_rest_and_grpc_route_versions_and_report_errors(env):
     assert _grpc_predict(env, [1.0, 2.0]) == (3, [3.0, 6.0])
     status, meta = env.rest("/v1/models/toy/metadata")
     assert status == 200 and {"serving_default", "classify", "regress"} <= set(meta["metadata"]["signature_def"]["signature_def"])
-    status, body = env.rest("/v1/models/toy:classify", {"examples": [{"x": 0.0}]})
+    status, body = env.rest("/v1/models/toy:classify", {"signature_name": "classify", "examples": [{"x": 0.0}]})
     assert status == 200 and body["results"][0][1][0] == "pos" and abs(body["results"][0][1][1] - 0.5) < 1e-6
-    assert env.rest("/v1/models/toy:regress", {"examples": [{"x": 2.0}]}) == (200, {"results": [6.0]})
+    assert env.rest("/v1/models/toy:regress", {"signature_name": "regress", "examples": [{"x": 2.0}]}) == (
+        200, {"results": [6.0]})
 
     # version-specific and label URLs route to the right version
     env.lin.promote("toy", version=2, label="canary", **env.kw)
@@ -133,14 +134,12 @@ def test_rest_and_grpc_route_versions_and_report_errors(env):
     # bad requests: TF Serving-style errors, and the server keeps serving
     bad = [
         (("/v1/models/toy:predict", None, None, b"{not json"), 400, "JSON Parse error"),
-        (("/v1/models/toy:predict", {"instances": [{"z": 1.0}]}), 400, "unknown ['z']"),
-        (("/v1/models/toy:predict", {"instances": [[1.0, 2.0]]}), 400, "shape"),
-        (("/v1/models/toy:predict", {"instances": ["text"]}), 400, "cannot be a float32"),
+        (("/v1/models/toy:predict", {"instances": [{"z": 1.0}]}), 400, "Sent extra: {z}. Missing but required: {x}."),
+        (("/v1/models/toy:predict", {"instances": ["text"]}), 400, 'JSON Value: "text" Type: String is not of expected type: float'),
         (("/v1/models/toy:predict", {"nothing": 1}), 400, "Missing 'inputs' or 'instances'"),
         (("/v1/models/nope:predict", {"instances": [1.0]}), 404, "Servable not found"),
         (("/v1/models/toy/versions/9:predict", {"instances": [1.0]}), 404, "Specific(toy, 9)"),
         (("/v1/models/toy/labels/nope:predict", {"instances": [1.0]}), 400, "Unrecognized servable version label"),
-        (("/v1/models/toy:predict", None, None, b"[" + b"1.0," * 40000 + b"1.0]"), 413, "too large"),
         (("/v1/models/toy:explode", {"instances": [1.0]}), 400, "Malformed request"),
     ]
     for args, code, message in bad:

@@ -80,7 +80,8 @@ class ModelServer:
     def __init__(self, config_path: str, *, grpc_port: int = 8500, rest_port: int = 8501,
                  host: str = "127.0.0.1", poll_seconds: float = 1.0,
                  max_request_bytes: int = 16 << 20, workers: int = 8, batch_size: int = 0,
-                 batch_timeout_ms: float = 2.0, max_tensor_bytes: int = 256 << 20) -> None:
+                 batch_timeout_ms: float = 2.0, max_tensor_bytes: int = 256 << 20,
+                 max_connections: int = 100, idle_timeout: float = 30.0) -> None:
         self.config_path = str(config_path)
         self.host = host
         self.grpc_port = grpc_port
@@ -88,6 +89,8 @@ class ModelServer:
         self.poll_seconds = poll_seconds
         self.max_request_bytes = max_request_bytes
         self.max_tensor_bytes = max_tensor_bytes  # a request tensor's expanded size
+        self.max_connections = max_connections    # REST connections open at once
+        self.idle_timeout = idle_timeout          # seconds before an idle REST connection is closed
         self.workers = workers
         self.batch_size = batch_size          # 0 or 1: no batching (the default)
         self.batch_timeout_ms = batch_timeout_ms
@@ -126,8 +129,7 @@ class ModelServer:
         if self._grpc is not None:
             self._grpc.stop(grace=1).wait()
         if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+            self._http.close()
         if self._loader is not None:
             self._loader.join(10)
 

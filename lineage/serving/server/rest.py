@@ -1,4 +1,4 @@
-"""TF Serving's REST API over HTTP/1.1: ``GET /v1/models/{name}[/versions/{v}|/labels/{l}][/metadata]``
+"""TF Serving's REST API over HTTP/1.1 (served by waitress): ``GET /v1/models/{name}[/versions/{v}|/labels/{l}][/metadata]``
 and ``POST ...:predict|:classify|:regress`` with row (``instances``) or columnar (``inputs``)
 requests; errors are ``{"error": "..."}`` with TF Serving's HTTP statuses."""
 
@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from ..states import state_name
@@ -18,7 +18,7 @@ from .errors import ServingError
 
 log = logging.getLogger("lineage.serving")
 
-__all__ = ["Handler", "RestServer", "start_rest", "rest_get", "rest_post"]
+__all__ = ["application", "RestServer", "start_rest", "rest_get", "rest_post"]
 
 # TF Serving's request paths (http_rest_api_util.cc), matched whole and case-insensitively
 _POST_PATH = re.compile(r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -28,71 +28,70 @@ _GET_PATH = re.compile(r"/v1/models(?:/(?P<name>[^/:]+))?(?:/versions/(?P<versio
 _INT64_MAX = 2 ** 63 - 1
 
 
-class Handler(BaseHTTPRequestHandler):
-    """One REST request; ``self.server.model_server`` answers it."""
+def application(model_server: Any) -> Callable[..., Any]:
+    """The REST API as a WSGI application over ``model_server``."""
 
-    server: "RestServer"
-    # headers and body leave in two writes: without TCP_NODELAY the body waits for the client's
-    # delayed ACK on a kept-alive connection (about 40 ms a request)
-    disable_nagle_algorithm = True
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        log.debug("rest %s - " + fmt, self.address_string(), *args)
-
-    def _send(self, status: int, body: Dict[str, Any]) -> None:
+    def app(environ: Dict[str, Any], start_response: Callable[..., Any]) -> List[bytes]:
+        method = environ["REQUEST_METHOD"]
+        # the path as sent (TF Serving matches its regexes before decoding the model name)
+        path = environ.get("RAW_URI") or environ.get("PATH_INFO", "")
+        try:
+            if method == "GET":
+                status, body = 200, rest_get(model_server, path)
+            elif method == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                status, body = 200, rest_post(model_server, path, environ["wsgi.input"].read(length))
+            else:
+                raise ServingError(f"Malformed request: {method} {path}", "INVALID_ARGUMENT", 400)
+        except ServingError as err:
+            status, body = err.http, {"error": str(err)}
         data = json.dumps(body, default=json_default).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        start_response(f"{status} {_REASONS.get(status, 'Error')}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
 
-    def do_GET(self) -> None:
-        try:
-            self._send(200, rest_get(self.server.model_server, self.path))
-        except ServingError as err:
-            self._send(err.http, {"error": str(err)})
-
-    def _unsupported(self) -> None:
-        self._send(400, {"error": f"Malformed request: {self.command} {self.path}"})
-
-    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _unsupported
-
-    def do_POST(self) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > self.server.model_server.max_request_bytes:
-            self.close_connection = True
-            self._send(413, {"error": f"Request body too large or unsized: at most "
-                                      f"{self.server.model_server.max_request_bytes} bytes"})
-            return
-        body = self.rfile.read(length)
-        try:
-            self._send(200, rest_post(self.server.model_server, self.path, body))
-        except ServingError as err:
-            self._send(err.http, {"error": str(err)})
+    return app
 
 
-class RestServer(ThreadingHTTPServer):
-    """The HTTP server; its handlers reach the model server as ``self.server.model_server``."""
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too Large", 500: "Internal Server Error",
+            503: "Service Unavailable"}
 
-    daemon_threads = True
-    allow_reuse_address = True
-    model_server: Any = None
+
+class RestServer:
+    """The HTTP server (waitress) serving :func:`application` in a daemon thread."""
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+        self.port = server.effective_port
+        self._thread = threading.Thread(target=server.run, name="rest", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        from waitress import wasyncore
+
+        self._server.task_dispatcher.shutdown()
+        wasyncore.close_all(self._server._map)
+        self._thread.join(5)
 
 
 def start_rest(model_server: Any) -> RestServer:
-    """A REST server for ``model_server`` on its host and REST port, serving in a daemon thread
-    (port 0 picks a free port, written back to ``model_server.rest_port``)."""
-    http = RestServer((model_server.host, model_server.rest_port), Handler)
-    http.model_server = model_server
-    model_server.rest_port = http.server_address[1]
-    threading.Thread(target=http.serve_forever, name="rest", daemon=True).start()
-    return http
+    """A REST server for ``model_server`` on its host and REST port (port 0 picks a free port,
+    written back to ``model_server.rest_port``). Connections idle for ``idle_timeout`` seconds
+    (a stalled client, half a request) are closed, at most ``max_connections`` are open at once
+    (more wait in the listen backlog), and bodies over ``max_request_bytes`` are refused (413)."""
+    from waitress.server import create_server
+
+    if not os.environ.get("LINEAGE_VERBOSE"):
+        logging.getLogger("waitress").setLevel(logging.ERROR)
+    server = create_server(application(model_server), host=model_server.host, port=model_server.rest_port,
+                           threads=model_server.workers, connection_limit=model_server.max_connections,
+                           channel_timeout=model_server.idle_timeout,
+                           cleanup_interval=max(min(model_server.idle_timeout / 2, 30), 0.5),
+                           max_request_body_size=model_server.max_request_bytes,
+                           ident="lineage", expose_tracebacks=False)
+    rest = RestServer(server)
+    model_server.rest_port = rest.port
+    return rest
 
 
 def _parse_path(method: str, path: str) -> Tuple[str, Optional[int], Optional[str], Optional[str]]:
