@@ -18,6 +18,7 @@ from typing import Optional, Union
 from lineage import Input, Lineage, Output, annotate, attach_context, step
 from lineage.api import current_lineage, use
 from lineage.errors import LineageError
+from lineage.record import record_intent
 from lineage.serving.config import check_model_name, default_config_path, ensure_model
 from lineage.types import Model, ModelBlessing, PushedModel
 from lineage.vocab import is_blessed
@@ -47,6 +48,11 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
     base.mkdir(parents=True, exist_ok=True)
     versions = [int(p.name) for p in base.iterdir() if p.name.isdigit()]
     version = max(versions, default=0) + 1
+    # the intent first: a push killed after the rename below leaves a RUNNING Push naming this
+    # version under the endpoint, which `lineage doctor` completes (the files are there) or fails
+    annotate(target_version=version, serving_path=str(base / str(version)), config_path=config_path)
+    attach_context("ServingEndpoint", model_name, {"model_name": model_name})
+    record_intent()
     tmp = base / f".{version}.incoming"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(model.uri, tmp)
@@ -54,8 +60,6 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
     pushed.uri = str(base / str(version))
     pushed.properties.update(model_name=model_name, pushed_version=version,
                              serving_path=str(base / str(version)), forced=bool(force))
-    annotate(target_version=version)
-    attach_context("ServingEndpoint", model_name, {"model_name": model_name})
     ensure_model(config_path, model_name, base)
     return {"model_name": model_name, "version": version, "forced": bool(force)}
 

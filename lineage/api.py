@@ -256,10 +256,13 @@ class Lineage:
 
     def doctor(self, *, fix: bool = False, check_files: bool = True) -> Tuple[HealthReport, Optional[Execution]]:
         """What is inconsistent (abandoned RUNNING executions and runs, missing files, unknown
-        served versions); with ``fix=True`` the abandoned rows are closed FAILED, recorded as a
-        ``Doctor`` execution (returned)."""
+        served versions); with ``fix=True`` the abandoned rows are closed, recorded as a ``Doctor``
+        execution (returned): a serving change that took effect (its version's files are in place,
+        the model config says what it wrote) COMPLETE, everything else FAILED."""
+        from .serving.settle import settle
+
         report = query.check_health(self.store, check_files=check_files)
-        return report, (record.repair(self.store, report) if fix else None)
+        return report, (record.repair(self.store, report, settle) if fix else None)
 
     # ------------------------------------------------------------------- serving
 

@@ -9,7 +9,7 @@
 ``runs``            ``with run(...)``: Pipeline, PipelineRun and Experiment contexts
 ``manual``          ``record()``: a step run that happened elsewhere
 ``marks``           taint / untaint
-``repair``          ``lineage doctor --fix``: close abandoned RUNNING rows
+``repair``          ``lineage doctor --fix``: settle or close abandoned RUNNING rows
 ==================  ===========================================================================
 """
 
@@ -20,10 +20,10 @@ from .current import as_store, current_store, use_store
 from .manual import record
 from .marks import taint, untaint
 from .repair import repair
-from .recording import Recording, annotate, attach_context, current_execution_id
+from .recording import Recording, annotate, attach_context, current_execution_id, record_intent
 from .runs import Run, current_run, run
 from .step import Step, StepResult, step
 
 __all__ = ["register", "resolve_artifact", "as_store", "current_store", "use_store", "record", "taint",
-           "untaint", "repair", "Recording", "annotate", "attach_context", "current_execution_id", "Run",
+           "untaint", "repair", "Recording", "annotate", "attach_context", "current_execution_id", "record_intent", "Run",
            "current_run", "run", "Step", "StepResult", "step"]

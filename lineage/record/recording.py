@@ -110,6 +110,16 @@ class Recording:
             self.context_ids.append(ctx.id)
         return ctx
 
+    def record_intent(self) -> None:
+        """Write the annotations and contexts gathered so far onto the RUNNING execution now, not
+        with its end state: what a change is about to do (which model, which version) is then in
+        the store before the change becomes visible, so a crash in between leaves it findable
+        (``lineage doctor`` settles it)."""
+        if self.execution_id is None:
+            self.start()
+        self.store.write_execution(type=self.type_name, state="RUNNING", execution_id=self.execution_id,
+                                   properties=dict(self.annotations), context_ids=self.context_ids, reread=False)
+
     def finish(self, state: str = "COMPLETE", *, outputs: Sequence[Tuple[ArtifactRef, str]] = (),
                properties: Optional[Mapping[str, Any]] = None, reread: bool = True
                ) -> Tuple[Execution, List[Artifact]]:
@@ -210,6 +220,12 @@ def annotate(**properties: Any) -> None:
     """From inside a @step body: record these properties on this execution (declared
     properties of its type, or custom ones), with its final state."""
     _active_recording("annotate").annotate(**properties)
+
+
+def record_intent() -> None:
+    """From inside a step body: write what the step is about to do (its annotations and
+    contexts so far) now, before it makes a change visible (see :meth:`Recording.record_intent`)."""
+    _active_recording("record_intent").record_intent()
 
 
 def attach_context(type: str, name: str, properties: Optional[Mapping[str, Any]] = None) -> Context:

@@ -1,10 +1,12 @@
-"""``lineage doctor --fix``: close what a killed process left RUNNING. Each abandoned execution
-is recorded FAILED with the reason, each abandoned run FAILED, and the repair itself is recorded
-as a ``Doctor`` execution naming what it closed (nothing is deleted)."""
+"""``lineage doctor --fix``: close what a killed process left RUNNING. An abandoned execution that
+``settle`` can judge (a serving change whose intent was recorded) is closed COMPLETE when it took
+effect, with the outputs it made, else FAILED with the reason; every other abandoned execution and
+run is recorded FAILED. The repair itself is a ``Doctor`` execution naming what it closed (nothing
+is deleted)."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 from ..query.health import HealthReport
 from ..records import Execution
@@ -14,8 +16,13 @@ from .recording import Recording, now
 __all__ = ["repair"]
 
 
-def repair(store: Store, report: HealthReport) -> Optional[Execution]:
-    """Close the fixable findings of ``report``; returns the Doctor execution (None: nothing to do)."""
+Settle = Callable[[Execution], Optional[Tuple[str, str, List[Tuple[Any, str]]]]]
+
+
+def repair(store: Store, report: HealthReport, settle: Optional[Settle] = None) -> Optional[Execution]:
+    """Close the fixable findings of ``report``; returns the Doctor execution (None: nothing to do).
+    ``settle(execution)`` may say how an abandoned execution really ended: ``(state, reason,
+    outputs)``."""
     if not report.executions and not report.runs:
         return None
     closed = [f"e{e.id}" for e in report.executions] + [f"c{c.id}" for c in report.runs]
@@ -24,9 +31,19 @@ def repair(store: Store, report: HealthReport) -> Optional[Execution]:
                     in_run=False)
     doctor, _ = rec.finish("COMPLETE")
     for e in report.executions:
+        verdict = settle(e) if settle is not None else None
+        why = reasons.get(f"e{e.id}", "abandoned")
+        if verdict is not None and verdict[0] == "COMPLETE":
+            store.write_execution(type=e.type, state="COMPLETE", execution_id=e.id, outputs=verdict[2], properties={
+                "ended_at": now(), "closed_by": doctor.id,
+                "result": f"{why}, but the change took effect ({verdict[1]}); completed by lineage doctor "
+                          f"(e{doctor.id})"})
+            continue
+        if verdict is not None:
+            why = f"{why}; {verdict[1]}"
         store.write_execution(type=e.type, state="FAILED", execution_id=e.id, properties={
             "error_type": "Abandoned", "ended_at": now(), "closed_by": doctor.id,
-            "error_message": f"{reasons.get(f'e{e.id}', 'abandoned')}; closed by lineage doctor (e{doctor.id})"})
+            "error_message": f"{why}; closed by lineage doctor (e{doctor.id})"})
     for c in report.runs:
         store.put_context("PipelineRun", c.name, {
             "state": "FAILED", "ended_at": now(), "error_type": "Abandoned",

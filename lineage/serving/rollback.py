@@ -122,6 +122,7 @@ def _recorded(store: Store, type_name: str, model_name: str, work: Callable[[Rec
     with rec:
         rec.annotate(**annotations)
         rec.attach_context("ServingEndpoint", model_name, {"model_name": model_name})
+        rec.record_intent()   # before the config changes: a crash leaves this for `lineage doctor`
         result = work(rec)
         rec.finish("COMPLETE", properties={"result": describe(result)})
     return rec
@@ -252,7 +253,8 @@ def rollback(store: Store, model_name: str, *, to: Optional[int] = None, previou
     try:
         rec = _recorded(store, "Rollback", model_name, work, inputs=[("target", pushed), ("previous", prev_pushed)],
                         params={"model_name": model_name, "version": target, "force": force},
-                        annotations={"model_name": model_name, "target_version": target, "forced": bool(force)})
+                        annotations={"model_name": model_name, "target_version": target, "forced": bool(force),
+                                     "config_path": str(path)})
     finally:
         client.close()
     return RollbackResult(model_name, target, current, rec.execution, seconds, force)
@@ -303,7 +305,8 @@ def promote(store: Store, model_name: str, *, version: int, label: str = "canary
     try:
         rec = _recorded(store, "Promote", model_name, work, inputs=[("target", pushed)],
                         params={"model_name": model_name, "version": target, "label": label},
-                        annotations={"model_name": model_name, "target_version": target, "label": label})
+                        annotations={"model_name": model_name, "target_version": target, "label": label,
+                                     "config_path": str(path)})
     finally:
         client.close()
     return RollbackResult(model_name, target, None, rec.execution, seconds)
@@ -341,7 +344,8 @@ def unpin(store: Store, model_name: str, *, config_path: Optional[str] = None, s
 
     try:
         rec = _recorded(store, "Unpin", model_name, work, inputs=[("previous", prev_pushed)],
-                        params={"model_name": model_name}, annotations={"model_name": model_name})
+                        params={"model_name": model_name},
+                        annotations={"model_name": model_name, "config_path": str(path)})
     finally:
         client.close()
     return RollbackResult(model_name, newest[0] if newest else 0, current, rec.execution, seconds)
