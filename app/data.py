@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from lineage import Lineage
-from lineage.query import replay, replay_steps
+from lineage.query import observed_state, replay, replay_steps
 from lineage.query.export import to_dot
 from lineage.records import Artifact, Execution, utc_from_s
 
@@ -147,7 +147,7 @@ def q_endpoints(uri: Optional[str]) -> List[Dict[str, Any]]:
 @st.cache_data(ttl=30, show_spinner=False)
 def q_history(uri: Optional[str], model: str) -> List[Dict[str, Any]]:
     return [{"when": when(h.time), "time": h.time, "action": h.action, "version": h.version,
-             "label": h.label or "", "state": h.state, "execution": h.execution.id,
+             "label": h.label or "", "state": h.observed or h.state, "execution": h.execution.id,
              "user": h.user or "", "forced": h.forced}
             for h in open_store(uri).serving_history(model)]
 
@@ -157,7 +157,7 @@ def q_state(uri: Optional[str], model: str) -> Dict[str, Any]:
     """The serving state now and the serving version after each effective event (one replay)."""
     history = open_store(uri).serving_history(model)
     timeline = [(ev.time, after.version) for ev, after in replay_steps(model, history)]
-    state = replay(model, history)
+    state = observed_state(replay(model, history), history, None)   # what servers reported, if any
     return {"version": state.version, "pinned": state.pinned,
             "labels": ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())),
             "since": when(state.since), "timeline": timeline}

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List
 
 from ..api import Lineage
 from ..errors import LineageError
@@ -93,18 +93,38 @@ def cmd_history(args: argparse.Namespace) -> int:
     events = lin.serving_history(args.model)
     state = lin.served_at(args.model, args.at or "now")
     rows = [{"when": when(e.when), "action": e.action, "version": e.version, "label": e.label or "",
-             "state": e.state, "execution": e.execution.ref, "user": e.user or "",
+             "state": e.observed or e.state, "execution": e.execution.ref, "by": e.server or e.user or "",
              "forced": "forced" if e.forced else ""} for e in events]
-    json_rows = [{**r, "when": e.when.isoformat(), "forced": e.forced, "label": e.label, "user": e.user}
-                 for r, e in zip(rows, events)]
-    text = table(rows, ["when", "action", "version", "label", "state", "execution", "user", "forced"])
+    json_rows = [{**r, "when": e.when.isoformat(), "forced": e.forced, "label": e.label, "user": e.user,
+                  "server": e.server} for r, e in zip(rows, events)]
+    text = table(rows, ["when", "action", "version", "label", "state", "execution", "by", "forced"])
     at = f"at {args.at}" if args.at else "now"
     labels = ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())) or "-"
     text += (f"\nserving {at}: version {state.version}" + (" (pinned)" if state.pinned else "")
-             + f"; labels: {labels}")
-    data = {"events": json_rows, "state": state.to_dict()}
+             + f"; labels: {labels} ({state.source})")
+    data: Dict[str, Any] = {"events": json_rows, "state": state.to_dict()}
+    if not args.check:
+        emit(args, data, text)
+        return 0
+    problems = _check_serving(lin, args)
+    data["check"] = {"agrees": not problems, "problems": problems}
+    text += "\ncheck: " + ("the store agrees with the server and its config" if not problems
+                           else "DISAGREES\n  " + "\n  ".join(problems))
     emit(args, data, text)
-    return 0
+    return 1 if problems else 0
+
+
+def _check_serving(lin: Lineage, args: argparse.Namespace) -> List[str]:
+    from ..serving.client import ServingClient
+    from ..serving.config import default_config_path
+    from ..serving.observe import check
+
+    client = ServingClient(args.server, None, timeout=10.0)
+    try:
+        config = Path(args.config) if args.config else default_config_path(lin.artifact_root)
+        return check(lin.store, args.model, client, config)
+    finally:
+        client.close()
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -220,6 +240,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("history", parents=[common], help="pushes, rollbacks and promotions of a model")
     p.add_argument("model")
     p.add_argument("--at", default=None, metavar="WHEN", help="which version served then (ISO time)")
+    p.add_argument("--check", action="store_true",
+                   help="compare the answer with the live server and its model config; exit 1 if they differ")
+    p.add_argument("--server", default="127.0.0.1:8500", metavar="HOST:PORT", help="for --check: gRPC ModelService")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="for --check: the model config (default: <store home>/serving/models.config)")
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("diff", parents=[common], help="what differs between two models or runs")

@@ -1,18 +1,20 @@
-"""Serving commands: ``rollback``, ``promote``, ``unpin`` (recorded changes of what serves) and
-``serve`` (the local TF-Serving-compatible model server)."""
+"""Serving commands: ``rollback``, ``promote``, ``unpin`` (recorded changes of what serves),
+``serve`` (the local TF-Serving-compatible model server) and ``watch`` (record what a server
+serves)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from ..api import Lineage
 from ..errors import LineageError
 from ..serving.config import default_config_path
-from ..uris import parse_store_uri
+from ..uris import ENV_STORE, parse_store_uri
 from .output import emit
 
 __all__ = ["register"]
@@ -77,7 +79,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _serve(serve_forever: Any, config: str, args: argparse.Namespace) -> None:
     serve_forever(config, args.grpc_port, args.rest_port, host=args.host, poll_seconds=args.poll,
-                  batch_size=args.batch_size, batch_timeout_ms=args.batch_timeout_ms)
+                  batch_size=args.batch_size, batch_timeout_ms=args.batch_timeout_ms, record_to=_record_to(args))
+
+
+def _record_to(args: argparse.Namespace) -> Optional[str]:
+    """The store the server records its version states in: the one named (--store,
+    LINEAGE_STORE), else the default store if it exists; None with --no-record."""
+    if args.no_record:
+        return None
+    named = args.store or os.environ.get(ENV_STORE)
+    if named:
+        return named
+    default = parse_store_uri(None)
+    return default.redacted() if default.path is not None and default.path.exists() else None
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from ..serving.client import ServerUnreachable, ServingClient
+    from ..serving.observe import watch
+
+    lin = Lineage.open(args.store)
+    models = args.model or [c.name for c in lin.contexts_of_type("ServingEndpoint")]
+    if not models:
+        raise LineageError(f"no model to watch: nothing was pushed to {lin.uri}; name one with --model")
+    client = ServingClient(args.server, None, timeout=10.0)
+
+    def said(model: str, version: int, state: str, error: str) -> None:
+        print(f"{model} version {version}: {state}" + (f" ({error})" if error else ""), flush=True)
+
+    print(f"watching {', '.join(models)} on {args.server} every {args.interval:g}s; recording to {lin.uri}"
+          + ("" if args.once else " (Ctrl-C stops)"), file=sys.stderr, flush=True)
+    try:
+        while True:
+            try:
+                watch(lin.store, client, models, server=args.server, rounds=1, on_change=said)
+            except ServerUnreachable as exc:
+                if args.once:
+                    raise
+                print(f"lineage: {exc}; trying again in {args.interval:g}s", file=sys.stderr, flush=True)
+            if args.once:
+                return 0
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        client.close()
+        lin.close()
 
 
 
@@ -150,4 +197,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="batch concurrent predict requests up to this many rows (default 0: off)")
     p.add_argument("--batch-timeout-ms", type=float, default=2.0, metavar="MS",
                    help="how long a request waits for others to batch with (2)")
+    p.add_argument("--no-record", action="store_true",
+                   help="do not record version states in the store (recorded by default when the store exists)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("watch", parents=[common],
+                       help="record what a TF Serving server serves: polls GetModelStatus, records each change")
+    p.add_argument("--server", required=True, metavar="HOST:PORT", help="the server's gRPC ModelService")
+    p.add_argument("--model", action="append", metavar="NAME",
+                   help="a model to watch (repeatable; default: every model pushed in the store)")
+    p.add_argument("--interval", type=_positive, default=5.0, metavar="SECONDS", help="between polls (5)")
+    p.add_argument("--once", action="store_true", help="poll once, record, exit")
+    p.set_defaults(func=cmd_watch)

@@ -13,8 +13,8 @@ from ..store import Store
 from ..vocab import artifact_role, execution_role, quote, type_leaf
 from .resolve import event_time, parse_when, pushed_version
 
-__all__ = ["ServingEvent", "ServingState", "serving_history", "replay_steps", "replay", "serving_now",
-           "served_at", "last_change"]
+__all__ = ["ServingEvent", "ServingState", "serving_history", "replay_steps", "replay", "observed_state",
+           "serving_now", "served_at", "last_change"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +26,8 @@ class ServingEvent:
     execution: Execution
     state: str
     forced: bool = False
+    observed: Optional[str] = None   # for action "observed": the version's state the server reported
+    server: Optional[str] = None     # ... and which server reported it
 
     @property
     def when(self) -> _dt.datetime:
@@ -49,23 +51,29 @@ class ServingState:
     versions: Tuple[int, ...]       # every version pushed so far
     since: Optional[float]
     event: Optional[ServingEvent]
+    source: str = "recorded changes"   # or "observed": what servers reported (ServingObservation)
+    available: Tuple[int, ...] = ()    # observed: the versions a server had AVAILABLE
 
     def to_dict(self) -> Dict[str, Any]:
         return {"model_name": self.model_name, "version": self.version, "pinned": self.pinned,
                 "labels": self.labels, "versions": list(self.versions),
                 "since": iso(utc_from_s(self.since)) if self.since else None,
-                "execution": self.event.execution.ref if self.event else None}
+                "execution": self.event.execution.ref if self.event else None,
+                "source": self.source, "available": list(self.available)}
 
 
 def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> List[ServingEvent]:
-    """Pushes, rollbacks, promotions and unpins of ``model_name``, oldest first (failed ones
-    included, marked by ``state``)."""
+    """Pushes, rollbacks, promotions and unpins of ``model_name`` (failed and unfinished ones
+    included, marked by ``state``) and the version states servers reported (action
+    ``observed``), oldest first."""
     ctx = store.get_context_by_name("ServingEndpoint", model_name) \
         if "ServingEndpoint" in store.type_names("context") else None
     if ctx is None:
         raise NotFound(f"no serving endpoint {model_name!r} in {store.config.redacted()} "
                        f"(nothing was pushed under that name)")
-    execs = [e for e in store.executions_in_context(ctx.id, limit=limit)
+    all_execs = store.executions_in_context(ctx.id, limit=limit)
+    observed = [_observation(e) for e in all_execs if type_leaf(e.type) == "ServingObservation"]
+    execs = [e for e in all_execs
              if execution_role(e.type) == "push" or type_leaf(e.type) in ("Rollback", "Promote", "Unpin")]
     # Our own executions carry the version as `target_version`; others (older or foreign
     # records) are resolved through their events and PushedModel artifacts, in one batch.
@@ -100,8 +108,35 @@ def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> Li
             label=e.properties.get("label") or ("stable" if action == "rollback" else None),
             execution=e, state=e.state, forced=bool(e.properties.get("forced")),
         ))
+    out += observed
     out.sort(key=lambda s: (s.time, s.execution.id))
     return out
+
+
+def _observation(e: Execution) -> ServingEvent:
+    version = e.get("target_version")
+    return ServingEvent(time=float(e.get("observed_at") or event_time(e)), action="observed",
+                        version=int(version) if version is not None else None, label=None, execution=e,
+                        state=e.state, observed=str(e.get("serving_state")), server=e.get("server"))
+
+
+def observed_state(intended: ServingState, history: Sequence[ServingEvent], until: Optional[float]) -> ServingState:
+    """``intended`` corrected by what servers reported up to ``until``: a version serves when a
+    server last reported it AVAILABLE, and unlabelled requests go to the highest of those (TF
+    Serving's rule). Labels are the intended ones that point at an available version. Without
+    observations, ``intended`` unchanged."""
+    newest: Dict[Tuple[Optional[str], int], ServingEvent] = {}
+    for ev in history:
+        if ev.action == "observed" and ev.version is not None and (until is None or ev.time <= until):
+            newest[(ev.server, ev.version)] = ev
+    if not newest:
+        return intended
+    available = sorted({v for (_, v), ev in newest.items() if ev.observed == "AVAILABLE"})
+    version = available[-1] if available else None
+    since_ev = max((ev for (_, v), ev in newest.items() if v == version), key=lambda e: e.time, default=None)
+    return dataclasses.replace(
+        intended, version=version, labels={k: v for k, v in intended.labels.items() if v in available},
+        since=since_ev.time if since_ev else None, source="observed", available=tuple(available))
 
 
 def replay_steps(model_name: str, history: Iterable[ServingEvent]) -> Iterator[Tuple[ServingEvent, ServingState]]:
@@ -119,7 +154,7 @@ def replay_steps(model_name: str, history: Iterable[ServingEvent]) -> Iterator[T
     serving: Optional[int] = None
     since, last_event = None, None
     for ev in history:
-        if not ev.effective:
+        if not ev.effective or ev.action == "observed":
             continue
         before = serving
         if ev.action == "push" and ev.version is not None:
@@ -161,7 +196,7 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
     types = set(store.type_names("execution"))
     if not names:
         return out
-    if "Push" not in types:
+    if "Push" not in types or "ServingObservation" in types:   # observations: answer from them
         return {n: _replayed_now(store, n) for n in names}
     pins = [t for t in ("Rollback", "Unpin", "Promote") if t in types]
     ops_by: Dict[str, List[Execution]] = {}
@@ -202,14 +237,18 @@ def _replayed_now(store: Store, name: str) -> Optional[int]:
 
 def last_change(store: Store, model_name: str) -> Optional[Execution]:
     """The newest COMPLETE execution in ``model_name``'s ServingEndpoint context (a push,
-    rollback, promote or unpin), or None."""
+    rollback, promote or unpin; not an observation), or None."""
     found = store.list_executions(
         filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {quote(model_name)} "
-                     f"AND last_known_state = COMPLETE", limit=1, order_by="id")
+                     f"AND last_known_state = COMPLETE AND type != 'ServingObservation'", limit=1, order_by="id")
     return found[0] if found else None
 
 
 def served_at(store: Store, model_name: str, when: Any = "now") -> ServingState:
     """Which version of ``model_name`` served at ``when`` (``"now"``, a datetime, ISO text or
-    UNIX seconds), from the recorded push / rollback / promote / unpin executions."""
-    return replay(model_name, serving_history(store, model_name), parse_when(when))
+    UNIX seconds): what servers reported (ServingObservation, recorded by ``lineage serve`` and
+    ``lineage watch``) where there are such observations, else the state the recorded push /
+    rollback / promote / unpin executions add up to."""
+    history = serving_history(store, model_name)
+    until = parse_when(when)
+    return observed_state(replay(model_name, history, until), history, until)

@@ -9,11 +9,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ...layout import version_path
 from ..config import read_config, versions_on_disk
-from ..states import ModelVersionState
+from ..states import ModelVersionState, state_name
 from .batching import Batcher
 from .errors import ServingError, not_found
 from .savedmodel import check_inputs, load_saved_model
@@ -81,7 +81,8 @@ class ModelServer:
                  host: str = "127.0.0.1", poll_seconds: float = 1.0,
                  max_request_bytes: int = 16 << 20, workers: int = 8, batch_size: int = 0,
                  batch_timeout_ms: float = 2.0, max_tensor_bytes: int = 256 << 20,
-                 max_connections: int = 100, idle_timeout: float = 30.0) -> None:
+                 max_connections: int = 100, idle_timeout: float = 30.0,
+                 on_state: Optional[Callable[[str, int, str, str], None]] = None) -> None:
         self.config_path = str(config_path)
         self.host = host
         self.grpc_port = grpc_port
@@ -91,6 +92,7 @@ class ModelServer:
         self.max_tensor_bytes = max_tensor_bytes  # a request tensor's expanded size
         self.max_connections = max_connections    # REST connections open at once
         self.idle_timeout = idle_timeout          # seconds before an idle REST connection is closed
+        self.on_state = on_state  # (model, version, LOADING|AVAILABLE|UNLOADING|END, error) per change
         self.workers = workers
         self.batch_size = batch_size          # 0 or 1: no batching (the default)
         self.batch_timeout_ms = batch_timeout_ms
@@ -130,6 +132,10 @@ class ModelServer:
             self._grpc.stop(grace=1).wait()
         if self._http is not None:
             self._http.close()
+        with self._lock:
+            models = list(self._models.values())
+        for state in models:   # as TF Serving does on shutdown: every version unloads
+            self._retire(state, keep=())
         if self._loader is not None:
             self._loader.join(10)
 
@@ -223,6 +229,7 @@ class ModelServer:
         version = Version(number, path, LOADING)
         with self._lock:
             state.versions = {**state.versions, number: version}
+        self._report(state.name, number, "LOADING")
         try:
             new = Version(number, path, AVAILABLE, model=load_saved_model(self.tf, path))
             log.info("loaded %s version %s", state.name, number)
@@ -235,6 +242,7 @@ class ModelServer:
             log.warning("could not load %s version %s: %s", state.name, number, new.error)
         with self._lock:
             state.versions = {**state.versions, number: new}  # the swap: one assignment
+        self._report(state.name, number, state_name(new.state), new.error)
 
     def _retire(self, state: ModelState, keep) -> None:
         with self._lock:
@@ -245,6 +253,15 @@ class ModelServer:
                               for v, s in state.versions.items()}
         for v in gone:
             log.info("unloaded %s version %s", state.name, v)
+            self._report(state.name, v, "UNLOADING")
+            self._report(state.name, v, "END")
+
+    def _report(self, name: str, version: int, state: str, error: str = "") -> None:
+        if self.on_state is not None:
+            try:
+                self.on_state(name, version, state, error)
+            except Exception:  # observing must never break serving
+                log.warning("could not report %s version %s %s", name, version, state, exc_info=True)
 
     # ------------------------------------------------------------------ routing
 
@@ -412,11 +429,21 @@ def _type_error(value: Any, dtype: Any) -> str:
 
 
 def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = "127.0.0.1",
-                  poll_seconds: float = 1.0, batch_size: int = 0, batch_timeout_ms: float = 2.0) -> None:
-    """Run until interrupted (what ``lineage serve`` does)."""
+                  poll_seconds: float = 1.0, batch_size: int = 0, batch_timeout_ms: float = 2.0,
+                  record_to: Optional[str] = None) -> None:
+    """Run until interrupted (what ``lineage serve`` does); with ``record_to`` (a store URI) every
+    version state change is recorded there as a ServingObservation."""
+    from ..observe import Observer
+
+    observer = Observer(record_to, f"{host}:{grpc_port}") if record_to is not None else None
     server = ModelServer(config_path, grpc_port=grpc_port, rest_port=rest_port, host=host,
                          poll_seconds=poll_seconds, batch_size=batch_size,
-                         batch_timeout_ms=batch_timeout_ms).start()
+                         batch_timeout_ms=batch_timeout_ms, on_state=observer)
+    if observer is not None and grpc_port == 0:
+        observer.server = ""   # named once the port is known (below)
+    server.start()
+    if observer is not None:
+        observer.server = f"{host}:{server.grpc_port}"
     print(f"serving {config_path}: gRPC {host}:{server.grpc_port}, REST http://{host}:{server.rest_port} "
           f"(Ctrl-C stops)", flush=True)
     try:
@@ -426,6 +453,8 @@ def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = 
         pass
     finally:
         server.stop()
+        if observer is not None:
+            observer.close()
         # TensorFlow can segfault in interpreter teardown (tensorflow/tensorflow#59242).
         sys.stdout.flush()
         sys.stderr.flush()
