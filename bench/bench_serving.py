@@ -7,8 +7,10 @@ loopback ports, then measures in one run:
 
 - rollback: ``Lineage.rollback(model, to=N)`` from the call to version N AVAILABLE (checks
   against the store, config write, gRPC reload, wait), alternating between versions;
-- predict latency for one row: the SavedModel's signature called in process, the server's
-  gRPC Predict, and its REST ``:predict``, interleaved request by request.
+- predict latency for one row, p50 and p99, interleaved request by request: the SavedModel's
+  signature called in process (``tf.saved_model.load``), the server's own session call without
+  the server, gRPC Predict, REST ``:predict`` on one kept-alive connection and on a new
+  connection per request.
 
 ``--example-home`` (a directory where ``examples/reviews_pipeline.py --store sqlite:///DIR/
 metadata.sqlite`` ran) adds the example's ``reviews`` model to the latency comparison.
@@ -42,27 +44,62 @@ def med_ms(xs):
     return statistics.median(xs) * 1e3
 
 
+def pct_ms(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))] * 1e3
+
+
 def latency(TF, server, name, model_dir, grpc_inputs, rest_body, n):
+    """Per-request seconds for each way of asking, interleaved request by request."""
+    import http.client
+
     import grpc
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+    from lineage.serving.server.savedmodel import load_saved_model
+
     fn = TF.saved_model.load(str(model_dir)).signatures["serving_default"]
+    session_model = load_saved_model(TF, str(model_dir))   # what the server runs, without the server
     stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}"))
     req = predict_pb2.PredictRequest()
     req.model_spec.name = name
     for k, v in grpc_inputs.items():
         req.inputs[k].CopyFrom(TF.make_tensor_proto(v))
-    url = f"http://127.0.0.1:{server.rest_port}/v1/models/{name}:predict"
+    path = f"/v1/models/{name}:predict"
+    url = f"http://127.0.0.1:{server.rest_port}{path}"
     body = json.dumps(rest_body).encode()
     local_args = {k: TF.constant(v) for k, v in grpc_inputs.items()}
-    fn(**local_args), stub.Predict(req), urllib.request.urlopen(urllib.request.Request(url, body)).read()
-    t_local, t_grpc, t_rest = [], [], []
+    feeds = {k: TF.make_ndarray(t) for k, t in req.inputs.items()}
+    kept = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=10)
+
+    def rest_kept():
+        kept.request("POST", path, body=body)
+        kept.getresponse().read()
+
+    ways = {"in process (tf.saved_model.load)": lambda: fn(**local_args),
+            "in process (the server's session)": lambda: session_model.run("", feeds),
+            "gRPC Predict": lambda: stub.Predict(req, timeout=10),
+            "REST, kept-alive connection": rest_kept,
+            "REST, new connection": lambda: urllib.request.urlopen(urllib.request.Request(url, body), timeout=10).read()}
+    times = {k: [] for k in ways}
+    for f in ways.values():
+        f()
     for _ in range(n):
-        t = time.perf_counter(); fn(**local_args); t_local.append(time.perf_counter() - t)
-        t = time.perf_counter(); stub.Predict(req, timeout=10); t_grpc.append(time.perf_counter() - t)
-        t = time.perf_counter(); urllib.request.urlopen(urllib.request.Request(url, body), timeout=10).read()
-        t_rest.append(time.perf_counter() - t)
-    return med_ms(t_local), med_ms(t_grpc), med_ms(t_rest)
+        for k, f in ways.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    kept.close()
+    return times
+
+
+def report(title, times, n):
+    base = med_ms(times["in process (the server's session)"])
+    print(f"{title}, 1 row, {n} requests each, interleaved:")
+    for k, xs in times.items():
+        print(f"  {k:36s} p50 {med_ms(xs):6.2f} ms ({med_ms(xs) / base:4.1f}x)   p99 {pct_ms(xs, 99):6.2f} ms")
+    ratio = med_ms(times["REST, kept-alive connection"]) / med_ms(times["gRPC Predict"])
+    print(f"  REST kept-alive p50 / gRPC p50: {ratio:.2f}x")
 
 
 def main() -> None:
@@ -94,10 +131,8 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         print(f"rollback (call -> target AVAILABLE, checks and recording included): median "
               f"{med_ms(times):.0f} ms, max {max(times) * 1e3:.0f} ms over {len(times)}")
-        loc, grpc_ms, rest = latency(TF, server, "toy", tmp / "serving" / "toy" / "2",
-                                     {"x": [1.0]}, {"instances": [1.0]}, args.requests)
-        print(f"toy predict, 1 row, median of {args.requests}: in process {loc:.2f} ms, gRPC {grpc_ms:.2f} ms "
-              f"({grpc_ms / loc:.1f}x), REST {rest:.2f} ms ({rest / loc:.1f}x)")
+        report("toy predict", latency(TF, server, "toy", tmp / "serving" / "toy" / "2",
+                                      {"x": [1.0]}, {"instances": [1.0]}, args.requests), args.requests)
     finally:
         server.stop()
     if args.example_home:
@@ -105,12 +140,10 @@ def main() -> None:
         try:
             versions = sorted(int(p.name) for p in (args.example_home / "serving" / "reviews").iterdir() if p.name.isdigit())
             row = {"text": "The ramen was delicious and fresh.", "cuisine": "japanese", "price_level": 2}
-            loc, grpc_ms, rest = latency(
+            report("reviews predict", latency(
                 TF, server, "reviews", args.example_home / "serving" / "reviews" / str(versions[-1]),
                 {"text": [row["text"]], "cuisine": [row["cuisine"]], "price_level": TF.constant([2], TF.int64)},
-                {"instances": [row]}, args.requests)
-            print(f"reviews predict, 1 row, median of {args.requests}: in process {loc:.2f} ms, gRPC "
-                  f"{grpc_ms:.2f} ms ({grpc_ms / loc:.1f}x), REST {rest:.2f} ms ({rest / loc:.1f}x)")
+                {"instances": [row]}, args.requests), args.requests)
         finally:
             server.stop()
     sys.stdout.flush()

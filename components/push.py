@@ -18,7 +18,8 @@ from typing import Optional, Union
 from lineage import Input, Lineage, Output, annotate, attach_context, step
 from lineage.api import current_lineage, use
 from lineage.errors import LineageError
-from lineage.record import record_intent
+from lineage.query.taint import tainted_upstream
+from lineage.record import current_store, record_intent
 from lineage.serving.config import check_model_name, default_config_path, ensure_model
 from lineage.types import Model, ModelBlessing, PushedModel
 from lineage.vocab import is_blessed
@@ -44,6 +45,13 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
         raise PushRefused(
             f"model a{model.id} is not blessed (failed thresholds: {failed}); it was not pushed. "
             f"Fix the model, or push anyway with force=True (recorded as forced)")
+    # the same gate as rollback, promote and unpin: nothing made from tainted data serves unforced
+    taints = tainted_upstream(current_store(), model.id)
+    if taints and not force:
+        raise PushRefused(
+            f"model a{model.id} was made from tainted data ("
+            + "; ".join(f"a{t.artifact_id}: {t.reason}" for t in taints)
+            + "); it was not pushed. Retrain without it, or push anyway with force=True (recorded as forced)")
     base = Path(serving_root) / model_name
     base.mkdir(parents=True, exist_ok=True)
     versions = [int(p.name) for p in base.iterdir() if p.name.isdigit()]

@@ -273,13 +273,14 @@ class Lineage:
         return serving_changes.rollback(self.store, model_name, to=to, previous=previous,
                                         last_good=last_good, force=force, **server)
 
-    def promote(self, model_name: str, *, version: int, label: str = "canary", **server: Any) -> RollbackResult:
-        """Point a version label (``canary``, ``stable``) at ``version``."""
-        return serving_changes.promote(self.store, model_name, version=version, label=label, **server)
+    def promote(self, model_name: str, *, version: int, label: str = "canary", force: bool = False,
+                **server: Any) -> RollbackResult:
+        """Point a version label (``canary``, ``stable``) at ``version``, after a rollback's checks."""
+        return serving_changes.promote(self.store, model_name, version=version, label=label, force=force, **server)
 
-    def unpin(self, model_name: str, **server: Any) -> RollbackResult:
-        """Serve the newest pushed version again."""
-        return serving_changes.unpin(self.store, model_name, **server)
+    def unpin(self, model_name: str, *, force: bool = False, **server: Any) -> RollbackResult:
+        """Serve the newest pushed version again, after a rollback's checks of that version."""
+        return serving_changes.unpin(self.store, model_name, force=force, **server)
 
     # ------------------------------------------------------------------- writing
 

@@ -54,6 +54,8 @@ def half_plus_tf1(base: Path, b: float = 2.0, versions=(VERSION,)) -> Path:
                 "regress_x_to_y2": sig({"inputs": info(serialized)}, {"outputs": info(y2)}, R),
                 "regress_x2_to_y3": sig({"inputs": info(x2)}, {"outputs": info(y3)}, R),
                 "classify_x2_to_y3": sig({"inputs": info(x2)}, {"scores": info(y3)}, C),
+                # TF Serving's half_plus_three also has its regression under this key (api_rest.md)
+                "tensorflow/serving/regress": sig({"inputs": info(serialized)}, {"outputs": info(y)}, R),
             }
             sess.run(v1.global_variables_initializer())
             builder = v1.saved_model.builder.SavedModelBuilder(str(base / f"{version:08d}"))
@@ -104,4 +106,48 @@ def bad_model(base: Path, version: int = VERSION) -> Path:
     d.mkdir(parents=True)
     (d / "export").write_bytes(b"not a SavedModel")
     (d / "checkpoint").write_text('model_checkpoint_path: "export"\n')
+    return base
+
+
+def echo_model(base: Path, version: int = 1) -> Path:
+    """The shapes and types of TF Serving's REST API documentation (api_rest.md) echoed back:
+    ``serving_default`` takes ``tag`` (string), ``signal`` (int64, 5 per row) and ``sensor``
+    (int64, 2x2 per row); ``strings``, ``matrices`` (int64 [n, 1, 2]), ``floats`` and ``bools``
+    (negated) take one ``x``; ``classify_objects`` classifies tf.Examples with a binary ``image`` and a
+    ``caption`` (class: the caption, score: the image's length in bytes)."""
+    TF = _tf()
+    S = TF.TensorSpec
+
+    class Echo(TF.Module):
+        @TF.function(input_signature=[S([None], TF.string), S([None, 5], TF.int64), S([None, 2, 2], TF.int64)])
+        def rows(self, tag, signal, sensor):
+            return {"tag": TF.identity(tag), "signal": TF.identity(signal), "sensor": TF.identity(sensor)}
+
+        @TF.function(input_signature=[S(None, TF.string)])
+        def strings(self, x):
+            return {"y": TF.identity(x)}
+
+        @TF.function(input_signature=[S([None, 1, 2], TF.int64)])
+        def matrices(self, x):
+            return {"y": TF.identity(x)}
+
+        @TF.function(input_signature=[S(None, TF.float32)])
+        def floats(self, x):
+            return {"y": TF.identity(x)}
+
+        @TF.function(input_signature=[S(None, TF.bool)])
+        def bools(self, x):
+            return {"y": TF.logical_not(x)}
+
+        @TF.function(input_signature=[S([None], TF.string, name="inputs")])
+        def classify_objects(self, serialized):
+            f = TF.io.parse_example(serialized, {"image": TF.io.FixedLenFeature([], TF.string),
+                                                 "caption": TF.io.FixedLenFeature([], TF.string)})
+            return {"classes": TF.expand_dims(f["caption"], -1),
+                    "scores": TF.expand_dims(TF.cast(TF.strings.length(f["image"]), TF.float32), -1)}
+
+    m = Echo()
+    TF.saved_model.save(m, str(base / str(version)), signatures={
+        "serving_default": m.rows, "strings": m.strings, "matrices": m.matrices, "floats": m.floats,
+        "bools": m.bools, "classify_objects": m.classify_objects})
     return base

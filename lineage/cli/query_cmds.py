@@ -101,7 +101,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     at = f"at {args.at}" if args.at else "now"
     labels = ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())) or "-"
     text += (f"\nserving {at}: version {state.version}" + (" (pinned)" if state.pinned else "")
-             + f"; labels: {labels} ({state.source})")
+             + f"; labels: {labels} " + ("(as servers reported)" if state.source == "observed"
+                                          else "(from the recorded changes)"))
     data: Dict[str, Any] = {"events": json_rows, "state": state.to_dict()}
     if not args.check:
         emit(args, data, text)

@@ -37,7 +37,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     lin = Lineage.open(args.store)
-    res = lin.promote(args.model, version=args.version, label=args.label, **_serving_kwargs(args))
+    res = lin.promote(args.model, version=args.version, label=args.label, force=args.force, **_serving_kwargs(args))
     emit(args, dataclasses_asdict(res), f"{args.model}: label {args.label} -> version {res.version}"
           + (f"; recorded as e{res.execution.id}" if res.execution else ""))
     return 0
@@ -45,7 +45,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 def cmd_unpin(args: argparse.Namespace) -> int:
     lin = Lineage.open(args.store)
-    res = lin.unpin(args.model, **_serving_kwargs(args))
+    res = lin.unpin(args.model, force=args.force, **_serving_kwargs(args))
     emit(args, dataclasses_asdict(res), f"{args.model}: serving the latest version ({res.version}) again"
           + (f"; recorded as e{res.execution.id}" if res.execution else ""))
     return 0
@@ -79,7 +79,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _serve(serve_forever: Any, config: str, args: argparse.Namespace) -> None:
     serve_forever(config, args.grpc_port, args.rest_port, host=args.host, poll_seconds=args.poll,
-                  batch_size=args.batch_size, batch_timeout_ms=args.batch_timeout_ms, record_to=_record_to(args))
+                  batch_size=args.batch_size, batch_timeout_ms=args.batch_timeout_ms, record_to=_record_to(args),
+                  grpc_channel_arguments=args.grpc_channel_arguments, grpc_socket_path=args.grpc_socket_path,
+                  monitoring_config_file=args.monitoring_config_file)
 
 
 def _record_to(args: argparse.Namespace) -> Optional[str]:
@@ -179,10 +181,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("model")
     p.add_argument("--version", type=int, required=True)
     p.add_argument("--label", default="canary", help="canary (default) or stable")
+    p.add_argument("--force", action="store_true", help="override the blessing and taint checks (recorded)")
     p.set_defaults(func=cmd_promote)
 
     p = sub.add_parser("unpin", parents=[common, serving], help="serve the latest version again (recorded)")
     p.add_argument("model")
+    p.add_argument("--force", action="store_true", help="override the blessing and taint checks (recorded)")
     p.set_defaults(func=cmd_unpin)
 
     p = sub.add_parser("serve", parents=[common],
@@ -197,6 +201,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="batch concurrent predict requests up to this many rows (default 0: off)")
     p.add_argument("--batch-timeout-ms", type=float, default=2.0, metavar="MS",
                    help="how long a request waits for others to batch with (2)")
+    p.add_argument("--grpc-channel-arguments", default="", metavar="K=V,...",
+                   help="gRPC server arguments, as TF Serving's --grpc_channel_arguments")
+    p.add_argument("--grpc-socket-path", default="", metavar="PATH", help="also serve gRPC on this Unix socket")
+    p.add_argument("--monitoring-config-file", default=None, metavar="FILE",
+                   help="TF Serving's MonitoringConfig: prometheus_config { enable: true } serves metrics over REST")
     p.add_argument("--no-record", action="store_true",
                    help="do not record version states in the store (recorded by default when the store exists)")
     p.set_defaults(func=cmd_serve)

@@ -31,7 +31,7 @@ from .client import ServerUnreachable, ServingClient
 from .config import (default_config_path, model_entry, read_config, versions_on_disk, write_config,
                      write_text_atomic)
 
-__all__ = ["RollbackFailed", "RollbackResult", "Check", "check_version", "rollback", "promote", "unpin"]
+__all__ = ["RollbackFailed", "RollbackResult", "Check", "check_version", "gate", "rollback", "promote", "unpin"]
 
 
 class RollbackFailed(LineageError):
@@ -209,6 +209,12 @@ def _config_path(store: Store, config_path: Optional[str]) -> Path:
     return Path(config_path) if config_path else default_config_path(store.config.artifact_root)
 
 
+def gate(checks: List[Check], force: bool) -> List[Check]:
+    """The one gate every change of what serves passes (push, rollback, promote, unpin): the
+    checks that fail it. Pushed and files always count; blessing and taint unless ``force``."""
+    return [c for c in checks if not c.ok and (not c.overridable or not force)]
+
+
 def _refuse(failed: List[Check], what: str, force_hint: bool) -> None:
     if failed:
         hint = " (--force overrides blessing and taint checks)" \
@@ -245,8 +251,7 @@ def rollback(store: Store, model_name: str, *, to: Optional[int] = None, previou
 
     def work(rec: Recording) -> Dict[str, Any]:
         nonlocal seconds
-        _refuse([c for c in checks if not c.ok and (not c.overridable or not force)],
-                f"roll {model_name} back to version {target}", True)
+        _refuse(gate(checks, force), f"roll {model_name} back to version {target}", True)
         seconds = _Change(path, client, model_name).apply(edit, target, timeout)
         return {"version": target, "previous": current, "seconds": round(seconds, 3)}
 
@@ -271,10 +276,11 @@ def _last_good(store: Store, model_name: str) -> int:
                          f"(pushed, files, blessed, not tainted)")
 
 
-def promote(store: Store, model_name: str, *, version: int, label: str = "canary",
+def promote(store: Store, model_name: str, *, version: int, label: str = "canary", force: bool = False,
             config_path: Optional[str] = None, server: Optional[str] = None, rest: Optional[str] = None,
             timeout: float = 60.0) -> RollbackResult:
-    """Point ``label`` at ``version`` (loading it alongside if the policy pins others)."""
+    """Point ``label`` at ``version`` (loading it alongside if the policy pins others), after the
+    same checks as a rollback (``force`` overrides blessing and taint, and is recorded)."""
     if not label or not label.replace("-", "").replace("_", "").isalnum():
         raise RollbackFailed(f"label {label!r} must be letters, digits, '-' or '_'")
     _known_model(store, model_name)
@@ -297,24 +303,24 @@ def promote(store: Store, model_name: str, *, version: int, label: str = "canary
 
     def work(rec: Recording) -> Dict[str, Any]:
         nonlocal seconds
-        _refuse([c for c in checks if not c.ok and c.name in ("pushed", "files")],
-                f"label {model_name} version {version} {label!r}", False)
+        _refuse(gate(checks, force), f"label {model_name} version {version} {label!r}", True)
         seconds = _Change(path, client, model_name).apply(edit, target, timeout)
         return {"version": target, "label": label}
 
     try:
         rec = _recorded(store, "Promote", model_name, work, inputs=[("target", pushed)],
-                        params={"model_name": model_name, "version": target, "label": label},
+                        params={"model_name": model_name, "version": target, "label": label, "force": force},
                         annotations={"model_name": model_name, "target_version": target, "label": label,
-                                     "config_path": str(path)})
+                                     "forced": bool(force), "config_path": str(path)})
     finally:
         client.close()
-    return RollbackResult(model_name, target, None, rec.execution, seconds)
+    return RollbackResult(model_name, target, None, rec.execution, seconds, force)
 
 
-def unpin(store: Store, model_name: str, *, config_path: Optional[str] = None, server: Optional[str] = None,
-          rest: Optional[str] = None, timeout: float = 60.0) -> RollbackResult:
-    """Serve the newest version again (policy latest 1; labels on other versions dropped)."""
+def unpin(store: Store, model_name: str, *, force: bool = False, config_path: Optional[str] = None,
+          server: Optional[str] = None, rest: Optional[str] = None, timeout: float = 60.0) -> RollbackResult:
+    """Serve the newest version again (policy latest 1; labels on other versions dropped), after
+    the same checks of that version as a rollback (``force`` overrides blessing and taint)."""
     _known_model(store, model_name)
     current = _serving_now(store, model_name)
     prev_pushed = _pushed(store, model_name, current) if current is not None else None
@@ -332,6 +338,11 @@ def unpin(store: Store, model_name: str, *, config_path: Optional[str] = None, s
 
     def work(rec: Recording) -> Dict[str, Any]:
         nonlocal seconds
+        entry = model_entry(read_config(path), model_name)
+        on_disk = versions_on_disk(entry.base_path)[-1:] if entry is not None else []
+        if on_disk:   # the version unpin returns to passes the same gate as any other change
+            _refuse(gate(check_version(store, model_name, on_disk[0])[1], force),
+                    f"unpin {model_name} (back to version {on_disk[0]})", True)
         change = _Change(path, client, model_name)
         seconds = change.apply(edit, None, timeout)
         if newest:
@@ -344,8 +355,8 @@ def unpin(store: Store, model_name: str, *, config_path: Optional[str] = None, s
 
     try:
         rec = _recorded(store, "Unpin", model_name, work, inputs=[("previous", prev_pushed)],
-                        params={"model_name": model_name},
-                        annotations={"model_name": model_name, "config_path": str(path)})
+                        params={"model_name": model_name, "force": force},
+                        annotations={"model_name": model_name, "forced": bool(force), "config_path": str(path)})
     finally:
         client.close()
-    return RollbackResult(model_name, newest[0] if newest else 0, current, rec.execution, seconds)
+    return RollbackResult(model_name, newest[0] if newest else 0, current, rec.execution, seconds, force)

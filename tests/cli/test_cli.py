@@ -164,7 +164,7 @@ def test_provenance_impact_history_diff(served):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert [l.split()[2:4] for l in lines[1:4]] == [["push", "1"], ["push", "2"], ["rollback", "1"]]
-    assert lines[-1] == "serving now: version 1 (pinned); labels: stable=1"
+    assert lines[-1] == "serving now: version 1 (pinned); labels: stable=1 (from the recorded changes)"
     r = cli("history", "reviews", "--at", "1970-01-01T00:40:00Z", "--store", lin.uri)
     assert r.stdout.splitlines()[-1].startswith("serving at 1970-01-01T00:40:00Z: version 2")
 

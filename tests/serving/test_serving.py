@@ -389,10 +389,15 @@ def test_cli_serve_rollback_promote_unpin(tmp_path):
         assert _http("POST", f"{base}/v1/models/toy:predict", {"instances": [1.0]})[1]["predictions"][0]["k"] == 3.0
         r = subprocess.run([exe, "history", "toy", "--store", e.lin.uri, "--json"], capture_output=True,
                            text=True, timeout=60, env=env)
-        actions = [(h["action"], h["version"], h["state"]) for h in json.loads(r.stdout)["events"]]
+        events = json.loads(r.stdout)["events"]
+        actions = [(h["action"], h["version"], h["state"]) for h in events if h["action"] != "observed"]
         assert actions == [("push", 1, "COMPLETE"), ("push", 2, "COMPLETE"), ("rollback", 1, "COMPLETE"),
                            ("rollback", 7, "FAILED"), ("promote", 2, "COMPLETE"), ("unpin", None, "COMPLETE"),
                            ("push", 3, "COMPLETE")]
+        # `lineage serve` recorded what it did into the store it serves: version 3 became available
+        observed = [(h["version"], h["state"]) for h in events if h["action"] == "observed"]
+        assert (3, "AVAILABLE") in observed and (2, "AVAILABLE") in observed
+        assert json.loads(r.stdout)["state"]["source"] == "observed"
     finally:
         stop_process(server, 30)
 

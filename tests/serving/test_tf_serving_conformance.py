@@ -15,7 +15,7 @@ import pytest
 
 from helpers import cli
 from lineage.serving.server import ModelServer
-from tf_serving_models import VERSION, bad_model, half_plus_tf1, half_plus_two_tf2
+from tf_serving_models import VERSION, bad_model, echo_model, half_plus_tf1, half_plus_two_tf2
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,8 @@ def models(tmp_path_factory):
             "tf2": half_plus_two_tf2(root / "saved_model_half_plus_two_tf2_cpu"),
             "half_plus_three": half_plus_tf1(root / "saved_model_half_plus_three", b=3.0),
             TWO_VERSIONS: half_plus_tf1(root / TWO_VERSIONS, versions=(VERSION, VERSION + 1)),
-            "bad": bad_model(root / "bad_half_plus_two")}
+            "bad": bad_model(root / "bad_half_plus_two"),
+            "echo": echo_model(root / "echo")}
 
 
 def _entry(name, base, extra=""):
@@ -272,7 +273,7 @@ def testGetModelMetadataREST(server):
         "outputs": {"outputs": {"dtype": "DT_FLOAT", "tensor_shape": _dim(-1, 1), "name": "y:0"}},
         "method_name": "tensorflow/serving/regress", "defaults": {}}
     assert set(sigs) == {"serving_default", "classify_x_to_y", "regress_x_to_y", "regress_x_to_y2",
-                         "regress_x2_to_y3", "classify_x2_to_y3"}
+                         "regress_x2_to_y3", "classify_x2_to_y3", "tensorflow/serving/regress"}
 
 
 def test_tf2_metadata_keeps_the_init_op(server):
@@ -285,27 +286,32 @@ def test_tf2_metadata_keeps_the_init_op(server):
 
 
 # ------------------------------------- tensorflow_model_server_test.py, models saved by the test
+# Each model is saved by a fresh Python process, as in TF Serving's test: functions traced in a
+# process that already loaded other SavedModels can take their names in TensorFlow's registry.
 
-def _serve_one(tmp_path, save):
+_PRELUDE = ("import os, sys; os.environ['TF_USE_LEGACY_KERAS'] = '1'; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
+            "import tensorflow as tf\n")
+
+
+def _serve_saved(tmp_path, script):
+    import subprocess
+    import sys
+
     base = tmp_path / "model"
-    save(str(base / f"{VERSION:08d}"))
+    done = subprocess.run([sys.executable, "-c", _PRELUDE + script, str(base / f"{VERSION:08d}")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
     cfg = tmp_path / "models.config"
     _one_model_config(cfg, "default", base)
     return ModelServer(str(cfg), grpc_port=0, rest_port=0, poll_seconds=0).start()
 
 
 def test_tf_saved_model_save(tmp_path):
-    from lineage.serving.server.tfenv import tf
-
-    TF = tf()
-
-    def save(path):
-        root = TF.train.Checkpoint()
-        root.v1, root.v2 = TF.Variable(3.0), TF.Variable(2.0)
-        root.f = TF.function(lambda x: {"y": root.v1 * root.v2 * x})
-        TF.saved_model.save(root, path, root.f.get_concrete_function(TF.TensorSpec(None, TF.float32)))
-
-    s = _serve_one(tmp_path, save)
+    s = _serve_saved(tmp_path, (
+        "root = tf.train.Checkpoint()\n"
+        "root.v1, root.v2 = tf.Variable(3.), tf.Variable(2.)\n"
+        "root.f = tf.function(lambda x: {'y': root.v1 * root.v2 * x})\n"
+        "tf.saved_model.save(root, sys.argv[1], root.f.get_concrete_function(tf.TensorSpec(None, tf.float32)))\n"))
     try:
         _verify_predict(_predict(s, specify_output=False), 12.0)
     finally:
@@ -313,17 +319,11 @@ def test_tf_saved_model_save(tmp_path):
 
 
 def test_tf_saved_model_save_multiple_signatures(tmp_path):
-    from lineage.serving.server.tfenv import tf
-
-    TF = tf()
-
-    def save(path):
-        root = TF.train.Checkpoint()
-        root.f = TF.function(lambda x: {"y": 1.0}, input_signature=[TF.TensorSpec(None, TF.float32)])
-        root.g = TF.function(lambda x: {"y": 2.0}, input_signature=[TF.TensorSpec(None, TF.float32)])
-        TF.saved_model.save(root, path, signatures={"serving_default": root.f, "custom_signature_key": root.g})
-
-    s = _serve_one(tmp_path, save)
+    s = _serve_saved(tmp_path, (
+        "root = tf.train.Checkpoint()\n"
+        "root.f = tf.function(lambda x: {'y': 1.}, input_signature=[tf.TensorSpec(None, tf.float32)])\n"
+        "root.g = tf.function(lambda x: {'y': 2.}, input_signature=[tf.TensorSpec(None, tf.float32)])\n"
+        "tf.saved_model.save(root, sys.argv[1], signatures={'serving_default': root.f, 'custom_signature_key': root.g})\n"))
     try:
         _verify_predict(_predict(s, signature="custom_signature_key"), 2.0, signature="custom_signature_key")
         _verify_predict(_predict(s), 1.0)
@@ -332,17 +332,29 @@ def test_tf_saved_model_save_multiple_signatures(tmp_path):
 
 
 def test_sequential_keras_saved_model_save(tmp_path):
-    from lineage.serving.server.tfenv import tf
+    s = _serve_saved(tmp_path, (
+        "model = tf.keras.models.Sequential()\n"
+        "model.add(tf.keras.layers.Input(dtype='float32', shape=(1,), name='x'))\n"
+        "model.add(tf.keras.layers.Lambda(lambda x: x, name='y'))\n"
+        "tf.saved_model.save(model, sys.argv[1])\n"))
+    try:
+        _verify_predict(_predict(s, batch_input=True, specify_output=False), 2.0)
+    finally:
+        s.stop()
 
-    TF = tf()
 
-    def save(path):
-        model = TF.keras.models.Sequential()
-        model.add(TF.keras.layers.Input(dtype="float32", shape=(1,), name="x"))
-        model.add(TF.keras.layers.Lambda(lambda x: x, name="y"))
-        TF.saved_model.save(model, path)
-
-    s = _serve_one(tmp_path, save)
+def test_distrat_sequential_keras_saved_model_save(tmp_path):
+    # saved under a MirroredStrategy over two virtual CPUs, set up before TensorFlow starts
+    s = _serve_saved(tmp_path, (
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+        "strategy = tf.distribute.MirroredStrategy(devices=('/cpu:0', '/cpu:1'))\n"
+        "with strategy.scope():\n"
+        "    model = tf.keras.models.Sequential()\n"
+        "    model.add(tf.keras.layers.Input(dtype='float32', shape=(1,), name='x'))\n"
+        "    model.add(tf.keras.layers.Dense(1, kernel_initializer='ones', bias_initializer='zeros'))\n"
+        "    model.add(tf.keras.layers.Lambda(lambda x: x, name='y'))\n"
+        "tf.saved_model.save(model, sys.argv[1])\n"))
     try:
         _verify_predict(_predict(s, batch_input=True, specify_output=False), 2.0)
     finally:
@@ -350,6 +362,13 @@ def test_sequential_keras_saved_model_save(tmp_path):
 
 
 # ------------------------------------------------------------- http_rest_api_handler_test.cc
+
+@pytest.mark.parametrize("path,handled", [("/v1/models", True), ("/statuspage", False), ("/index", False)])
+def test_rest_handler_path_regex(server, path, handled):
+    # kPathRegex: the REST handler takes /v1/...; anything else is not found
+    status, body, _ = _rest(server, "GET", path)
+    assert (status == 404) != handled and body["error"]
+
 
 @pytest.mark.parametrize("method,path,says", [
     ("GET", "/v1/foo", "Malformed request"),
@@ -496,3 +515,120 @@ def test_reload_refuses_a_label_on_a_version_that_is_not_available(reloadable):
         f"which is not currently available for inference")
     assert _rest(s, "GET", f"/v1/models/{TWO_VERSIONS}/labels/stable")[0] == 200   # the old labels stay
     assert _rest(s, "GET", f"/v1/models/{TWO_VERSIONS}/labels/canary")[0] == 400
+
+
+# ------------------------------------- g3doc/api_rest.md: its examples and rules, on our models
+
+def test_api_rest_status_example(server):
+    status, body, content_type = _rest(server, "GET", "/v1/models/half_plus_three")
+    assert (status, content_type) == (200, "application/json")
+    assert body == {"model_version_status": [
+        {"version": "123", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
+
+
+def test_api_rest_predict_and_regress_examples(server):
+    assert _rest(server, "POST", "/v1/models/half_plus_three:predict", '{"instances": [1.0,2.0,5.0]}')[:2] == (
+        200, {"predictions": [3.5, 4.0, 5.5]})
+    body = {"signature_name": "tensorflow/serving/regress", "examples": [{"x": 1.0}, {"x": 2.0}]}
+    assert _rest(server, "POST", "/v1/models/half_plus_three:regress", body)[:2] == (200, {"results": [3.5, 4.0]})
+
+
+def test_api_rest_unknown_model_example(server):
+    assert _rest(server, "POST", "/v1/models/half:predict", '{"instances": [1.0,5.0]}') == (
+        404, {"error": "Servable not found for request: Latest(half)"}, "application/json")
+
+
+@pytest.mark.parametrize("signature,instances,predictions", [
+    ("strings", ["foo", "bar", "baz"], ["foo", "bar", "baz"]),              # 3 scalar tensors
+    ("matrices", [[[1, 2]], [[3, 4]]], [[[1, 2]], [[3, 4]]]),               # 2 tensors of shape [1, 2]
+    ("bools", [True, False], [False, True]),                                # DT_BOOL: true, false
+    # the float32 the model sees is 1435774336; TF Serving writes it with 9 digits (1.43577434e+09)
+    ("floats", [1435774380], [1.43577434e+09]),
+], ids=["scalars", "nested", "bool", "float-precision"])
+def test_api_rest_row_format_one_input(server, signature, instances, predictions):
+    status, body, _ = _rest(server, "POST", "/v1/models/echo:predict", {"signature_name": signature, "instances": instances})
+    assert (status, body) == (200, {"predictions": predictions})
+
+
+def test_api_rest_row_and_column_formats_of_several_inputs(server):
+    rows = [{"tag": "foo", "signal": [1, 2, 3, 4, 5], "sensor": [[1, 2], [3, 4]]},
+            {"tag": "bar", "signal": [3, 4, 1, 2, 5], "sensor": [[4, 5], [6, 8]]}]
+    status, body, _ = _rest(server, "POST", "/v1/models/echo:predict", {"instances": rows})
+    assert (status, body) == (200, {"predictions": rows})   # several outputs: a list of objects
+    columns = {"tag": ["foo", "bar"], "signal": [[1, 2, 3, 4, 5], [3, 4, 1, 2, 5]],
+               "sensor": [[[1, 2], [3, 4]], [[4, 5], [6, 8]]]}
+    status, body, _ = _rest(server, "POST", "/v1/models/echo:predict", {"inputs": columns})
+    assert (status, body) == (200, {"outputs": columns})    # several outputs: an object
+
+
+def test_api_rest_json_conformance_nan_and_infinity(server):
+    status, _, _ = _rest(server, "POST", "/v1/models/echo:predict",
+                         '{"signature_name": "floats", "instances": [1.0, -3.14, NaN, Infinity, -Infinity]}')
+    conn = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=30)
+    conn.request("POST", "/v1/models/echo:predict",
+                 body='{"signature_name": "floats", "instances": [1.0, -3.14, NaN, Infinity, -Infinity]}')
+    text = conn.getresponse().read().decode()
+    assert status == 200 and text.replace(" ", "") == '{"predictions":[1.0,-3.14,NaN,Infinity,-Infinity]}'
+
+
+def test_api_rest_binary_values_in_classify_examples(server):
+    body = {"signature_name": "classify_objects", "examples": [
+        {"image": {"b64": "aW1hZ2UgYnl0ZXM="}, "caption": "seaside"},
+        {"image": {"b64": "YXdlc29tZSBpbWFnZSBieXRlcw=="}, "caption": "mountains"}]}
+    status, answer, _ = _rest(server, "POST", "/v1/models/echo:classify", body)
+    assert (status, answer) == (200, {"results": [[["seaside", 11.0]], [["mountains", 19.0]]]})
+
+
+# ----------------------- tensorflow_model_server_test.py: server options (channel args, UDS, monitoring)
+
+def _serve_default(models, tmp_path, **options):
+    cfg = tmp_path / "models.config"
+    _one_model_config(cfg, "default", models["default"])
+    return ModelServer(str(cfg), grpc_port=0, rest_port=0, poll_seconds=0, **options).start()
+
+
+def testGoodGrpcChannelArgs(models, tmp_path):
+    s = _serve_default(models, tmp_path,
+                       grpc_channel_arguments="grpc.max_connection_age_ms=2000,grpc.lb_policy_name=grpclb")
+    try:
+        _verify_predict(_predict(s, specify_output=False), 3.0)
+    finally:
+        s.stop()
+
+
+def testPredictUDS(models, tmp_path):
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    socket_path = tmp_path / "grpc.sock"
+    s = _serve_default(models, tmp_path, grpc_socket_path=str(socket_path))
+    try:
+        req = predict_pb2.PredictRequest()
+        req.model_spec.name = "default"
+        req.inputs["x"].CopyFrom(_predict_request_x())
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(f"unix:{socket_path}"))
+        _verify_predict(stub.Predict(req, 30), 3.0)
+    finally:
+        s.stop()
+
+
+def _predict_request_x():
+    from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+
+    return tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[2.0], tensor_shape=tensor_shape_pb2.TensorShapeProto(
+        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=1)]))
+
+
+def testPrometheusEndpoint(models, tmp_path):
+    monitoring = tmp_path / "monitoring_config.txt"
+    monitoring.write_text('prometheus_config: {\n  enable: true,\n  path: "/monitoring/prometheus/metrics"\n}\n')
+    s = _serve_default(models, tmp_path, monitoring_config_file=str(monitoring))
+    try:
+        _verify_predict(_predict(s), 3.0)
+        conn = http.client.HTTPConnection("127.0.0.1", s.rest_port, timeout=30)
+        conn.request("GET", "/monitoring/prometheus/metrics")
+        text = conn.getresponse().read().decode()
+        assert "# TYPE" in text
+        assert ':tensorflow:serving:request_count{model_name="default",api="Predict",status="OK"} 1' in text
+        assert ':tensorflow:serving:model_versions_available{model_name="default"} 1' in text
+    finally:
+        s.stop()

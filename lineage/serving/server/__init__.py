@@ -10,6 +10,7 @@ TensorFlow, when a server starts.
 ``rest``            TF Serving's REST API
 ``batching``        server-side batching of concurrent requests
 ``codec``           b64 values, tf.Examples, numpy results as JSON
+``metrics``         TF Serving's monitoring config and Prometheus endpoint
 ``errors``          :class:`ServingError` with gRPC and HTTP statuses
 ``tfenv``           TensorFlow imported quietly, with legacy Keras
 ==================  ===========================================================================

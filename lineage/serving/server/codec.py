@@ -150,11 +150,22 @@ def rest_value(name: str, array: Any) -> Any:
 
 
 def _float32_list(value: Any, array: Any) -> Any:
+    """TF Serving's float printing (json_tensor.cc WriteDecimal): six significant digits when
+    they read back as the same float32, else nine (max_digits10). The JSON number written is
+    the same value TF Serving's text denotes."""
+    import math
+
     import numpy as np
 
     if isinstance(value, list):
         return [_float32_list(v, None) for v in value]
-    return float(str(np.float32(value)))
+    f = np.float32(value)
+    if not math.isfinite(f):
+        return float(f)
+    text = "%g" % float(f)
+    if np.float32(text) != f:
+        text = "%.9g" % float(f)
+    return float(text)
 
 
 def _b64_all(value: Any, raw: Any = None) -> Any:

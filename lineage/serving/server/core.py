@@ -16,6 +16,7 @@ from ..config import read_config, versions_on_disk
 from ..states import ModelVersionState, state_name
 from .batching import Batcher
 from .errors import ServingError, not_found
+from .metrics import Metrics, read_monitoring_config
 from .savedmodel import check_inputs, load_saved_model
 
 log = logging.getLogger("lineage.serving")
@@ -82,7 +83,9 @@ class ModelServer:
                  max_request_bytes: int = 16 << 20, workers: int = 8, batch_size: int = 0,
                  batch_timeout_ms: float = 2.0, max_tensor_bytes: int = 256 << 20,
                  max_connections: int = 100, idle_timeout: float = 30.0,
-                 on_state: Optional[Callable[[str, int, str, str], None]] = None) -> None:
+                 on_state: Optional[Callable[[str, int, str, str], None]] = None,
+                 grpc_channel_arguments: str = "", grpc_socket_path: str = "",
+                 monitoring_config_file: Optional[str] = None) -> None:
         self.config_path = str(config_path)
         self.host = host
         self.grpc_port = grpc_port
@@ -93,6 +96,11 @@ class ModelServer:
         self.max_connections = max_connections    # REST connections open at once
         self.idle_timeout = idle_timeout          # seconds before an idle REST connection is closed
         self.on_state = on_state  # (model, version, LOADING|AVAILABLE|UNLOADING|END, error) per change
+        # TF Serving's --grpc_channel_arguments ("k=v,k=v"), --grpc_socket_path, --monitoring_config_file
+        self.grpc_options = parse_channel_arguments(grpc_channel_arguments)
+        self.grpc_socket_path = grpc_socket_path
+        self.metrics = Metrics()
+        self.prometheus_path = read_monitoring_config(monitoring_config_file) if monitoring_config_file else None
         self.workers = workers
         self.batch_size = batch_size          # 0 or 1: no batching (the default)
         self.batch_timeout_ms = batch_timeout_ms
@@ -337,6 +345,12 @@ class ModelServer:
 
     # --------------------------------------------------------------------- gRPC
 
+    def available_counts(self) -> Dict[str, int]:
+        """How many versions of each model are AVAILABLE now (for monitoring)."""
+        with self._lock:
+            models = dict(self._models)
+        return {n: sum(v.state == AVAILABLE for v in m.versions.values()) for n, m in models.items()}
+
     def label_version(self, name: str, label: str) -> int:
         """The version a label points at (NOT_FOUND when the model or label is unknown)."""
         with self._lock:
@@ -354,6 +368,18 @@ class ModelServer:
         from .rest import start_rest
 
         self._http = start_rest(self)
+
+
+def parse_channel_arguments(text: str) -> List[Tuple[str, Any]]:
+    """TF Serving's ``--grpc_channel_arguments``: ``key=value`` pairs separated by commas, values
+    that are integers passed as integers."""
+    options: List[Tuple[str, Any]] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ServingError(f"gRPC channel argument {item!r} is not key=value")
+        options.append((key, int(value) if value.lstrip("-").isdigit() else value))
+    return options
 
 
 def check_config(config: Any) -> None:
@@ -430,7 +456,7 @@ def _type_error(value: Any, dtype: Any) -> str:
 
 def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = "127.0.0.1",
                   poll_seconds: float = 1.0, batch_size: int = 0, batch_timeout_ms: float = 2.0,
-                  record_to: Optional[str] = None) -> None:
+                  record_to: Optional[str] = None, **options: Any) -> None:
     """Run until interrupted (what ``lineage serve`` does); with ``record_to`` (a store URI) every
     version state change is recorded there as a ServingObservation."""
     from ..observe import Observer
@@ -438,7 +464,7 @@ def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = 
     observer = Observer(record_to, f"{host}:{grpc_port}") if record_to is not None else None
     server = ModelServer(config_path, grpc_port=grpc_port, rest_port=rest_port, host=host,
                          poll_seconds=poll_seconds, batch_size=batch_size,
-                         batch_timeout_ms=batch_timeout_ms, on_state=observer)
+                         batch_timeout_ms=batch_timeout_ms, on_state=observer, **options)
     if observer is not None and grpc_port == 0:
         observer.server = ""   # named once the port is known (below)
     server.start()

@@ -6,6 +6,8 @@ service classes over a
 
 from __future__ import annotations
 
+import functools
+import time
 from concurrent import futures
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -53,6 +55,24 @@ def _spec_of(ms: Any) -> Tuple[str, Optional[int], Optional[str]]:
     return ms.name, version, label
 
 
+def _counted(api: str) -> Any:
+    """Count a gRPC method's requests, their status and time in the server's metrics."""
+    def wrap(method: Any) -> Any:
+        @functools.wraps(method)
+        def run(self: Any, request: Any, context: Any) -> Any:
+            started, status = time.perf_counter(), "OK"
+            try:
+                return method(self, request, context)
+            except Exception:
+                status = "ERROR"
+                raise
+            finally:
+                spec = request.tasks[0].model_spec if api == "MultiInference" and request.tasks else request.model_spec
+                self.server.metrics.observe(spec.name, api, status, started)
+        return run
+    return wrap
+
+
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict, Classify, Regress and GetModelMetadata."""
 
@@ -60,6 +80,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         self.server = server
         self.TF = server.tf
 
+    @_counted("Predict")
     def Predict(self, request, context):
         try:
             name, version, label = _spec_of(request.model_spec)
@@ -115,6 +136,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         sig = spec.signature_name or "serving_default"   # TF Serving's default for every API
         return v, sig, self.server.run(v, sig, {single_input(v, sig, kind): examples})
 
+    @_counted("Classify")
     def Classify(self, request, context):
         try:
             v, sig, out = self._run_examples(request.model_spec, self._examples(request), "classify")
@@ -125,6 +147,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         except ServingError as err:
             _abort(context, err)
 
+    @_counted("Regress")
     def Regress(self, request, context):
         try:
             v, sig, out = self._run_examples(request.model_spec, self._examples(request), "regress")
@@ -135,6 +158,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         except ServingError as err:
             _abort(context, err)
 
+    @_counted("MultiInference")
     def MultiInference(self, request, context):
         """Classify and regress tasks over one set of tf.Examples, on one model (TF Serving's rule)."""
         fill = {"tensorflow/serving/classify": lambda r, out: _classifications(r.classification_result, out),
@@ -155,6 +179,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         except ServingError as err:
             _abort(context, err)
 
+    @_counted("GetModelMetadata")
     def GetModelMetadata(self, request, context):
         try:
             name, version, label = _spec_of(request.model_spec)
@@ -210,12 +235,15 @@ def start_grpc(server: Any) -> Any:
     written back to ``server.grpc_port``)."""
     srv = grpc.server(futures.ThreadPoolExecutor(max_workers=server.workers),
                       options=[("grpc.max_receive_message_length", server.max_request_bytes),
-                               ("grpc.so_reuseport", 0)])
+                               ("grpc.so_reuseport", 0), *server.grpc_options])
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(server), srv)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(server), srv)
     port = srv.add_insecure_port(f"{server.host}:{server.grpc_port}")
     if port == 0:
         raise OSError(f"cannot listen for gRPC on {server.host}:{server.grpc_port} (in use?)")
     server.grpc_port = port
+    if server.grpc_socket_path and not srv.add_insecure_port(f"unix:{server.grpc_socket_path}"):
+        raise OSError(f"cannot listen for gRPC on the Unix socket {server.grpc_socket_path}")
     srv.start()
     return srv
+

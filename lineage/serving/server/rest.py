@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
@@ -26,6 +27,8 @@ _POST_PATH = re.compile(r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d
 _GET_PATH = re.compile(r"/v1/models(?:/(?P<name>[^/:]+))?(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
                        r"(?:/(?P<rest>metadata))?", re.I)
 _INT64_MAX = 2 ** 63 - 1
+_API_PATH = re.compile(r"/v1/", re.I)    # TF Serving's kPathRegex, (?i)/v1/.*
+_MODEL_IN_PATH = re.compile(r"/v1/models/([^/:?]+)", re.I)
 
 
 def application(model_server: Any) -> Callable[..., Any]:
@@ -35,6 +38,15 @@ def application(model_server: Any) -> Callable[..., Any]:
         method = environ["REQUEST_METHOD"]
         # the path as sent (TF Serving matches its regexes before decoding the model name)
         path = environ.get("RAW_URI") or environ.get("PATH_INFO", "")
+        if model_server.prometheus_path and method == "GET" and path.split("?")[0] == model_server.prometheus_path:
+            text = model_server.metrics.prometheus(model_server.available_counts()).encode()
+            start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4"), ("Content-Length", str(len(text)))])
+            return [text]
+        started = time.perf_counter()
+        if not _API_PATH.match(path):   # outside TF Serving's REST handler (kPathRegex): not found
+            data = json.dumps({"error": f"Not found: {path}"}).encode()
+            start_response("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+            return [data]
         try:
             if method == "GET":
                 status, body = 200, rest_get(model_server, path)
@@ -45,6 +57,9 @@ def application(model_server: Any) -> Callable[..., Any]:
                 raise ServingError(f"Malformed request: {method} {path}", "INVALID_ARGUMENT", 400)
         except ServingError as err:
             status, body = err.http, {"error": str(err)}
+        named = _MODEL_IN_PATH.match(path)
+        model_server.metrics.observe(unquote(named[1]) if named else "", f"REST {method}",
+                                     "OK" if status == 200 else str(status), started)
         data = json.dumps(body, default=json_default).encode()
         start_response(f"{status} {_REASONS.get(status, 'Error')}",
                        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
