@@ -139,9 +139,10 @@ def test_rest_writes_float32_bytes_and_errors_like_tf_serving(padded_server):
                          {"signature_name": "with_bytes", "instances": [1.0]})
     assert body["predictions"][0]["raw_bytes"] == {"b64": "AP9vaw=="}
     for method, path in (("POST", "/v1/models/toy:explode"), ("GET", "/v1/models/toy:predict"),
-                         ("GET", "/v2/whatever"), ("PUT", "/v1/models/toy")):
+                         ("GET", "/v1/whatever"), ("PUT", "/v1/models/toy")):
         status, body = _rest(padded_server, method, path, {} if method != "GET" else None)
         assert status == 400 and body["error"].startswith("Malformed request"), (method, path, status, body)
+    assert _rest(padded_server, "GET", "/v2/whatever")[0] == 404   # outside the REST API: not found
     status, body = _rest(padded_server, "GET", "/v1/models/%74oy")     # URL-encoded name: "toy"
     assert status == 200 and body["model_version_status"][0]["version"] == "123"
 
