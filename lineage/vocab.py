@@ -13,7 +13,7 @@ from .errors import InvalidInput
 
 __all__ = [
     "EXECUTION_STATES", "ARTIFACT_STATES", "FINISHED_STATES", "INPUT_EVENTS", "OUTPUT_EVENTS",
-    "ANNOTATION_TYPES", "BOOKKEEPING", "execution_role", "artifact_role", "type_leaf", "is_blessed",
+    "ANNOTATION_TYPES", "BOOKKEEPING", "execution_role", "artifact_role", "type_leaf", "is_blessed", "is_baseline_key",
     "is_local", "local_path", "quote", "check_execution_state",
 ]
 
@@ -78,6 +78,12 @@ def execution_role(type_name: str) -> Optional[str]:
         if last in names or (role == "ingest" and last.endswith("ExampleGen")):
             return role
     return None
+
+
+def is_baseline_key(key: str) -> bool:
+    """An input an evaluator compares against (ours ``baseline``, TFX's ``baseline_model``), not
+    the model it evaluates."""
+    return "baseline" in (key or "").lower()
 
 
 def artifact_role(type_name: str) -> Optional[str]:

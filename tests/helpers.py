@@ -7,7 +7,7 @@ from lineage import record
 from lineage.types import Dataset, Examples, HubModule, Model, ModelBlessing, ModelEvaluation, PushedModel
 
 
-def record_pipeline(lin, tmp_path, *, module_version=1, lr=0.01, base=None, raw=None, run_name="r"):
+def record_pipeline(lin, tmp_path, *, module_version=1, lr=0.01, base=None, raw=None, run_name="r", baseline=None):
     """A hand-recorded pipeline with the example's shape, pushed to the `reviews` endpoint."""
     from lineage import run
 
@@ -25,7 +25,8 @@ def record_pipeline(lin, tmp_path, *, module_version=1, lr=0.01, base=None, raw=
         model = record("Train", inputs=inputs, outputs={"model": Model.at(f"/models/{run_name}")},
                        params={"lr": lr, "trainable": False},
                        properties={"git_commit": f"commit-{run_name}"}).model
-        ev = record("Evaluate", inputs={"model": model, "examples": examples},
+        ev = record("Evaluate", inputs={"model": model, "examples": examples,
+                                        **({"baseline": baseline} if baseline is not None else {})},
                     outputs={"evaluation": ModelEvaluation.at(f"/eval/{run_name}", accuracy=0.8 + lr),
                              "blessing": ModelBlessing.at(f"/bless/{run_name}", blessed=True)})
     return raw, module, examples, model, ev

@@ -83,6 +83,10 @@ class LineageGraph:
         key = self._key(artifact)
         return [self.record(k) for k in self.graph.successors(key)] if key in self.graph else []
 
+    def key(self, artifact: Union[Artifact, str], execution: Union[Execution, str]) -> str:
+        """The argument name under which ``execution`` read ``artifact`` ("" if none recorded)."""
+        return (self.graph.get_edge_data(self._key(artifact), self._key(execution)) or {}).get("key") or ""
+
     def inputs(self, execution: Union[Execution, str]) -> Dict[str, List[Artifact]]:
         return self._by_argument(self.graph.in_edges(self._key(execution), data=True), 0)
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..records import Artifact, Execution, iso, utc_from_s
 from ..store import Store
-from ..vocab import BOOKKEEPING, artifact_role, execution_role, is_blessed
+from ..vocab import BOOKKEEPING, artifact_role, execution_role, is_baseline_key, is_blessed
 from .graph import LineageGraph, trace
 from .resolve import event_time
 from .subject import as_artifact
@@ -104,14 +104,15 @@ def _model_of(up: LineageGraph, art: Artifact) -> Optional[Artifact]:
 
 def _evaluations_of(store: Store, up: LineageGraph, model: Optional[Artifact]
                     ) -> Tuple[List[Artifact], List[Artifact]]:
-    """Evaluations and blessings of ``model``: its evaluators' outputs (two hops downstream),
-    and any blessing upstream; newest first."""
+    """Evaluations and blessings of ``model``: the outputs of the evaluators that evaluated it (two
+    hops downstream; not those where it was the baseline another model was compared with), and any
+    blessing upstream; newest first."""
     evaluations: List[Artifact] = []
     blessings: List[Artifact] = []
     if model is not None:
         down = trace(store, [("artifact", model.id)], "DOWNSTREAM", max_hops=2)
         for ex in down.consumers(model):
-            if execution_role(ex.type) != "evaluate":
+            if execution_role(ex.type) != "evaluate" or is_baseline_key(down.key(model, ex)):
                 continue
             for a in (a for arts in down.outputs(ex).values() for a in arts):
                 role = artifact_role(a.type)

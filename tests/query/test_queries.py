@@ -416,3 +416,15 @@ def test_serving_now_fast_path_agrees_with_the_replay(lin, tmp_path):
     assert check()["reviews"] == 3
     assert {(p.model_name, p.version, p.serving_now) for p in lin.impact(m2).pushed} == {
         ("reviews", 2, False), ("reviews", 3, True)}
+
+
+def test_provenance_metrics_are_the_models_own_not_where_it_was_a_baseline(lin, tmp_path):
+    """Model 2 is evaluated with model 1 as its baseline: model 1's metrics stay its own
+    (0.81), not those of the newer evaluation it was only compared in (0.85)."""
+    from helpers import record_pipeline
+
+    raw, _, _, m1, _ = record_pipeline(lin, tmp_path, lr=0.01, run_name="r1")
+    _, _, _, m2, _ = record_pipeline(lin, tmp_path, lr=0.05, raw=raw, run_name="r2", baseline=m1)
+    p1, p2 = lin.provenance(f"a{m1.id}"), lin.provenance(f"a{m2.id}")
+    assert p1.metrics["accuracy"] == pytest.approx(0.81) and p2.metrics["accuracy"] == pytest.approx(0.85)
+    assert [e.uri for e in p1.evaluations] == ["/eval/r1"]
