@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pandas as pd
 import streamlit as st
@@ -26,6 +26,61 @@ from lineage.app.data import (GRAPH_CAP, error_text, md_text, PAGES, TITLES, cha
 from lineage.errors import LineageError  # noqa: E402
 from lineage.values import plain  # noqa: E402
 from lineage.records import Artifact  # noqa: E402
+
+# ------------------------------------------------------ widget state and the URL
+# Each widget has a stable key. Its first value comes from the URL once per session (a deep link);
+# after that the widget owns it, and every change is written back to the URL. A URL value that
+# names nothing is reported on the page instead of being replaced silently.
+
+#: the URL parameters each page owns; the others are dropped when the page changes
+PAGE_PARAMS = {"overview": (), "runs": ("run",), "artifacts": ("artifact",), "data": ("dataset",),
+               "graph": ("node", "direction", "hops"), "serving": ("model",), "compare": ("a", "b")}
+
+
+def seed(key: str, param: str, options: Optional[List[Any]] = None, default: Any = None,
+         convert: Callable[[str], Any] = str) -> None:
+    """Give widget ``key`` its value from URL parameter ``param`` (first run only; again only if
+    its value is no longer among ``options``)."""
+    if key in st.session_state and (options is None or st.session_state[key] in options):
+        return
+    raw = st.query_params.get(param) if key not in st.session_state else None
+    value = None
+    if raw is not None:
+        try:
+            value = convert(raw)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or (options is not None and value not in options):
+            st.session_state[f"{key}:bad"] = raw
+            value = None
+    if value is None:
+        value = default if options is None or default in options else (options[0] if options else None)
+    st.session_state[key] = value
+
+
+def bad_link(key: str, what: str) -> bool:
+    """Report (once) a URL value that named nothing; True if there was one."""
+    raw = st.session_state.pop(f"{key}:bad", None)
+    if raw is None:
+        return False
+    error_text(f"Not found: the link names {what} that is not in this store", raw)
+    return True
+
+
+def to_url(**params: Any) -> None:
+    """Write these widget values to the URL (only those that changed)."""
+    for k, v in params.items():
+        if st.query_params.get(k) != str(v):
+            st.query_params[k] = str(v)
+
+
+def node_ref(text: str) -> str:
+    """A node reference from a URL: ``a12``, ``e7`` or ``MODEL:VERSION``."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty")
+    return text
+
 
 # ---------------------------------------------------------------------- pages
 
@@ -60,9 +115,8 @@ def page_overview(uri: Optional[str], lin: Lineage) -> None:
 
 
 def page_runs(uri: Optional[str], lin: Lineage) -> None:
-    qp = st.query_params
     cols = st.columns(6)
-    pipeline = cols[0].text_input("Pipeline", value=qp.get("pipeline", ""))
+    pipeline = cols[0].text_input("Pipeline", key="runs_pipeline")
     experiment = cols[1].text_input("Experiment")
     state = cols[2].selectbox("State", ["", "RUNNING", "COMPLETE", "FAILED"])
     since = cols[3].text_input("Started since (YYYY-MM-DD)")
@@ -82,9 +136,11 @@ def page_runs(uri: Optional[str], lin: Lineage) -> None:
         return
     st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch")
     names = [r["name"] for r in runs]
-    wanted = qp.get("run")
-    name = st.selectbox("Run", names, index=names.index(wanted) if wanted in names else 0)
-    st.query_params["run"] = name
+    seed("runs_run", "run", names)
+    if bad_link("runs_run", "a run"):
+        return
+    name = st.selectbox("Run", names, key="runs_run")
+    to_url(run=name)
     steps = [exec_row(e) | {"params": short(dict(e.params), 120), "step": e.properties.get("step", ""),
                             "git_commit": (e.properties.get("git_commit") or "")[:12]
                             + (" (dirty)" if e.properties.get("git_dirty") else ""),
@@ -135,7 +191,6 @@ def show_node(uri: Optional[str], ref: str) -> None:
 
 
 def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
-    qp = st.query_params
     counts = q_counts(uri)
     cols = st.columns([1, 2, 2, 1, 1])
     type_name = cols[0].selectbox("Type", [""] + sorted(counts["artifact"]))
@@ -154,14 +209,17 @@ def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     choices = [f"a{r['id']}" for r in rows]
-    selected = qp.get("artifact")
-    if selected and f"a{selected}" not in choices:
-        choices.insert(0, f"a{selected}")
+    seed("artifacts_ref", "artifact", None, choices[0] if choices else None, _artifact_ref(uri))
+    if bad_link("artifacts_ref", "an artifact"):
+        return
+    selected = st.session_state["artifacts_ref"]
+    if selected is not None and selected not in choices:
+        choices.insert(0, selected)   # a deep-linked artifact the search does not list
     if not choices:
         st.info("No artifacts match.")
         return
-    ref = st.selectbox("Artifact", choices, index=choices.index(f"a{selected}") if selected else 0)
-    st.query_params["artifact"] = ref[1:]
+    ref = st.selectbox("Artifact", choices, key="artifacts_ref")
+    to_url(artifact=ref[1:])
     show_node(uri, ref)
     if st.button("Verify (re-fingerprint now)"):
         report = lin.verify(ref)
@@ -173,6 +231,18 @@ def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
             st.error("The files changed since they were recorded.")
         else:
             st.warning("No local fingerprint to verify.")
+
+
+def _artifact_ref(uri: Optional[str]) -> Callable[[str], str]:
+    """``?artifact=12`` (or ``a12``) as ``"a12"`` when that artifact exists."""
+    def convert(raw: str) -> str:
+        ref = f"a{int(raw[1:] if raw.startswith('a') else raw)}"
+        try:
+            q_node(uri, ref)
+        except LineageError:
+            raise ValueError(raw) from None
+        return ref
+    return convert
 
 
 def _statistics_for(lin: Lineage, art: Artifact) -> Optional[Dict[str, Any]]:
@@ -197,17 +267,20 @@ def _statistics_for(lin: Lineage, art: Artifact) -> Optional[Dict[str, Any]]:
 
 
 def page_data(uri: Optional[str], lin: Lineage) -> None:
-    qp = st.query_params
     arts = q_find(uri, "artifact", "", "type in ('Dataset', 'Examples', 'ExampleStatistics')", "", 200)
     if not arts:
         st.info("No datasets recorded yet.")
         return
-    labels = [f"a{a['id']} {a['type']} {a['uri']}" for a in arts]
-    ids = [str(a["id"]) for a in arts]
-    wanted = qp.get("artifact")
-    first = st.selectbox("Dataset", labels, index=ids.index(wanted) if wanted in ids else 0)
-    other = st.selectbox("Compare with", ["(none)"] + labels)
-    art = lin.artifact(int(first.split()[0][1:]))
+    label = {f"a{a['id']}": f"a{a['id']} {a['type']} {a['uri']}" for a in arts}
+    ids = list(label)
+    seed("data_first", "dataset", ids, ids[0], lambda raw: raw if raw.startswith("a") else f"a{raw}")
+    if bad_link("data_first", "a dataset"):
+        return
+    first = st.selectbox("Dataset", ids, key="data_first", format_func=label.get)
+    other = st.selectbox("Compare with", ["(none)"] + ids, key="data_other",
+                         format_func=lambda r: label.get(r, r))
+    to_url(dataset=first)
+    art = lin.artifact(int(first[1:]))
     stats = _statistics_for(lin, art)
     if stats is None:
         st.warning("No statistics were recorded at ingest for this dataset.")
@@ -227,7 +300,7 @@ def page_data(uri: Optional[str], lin: Lineage) -> None:
             st.text(f"{name}: {'values' if 'histogram' in v else 'most frequent values'}")
             chart_bar(pd.DataFrame([{"value": str(k), "count": v} for k, v in dist.items()]), "value", "count")
     if other != "(none)":
-        other_stats = _statistics_for(lin, lin.artifact(int(other.split()[0][1:])))
+        other_stats = _statistics_for(lin, lin.artifact(int(other[1:])))
         if other_stats is None:
             st.warning("No statistics for the second dataset.")
             return
@@ -250,7 +323,7 @@ def page_data(uri: Optional[str], lin: Lineage) -> None:
 
 def page_graph(uri: Optional[str], lin: Lineage) -> None:
     qp = st.query_params
-    ref = qp.get("node") or (f"a{qp['artifact']}" if qp.get("artifact") else None) or \
+    ref = st.session_state.get("graph_node") or qp.get("node") or (f"a{qp['artifact']}" if qp.get("artifact") else None) or \
         (f"e{qp['execution']}" if qp.get("execution") else None)
     if not ref:
         latest = q_find(uri, "artifact", "", "", "", 1)
@@ -259,17 +332,20 @@ def page_graph(uri: Optional[str], lin: Lineage) -> None:
             return
         ref = f"a{latest[0]['id']}"
     cols = st.columns([2, 2, 3])
-    ref = cols[0].text_input("Node (a12, e7, or MODEL:VERSION)", value=ref)
-    direction = cols[1].radio("Direction", ["upstream", "downstream", "both"], horizontal=True,
-                              index=["upstream", "downstream", "both"].index(qp.get("direction", "both"))
-                              if qp.get("direction", "both") in ("upstream", "downstream", "both") else 2)
-    hops = cols[2].slider("Hops", 1, 40, int(qp.get("hops", 8)) if str(qp.get("hops", "8")).isdigit() else 8)
+    seed("graph_node", "node", None, ref, node_ref)
+    seed("graph_direction", "direction", ["upstream", "downstream", "both"], "both")
+    seed("graph_hops", "hops", list(range(1, 41)), 8, int)
+    bad_link("graph_direction", "a direction")
+    bad_link("graph_hops", "a number of hops (1 to 40)")
+    ref = cols[0].text_input("Node (a12, e7, or MODEL:VERSION)", key="graph_node").strip()
+    direction = cols[1].radio("Direction", ["upstream", "downstream", "both"], horizontal=True, key="graph_direction")
+    hops = cols[2].slider("Hops", 1, 40, key="graph_hops")
+    to_url(node=ref, direction=direction, hops=hops)
     try:
         g = q_graph(uri, ref, direction, hops)
     except LineageError as exc:
-        error_text("Cannot show this", exc)
+        error_text(f"Cannot show {ref!r}", exc)
         return
-    st.query_params.update({"page": "graph", "node": ref, "direction": direction, "hops": str(hops)})
     st.graphviz_chart(g["dot"], width="stretch")
     note = f"{g['size']} nodes, {g['edges']} edges"
     if g["size"] > GRAPH_CAP:
@@ -278,13 +354,20 @@ def page_graph(uri: Optional[str], lin: Lineage) -> None:
         note += f"; tainted: {', '.join(g['tainted'])} (red, with everything downstream)"
     st.caption(note)
     keys = [n["key"] for n in g["nodes"]]
-    focus = st.selectbox("Move the focus to", ["(stay)"] + [f"{n['key']} {n['type']}" for n in g["nodes"]])
-    if focus != "(stay)":
-        st.query_params["node"] = focus.split()[0]
-        st.rerun()
+    st.selectbox("Move the focus to", ["(stay)"] + [f"{n['key']} {n['type']}" for n in g["nodes"]],
+                 key="graph_focus", on_change=_move_focus)
     if ref in keys:
         with st.expander("Details of the focused node"):
             show_node(uri, ref)
+
+
+def _move_focus() -> None:
+    """The focus selector changed: focus that node, and the selector goes back to "(stay)" (no
+    rerun of its own, so no loop)."""
+    choice = st.session_state.get("graph_focus", "(stay)")
+    if choice != "(stay)":
+        st.session_state["graph_node"] = choice.split()[0]
+        st.session_state["graph_focus"] = "(stay)"
 
 
 def page_serving(uri: Optional[str], lin: Lineage) -> None:
@@ -293,9 +376,11 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
         st.info("Nothing has been pushed yet. The push step records a ServingEndpoint per model name.")
         return
     names = [e["endpoint"] for e in endpoints]
-    qp = st.query_params
-    name = st.selectbox("Model", names, index=names.index(qp["model"]) if qp.get("model") in names else 0)
-    st.query_params["model"] = name
+    seed("serving_model", "model", names)
+    if bad_link("serving_model", "a served model"):
+        return
+    name = st.selectbox("Model", names, key="serving_model")
+    to_url(model=name)
     history = q_history(uri, name)
     state = q_state(uri, name)
     now = {"version": state["version"]}
@@ -324,20 +409,37 @@ def _metrics(lin: Lineage, ref: str) -> Dict[str, Any]:
     return {"overall": rep.metrics, "slices": {"overall": rep.metrics}}
 
 
+def _two_newest_versions(models: List[Dict[str, Any]]) -> tuple:
+    """The refs of the two newest pushed versions of the newest pushed model's name (older
+    first); other models when there is one version only."""
+    newest = models[0]
+    same = [m for m in models if m["type"] == "PushedModel" and Path(m["uri"]).parent == Path(newest["uri"]).parent]
+    pair = same[:2] if len(same) >= 2 else models[:2]
+    return f"a{pair[1]['id']}", f"a{pair[0]['id']}"
+
+
 def page_compare(uri: Optional[str], lin: Lineage) -> None:
     models = q_find(uri, "artifact", "PushedModel", "", "", 200) or q_find(uri, "artifact", "Model", "", "", 200)
     if len(models) < 2:
         st.info("Compare needs two models.")
         return
-    labels = [f"a{m['id']} {m['type']} {m['uri']}" for m in models]
-    qp = st.query_params
-    ids = [f"a{m['id']}" for m in models]
-    ia = ids.index(qp["a"]) if qp.get("a") in ids else min(1, len(ids) - 1)
-    ib = ids.index(qp["b"]) if qp.get("b") in ids else 0
+    label = {f"a{m['id']}": f"a{m['id']} {m['type']} {m['uri']}" for m in models}
+    ids = list(label)
+    newest_a, newest_b = _two_newest_versions(models)
+    seed("compare_a", "a", None, newest_a, _artifact_ref(uri))
+    seed("compare_b", "b", None, newest_b, _artifact_ref(uri))
+    bad_a, bad_b = bad_link("compare_a", "a model (a)"), bad_link("compare_b", "a model (b)")
+    if bad_a or bad_b:
+        return
+    for key in ("compare_a", "compare_b"):   # deep-linked models the list does not hold
+        ref = st.session_state[key]
+        if ref not in label:
+            label[ref] = ref
+            ids.insert(0, ref)
     cols = st.columns(2)
-    a = cols[0].selectbox("Model A", labels, index=ia).split()[0]
-    b = cols[1].selectbox("Model B", labels, index=ib).split()[0]
-    st.query_params.update({"a": a, "b": b})
+    a = cols[0].selectbox("Model A", ids, key="compare_a", format_func=label.get)
+    b = cols[1].selectbox("Model B", ids, key="compare_b", format_func=label.get)
+    to_url(a=a, b=b)
     d = lin.diff(a, b)
     if d.same:
         st.success("No differences in data, modules, parameters, code or metrics.")
@@ -385,14 +487,15 @@ def main() -> None:
         first_run_page()
         return
     qp = st.query_params
-    page = qp.get("page")
-    if page not in PAGES:
-        page = "artifacts" if qp.get("artifact") else "overview"
+    seed("page", "page", PAGES, "artifacts" if qp.get("artifact") and not qp.get("page") else "overview")
     with st.sidebar:
         st.title("lineage")
         st.text(lin.uri)
-        page = st.radio("Page", PAGES, index=PAGES.index(page), format_func=TITLES.get)
-    st.query_params["page"] = page
+        page = st.radio("Page", PAGES, key="page", format_func=TITLES.get)
+    for k in [k for k in st.query_params if k != "page" and k not in PAGE_PARAMS[page]]:
+        del st.query_params[k]    # each page keeps only its own parameters
+    to_url(page=page)
+    bad_link("page", "a page")
     st.header(TITLES[page])
     {"overview": page_overview, "runs": page_runs, "artifacts": page_artifacts, "data": page_data,
      "graph": page_graph, "serving": page_serving, "compare": page_compare}[page](uri, lin)

@@ -4,81 +4,15 @@ app in headless Chromium through Playwright."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import record_pipeline, record_push, record_serving_op, free_port, stop_process
-from lineage import Lineage, record, run, step
-from lineage.types import Dataset
+from explorer_helpers import REPO, SCRIPT, SHOTS, chromium_path, launch, start_ui
+from helpers import stop_process
+from lineage import Lineage
 
-REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app" / "explorer.py")
-SCRIPT = "<script>alert('owned')</script>"
-
-
-class Beacon:
-    """An HTTP server on loopback that notes every request: a browser that renders stored text
-    as Markdown or HTML would fetch the image URLs in it from here."""
-
-    def __init__(self) -> None:
-        import http.server
-        import threading
-
-        requests = self.requests = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                requests.append(self.path)
-                self.send_response(404)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def payload(self) -> str:
-        base = f"http://127.0.0.1:{self.port}"
-        return (f"boom: [a link]({base}/link) **bold text** ![md image]({base}/md.png) "
-                f'<img src="{base}/html.png"> <b>tag</b>')
-
-
-@pytest.fixture(scope="module")
-def beacon():
-    b = Beacon()
-    yield b
-    b.server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory, beacon):
-    tmp = tmp_path_factory.mktemp("explorer")
-    lin = Lineage.open(f"sqlite:///{tmp / 'metadata.sqlite'}")
-    raw, module, examples, m1, ev1 = record_pipeline(lin, tmp, run_name="run-1")
-    _, module2, _, m2, ev2 = record_pipeline(lin, tmp, module_version=2, lr=0.05, base=m1, raw=raw, run_name="run-2")
-    p1 = record_push(lin, m1, ev1.blessing, 1, at=1000.0)
-    record_push(lin, m2, ev2.blessing, 2, at=2000.0)
-    record_serving_op(lin, "Rollback", p1, at=3000.0)
-    lin.taint(module2, "vocabulary leaked from the test set")
-    odd = record("Note", outputs={"note": Dataset.at(tmp / "note.txt", comment=SCRIPT)}, store=lin).note
-
-    @step
-    def boom():
-        raise ValueError(beacon.payload())
-
-    with pytest.raises(ValueError):
-        with run("payload", name="payload-run", store=lin):
-            boom()
-    return {"uri": lin.uri, "lin": lin, "raw": raw, "module2": module2, "m1": m1, "m2": m2, "odd": odd}
 
 
 @pytest.fixture(autouse=True)
@@ -176,11 +110,20 @@ def test_compare_page_shows_the_diff(store):
 
 
 @pytest.mark.slow
+def test_compare_shows_each_models_own_metrics(store):
+    """Model 2 was evaluated with model 1 as its baseline: the metrics rows are 0.81 and 0.85,
+    not 0.85 twice (issue 13, defect 3)."""
+    at = app(store["uri"], page="compare", a=f"a{store['m1'].id}", b=f"a{store['m2'].id}")
+    [metrics] = [d for d in frames(at) if "key" in d.columns and "accuracy" in set(d["key"])]
+    row = metrics[metrics["key"] == "accuracy"].iloc[0]
+    assert (float(row["A"]), float(row["B"])) == (pytest.approx(0.81), pytest.approx(0.85))
+
+
 def test_data_and_compare_pages_on_the_example_pipeline(pipeline):
     lin, home = pipeline
     uri = lin.uri
     examples = lin.find("Examples", "split_names ~ '%train%'")[-1]
-    at = app(uri, page="data", artifact=examples.id)
+    at = app(uri, page="data", dataset=f"a{examples.id}")
     features = next(d for d in frames(at) if "feature" in d.columns)
     row = features[features["feature"] == "cuisine"].iloc[0]
     assert row["vocabulary_size"] == 5 and row["missing"] == 0
@@ -221,34 +164,14 @@ def test_works_on_the_upgraded_tfx_store(tfx_store, tmp_path):
 
 @pytest.mark.slow
 def test_served_explorer_in_headless_chromium(store, beacon):
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        msg = "Chromium is not installed (apt-get install -y chromium): the browser test is skipped"
-        if os.environ.get("CI"):
-            pytest.fail(msg + " -- and CI must run it")
-        pytest.skip(msg)
+    chromium = chromium_path()
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    lineage_cmd = str(Path(sys.executable).parent / "lineage")
-    proc = subprocess.Popen([lineage_cmd, "ui", "--store", store["uri"], "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    shots = REPO / "test-output" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
+    port, proc = start_ui(store["uri"])
+    shots = SHOTS
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise AssertionError("lineage ui did not become healthy: " + proc.stdout.read1(4000).decode())
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            browser = launch(p, chromium)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             dialogs = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

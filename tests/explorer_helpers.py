@@ -1,0 +1,88 @@
+"""Helpers for the explorer's browser tests: a loopback beacon, Debian's Chromium, a served
+`lineage ui`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = "<script>alert('owned')</script>"
+SHOTS = REPO / "test-output" / "screenshots"
+
+
+class Beacon:
+    """An HTTP server on loopback that notes every request: a browser that renders stored text
+    as Markdown or HTML would fetch the image URLs in it from here."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        requests = self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                requests.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def payload(self) -> str:
+        base = f"http://127.0.0.1:{self.port}"
+        return (f"boom: [a link]({base}/link) **bold text** ![md image]({base}/md.png) "
+                f'<img src="{base}/html.png"> <b>tag</b>')
+
+
+def chromium_path() -> str:
+    """Debian's Chromium; the browser tests are skipped without it, except in CI."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        msg = "Chromium is not installed (apt-get install -y chromium): the browser test is skipped"
+        if os.environ.get("CI"):
+            pytest.fail(msg + " -- and CI must run it")
+        pytest.skip(msg)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return chromium
+
+
+def launch(playwright, chromium: str):
+    return playwright.chromium.launch(executable_path=chromium, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+
+
+def start_ui(uri: str):
+    """``lineage ui`` on a free port, once healthy: ``(port, process)``. Its output goes to a file
+    (a pipe nobody reads fills up, and the server then blocks on its next log line)."""
+    import tempfile
+
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="lineage-ui-", suffix=".log", delete=False)
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "lineage"), "ui", "--store", uri, "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = log.name  # type: ignore[attr-defined]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                return port, proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError("lineage ui did not become healthy: " + Path(log.name).read_text()[-4000:])

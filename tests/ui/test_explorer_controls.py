@@ -1,0 +1,115 @@
+"""The explorer's controls hold, in headless Chromium against a served `lineage ui`: every click
+lands (issue 13, defect 1), moving the graph's focus does not rerun forever (2), Compare shows each
+model's own metrics and defaults to the two newest versions of one served model (3), a link that
+names nothing says so (7), and each page keeps only its own URL parameters."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from explorer_helpers import SHOTS, chromium_path, launch, start_ui
+from helpers import stop_process
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser_page(store):
+    from playwright.sync_api import sync_playwright
+
+    chromium = chromium_path()
+    port, proc = start_ui(store["uri"])
+    try:
+        with sync_playwright() as p:
+            browser = launch(p, chromium)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            yield page, f"http://127.0.0.1:{port}"
+            browser.close()
+    finally:
+        stop_process(proc)
+
+
+def _params(page):
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def _header(page, text):
+    page.locator("h2", has_text=text).first.wait_for(timeout=60000)
+
+
+def _sidebar_click(page, label):
+    page.locator('[data-testid="stSidebar"]').get_by_text(label, exact=True).click()
+
+
+def test_every_page_click_lands(browser_page):
+    page, base = browser_page
+    page.goto(f"{base}/?page=overview")
+    _header(page, "Overview")
+    for label, key in (("Runs", "runs"), ("Artifacts", "artifacts"), ("Data", "data"), ("Lineage graph", "graph"),
+                       ("Serving", "serving"), ("Compare", "compare"), ("Overview", "overview")):
+        _sidebar_click(page, label)
+        _header(page, label)
+        page.wait_for_function(f"() => new URLSearchParams(location.search).get('page') === '{key}'", timeout=30000)
+
+
+def test_graph_controls_hold_and_moving_the_focus_settles(browser_page, store):
+    page, base = browser_page
+    m2, raw = store["m2"], store["raw"]
+    page.goto(f"{base}/?page=graph&node=a{m2.id}&direction=both&hops=40")
+    page.wait_for_selector("svg text", timeout=60000)
+    for direction in ("upstream", "downstream", "upstream"):   # the same radio, changed again and again
+        page.get_by_text(direction, exact=True).click()
+        page.wait_for_function(f"() => new URLSearchParams(location.search).get('direction') === '{direction}'",
+                               timeout=30000)
+    frames = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
+    page.reload()
+    page.wait_for_selector("svg text", timeout=60000)
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Move the focus to").locator("input").click()
+    page.get_by_role("option", name=f"a{raw.id} Dataset").click()
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('node') === 'a{raw.id}'", timeout=30000)
+    node_input = page.get_by_label("Node (a12, e7, or MODEL:VERSION)")
+    page.wait_for_function("([el, want]) => el.value === want", arg=[node_input.element_handle(), f"a{raw.id}"],
+                           timeout=30000)
+    page.wait_for_timeout(1500)
+    settled = len(frames)
+    page.wait_for_timeout(3000)
+    # a rerun loop sent 80-135 messages a second; a settled page sends none
+    assert len(frames) - settled < 5, f"{len(frames) - settled} websocket messages in 3 s after the focus moved"
+    page.screenshot(path=str(SHOTS / "graph-focus-moved.png"), full_page=True)
+
+
+def test_compare_defaults_to_the_two_newest_versions_of_one_model(browser_page, store):
+    page, base = browser_page
+    page.goto(f"{base}/?page=compare")
+    _header(page, "Compare")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('b') !== null", timeout=30000)
+    assert _params(page)["a"] == f"a{store['p1'].id}" and _params(page)["b"] == f"a{store['p2'].id}"
+    page.locator("h3", has_text="metrics").first.wait_for(timeout=60000)
+    page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+
+
+@pytest.mark.parametrize("link,names", [
+    ("?page=compare&a=a999&b=a{m2}", "a999"),
+    ("?page=serving&model=nope", "nope"),
+    ("?artifact=abc", "abc"),
+    ("?page=runs&run=no-such-run", "no-such-run"),
+    ("?page=graph&node=a{m2}&direction=sideways", "sideways"),
+])
+def test_a_link_that_names_nothing_says_so(browser_page, store, link, names):
+    page, base = browser_page
+    page.goto(base + "/" + link.format(m2=store["m2"].id))
+    page.get_by_text("Not found: the link names", exact=False).first.wait_for(timeout=60000)
+    page.locator("code", has_text=names).first.wait_for(timeout=30000)   # the link's own words
+
+
+def test_each_page_keeps_only_its_own_parameters(browser_page, store):
+    page, base = browser_page
+    page.goto(f"{base}/?page=graph&node=a{store['m2'].id}&direction=upstream&hops=5")
+    page.wait_for_selector("svg text", timeout=60000)
+    _sidebar_click(page, "Serving")
+    _header(page, "Serving")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('model') === 'reviews'", timeout=30000)
+    assert set(_params(page)) == {"page", "model"}
