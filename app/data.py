@@ -16,7 +16,9 @@ import streamlit as st
 from lineage import Lineage
 from lineage.query import observed_state, replay, replay_steps
 from lineage.query.export import to_dot
+from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
+from lineage.vocab import is_blessed
 
 PAGES = ["overview", "runs", "artifacts", "data", "graph", "serving", "compare"]
 TITLES = {"overview": "Overview", "runs": "Runs", "artifacts": "Artifacts", "data": "Data",
@@ -92,10 +94,16 @@ def chart_bar(df: pd.DataFrame, x: str, y: str, color: Optional[str] = None) -> 
 
 
 def chart_steps(df: pd.DataFrame, x: str, y: str) -> None:
+    """A step line of a number over time: versions on a numeric axis (9 below 10, however many),
+    a fixed height, times with their date."""
     st.vega_lite_chart(df, {"mark": {"type": "line", "interpolate": "step-after", "point": True},
-                            "encoding": {"x": {"field": x, "type": "temporal"},
-                                         "y": {"field": y, "type": "ordinal", "sort": "descending"},
-                                         "tooltip": [{"field": x, "type": "temporal"}, {"field": y}]}},
+                            "height": 260,
+                            "encoding": {"x": {"field": x, "type": "temporal",
+                                               "axis": {"format": "%Y-%m-%d %H:%M:%S", "labelAngle": -30}},
+                                         "y": {"field": y, "type": "quantitative", "scale": {"zero": False},
+                                               "axis": {"tickMinStep": 1, "format": "d"}},
+                                         "tooltip": [{"field": x, "type": "temporal", "format": "%Y-%m-%d %H:%M:%S"},
+                                                     {"field": y}]}},
                        width="stretch")
 
 
@@ -138,18 +146,44 @@ def q_endpoints(uri: Optional[str]) -> List[Dict[str, Any]]:
             runs = [x.name for x in lin.contexts(ev) if x.type == "PipelineRun"]
             run = runs[0] if runs else ""
         out.append({"endpoint": c.name, "version": now.get(c.name),
+                    "tainted": _serving_taints(lin, c.name, now.get(c.name)),
                     "last change": when(ev.properties.get("ended_at") or ev.created) if ev else "",
                     "by": f"e{ev.id} {ev.type} ({ev.properties.get('user') or '?'})" if ev else "",
                     "run": run})
     return out
 
 
+def _serving_taints(lin: Lineage, model: str, version: Optional[int]) -> str:
+    """The taints upstream of what an endpoint serves ("" when none, or nothing serves)."""
+    if version is None:
+        return ""
+    try:
+        return "; ".join(f"a{t.artifact_id}: {t.reason}" for t in lin.taints_of(f"{model}:{version}"))
+    except LineageError:
+        return ""
+
+
 @st.cache_data(ttl=30, show_spinner=False)
 def q_history(uri: Optional[str], model: str) -> List[Dict[str, Any]]:
-    return [{"when": when(h.time), "time": h.time, "action": h.action, "version": h.version,
+    """The serving history, newest first, with why a failed change failed."""
+    rows = [{"when": when(h.time), "time": h.time, "action": h.action, "version": h.version,
              "label": h.label or "", "state": h.observed or h.state, "execution": h.execution.id,
-             "user": h.user or "", "forced": h.forced}
+             "by": h.server or h.user or "", "forced": h.forced,
+             "reason": h.execution.error or "" if h.state in ("FAILED", "CANCELED") else ""}
             for h in open_store(uri).serving_history(model)]
+    return rows[::-1]
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def q_version_checks(uri: Optional[str], model: str, version: int) -> Dict[str, Any]:
+    """Blessing and taints of one pushed version (for its badges)."""
+    lin = open_store(uri)
+    try:
+        rep = lin.provenance(f"{model}:{version}")
+    except LineageError:
+        return {"blessed": None, "tainted": []}
+    blessed = any(is_blessed(b.properties.get("blessed")) for b in rep.blessings) if rep.blessings else None
+    return {"blessed": blessed, "tainted": [f"a{t.artifact_id}: {t.reason}" for t in rep.tainted]}
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -158,7 +192,7 @@ def q_state(uri: Optional[str], model: str) -> Dict[str, Any]:
     history = open_store(uri).serving_history(model)
     timeline = [(ev.time, after.version) for ev, after in replay_steps(model, history)]
     state = observed_state(replay(model, history), history, None)   # what servers reported, if any
-    return {"version": state.version, "pinned": state.pinned,
+    return {"version": state.version, "pinned": state.pinned, "source": state.source,
             "labels": ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())),
             "since": when(state.since), "timeline": timeline}
 
@@ -179,10 +213,12 @@ def q_node(uri: Optional[str], ref: str) -> Dict[str, Any]:
                          "created": when(node.created)}
     if isinstance(node, Artifact):
         d.update(uri=node.uri, state=node.state, fingerprint=node.fingerprint,
+                 tainted=[f"a{t.artifact_id}: {t.reason}" for t in lin.taints_of(node)],
                  producers=[exec_row(e) for e in lin.producers(node)],
                  consumers=[exec_row(e) for e in lin.consumers(node)])
     elif isinstance(node, Execution):
-        d.update(state=node.state, error=node.error, duration_s=node.duration_s, started=when(node.started),
+        d.update(state=node.state, error=node.error, started=when(node.started),
+                 duration_s=round(node.duration_s, 3) if node.duration_s is not None else None,
                  inputs={k: [art_row(a) for a in v] for k, v in lin.inputs(node).items()},
                  outputs={k: [art_row(a) for a in v] for k, v in lin.outputs(node).items()})
     d["contexts"] = [{"id": c.id, "type": c.type, "name": c.name} for c in lin.contexts(node)] \

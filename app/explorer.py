@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lineage import Lineage  # noqa: E402
 from lineage.app.data import (GRAPH_CAP, error_text, md_text, PAGES, TITLES, chart_bar, chart_steps, exec_row,  # noqa: E402
                               open_store, q_counts, q_endpoints, q_find, q_graph, q_history, q_node,
-                              q_runs, q_state, short, store_uri)
+                              q_runs, q_state, q_version_checks, short, store_uri)
 from lineage.errors import LineageError  # noqa: E402
 from lineage.values import plain  # noqa: E402
 from lineage.records import Artifact  # noqa: E402
@@ -34,7 +34,7 @@ from lineage.records import Artifact  # noqa: E402
 
 #: the URL parameters each page owns; the others are dropped when the page changes
 PAGE_PARAMS = {"overview": (), "runs": ("run",), "artifacts": ("artifact",), "data": ("dataset",),
-               "graph": ("node", "direction", "hops"), "serving": ("model",), "compare": ("a", "b")}
+               "graph": ("node", "direction", "hops"), "serving": ("model", "back"), "compare": ("a", "b")}
 
 
 def seed(key: str, param: str, options: Optional[List[Any]] = None, default: Any = None,
@@ -104,6 +104,10 @@ def page_overview(uri: Optional[str], lin: Lineage) -> None:
                      hide_index=True, width="stretch")
     st.subheader("Serving now")
     endpoints = q_endpoints(uri)
+    for e in endpoints:
+        if e["tainted"]:
+            st.error(f"{e['endpoint']} serves version {e['version']}, made from tainted data")
+            st.code(e["tainted"], language="text", wrap_lines=True)
     if endpoints:
         st.dataframe(pd.DataFrame(endpoints), hide_index=True, width="stretch")
     else:
@@ -165,6 +169,9 @@ def show_node(uri: Optional[str], ref: str) -> None:
     st.subheader(f"{d['kind'].capitalize()} {d['id']}")
     st.text(f"type: {d['type']}")
     if d["kind"] == "artifact":
+        if d.get("tainted"):
+            st.error("This artifact is tainted, or was made from tainted data")
+            st.code("\n".join(d["tainted"]), language="text", wrap_lines=True)
         st.text(f"uri: {d['uri']}\nstate: {d['state']}\nfingerprint: {d['fingerprint'] or '-'}\ncreated: {d['created']}")
     elif d["kind"] == "execution":
         st.text(f"state: {d['state']}\nstarted: {d['started']}\nduration: {d['duration_s']}")
@@ -383,21 +390,46 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
     to_url(model=name)
     history = q_history(uri, name)
     state = q_state(uri, name)
-    now = {"version": state["version"]}
     st.text(f"serving now: version {state['version']}" + (" (pinned)" if state["pinned"] else "")
-            + (f"; labels {state['labels']}" if state["labels"] else "") + f"; since {state['since']}")
-    st.subheader("Timeline")
-    st.dataframe(pd.DataFrame(history).drop(columns=["time"]), hide_index=True, width="stretch")
+            + (f"; labels {state['labels']}" if state["labels"] else "") + f"; since {state['since']}"
+            + (" (as the server reported)" if state.get("source") == "observed" else ""))
+    if state["version"] is not None:
+        _version_badges(uri, name, state["version"], serving=True)
     if state["timeline"]:
-        chart_steps(pd.DataFrame([{"when": pd.to_datetime(t, unit="s").isoformat(), "serving version": str(v)}
+        st.subheader("Serving version over time")
+        chart_steps(pd.DataFrame([{"when": pd.to_datetime(t, unit="s").isoformat(), "serving version": v}
                                   for t, v in state["timeline"] if v is not None]), "when", "serving version")
+    st.subheader("History, newest first")
+    failed = sum(1 for h in history if h["reason"])
+    if failed:
+        st.caption(f"{failed} change(s) failed; the reason is in the last column")
+    st.dataframe(pd.DataFrame(history).drop(columns=["time"]), hide_index=True, width="stretch")
     st.subheader("Go back")
-    versions = sorted({h["version"] for h in history if h["action"] == "push" and h["version"] is not None})
-    for v in versions:
-        if v != now["version"]:
-            st.code(f"lineage rollback {name} --to {v}", language="bash")
+    versions = sorted({h["version"] for h in history if h["action"] == "push" and h["version"] is not None},
+                      reverse=True)
+    others = [v for v in versions if v != state["version"]]
+    if not others:
+        st.caption("No other version was pushed.")
+        return
+    seed("serving_back", "back", others)
+    back = st.selectbox("Version to go back to", others, key="serving_back")
+    _version_badges(uri, name, back, serving=False)
+    st.code(f"lineage rollback {name} --to {back}", language="bash")
     st.caption("The explorer never changes what is served: run the command (it checks the version "
                "through the store first, and records what it did).")
+
+
+def _version_badges(uri: Optional[str], name: str, version: int, *, serving: bool) -> None:
+    """Blessed or not, tainted or not, for one pushed version: a warning a person cannot miss."""
+    checks = q_version_checks(uri, name, version)
+    what = f"version {version}" + (" (serving now)" if serving else "")
+    if checks["tainted"]:
+        st.error(f"{what} was made from tainted data")
+        st.code("\n".join(checks["tainted"]), language="text", wrap_lines=True)
+    if checks["blessed"] is False:
+        st.warning(f"{what} was not blessed by its evaluation")
+    if not checks["tainted"] and checks["blessed"]:
+        st.success(f"{what}: blessed, nothing upstream tainted")
 
 
 def _metrics(lin: Lineage, ref: str) -> Dict[str, Any]:

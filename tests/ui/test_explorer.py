@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer_helpers import REPO, SCRIPT, SHOTS, chromium_path, launch, start_ui
-from helpers import stop_process
+from helpers import record_pipeline, record_push, stop_process
 from lineage import Lineage
 
 APP = str(REPO / "app" / "explorer.py")
@@ -96,11 +96,15 @@ def test_graph_page_draws_the_lineage_and_marks_taints(store):
 
 def test_serving_page_timeline_and_rollback_commands(store):
     at = app(store["uri"], page="serving", model="reviews")
-    hist = frames(at)[0]
-    assert list(hist["action"]) == ["push", "push", "rollback"] and list(hist["version"]) == [1, 2, 1]
+    hist = frames(at)[0]   # newest first
+    assert list(hist["action"]) == ["rollback", "push", "push"] and list(hist["version"]) == [1, 2, 1]
     t = texts(at)
     assert "serving now: version 1 (pinned)" in t
     assert "lineage rollback reviews --to 2" in t and "lineage rollback reviews --to 1" not in t
+    # version 2 was made with the tainted module: its badge says so, where the command is
+    assert any("version 2 was made from tainted data" in e.value for e in at.error)
+    [chart] = at.get("vega_lite_chart")
+    assert '"quantitative"' in chart.proto.spec    # versions on a numeric axis: 9 sorts below 10
 
 
 def test_compare_page_shows_the_diff(store):
@@ -210,3 +214,22 @@ def test_served_explorer_in_headless_chromium(store, beacon):
             assert (shots / name).stat().st_size > 10_000
     finally:
         stop_process(proc)
+
+
+def test_taints_show_on_overview_serving_and_artifact_pages(tmp_path):
+    """A served version built on tainted data warns on every page that shows it (issue 13, defect 6)."""
+    lin = Lineage.open(f"sqlite:///{tmp_path / 'metadata.sqlite'}")
+    raw, module, _, model, ev = record_pipeline(lin, tmp_path, run_name="r1")
+    record_push(lin, model, ev.blessing, 1, at=1000.0)
+    lin.taint(module, "trained on the test set")
+    expected = f"a{module.id}: trained on the test set"
+    at = app(lin.uri, page="overview")
+    assert any("reviews serves version 1, made from tainted data" in e.value for e in at.error)
+    assert expected in texts(at)
+    at = app(lin.uri, page="serving", model="reviews")
+    assert any("version 1 (serving now) was made from tainted data" in e.value for e in at.error)
+    at = app(lin.uri, page="artifacts", artifact=model.id)
+    assert any("tainted" in e.value for e in at.error) and expected in texts(at)
+    at = app(lin.uri, page="artifacts", artifact=raw.id)
+    assert not at.error                                     # upstream of the taint: clean
+    lin.close()
