@@ -18,7 +18,7 @@ from lineage.query import observed_state, replay, replay_steps
 from lineage.query.export import to_dot
 from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
-from lineage.vocab import is_blessed
+from lineage.vocab import is_blessed, type_leaf
 
 PAGES = ["overview", "runs", "artifacts", "data", "graph", "serving", "compare"]
 TITLES = {"overview": "Overview", "runs": "Runs", "artifacts": "Artifacts", "data": "Data",
@@ -75,7 +75,8 @@ def art_row(a: Artifact) -> Dict[str, Any]:
 
 def exec_row(e: Execution) -> Dict[str, Any]:
     d = e.duration_s
-    return {"id": e.id, "type": e.type, "state": e.state, "started": when(e.started),
+    # TFX's execution types are module paths (tfx.components.pusher.component.Pusher): the last part
+    return {"id": e.id, "type": type_leaf(e.type), "state": e.state, "started": when(e.started),
             "duration_s": round(d, 3) if d is not None else None, "error": e.error or ""}
 
 
@@ -123,7 +124,7 @@ def q_runs(uri: Optional[str], pipeline: str, limit: int) -> List[Dict[str, Any]
     rows = []
     for c in lin.runs(pipeline or None, limit=limit):
         p = c.properties
-        rows.append({"id": c.id, "name": c.name, "pipeline": p.get("pipeline", ""),
+        rows.append({"id": c.id, "name": c.name, "pipeline": p.get("pipeline") or p.get("pipeline_name") or "",
                      "experiment": p.get("experiment") or "", "state": p.get("state", ""),
                      "started": when(p.get("started_at") or c.created),
                      "duration_s": round(p["ended_at"] - p["started_at"], 2)

@@ -24,7 +24,7 @@ from .serving import rollback as serving_changes
 from .serving.rollback import RollbackResult
 from .store import Store
 from .uris import StoreConfig, parse_store_uri
-from .vocab import check_execution_state, quote
+from .vocab import RUN_CONTEXT_TYPES, check_execution_state, quote
 
 __all__ = ["Lineage", "use", "current_lineage"]
 
@@ -111,16 +111,25 @@ class Lineage:
         return self.store.list_contexts(filter_query=_type_clause(type), limit=limit)
 
     def runs(self, pipeline: Optional[str] = None, *, limit: Optional[int] = 100) -> List[Context]:
-        """PipelineRun contexts, newest first."""
-        clause = "type = 'PipelineRun'"
+        """Pipeline run contexts, newest first: ours (PipelineRun) and TFX's (``run`` /
+        ``pipeline_run``, in stores TFX wrote)."""
+        types = [t for t in RUN_CONTEXT_TYPES if self.store.has_type("context", t)]
+        if not types:
+            return []
         if pipeline:
-            query.check_context(self.store, f"Pipeline:{pipeline}")
-            clause += f" AND properties.pipeline.string_value = {quote(pipeline)}"
+            if "PipelineRun" in types:
+                query.check_context(self.store, f"Pipeline:{pipeline}")
+            clause = " OR ".join(f"(type = {quote(t)} AND properties.{'pipeline' if t == 'PipelineRun' else 'pipeline_name'}"
+                                 f".string_value = {quote(pipeline)})" for t in types)
+        else:
+            clause = " OR ".join(f"type = {quote(t)}" for t in types)
         return self.store.list_contexts(filter_query=clause, limit=limit)
 
     def run_steps(self, run: Union[Context, str], *, limit: int = 1000) -> List[Execution]:
         """The executions of a run, in the order they were recorded."""
-        ctx = run if isinstance(run, Context) else self.store.get_context_by_name("PipelineRun", run)
+        ctx = run if isinstance(run, Context) else next(
+            (c for c in (self.store.get_context_by_name(t, run) for t in RUN_CONTEXT_TYPES
+                         if self.store.has_type("context", t)) if c is not None), None)
         if ctx is None:
             names = [c.name for c in self.runs(limit=2000)]
             raise NotFound(f"no run named {run!r} in {self.uri}" + query.near(str(run), names))

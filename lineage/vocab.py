@@ -13,7 +13,7 @@ from .errors import InvalidInput
 
 __all__ = [
     "EXECUTION_STATES", "ARTIFACT_STATES", "FINISHED_STATES", "INPUT_EVENTS", "OUTPUT_EVENTS",
-    "ANNOTATION_TYPES", "BOOKKEEPING", "execution_role", "artifact_role", "type_leaf", "is_blessed", "is_baseline_key",
+    "ANNOTATION_TYPES", "BOOKKEEPING", "execution_role", "artifact_role", "type_leaf", "is_blessed", "is_baseline_key", "RUN_CONTEXT_TYPES",
     "is_local", "local_path", "quote", "check_execution_state",
 ]
 
@@ -78,6 +78,10 @@ def execution_role(type_name: str) -> Optional[str]:
         if last in names or (role == "ingest" and last.endswith("ExampleGen")):
             return role
     return None
+
+
+#: context types of one pipeline run: ours, and TFX's (``run`` in older TFX, ``pipeline_run`` now)
+RUN_CONTEXT_TYPES = ("PipelineRun", "pipeline_run", "run")
 
 
 def is_baseline_key(key: str) -> bool:

@@ -428,3 +428,11 @@ def test_provenance_metrics_are_the_models_own_not_where_it_was_a_baseline(lin, 
     p1, p2 = lin.provenance(f"a{m1.id}"), lin.provenance(f"a{m2.id}")
     assert p1.metrics["accuracy"] == pytest.approx(0.81) and p2.metrics["accuracy"] == pytest.approx(0.85)
     assert [e.uri for e in p1.evaluations] == ["/eval/r1"]
+
+
+def test_tfx_runs_are_runs(tfx):
+    """TFX records a pipeline run as a `run` context: runs() and run_steps() read it."""
+    [r] = tfx.runs()
+    assert r.type == "run" and r.name == "chicago_taxi_beam.2020-06-17T21:49:51.783778"
+    assert [c.name for c in tfx.runs("chicago_taxi_beam")] == [r.name] and tfx.runs("other") == []
+    assert len(tfx.run_steps(r.name)) == 9

@@ -161,6 +161,13 @@ def test_works_on_the_upgraded_tfx_store(tfx_store, tmp_path):
     at = app(str(copy), page="graph", node=f"a{pushed.id}", direction="upstream", hops=30)
     dot = at.get("graphviz_chart")[0].proto.spec
     assert "ExampleStatistics" in dot and 'fillcolor="#f5f5f5"' in dot   # unknown types: neutral
+    # TFX's own run context lists as a run, with its components as steps (issue 13, defect 8)
+    at = app(str(copy), page="runs")
+    runs = frames(at)[0]
+    assert list(runs["name"]) == ["chicago_taxi_beam.2020-06-17T21:49:51.783778"]
+    assert list(runs["pipeline"]) == ["chicago_taxi_beam"]
+    steps = next(d for d in frames(at) if "source_hash" in d.columns)
+    assert len(steps) == 9 and any("Pusher" in t for t in steps["type"])
 
 
 # ------------------------------------------------------------ a real browser
