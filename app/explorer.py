@@ -273,6 +273,14 @@ def _statistics_for(lin: Lineage, art: Artifact) -> Optional[Dict[str, Any]]:
     return None
 
 
+def _first_with_statistics(lin: Lineage, ids: List[str], look: int = 20) -> str:
+    """The newest of the first ``look`` datasets that has statistics to show (else the newest)."""
+    for ref in ids[:look]:
+        if _statistics_for(lin, lin.artifact(int(ref[1:]))) is not None:
+            return ref
+    return ids[0]
+
+
 def page_data(uri: Optional[str], lin: Lineage) -> None:
     arts = q_find(uri, "artifact", "", "type in ('Dataset', 'Examples', 'ExampleStatistics')", "", 200)
     if not arts:
@@ -280,7 +288,8 @@ def page_data(uri: Optional[str], lin: Lineage) -> None:
         return
     label = {f"a{a['id']}": f"a{a['id']} {a['type']} {a['uri']}" for a in arts}
     ids = list(label)
-    seed("data_first", "dataset", ids, ids[0], lambda raw: raw if raw.startswith("a") else f"a{raw}")
+    seed("data_first", "dataset", ids, _first_with_statistics(lin, ids),
+         lambda raw: raw if raw.startswith("a") else f"a{raw}")
     if bad_link("data_first", "a dataset"):
         return
     first = st.selectbox("Dataset", ids, key="data_first", format_func=label.get)

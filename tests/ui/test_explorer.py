@@ -133,6 +133,8 @@ def test_data_and_compare_pages_on_the_example_pipeline(pipeline):
     assert row["vocabulary_size"] == 5 and row["missing"] == 0
     assert len(at.get("vega_lite_chart")) >= 3  # rows per split and per-feature distributions
     assert "statistics: a" in texts(at)
+    at = app(uri, page="data")   # with no dataset named, it opens on one that has statistics
+    assert "statistics: a" in texts(at) and not at.warning
     v1, v2 = lin.provenance("reviews:1").pushed, lin.provenance("reviews:2").pushed
     at = app(uri, page="compare", a=f"a{v1.id}", b=f"a{v2.id}")
     keys = set().union(*[set(d["key"]) for d in frames(at) if "key" in d.columns])
