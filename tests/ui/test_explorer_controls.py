@@ -25,6 +25,7 @@ def browser_page(store):
         with sync_playwright() as p:
             browser = launch(p, chromium)
             page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.ui_log = proc.log_path
             yield page, f"http://127.0.0.1:{port}"
             browser.close()
     finally:
@@ -113,3 +114,20 @@ def test_each_page_keeps_only_its_own_parameters(browser_page, store):
     _header(page, "Serving")
     page.wait_for_function("() => new URLSearchParams(location.search).get('model') === 'reviews'", timeout=30000)
     assert set(_params(page)) == {"page", "model"}
+
+
+def test_page_loads_log_no_server_errors(browser_page):
+    """Every page load used to log a 500 and an ASGI traceback for /favicon.png (issue 13, defect 9)."""
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    page, base = browser_page
+    page.goto(f"{base}/?page=overview")
+    _header(page, "Overview")
+    try:
+        status = urllib.request.urlopen(f"{base}/favicon.png", timeout=30).status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    assert status == 200
+    assert "Exception in ASGI application" not in Path(page.ui_log).read_text()
