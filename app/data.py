@@ -20,9 +20,10 @@ from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
 from lineage.vocab import is_blessed, type_leaf
 
-PAGES = ["overview", "runs", "artifacts", "data", "graph", "serving", "compare"]
+PAGES = ["overview", "runs", "artifacts", "data", "graph", "provenance", "impact", "serving", "compare"]
 TITLES = {"overview": "Overview", "runs": "Runs", "artifacts": "Artifacts", "data": "Data",
-          "graph": "Lineage graph", "serving": "Serving", "compare": "Compare"}
+          "graph": "Lineage graph", "provenance": "What produced this", "impact": "What does this affect",
+          "serving": "Serving", "compare": "Compare"}
 GRAPH_CAP = 250  # nodes drawn at most; the rest is counted, not drawn
 
 
@@ -196,6 +197,24 @@ def q_state(uri: Optional[str], model: str) -> Dict[str, Any]:
     return {"version": state.version, "pinned": state.pinned, "source": state.source,
             "labels": ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())),
             "since": when(state.since), "timeline": timeline}
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def q_provenance(uri: Optional[str], ref: str) -> Dict[str, Any]:
+    """The provenance report of a model or served version (``lineage provenance``), as data."""
+    return open_store(uri).provenance(ref).to_dict()
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def q_impact(uri: Optional[str], ref: str) -> Dict[str, Any]:
+    """The impact report of an artifact (``lineage impact``), as data."""
+    imp = open_store(uri).impact(ref)
+    return {"sources": [art_row(a) for a in imp.sources], "models": [art_row(a) for a in imp.models],
+            "evaluations": [art_row(a) for a in imp.evaluations],
+            "blessings": [art_row(a) | {"blessed": is_blessed(a.get("blessed"))} for a in imp.blessings],
+            "pushed": [{"model": p.model_name, "version": p.version, "artifact": f"a{p.pushed.id}",
+                        "serving now": {True: "SERVING NOW", False: "no", None: "unknown"}[p.serving_now]}
+                       for p in imp.pushed]}
 
 
 @st.cache_data(ttl=30, show_spinner=False)

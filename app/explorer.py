@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lineage import Lineage  # noqa: E402
 from lineage.app.data import (GRAPH_CAP, error_text, md_text, PAGES, TITLES, chart_bar, chart_steps, exec_row,  # noqa: E402
                               open_store, q_counts, q_endpoints, q_find, q_graph, q_history, q_node,
-                              q_runs, q_state, q_version_checks, short, store_uri)
+                              q_impact, q_provenance, q_runs, q_state, q_version_checks, short, store_uri)
 from lineage.errors import LineageError  # noqa: E402
 from lineage.values import plain  # noqa: E402
 from lineage.records import Artifact  # noqa: E402
@@ -34,6 +34,7 @@ from lineage.records import Artifact  # noqa: E402
 
 #: the URL parameters each page owns; the others are dropped when the page changes
 PAGE_PARAMS = {"overview": (), "runs": ("run",), "artifacts": ("artifact",), "data": ("dataset",),
+               "provenance": ("node",), "impact": ("node",),
                "graph": ("node", "direction", "hops"), "serving": ("model", "back"), "compare": ("a", "b")}
 
 
@@ -227,6 +228,8 @@ def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
         return
     ref = st.selectbox("Artifact", choices, key="artifacts_ref")
     to_url(artifact=ref[1:])
+    st.markdown(f"[What produced this](?page=provenance&node={ref}) · [What does this affect](?page=impact&node={ref})"
+                f" · [Lineage graph](?page=graph&node={ref})")
     show_node(uri, ref)
     if st.button("Verify (re-fingerprint now)"):
         report = lin.verify(ref)
@@ -386,6 +389,97 @@ def _move_focus() -> None:
         st.session_state["graph_focus"] = "(stay)"
 
 
+def _report_target(uri: Optional[str], key: str, hint: str) -> Optional[str]:
+    """The node a report page is about: the URL's ``node``, else the newest pushed model."""
+    latest = q_find(uri, "artifact", "PushedModel", "", "", 1) or q_find(uri, "artifact", "Model", "", "", 1)
+    seed(key, "node", None, f"a{latest[0]['id']}" if latest else "", node_ref)
+    ref = st.text_input(hint, key=key).strip()
+    to_url(node=ref)
+    return ref or None
+
+
+def _artifact_table(title: str, rows: List[Dict[str, Any]]) -> None:
+    st.caption(title)
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        st.text("-")
+
+
+def page_provenance(uri: Optional[str], lin: Lineage) -> None:
+    """`lineage provenance` on screen: data, transform, modules, parameters, code, metrics, blessing."""
+    ref = _report_target(uri, "provenance_node", "Model or served version (a12, or MODEL:VERSION)")
+    if not ref:
+        st.info("Nothing was trained or pushed yet.")
+        return
+    try:
+        p = q_provenance(uri, ref)
+    except LineageError as exc:
+        error_text(f"Cannot show the provenance of {ref!r}", exc)
+        return
+    t = p["target"]
+    st.text(f"provenance of {t['ref']} {t['type']} {t['uri']}")
+    if p["tainted"]:
+        st.error("Made from tainted data")
+        st.code("\n".join(f"{x['artifact']}: {x['reason']}" for x in p["tainted"]), language="text", wrap_lines=True)
+    if p["pushed"]:
+        props = p["pushed"].get("properties", {})
+        st.text(f"served as: {props.get('model_name', '?')} version {props.get('pushed_version')} "
+                f"(pushed {p['pushed_at'] or '?'})")
+    st.text(f"trained: {p['trained_at'] or '?'} by {p['ran_by'] or '?'}; blessed: "
+            f"{'-' if p['blessed'] is None else p['blessed']}")
+    cols = st.columns(2)
+    with cols[0]:
+        _artifact_table("data", [{"ref": a["ref"], "type": a["type"], "uri": a["uri"]} for a in p["datasets"]])
+        _artifact_table("examples", [{"ref": a["ref"], "uri": a["uri"]} for a in p["examples"]])
+        _artifact_table("hub modules", [{"ref": a["ref"], "uri": a["uri"],
+                                         "handle": a.get("properties", {}).get("handle", "")} for a in p["hub_modules"]])
+        _artifact_table("transform", [{"ref": e["ref"], "type": e["type"], "module": e["module_file"] or "",
+                                       "source": (e["module_source_hash"] or "")[:19]} for e in p["transforms"]])
+    with cols[1]:
+        st.caption("parameters")
+        st.json(plain(p["parameters"]), expanded=True)
+        st.caption("code version")
+        st.json(plain(p["code_version"]), expanded=True)
+        st.caption("metrics")
+        st.json(plain(p["metrics"]), expanded=True)
+    st.caption("steps: " + " -> ".join(f"{s['type'].rsplit('.', 1)[-1]}({s['ref']})" for s in p["steps"]))
+    st.markdown(f"[What does this affect](?page=impact&node={_link_ref(ref)}) · "
+                f"[Lineage graph](?page=graph&node={_link_ref(ref)}&direction=upstream&hops=20)")
+
+
+def page_impact(uri: Optional[str], lin: Lineage) -> None:
+    """`lineage impact` on screen: affected models, evaluations, pushed versions, serving now."""
+    ref = _report_target(uri, "impact_node", "Artifact (a12, or MODEL:VERSION)")
+    if not ref:
+        st.info("Nothing recorded yet.")
+        return
+    try:
+        imp = q_impact(uri, ref)
+    except LineageError as exc:
+        error_text(f"Cannot show the impact of {ref!r}", exc)
+        return
+    serving = [p for p in imp["pushed"] if p["serving now"] == "SERVING NOW"]
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Models", len(imp["models"]))
+    c2.metric("Evaluations", len(imp["evaluations"]))
+    c3.metric("Pushed versions", len(imp["pushed"]))
+    c4.metric("Serving now", len(serving))
+    if serving:
+        st.error("Affected versions are serving now: " + ", ".join(f"{p['model']}:{p['version']}" for p in serving))
+    _artifact_table("pushed versions", imp["pushed"])
+    _artifact_table("models", imp["models"])
+    _artifact_table("evaluations", imp["evaluations"])
+    _artifact_table("blessings", imp["blessings"])
+    st.markdown(f"[Lineage graph](?page=graph&node={_link_ref(ref)}&direction=downstream&hops=20)")
+
+
+def _link_ref(ref: str) -> str:
+    from urllib.parse import quote
+
+    return quote(ref, safe="")
+
+
 def page_serving(uri: Optional[str], lin: Lineage) -> None:
     endpoints = q_endpoints(uri)
     if not endpoints:
@@ -404,6 +498,9 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
             + (" (as the server reported)" if state.get("source") == "observed" else ""))
     if state["version"] is not None:
         _version_badges(uri, name, state["version"], serving=True)
+        served = _link_ref(f"{name}:{state['version']}")
+        st.markdown(f"[What produced the serving version](?page=provenance&node={served}) · "
+                    f"[What does it affect](?page=impact&node={served})")
     if state["timeline"]:
         st.subheader("Serving version over time")
         chart_steps(pd.DataFrame([{"when": pd.to_datetime(t, unit="s").isoformat(), "serving version": v}
@@ -539,7 +636,8 @@ def main() -> None:
     bad_link("page", "a page")
     st.header(TITLES[page])
     {"overview": page_overview, "runs": page_runs, "artifacts": page_artifacts, "data": page_data,
-     "graph": page_graph, "serving": page_serving, "compare": page_compare}[page](uri, lin)
+     "graph": page_graph, "provenance": page_provenance, "impact": page_impact, "serving": page_serving,
+     "compare": page_compare}[page](uri, lin)
 
 
 main()

@@ -242,3 +242,22 @@ def test_taints_show_on_overview_serving_and_artifact_pages(tmp_path):
     at = app(lin.uri, page="artifacts", artifact=raw.id)
     assert not at.error                                     # upstream of the taint: clean
     lin.close()
+
+
+def test_provenance_and_impact_reports_on_screen(store):
+    """`lineage provenance` and `lineage impact` as pages (issue 13, "answers on screen")."""
+    module2 = store["module2"]
+    at = app(store["uri"], page="provenance", node="reviews:2")
+    t = texts(at)
+    assert f"provenance of a{store['p2'].id} PushedModel" in t and "served as: reviews version 2" in t
+    assert any("tainted" in e.value for e in at.error)                     # made with the tainted module
+    assert f"a{module2.id}: vocabulary leaked from the test set" in t
+    tables = frames(at)
+    assert any(f"a{store['raw'].id}" in set(d["ref"]) for d in tables if "ref" in d.columns)   # its data
+    assert any("0.85" in str(j.value) for j in at.json)                     # its own metrics
+    at = app(store["uri"], page="impact", node=f"a{module2.id}")
+    pushed = next(d for d in frames(at) if "serving now" in d.columns)
+    assert list(zip(pushed["model"], pushed["version"], pushed["serving now"])) == [("reviews", 2, "no")]
+    assert [m.value for m in at.metric][:4] == ["1", "1", "1", "0"]
+    at = app(store["uri"], page="impact", node="a99999")
+    assert any("Cannot show the impact of 'a99999'" in e.value for e in at.error)
