@@ -387,9 +387,16 @@ def test_cli_serve_rollback_promote_unpin(tmp_path):
                 break
             time.sleep(0.2)
         assert _http("POST", f"{base}/v1/models/toy:predict", {"instances": [1.0]})[1]["predictions"][0]["k"] == 3.0
-        r = subprocess.run([exe, "history", "toy", "--store", e.lin.uri, "--json"], capture_output=True,
-                           text=True, timeout=60, env=env)
-        events = json.loads(r.stdout)["events"]
+        # the server records off the request path: its observation of version 3 lands shortly after
+        deadline = time.time() + 30
+        while True:
+            r = subprocess.run([exe, "history", "toy", "--store", e.lin.uri, "--json"], capture_output=True,
+                               text=True, timeout=60, env=env)
+            events = json.loads(r.stdout)["events"]
+            if any(h["action"] == "observed" and (h["version"], h["state"]) == (3, "AVAILABLE") for h in events) \
+                    or time.time() > deadline:
+                break
+            time.sleep(0.3)
         actions = [(h["action"], h["version"], h["state"]) for h in events if h["action"] != "observed"]
         assert actions == [("push", 1, "COMPLETE"), ("push", 2, "COMPLETE"), ("rollback", 1, "COMPLETE"),
                            ("rollback", 7, "FAILED"), ("promote", 2, "COMPLETE"), ("unpin", None, "COMPLETE"),
