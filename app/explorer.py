@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pandas as pd
 import streamlit as st
@@ -389,13 +389,22 @@ def _move_focus() -> None:
         st.session_state["graph_focus"] = "(stay)"
 
 
-def _report_target(uri: Optional[str], key: str, hint: str) -> Optional[str]:
-    """The node a report page is about: the URL's ``node``, else the newest pushed model."""
+def _report(uri: Optional[str], key: str, hint: str, what: str,
+            load: Callable[[Optional[str], str], Dict[str, Any]]) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """The node a report page is about (the URL's ``node``, else the newest pushed model) and its
+    report, or None after saying why there is none."""
     latest = q_find(uri, "artifact", "PushedModel", "", "", 1) or q_find(uri, "artifact", "Model", "", "", 1)
     seed(key, "node", None, f"a{latest[0]['id']}" if latest else "", node_ref)
     ref = st.text_input(hint, key=key).strip()
     to_url(node=ref)
-    return ref or None
+    if not ref:
+        st.info("Nothing recorded yet.")
+        return None
+    try:
+        return ref, load(uri, ref)
+    except LineageError as exc:
+        error_text(f"Cannot show the {what} of {ref!r}", exc)
+        return None
 
 
 def _artifact_table(title: str, rows: List[Dict[str, Any]]) -> None:
@@ -408,15 +417,11 @@ def _artifact_table(title: str, rows: List[Dict[str, Any]]) -> None:
 
 def page_provenance(uri: Optional[str], lin: Lineage) -> None:
     """`lineage provenance` on screen: data, transform, modules, parameters, code, metrics, blessing."""
-    ref = _report_target(uri, "provenance_node", "Model or served version (a12, or MODEL:VERSION)")
-    if not ref:
-        st.info("Nothing was trained or pushed yet.")
+    found = _report(uri, "provenance_node", "Model or served version (a12, or MODEL:VERSION)", "provenance",
+                    q_provenance)
+    if found is None:
         return
-    try:
-        p = q_provenance(uri, ref)
-    except LineageError as exc:
-        error_text(f"Cannot show the provenance of {ref!r}", exc)
-        return
+    ref, p = found
     t = p["target"]
     st.text(f"provenance of {t['ref']} {t['type']} {t['uri']}")
     if p["tainted"]:
@@ -450,15 +455,10 @@ def page_provenance(uri: Optional[str], lin: Lineage) -> None:
 
 def page_impact(uri: Optional[str], lin: Lineage) -> None:
     """`lineage impact` on screen: affected models, evaluations, pushed versions, serving now."""
-    ref = _report_target(uri, "impact_node", "Artifact (a12, or MODEL:VERSION)")
-    if not ref:
-        st.info("Nothing recorded yet.")
+    found = _report(uri, "impact_node", "Artifact (a12, or MODEL:VERSION)", "impact", q_impact)
+    if found is None:
         return
-    try:
-        imp = q_impact(uri, ref)
-    except LineageError as exc:
-        error_text(f"Cannot show the impact of {ref!r}", exc)
-        return
+    ref, imp = found
     serving = [p for p in imp["pushed"] if p["serving now"] == "SERVING NOW"]
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Models", len(imp["models"]))
