@@ -8,14 +8,15 @@ import json
 import re
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 import streamlit as st
 
 from lineage import Lineage
 from lineage.query import observed_state, replay, replay_steps
-from lineage.query.export import to_dot
+from lineage.query.graph import LineageGraph
+from lineage.query.view import view_of
 from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
 from lineage.vocab import is_blessed, type_leaf
@@ -24,7 +25,6 @@ PAGES = ["overview", "runs", "artifacts", "data", "graph", "provenance", "impact
 TITLES = {"overview": "Overview", "runs": "Runs", "artifacts": "Artifacts", "data": "Data",
           "graph": "Lineage graph", "provenance": "What produced this", "impact": "What does this affect",
           "serving": "Serving", "compare": "Compare"}
-GRAPH_CAP = 250  # nodes drawn at most; the rest is counted, not drawn
 
 
 def store_uri() -> Optional[str]:
@@ -246,12 +246,18 @@ def q_node(uri: Optional[str], ref: str) -> Dict[str, Any]:
     return d
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def q_graph(uri: Optional[str], ref: str, direction: str, hops: int) -> Dict[str, Any]:
+@st.cache_resource(ttl=30, max_entries=8, show_spinner=False)
+def q_lineage(uri: Optional[str], ref: str, direction: str, hops: int) -> Tuple[LineageGraph, Tuple[int, ...]]:
+    """The traversal around ``ref`` and the tainted artifact ids; kept as objects (not copied
+    per rerun) so that expanding a group redraws without walking the store again."""
     lin = open_store(uri)
-    g = lin.lineage(ref, direction, hops)
-    taints = lin.tainted()
-    nodes = [{"key": k, "type": d["type"], "kind": d["kind"]} for k, d in sorted(g.graph.nodes(data=True))]
-    return {"dot": to_dot(g, tainted=taints, max_nodes=GRAPH_CAP), "nodes": nodes,
-            "size": len(g), "edges": g.graph.number_of_edges(),
+    return lin.lineage(ref, direction, hops), tuple(sorted(lin.tainted()))
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def q_view(uri: Optional[str], ref: str, direction: str, hops: int,
+           expanded: Tuple[Tuple[str, int], ...] = ()) -> Dict[str, Any]:
+    g, taints = q_lineage(uri, ref, direction, hops)
+    view = view_of(g, tainted=taints, expanded=dict(expanded))
+    return {"view": view, "size": len(g), "edges": g.graph.number_of_edges(),
             "tainted": sorted(f"a{i}" for i in taints if f"a{i}" in g.graph)}

@@ -20,12 +20,14 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lineage import Lineage  # noqa: E402
-from lineage.app.data import (GRAPH_CAP, error_text, md_text, PAGES, TITLES, chart_bar, chart_steps, exec_row,  # noqa: E402
-                              open_store, q_counts, q_endpoints, q_find, q_graph, q_history, q_node,
+from lineage.app.data import (error_text, md_text, PAGES, TITLES, chart_bar, chart_steps, exec_row,  # noqa: E402
+                              open_store, q_counts, q_endpoints, q_find, q_history, q_view, q_node,
                               q_impact, q_provenance, q_runs, q_state, q_version_checks, short, store_uri)
 from lineage.errors import LineageError  # noqa: E402
 from lineage.values import plain  # noqa: E402
 from lineage.records import Artifact  # noqa: E402
+from lineage.query.view import SHOWN_PER_CLICK  # noqa: E402
+from lineage.app import graph as graph_view  # noqa: E402
 
 # ------------------------------------------------------ widget state and the URL
 # Each widget has a stable key. Its first value comes from the URL once per session (a deep link);
@@ -161,7 +163,7 @@ def page_runs(uri: Optional[str], lin: Lineage) -> None:
         show_node(uri, pick.split()[0])
 
 
-def show_node(uri: Optional[str], ref: str) -> None:
+def show_node(uri: Optional[str], ref: str, *, narrow: bool = False) -> None:
     try:
         d = q_node(uri, ref)
     except LineageError as exc:
@@ -178,7 +180,7 @@ def show_node(uri: Optional[str], ref: str) -> None:
         st.text(f"state: {d['state']}\nstarted: {d['started']}\nduration: {d['duration_s']}")
         if d["error"]:
             error_text("This step failed", d["error"])
-    cols = st.columns(2)
+    cols = [st.container(), st.container()] if narrow else st.columns(2)
     cols[0].caption("properties")
     cols[0].json(plain(d["properties"]), expanded=True)
     cols[1].caption("custom properties / parameters")
@@ -358,26 +360,51 @@ def page_graph(uri: Optional[str], lin: Lineage) -> None:
     bad_link("graph_hops", "a number of hops (1 to 40)")
     ref = cols[0].text_input("Node (a12, e7, or MODEL:VERSION)", key="graph_node").strip()
     direction = cols[1].radio("Direction", ["upstream", "downstream", "both"], horizontal=True, key="graph_direction")
-    hops = cols[2].slider("Hops", 1, 40, key="graph_hops")
+    hops = cols[2].slider("Hops (depth drawn)", 1, 40, key="graph_hops")
     to_url(node=ref, direction=direction, hops=hops)
+    where = (ref, direction, hops)
+    if st.session_state.get("graph_expanded_for") != where:  # expansions belong to one view
+        st.session_state["graph_expanded_for"] = where
+        st.session_state["graph_expanded"] = {}
+    expanded = st.session_state["graph_expanded"]
     try:
-        g = q_graph(uri, ref, direction, hops)
+        g = q_view(uri, ref, direction, hops, tuple(sorted(expanded.items())))
     except LineageError as exc:
         error_text(f"Cannot show {ref!r}", exc)
         return
-    st.graphviz_chart(g["dot"], width="stretch")
-    note = f"{g['size']} nodes, {g['edges']} edges"
-    if g["size"] > GRAPH_CAP:
-        note += f"; the {GRAPH_CAP} nearest to {ref} are drawn, {g['size'] - GRAPH_CAP} are not"
-    if g["tainted"]:
-        note += f"; tainted: {', '.join(g['tainted'])} (red, with everything downstream)"
-    st.caption(note)
-    keys = [n["key"] for n in g["nodes"]]
-    st.selectbox("Move the focus to", ["(stay)"] + [f"{n['key']} {n['type']}" for n in g["nodes"]],
-                 key="graph_focus", on_change=_move_focus)
-    if ref in keys:
-        with st.expander("Details of the focused node"):
-            show_node(uri, ref)
+    view = g["view"]
+    left, right = st.columns([5, 2])
+    with left:
+        graph_view.draw(view, key="graph_canvas", on_change=_graph_click)
+        st.markdown(graph_view.legend(view), unsafe_allow_html=True)  # every text in it is escaped
+        groups = sum(1 for n in view.nodes if n.group)
+        note = f"{g['size']} nodes, {g['edges']} edges, drawn as {len(view.nodes)}"
+        if groups:
+            note += f" ({groups} groups: click one to draw its members)"
+        if g["tainted"]:
+            note += f"; tainted: {', '.join(g['tainted'])} (red, with everything downstream)"
+        st.caption(note + ". Click a node to focus it; drag to pan, scroll to zoom.")
+    singles = [n for n in view.nodes if not n.group]
+    with right:
+        st.selectbox("Move the focus to", ["(stay)"] + [f"{n.id} {n.type}" for n in singles],
+                     key="graph_focus", on_change=_move_focus)
+        st.markdown(f"[What produced this](?page=provenance&node={_link_ref(ref)}) · "
+                    f"[What does this affect](?page=impact&node={_link_ref(ref)})")
+        show_node(uri, ref, narrow=True)
+
+
+def _graph_click() -> None:
+    """A click on the graph: a group draws (more of) its members, a node becomes the focus.
+    Runs as the component's callback, so the page reruns once, with the new state."""
+    nodes = (st.session_state.get("graph_canvas") or {}).get("nodes") or []
+    if not nodes:  # a click on the background, or a new drawing with nothing selected
+        return
+    node = nodes[0]
+    if node.startswith("g"):
+        expanded = st.session_state.setdefault("graph_expanded", {})
+        expanded[node] = expanded.get(node, 0) + SHOWN_PER_CLICK
+    elif node != st.session_state.get("graph_node"):
+        st.session_state["graph_node"] = node
 
 
 def _move_focus() -> None:

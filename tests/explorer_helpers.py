@@ -86,3 +86,34 @@ def start_ui(uri: str):
             time.sleep(0.3)
     proc.kill()
     raise AssertionError("lineage ui did not become healthy: " + Path(log.name).read_text()[-4000:])
+
+
+# ------------------------------------------------ the interactive graph (Cytoscape.js in an iframe)
+_CY = "() => { const c = [...document.querySelectorAll('div')].find(d => d._cyreg && d._cyreg.cy); return c ? c : null; }"
+
+
+def graph_frame(page, timeout: float = 60000):
+    """The graph component's frame, once its Cytoscape instance has drawn nodes."""
+    page.wait_for_selector('iframe[title*="lineage_graph"]', timeout=timeout)
+    frame = page.query_selector('iframe[title*="lineage_graph"]').content_frame()
+    frame.wait_for_function(f"() => {{ const c = ({_CY})(); return c && c._cyreg.cy.nodes().length > 0; }}",
+                            timeout=timeout)
+    return frame
+
+
+def graph_nodes(page):
+    """What the graph shows: id, label, classes and on-screen position of every node."""
+    frame = graph_frame(page)
+    return frame.evaluate(f"""() => ({_CY})()._cyreg.cy.nodes().map(n => ({{
+        id: n.id(), label: n.data('label'), classes: n.classes(), x: n.renderedPosition('x'),
+        y: n.renderedPosition('y'), visible: n.visible()}}))""")
+
+
+def click_graph_node(page, node_id: str) -> None:
+    """A real mouse click on a node: centred on it first (as a person would pan to it)."""
+    frame = graph_frame(page)
+    pos = frame.evaluate(f"""(id) => {{ const c = ({_CY})(); const cy = c._cyreg.cy; const n = cy.getElementById(id);
+        cy.center(n); const r = c.getBoundingClientRect(); const p = n.renderedPosition();
+        return {{x: r.left + p.x, y: r.top + p.y}}; }}""", node_id)
+    box = page.query_selector('iframe[title*="lineage_graph"]').bounding_box()
+    page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from explorer_helpers import SHOTS, chromium_path, launch, start_ui
+from explorer_helpers import SHOTS, chromium_path, graph_frame, launch, start_ui
 from helpers import stop_process
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def test_graph_controls_hold_and_moving_the_focus_settles(browser_page, store):
     page, base = browser_page
     m2, raw = store["m2"], store["raw"]
     page.goto(f"{base}/?page=graph&node=a{m2.id}&direction=both&hops=40")
-    page.wait_for_selector("svg text", timeout=60000)
+    graph_frame(page)
     for direction in ("upstream", "downstream", "upstream"):   # the same radio, changed again and again
         page.get_by_text(direction, exact=True).click()
         page.wait_for_function(f"() => new URLSearchParams(location.search).get('direction') === '{direction}'",
@@ -67,7 +67,7 @@ def test_graph_controls_hold_and_moving_the_focus_settles(browser_page, store):
     frames = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
     page.reload()
-    page.wait_for_selector("svg text", timeout=60000)
+    graph_frame(page)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Move the focus to").locator("input").click()
     page.get_by_role("option", name=f"a{raw.id} Dataset").click()
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('node') === 'a{raw.id}'", timeout=30000)
@@ -109,7 +109,7 @@ def test_a_link_that_names_nothing_says_so(browser_page, store, link, names):
 def test_each_page_keeps_only_its_own_parameters(browser_page, store):
     page, base = browser_page
     page.goto(f"{base}/?page=graph&node=a{store['m2'].id}&direction=upstream&hops=5")
-    page.wait_for_selector("svg text", timeout=60000)
+    graph_frame(page)
     _sidebar_click(page, "Serving")
     _header(page, "Serving")
     page.wait_for_function("() => new URLSearchParams(location.search).get('model') === 'reviews'", timeout=30000)

@@ -1,0 +1,113 @@
+"""The explorer's interactive lineage graph: a :class:`lineage.query.view.GraphView` drawn with
+Cytoscape.js (the ``st-cytoscape`` component's build: canvas rendering, pan and zoom, a click
+selects a node and reruns the page with it).
+
+Positions come from the view (columns by depth), so the browser lays out nothing: the drawing
+takes the same time whatever the store's size, and the same view always looks the same.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from lineage.query.export import NEUTRAL_ARTIFACT, TAINT_COLOUR, style_of
+from lineage.query.view import GraphView, X_STEP, Y_STEP
+
+FOCUS_COLOUR, FAILED_COLOUR = "#1d4ed8", "#dc2626"
+ZOOM = 0.85  # the zoom a large graph opens at (labels readable at 1440 px); smaller ones are fitted
+WIDTH = 700.0  # about the drawing's width at 1440 px with the sidebar open, for the opening pan
+
+
+@st.cache_resource(show_spinner=False)
+def _component() -> Any:
+    import st_cytoscape
+
+    build = Path(st_cytoscape.__file__).parent / "frontend" / "build"
+    return components.declare_component("lineage_graph", path=str(build))
+
+
+STYLESHEET: List[Dict[str, Any]] = [
+    {"selector": "node", "style": {
+        "label": "data(label)", "background-color": "data(fill)", "shape": "round-rectangle",
+        "width": 150, "height": 42, "font-size": 12, "text-wrap": "wrap", "text-max-width": 140,
+        "text-valign": "center", "text-halign": "center", "border-width": 1, "border-color": "#64748b",
+        "color": "#0f172a", "font-family": "sans-serif"}},
+    {"selector": "node.execution", "style": {"shape": "rectangle"}},
+    {"selector": "node.group", "style": {"border-style": "double", "border-width": 6, "font-weight": "bold"}},
+    {"selector": "node.cached", "style": {"border-style": "dashed", "border-width": 2, "color": "#475569"}},
+    {"selector": "node.failed", "style": {"border-color": FAILED_COLOUR, "border-width": 3}},
+    {"selector": "node.tainted", "style": {"background-color": TAINT_COLOUR, "border-color": FAILED_COLOUR}},
+    {"selector": "node.focus", "style": {"border-color": FOCUS_COLOUR, "border-width": 4}},
+    {"selector": "node:selected", "style": {"overlay-color": FOCUS_COLOUR, "overlay-opacity": 0.15}},
+    {"selector": "edge", "style": {
+        "width": 1.5, "curve-style": "bezier", "target-arrow-shape": "triangle", "line-color": "#94a3b8",
+        "target-arrow-color": "#94a3b8", "label": "data(label)", "font-size": 10, "color": "#475569",
+        "text-background-color": "#ffffff", "text-background-opacity": 1}},
+]
+
+
+def elements(view: GraphView) -> List[Dict[str, Any]]:
+    out: List[Dict[str, Any]] = []
+    for n in view.nodes:
+        classes = [n.kind] + list(n.marks) + (["group"] if n.group else [])
+        out.append({"data": {"id": n.id, "label": n.label, "fill": style_of(n.kind, n.type)[1]},
+                    "position": {"x": n.x, "y": n.y}, "classes": " ".join(classes), "selectable": True})
+    for u, v, count in view.edges:
+        out.append({"data": {"id": f"{u}->{v}", "source": u, "target": v,
+                             "label": str(count) if count > 1 else ""}, "selectable": False})
+    return out
+
+
+def _opening(view: GraphView, height: int) -> Dict[str, Any]:
+    """Fit a graph that fits at a readable zoom; otherwise open at ``ZOOM`` on the focus."""
+    if not view.nodes:
+        return {"name": "preset", "fit": True}
+    xs = [n.x for n in view.nodes]
+    ys = [n.y for n in view.nodes]
+    w, h = max(xs) - min(xs) + 170, max(ys) - min(ys) + 60
+    if w * ZOOM <= WIDTH and h * ZOOM <= height:
+        return {"name": "preset", "fit": True, "padding": 30}
+    focus = next((n for n in view.nodes if "focus" in n.marks), view.nodes[0])
+    left = min(xs)
+    at_x = 100.0 if focus.x - left < X_STEP / 2 else WIDTH / 2
+    return {"name": "preset", "fit": False, "zoom": ZOOM,
+            "pan": {"x": at_x - focus.x * ZOOM, "y": height / 2 - focus.y * ZOOM}}
+
+
+def height_of(view: GraphView) -> int:
+    rows: Dict[int, int] = {}
+    for n in view.nodes:
+        rows[n.depth] = rows.get(n.depth, 0) + 1
+    return int(min(760, max(320, max(rows.values(), default=1) * Y_STEP * ZOOM + 80)))
+
+
+def draw(view: GraphView, *, key: str, on_change: Callable[[], None]) -> Optional[Dict[str, Any]]:
+    """Draw ``view``; a click on a node calls ``on_change`` with ``st.session_state[key]`` =
+    ``{"nodes": [its id], "edges": []}``."""
+    height = height_of(view)
+    return _component()(elements=elements(view), stylesheet=STYLESHEET, width="100%", height=f"{height}px",
+                        layout=_opening(view, height), selectionType="single", userZoomingEnabled=True,
+                        userPanningEnabled=True, minZoom=0.1, maxZoom=3.0, key=key,
+                        default={"nodes": [], "edges": []}, on_change=on_change)
+
+
+def legend(view: GraphView) -> str:
+    """HTML (every text escaped) naming the colours of the types drawn and the marks."""
+    seen: Dict[str, str] = {}
+    for n in sorted(view.nodes, key=lambda n: (n.kind, n.type)):
+        seen.setdefault(n.type.rsplit(".", 1)[-1], style_of(n.kind, n.type)[1])
+    chip = ('<span style="display:inline-block;margin:0 10px 4px 0;padding:1px 6px;border:{b};'
+            'background:{f};font-size:12px">{t}</span>')
+    parts = [chip.format(b="1px solid #64748b", f=f, t=html.escape(t)) for t, f in seen.items()]
+    marks = [("focus", f"3px solid {FOCUS_COLOUR}", NEUTRAL_ARTIFACT[1]),
+             ("FAILED", f"3px solid {FAILED_COLOUR}", NEUTRAL_ARTIFACT[1]),
+             ("CACHED (reused, made nothing)", "2px dashed #64748b", NEUTRAL_ARTIFACT[1]),
+             ("tainted, or downstream of a taint", f"1px solid {FAILED_COLOUR}", TAINT_COLOUR),
+             ("xN: N of one type at one depth (click to expand)", "4px double #64748b", NEUTRAL_ARTIFACT[1])]
+    parts += [chip.format(b=b, f=f, t=html.escape(t)) for t, b, f in marks]
+    return "<div>" + "".join(parts) + "</div>"

@@ -1,0 +1,189 @@
+"""Every explorer page as a person meets it: loaded in headless Chromium from a served `lineage
+ui`, timed from navigation until the page has finished running and drawn (the graph: every node
+on the canvas), on the example store and on the large synthetic store, with screenshots.
+
+    .venv/bin/python bench/bench_explorer_browser.py [--store URI] [--large URI] [--rounds 3]
+
+--store defaults to the example pipeline's store (./.lineage/metadata.sqlite; run scripts/example
+first); --large to bench/.cache/synthetic-12500-1000.sqlite (built once with lineage.synthetic,
+about 100k executions, if absent). Cold: the first load in a fresh server process (empty
+caches). Warm: the same URL loaded again in a new tab (caches full). Rounds alternate pages;
+medians with min and max. Screenshots go to test-output/screenshots/bench-<store>-<page>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+READY = "() => { const a = document.querySelector('[data-testid=stApp]'); return a && a.getAttribute('data-test-script-state') === 'notRunning' && document.querySelector('h2, h1'); }"
+TITLE = {"overview": "Overview", "runs": "Runs", "artifacts": "Artifacts", "data": "Data", "graph": "Lineage graph",
+         "provenance": "What produced this", "impact": "What does this affect", "serving": "Serving",
+         "compare": "Compare"}
+
+
+def pages_for(uri: str, large: bool) -> dict:
+    uri = uri if "://" in uri else f"sqlite:///{Path(uri).resolve()}"
+    from lineage import Lineage
+
+    lin = Lineage.open(uri, readonly=True)
+    pages = {p: f"page={p}" for p in TITLE}
+    if large:
+        hot = lin.artifacts("Dataset", limit=1)[0]
+        pages["graph-hot"] = f"page=graph&node=a{hot.id}&direction=downstream&hops=40"
+        pages["impact-hot"] = f"page=impact&node=a{hot.id}"
+    lin.close()
+    return pages
+
+
+def load(page, base: str, query: str, title: str) -> float:
+    from explorer_helpers import graph_frame
+
+    t0 = time.perf_counter()
+    page.goto(f"{base}/?{query}")
+    page.locator("h2", has_text=title).first.wait_for(timeout=120000)
+    page.wait_for_function(READY, timeout=120000)
+    if "page=graph" in query:
+        graph_frame(page, timeout=120000)
+    return time.perf_counter() - t0
+
+
+WATCH = """() => { window.__runs = []; const a = document.querySelector('[data-testid=stApp]');
+    new MutationObserver(() => window.__runs.push([performance.now(), a.getAttribute('data-test-script-state')]))
+        .observe(a, {attributes: true, attributeFilter: ['data-test-script-state']}); return performance.now(); }"""
+
+
+def rerun(page) -> float:
+    """Streamlit's own rerun (the "r" key): the script runs again in the same session, as after
+    any click, with the browser's page already loaded."""
+    page.locator("h2").first.click()
+    t0 = page.evaluate(WATCH)
+    page.keyboard.press("r")
+    page.wait_for_function("() => window.__runs.some(r => r[1] !== 'notRunning') && "
+                           "window.__runs[window.__runs.length - 1][1] === 'notRunning'", timeout=120000)
+    done = page.evaluate("() => window.__runs[window.__runs.length - 1][0]")
+    return (done - t0) / 1000.0
+
+
+def measure(browser, uri: str, name: str, rounds: int, pages: dict) -> dict:
+    from explorer_helpers import SHOTS, start_ui
+    from helpers import stop_process
+
+    out: dict = {}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for r in range(rounds):
+        port, proc = start_ui(uri)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for key, query in pages.items():
+                title = TITLE[key.split("-")[0]]
+                page = browser.new_page(viewport={"width": 1440, "height": 900})
+                cold = load(page, base, query, title)
+                page.close()
+                page = browser.new_page(viewport={"width": 1440, "height": 900})
+                warm = load(page, base, query, title)
+                again = rerun(page)
+                if r == 0:
+                    page.screenshot(path=str(SHOTS / f"bench-{name}-{key}.png"), full_page=True)
+                page.close()
+                out.setdefault(key, []).append((cold, warm, again))
+        finally:
+            stop_process(proc)
+    return out
+
+
+FLOOR_APP = "import streamlit as st\nst.header('Overview')\n"
+
+
+def floor(browser, rounds: int) -> dict:
+    """The same three measures on a Streamlit app that only writes a header: what any page costs."""
+    import subprocess
+    import tempfile
+
+    from helpers import free_port, stop_process
+
+    app = Path(tempfile.mkdtemp()) / "floor.py"
+    app.write_text(FLOOR_APP)
+    out: dict = {}
+    for _ in range(rounds):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+                                 "--server.port", str(port), "--server.address", "127.0.0.1",
+                                 "--browser.gatherUsageStats", "false"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 60
+            import urllib.request
+            while time.time() < deadline:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.3)
+            base = f"http://127.0.0.1:{port}"
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            cold = load(page, base, "", "Overview")
+            page.close()
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            warm = load(page, base, "", "Overview")
+            again = rerun(page)
+            page.close()
+            out.setdefault("(empty app)", []).append((cold, warm, again))
+        finally:
+            stop_process(proc)
+    return out
+
+
+def _cell(values: list) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--store", default=str(ROOT / ".lineage" / "metadata.sqlite"))
+    ap.add_argument("--large", default=str(ROOT / "bench" / ".cache" / "synthetic-12500-1000.sqlite"))
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    from explorer_helpers import chromium_path, launch
+
+    large = Path(args.large.replace("sqlite:///", ""))
+    if not large.exists():
+        from lineage import Lineage
+        from lineage.synthetic import generate
+
+        large.parent.mkdir(parents=True, exist_ok=True)
+        print(f"building {large} (12,500 runs, about 100k executions; a few minutes, once)", file=sys.stderr)
+        lin = Lineage.open(f"sqlite:///{large}")
+        generate(lin, runs=12500, hot_runs=1000, datasets=8, endpoints=20,
+                 progress=lambda d, t: print(f"\r  {d}/{t} runs", end="", file=sys.stderr))
+        lin.close()
+        print(file=sys.stderr)
+    stores = (("example", args.store, pages_for(args.store, False)),
+              ("100k", str(large), pages_for(str(large), True)))
+    results: dict = {}
+    with sync_playwright() as p:
+        browser = launch(p, chromium_path())
+        for r in range(args.rounds):  # rounds interleave the floor and the two stores
+            for name, per_page in [("floor", floor(browser, 1))] + \
+                    [(name, measure(browser, uri, name, 1, pages)) for name, uri, pages in stores]:
+                for key, rows in per_page.items():
+                    results.setdefault((name, key), []).extend(rows)
+        browser.close()
+    print("| store | page | new tab, cold s | new tab, warm s | rerun s |")
+    print("| --- | --- | --- | --- | --- |")
+    for (name, key), rows in results.items():
+        print(f"| {name} | {key} | {_cell([r[0] for r in rows])} | {_cell([r[1] for r in rows])} | "
+              f"{_cell([r[2] for r in rows])} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The interactive lineage graph in headless Chromium (issue 13, defect 4 and "a graph you can use"):
+sibling fan-out drawn as one node, a click on a group draws its members, a click on a node focuses
+it (side panel and URL follow, the page settles), and FAILED / CACHED / tainted are marked."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer_helpers import SHOTS, chromium_path, click_graph_node, graph_nodes, launch, start_ui
+from helpers import stop_process
+from lineage import Lineage, record
+from lineage.synthetic import generate
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def fanned(tmp_path_factory):
+    """A synthetic store whose hot dataset feeds 30 runs, plus a failed and a cached step on it."""
+    lin = Lineage.open(f"sqlite:///{tmp_path_factory.mktemp('graph')}/metadata.sqlite")
+    info = generate(lin, runs=45, hot_runs=30, datasets=3, modules=2, endpoints=2, seed=5)
+    hot = lin.node(f"a{info.hot_dataset}")
+    failed = record("Ingest", inputs={"raw": hot}, state="FAILED", store=lin).execution
+    cached = record("Ingest", inputs={"raw": hot}, state="CACHED", store=lin).execution
+    lin.taint(lin.node(f"a{info.modules[0]}"), "tokenizer bug")
+    yield {"uri": lin.uri, "info": info, "failed": failed, "cached": cached, "lin": lin}
+    lin.close()
+
+
+@pytest.fixture(scope="module")
+def ui(fanned):
+    from playwright.sync_api import sync_playwright
+
+    chromium = chromium_path()
+    port, proc = start_ui(fanned["uri"])
+    try:
+        with sync_playwright() as p:
+            browser = launch(p, chromium)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            yield page, f"http://127.0.0.1:{port}"
+            browser.close()
+    finally:
+        stop_process(proc)
+
+
+def _by_label(nodes, label):
+    return [n for n in nodes if n["label"] == label]
+
+
+def test_fan_out_is_one_node_that_a_click_expands_and_a_node_click_focuses(ui, fanned):
+    page, base = ui
+    hot = f"a{fanned['info'].hot_dataset}"
+    page.goto(f"{base}/?page=graph&node={hot}&direction=downstream&hops=3")
+    nodes = graph_nodes(page)
+    [group] = _by_label(nodes, "x30 Ingest")              # 30 runs read it: one node, not 30
+    assert "group" in group["classes"]
+    [focus] = [n for n in nodes if "focus" in n["classes"]]
+    assert focus["id"] == hot and focus["visible"]
+    failed, cached = f"e{fanned['failed'].id}", f"e{fanned['cached'].id}"
+    marks = {n["id"]: n["classes"] for n in nodes}
+    assert "failed" in marks[failed] and "cached" in marks[cached]   # never merged into the group
+    assert len(nodes) < 40
+    page.screenshot(path=str(SHOTS / "graph-grouped.png"))
+
+    click_graph_node(page, group["id"])                      # a real click on the canvas
+    page.wait_for_function("() => true")
+    frame_nodes = None
+    for _ in range(60):
+        frame_nodes = graph_nodes(page)
+        if not _by_label(frame_nodes, "x30 Ingest"):
+            break
+        page.wait_for_timeout(500)
+    ingests = [n for n in frame_nodes if n["label"].startswith("Ingest e") and "group" not in n["classes"]]
+    assert len(ingests) == 32 and not any(n["label"].endswith("Ingest") for n in frame_nodes if "group" in n["classes"])
+    page.screenshot(path=str(SHOTS / "graph-group-expanded.png"))
+
+    target = next(n for n in ingests if n["id"] not in (failed, cached))["id"]
+    frames = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
+    click_graph_node(page, target)
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('node') === '{target}'", timeout=30000)
+    page.get_by_text(f"Execution {target[1:]}", exact=True).wait_for(timeout=30000)   # the side panel follows
+    nodes = graph_nodes(page)
+    assert [n["id"] for n in nodes if "focus" in n["classes"]] == [target]
+    page.wait_for_timeout(1500)
+    settled = len(frames)
+    page.wait_for_timeout(3000)
+    assert len(frames) - settled < 5, f"{len(frames) - settled} websocket messages in 3 s after a click"
+    page.screenshot(path=str(SHOTS / "graph-focus-clicked.png"))
+
+
+def test_taint_marks_everything_downstream_of_the_tainted_module(ui, fanned):
+    page, base = ui
+    module = f"a{fanned['info'].modules[0]}"
+    page.goto(f"{base}/?page=graph&node={module}&direction=downstream&hops=2")
+    nodes = graph_nodes(page)
+    assert nodes and all("tainted" in n["classes"] for n in nodes)
+    assert any(n["label"].startswith("x") and "Train" in n["label"] for n in nodes)
+    page.get_by_text("tainted, or downstream of a taint").first.wait_for(timeout=30000)   # the legend
+    page.get_by_text(f"tainted: {module}", exact=False).first.wait_for(timeout=30000)
