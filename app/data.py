@@ -19,7 +19,7 @@ from lineage.query.graph import LineageGraph
 from lineage.query.view import view_of
 from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
-from lineage.vocab import is_blessed, type_leaf
+from lineage.vocab import RUN_CONTEXT_TYPES, is_blessed, type_leaf
 
 PAGES = ["overview", "runs", "artifacts", "data", "graph", "provenance", "impact", "serving", "compare"]
 TITLES = {"overview": "Overview", "runs": "Runs", "artifacts": "Artifacts", "data": "Data",
@@ -138,17 +138,17 @@ def q_runs(uri: Optional[str], pipeline: str, limit: int) -> List[Dict[str, Any]
 def q_endpoints(uri: Optional[str]) -> List[Dict[str, Any]]:
     """What each endpoint serves now (no full replay), with the last change and its run."""
     lin = open_store(uri)
-    contexts = lin.contexts_of_type("ServingEndpoint", limit=500)
-    now = lin.serving_now([c.name for c in contexts])
+    names = lin.serving_endpoints()
+    now = lin.serving_now(names)
     out = []
-    for c in contexts:
-        ev = lin.last_serving_change(c.name)
+    for name in names:
+        ev = lin.last_serving_change(name)
         run = ""
         if ev is not None:
-            runs = [x.name for x in lin.contexts(ev) if x.type == "PipelineRun"]
+            runs = [x.name for x in lin.contexts(ev) if x.type in RUN_CONTEXT_TYPES]
             run = runs[0] if runs else ""
-        out.append({"endpoint": c.name, "version": now.get(c.name),
-                    "tainted": _serving_taints(lin, c.name, now.get(c.name)),
+        out.append({"endpoint": name, "version": now.get(name),
+                    "tainted": _serving_taints(lin, name, now.get(name)),
                     "last change": when(ev.properties.get("ended_at") or ev.created) if ev else "",
                     "by": f"e{ev.id} {ev.type} ({ev.properties.get('user') or '?'})" if ev else "",
                     "run": run})
@@ -222,6 +222,16 @@ def q_find(uri: Optional[str], kind: str, type_name: str, where: str, context: s
     lin = open_store(uri)
     found = lin.find(type_name or None, where or None, kind=kind, context=context or None, limit=limit)
     return [art_row(a) if kind == "artifact" else exec_row(a) for a in found]
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def q_run_steps(uri: Optional[str], run: str) -> List[Dict[str, Any]]:
+    """A run's steps in order, as table rows (parameters, step, code version)."""
+    return [exec_row(e) | {"params": short(dict(e.params), 120), "step": e.properties.get("step", ""),
+                           "git_commit": (e.properties.get("git_commit") or "")[:12]
+                           + (" (dirty)" if e.properties.get("git_dirty") else ""),
+                           "source_hash": (e.properties.get("source_hash") or "")[7:19]}
+            for e in open_store(uri).run_steps(run)]
 
 
 @st.cache_data(ttl=30, show_spinner=False)

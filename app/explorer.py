@@ -9,6 +9,7 @@ so a view can be shared.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -20,8 +21,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lineage import Lineage  # noqa: E402
-from lineage.app.data import (error_text, md_text, PAGES, TITLES, chart_bar, chart_steps, exec_row,  # noqa: E402
-                              open_store, q_counts, q_endpoints, q_find, q_history, q_view, q_node,
+from lineage.app.data import (error_text, md_text, PAGES, TITLES, chart_bar, chart_steps, open_store, q_counts, q_endpoints, q_find, q_history, q_view, q_node, q_run_steps,
                               q_impact, q_provenance, q_runs, q_state, q_version_checks, short, store_uri)
 from lineage.errors import LineageError  # noqa: E402
 from lineage.values import plain  # noqa: E402
@@ -85,6 +85,29 @@ def node_ref(text: str) -> str:
     return text
 
 
+def table(rows: Any, key: str, opens: Optional[List[Dict[str, Any]]] = None) -> None:
+    """A table; with ``opens`` (one dict of widget values per row), selecting a row sets those
+    values (a ``page`` among them moves to that page) and the page reruns once with them."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    if not opens:
+        st.dataframe(frame, hide_index=True, width="stretch")
+        return
+    st.dataframe(frame, hide_index=True, width="stretch", key=key, selection_mode="single-row",
+                 on_select=functools.partial(_open_row, key, opens))
+    st.caption("Select a row to open it.")
+
+
+def _open_row(key: str, opens: List[Dict[str, Any]]) -> None:
+    picked = st.session_state[key].selection.rows
+    if not picked or picked[0] >= len(opens):
+        return
+    for k, v in opens[picked[0]].items():
+        st.session_state[k] = v
+    if "page" in opens[picked[0]]:
+        for k in [k for k in st.session_state if str(k).endswith(":bad")]:
+            del st.session_state[k]
+
+
 # ---------------------------------------------------------------------- pages
 
 
@@ -112,13 +135,14 @@ def page_overview(uri: Optional[str], lin: Lineage) -> None:
             st.error(f"{e['endpoint']} serves version {e['version']}, made from tainted data")
             st.code(e["tainted"], language="text", wrap_lines=True)
     if endpoints:
-        st.dataframe(pd.DataFrame(endpoints), hide_index=True, width="stretch")
+        table(endpoints, "overview_endpoints",
+              [{"page": "serving", "serving_model": e["endpoint"]} for e in endpoints])
     else:
         st.caption("Nothing has been pushed to a serving endpoint yet.")
     st.subheader("Recent runs")
     runs = q_runs(uri, "", 10)
     if runs:
-        st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch")
+        table(runs, "overview_runs", [{"page": "runs", "runs_run": r["name"]} for r in runs])
 
 
 def page_runs(uri: Optional[str], lin: Lineage) -> None:
@@ -141,25 +165,24 @@ def page_runs(uri: Optional[str], lin: Lineage) -> None:
     if not runs:
         st.info("No runs match.")
         return
-    st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch")
     names = [r["name"] for r in runs]
+    table(runs, "runs_table", [{"runs_run": n} for n in names])
     seed("runs_run", "run", names)
     if bad_link("runs_run", "a run"):
         return
     name = st.selectbox("Run", names, key="runs_run")
     to_url(run=name)
-    steps = [exec_row(e) | {"params": short(dict(e.params), 120), "step": e.properties.get("step", ""),
-                            "git_commit": (e.properties.get("git_commit") or "")[:12]
-                            + (" (dirty)" if e.properties.get("git_dirty") else ""),
-                            "source_hash": (e.properties.get("source_hash") or "")[7:19]}
-             for e in lin.run_steps(name)]
+    steps = q_run_steps(uri, name)
     step_type = st.selectbox("Step type", [""] + sorted({s["type"] for s in steps}))
     if step_type:
         steps = [s for s in steps if s["type"] == step_type]
     st.subheader("Steps, in order")
-    st.dataframe(pd.DataFrame(steps), hide_index=True, width="stretch")
+    labels = [f"e{s['id']} {s['type']}" for s in steps]
+    table(steps, "runs_steps", [{"runs_step": label} for label in labels])
     if steps:
-        pick = st.selectbox("Step", [f"e{s['id']} {s['type']}" for s in steps])
+        if st.session_state.get("runs_step") not in labels:
+            st.session_state["runs_step"] = labels[0]
+        pick = st.selectbox("Step", labels, key="runs_step")
         show_node(uri, pick.split()[0])
 
 
@@ -216,12 +239,17 @@ def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
     except LineageError as exc:
         error_text("Cannot show this", exc)
         rows = []
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     choices = [f"a{r['id']}" for r in rows]
+    if rows:
+        table(rows, "artifacts_table", [{"artifacts_ref": c} for c in choices])
     seed("artifacts_ref", "artifact", None, choices[0] if choices else None, _artifact_ref(uri))
     if bad_link("artifacts_ref", "an artifact"):
         return
+    search = (type_name, where, context, limit)
+    if st.session_state.get("artifacts_search", search) != search and choices \
+            and st.session_state["artifacts_ref"] not in choices:
+        st.session_state["artifacts_ref"] = choices[0]   # a new search drives the detail
+    st.session_state["artifacts_search"] = search
     selected = st.session_state["artifacts_ref"]
     if selected is not None and selected not in choices:
         choices.insert(0, selected)   # a deep-linked artifact the search does not list
@@ -435,11 +463,15 @@ def _report(uri: Optional[str], key: str, hint: str, what: str,
 
 
 def _artifact_table(title: str, rows: List[Dict[str, Any]]) -> None:
+    """Rows that name an artifact (``ref`` a12) open it on the Artifacts page."""
     st.caption(title)
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    else:
+    if not rows:
         st.text("-")
+        return
+    refs = [str(r.get("ref") or r.get("artifact") or (f"a{r['id']}" if "id" in r else "")) for r in rows]
+    opens = [{"page": "artifacts", "artifacts_ref": ref} for ref in refs] \
+        if all(ref.startswith("a") for ref in refs) else None
+    table(rows, f"table:{title}", opens)
 
 
 def page_provenance(uri: Optional[str], lin: Lineage) -> None:
@@ -536,16 +568,18 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
     failed = sum(1 for h in history if h["reason"])
     if failed:
         st.caption(f"{failed} change(s) failed; the reason is in the last column")
-    st.dataframe(pd.DataFrame(history).drop(columns=["time"]), hide_index=True, width="stretch")
-    st.subheader("Go back")
     versions = sorted({h["version"] for h in history if h["action"] == "push" and h["version"] is not None},
                       reverse=True)
     others = [v for v in versions if v != state["version"]]
+    table(pd.DataFrame(history).drop(columns=["time"]), "serving_history",
+          [{"serving_back": h["version"]} if h["version"] in others else {} for h in history])
+    st.subheader("Go back")
     if not others:
         st.caption("No other version was pushed.")
         return
     seed("serving_back", "back", others)
     back = st.selectbox("Version to go back to", others, key="serving_back")
+    to_url(back=back)
     _version_badges(uri, name, back, serving=False)
     st.code(f"lineage rollback {name} --to {back}", language="bash")
     st.caption("The explorer never changes what is served: run the command (it checks the version "

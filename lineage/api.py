@@ -231,6 +231,11 @@ class Lineage:
         """The version serving now of each model (None where nothing serves)."""
         return query.serving_now(self.store, model_names)
 
+    def serving_endpoints(self, *, limit: int = 500) -> List[str]:
+        """Every served model name: ServingEndpoint contexts (ours), then the destinations TFX's
+        Pusher wrote to (``<serving_dir>/<model>/<version>``)."""
+        return query.endpoint_names(self.store, limit)
+
     def last_serving_change(self, model_name: str) -> Optional[Execution]:
         """The newest completed push, rollback, promote or unpin of ``model_name``."""
         return query.last_change(self.store, model_name)

@@ -117,3 +117,18 @@ def click_graph_node(page, node_id: str) -> None:
         return {{x: r.left + p.x, y: r.top + p.y}}; }}""", node_id)
     box = page.query_selector('iframe[title*="lineage_graph"]').bounding_box()
     page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
+
+
+def select_row(page, frame_locator, row: int) -> None:
+    """Select row ``row`` (0 = first data row) of an st.dataframe by clicking its row marker,
+    as a person does (the table is a canvas: header and rows are 35 px high)."""
+    frame_locator.scroll_into_view_if_needed()
+    box = frame_locator.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 * row + 17)
+
+
+def table_rows(table):
+    """An st.dataframe's rows as dicts, read from the grid's accessible table (the rows drawn)."""
+    return table.evaluate("""t => { const heads = [...t.querySelectorAll('th[role=columnheader]')].map(h => h.textContent);
+        return [...t.querySelectorAll('tr[role=row]')].filter(r => r.querySelector('td')).map(r =>
+            Object.fromEntries([...r.querySelectorAll('td')].map((c, i) => [heads[i], c.textContent]))); }""")

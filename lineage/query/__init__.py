@@ -16,6 +16,7 @@ the whole store. Every report is a frozen dataclass with ``to_dict()``.
 ``taint``           which artifacts are marked bad now
 ``health``          ``lineage doctor``: abandoned RUNNING rows, missing files, unknown versions
 ``export``          DOT, node-link JSON, GraphML, OpenLineage
+``view``            the explorer's readable graph: fan-out grouped, columns by depth
 ==================  ===========================================================================
 
 Works on stores lineage did not write: TFX's type names are understood by *role*
@@ -32,7 +33,7 @@ from .impact import Impact, ImpactedPush, impact
 from .nodes import consumers, inputs, outputs, producers
 from .provenance import Provenance, provenance
 from .resolve import lookup, parse_when, pushed_of, pushed_version
-from .serving import (ServingEvent, ServingState, last_change, observed_state, replay, replay_steps, served_at,
+from .serving import (ServingEvent, ServingState, endpoint_names, last_change, observed_state, replay, replay_steps, served_at,
                       serving_history, serving_now)
 from .subject import as_artifact, check_context, check_type, near, resolve_node, resolve_served
 from .taint import TaintRecord, tainted, tainted_upstream
@@ -41,6 +42,6 @@ from .verify import VerifyReport, verify
 __all__ = [
     "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "reach", "trace", "Impact", "ImpactedPush", "impact",
     "Provenance", "provenance", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
-    "ServingState", "last_change", "observed_state", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
+    "ServingState", "endpoint_names", "last_change", "observed_state", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
     "as_artifact", "resolve_served", "resolve_node", "check_type", "check_context", "near", "consumers", "inputs", "outputs", "producers", "TaintRecord", "tainted", "tainted_upstream", "VerifyReport", "verify",
 ]

@@ -92,11 +92,16 @@ def model_name_of(a: Artifact) -> Optional[str]:
 
 
 def pushed_of(store: Store, model_name: str) -> List[Artifact]:
+    """The PushedModel artifacts of one served model: ours carry ``model_name``; TFX's Pusher
+    writes only its destination (``<serving_dir>/<model>/<version>``)."""
     if "PushedModel" not in store.type_names("artifact"):
         return []
     q = f"type = 'PushedModel' AND properties.model_name.string_value = {quote(model_name)}"
     try:
-        return store.list_artifacts(filter_query=q, limit=10_000)
+        found = store.list_artifacts(filter_query=q, limit=10_000)
     except InvalidInput:  # a foreign store whose PushedModel type has no model_name property
-        return []
-
+        found = []
+    if found:
+        return found
+    return [a for a in store.list_artifacts(filter_query="type = 'PushedModel'", limit=10_000)
+            if a.get("model_name") is None and model_name_of(a) == model_name]

@@ -11,9 +11,9 @@ from ..errors import NotFound
 from ..records import Artifact, Execution, iso, utc_from_s
 from ..store import Store
 from ..vocab import artifact_role, execution_role, quote, type_leaf
-from .resolve import event_time, parse_when, pushed_version
+from .resolve import event_time, model_name_of, parse_when, pushed_version
 
-__all__ = ["ServingEvent", "ServingState", "serving_history", "replay_steps", "replay", "observed_state",
+__all__ = ["ServingEvent", "ServingState", "serving_history", "tfx_pushes", "endpoint_names", "replay_steps", "replay", "observed_state",
            "serving_now", "served_at", "last_change"]
 
 
@@ -69,6 +69,9 @@ def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> Li
     ctx = store.get_context_by_name("ServingEndpoint", model_name) \
         if "ServingEndpoint" in store.type_names("context") else None
     if ctx is None:
+        tfx = tfx_pushes(store).get(model_name)
+        if tfx:
+            return [_tfx_push(e, a) for e, a in tfx]
         raise NotFound(f"no serving endpoint {model_name!r} in {store.config.redacted()} "
                        f"(nothing was pushed under that name)")
     all_execs = store.executions_in_context(ctx.id, limit=limit)
@@ -111,6 +114,52 @@ def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> Li
     out += observed
     out.sort(key=lambda s: (s.time, s.execution.id))
     return out
+
+
+def tfx_pushes(store: Store) -> Dict[str, List[Tuple[Execution, Artifact]]]:
+    """Pushes recorded by TFX's Pusher, which writes no ServingEndpoint context: its PushedModel
+    outputs marked ``pushed``, by served model name (the destination's folder,
+    ``<serving_dir>/<model>/<version>``), oldest first."""
+    if "PushedModel" not in store.type_names("artifact"):
+        return {}
+    arts = [a for a in store.list_artifacts(filter_query="type = 'PushedModel'", limit=10_000)
+            if a.get("model_name") is None and a.get("pushed_destination") and a.get("pushed") not in (0, "0", False)]
+    if not arts:
+        return {}
+    producers: Dict[int, int] = {}
+    for ev in store.events_of_artifacts([a.id for a in arts]):
+        if ev.type == "OUTPUT":
+            producers[ev.artifact_id] = ev.execution_id
+    execs = {e.id: e for e in store.get_executions(sorted(set(producers.values())))}
+    out: Dict[str, List[Tuple[Execution, Artifact]]] = {}
+    for a in arts:
+        name = model_name_of(a)
+        e = execs.get(producers.get(a.id, -1))
+        if name and e is not None:
+            out.setdefault(name, []).append((e, a))
+    for pushes in out.values():
+        pushes.sort(key=lambda p: (_tfx_time(p[0]), p[0].id))
+    return out
+
+
+def _tfx_time(e: Execution) -> float:
+    """When a TFX step ran: its record's time, else its run id (TFX 0.2x wrote times of 0 and
+    an ISO run id such as ``2020-06-17T21:49:51.783778``)."""
+    t = event_time(e)
+    if t:
+        return t
+    try:
+        return _dt.datetime.fromisoformat(str(e.properties.get("run_id"))).replace(tzinfo=_dt.timezone.utc).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _tfx_push(e: Execution, a: Artifact) -> ServingEvent:
+    state = e.state
+    if state == "UNKNOWN" and str(e.properties.get("state", "")).lower() == "complete":
+        state = "COMPLETE"   # TFX 0.2x kept the state in a property of its own
+    return ServingEvent(time=_tfx_time(e), action="push", version=pushed_version(a), label=None,
+                        execution=e, state=state)
 
 
 def _observation(e: Execution) -> ServingEvent:
@@ -228,6 +277,13 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
     return out
 
 
+def endpoint_names(store: Store, limit: int = 500) -> List[str]:
+    """Every served model name: ServingEndpoint contexts, then TFX Pusher destinations."""
+    names = [c.name for c in store.list_contexts(filter_query="type = 'ServingEndpoint'", limit=limit)] \
+        if "ServingEndpoint" in store.type_names("context") else []
+    return names + sorted(n for n in tfx_pushes(store) if n not in names)
+
+
 def _replayed_now(store: Store, name: str) -> Optional[int]:
     try:
         return served_at(store, name, "now").version
@@ -240,8 +296,12 @@ def last_change(store: Store, model_name: str) -> Optional[Execution]:
     rollback, promote or unpin; not an observation), or None."""
     found = store.list_executions(
         filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {quote(model_name)} "
-                     f"AND last_known_state = COMPLETE AND type != 'ServingObservation'", limit=1, order_by="id")
-    return found[0] if found else None
+                     f"AND last_known_state = COMPLETE AND type != 'ServingObservation'", limit=1, order_by="id") \
+        if "ServingEndpoint" in store.type_names("context") else []
+    if not found:
+        tfx = [e for e, _ in tfx_pushes(store).get(model_name, [])]
+        return tfx[-1] if tfx else None
+    return found[0]
 
 
 def served_at(store: Store, model_name: str, when: Any = "now") -> ServingState:

@@ -49,7 +49,7 @@ def _named(store: Store, name: str) -> Union[Artifact, Context]:
                            f"the run, or {name}:VERSION for a version of the model")
     if run is not None:
         return run
-    if model is not None:
+    if model is not None or (run is None and pushed_of(store, name)):   # ours, or TFX's Pusher destination
         return resolve_served(store, name)
     names = [c.name for t in ("PipelineRun", "ServingEndpoint") if store.has_type("context", t)
              for c in store.list_contexts(filter_query=f"type = '{t}'", limit=2000)]

@@ -369,10 +369,29 @@ def test_tfx_store_provenance_upstream_impact_and_exports(tfx):
     [external] = tfx.artifacts("ExternalArtifact")
     imp = tfx.impact(external)
     assert pushed.id in {p.pushed.id for p in imp.pushed}
-    assert [p.serving_now for p in imp.pushed] == [None]  # TFX records no serving endpoint
+    # TFX's Pusher writes no serving endpoint: the model name is its destination's folder
+    assert [(p.model_name, p.version, p.serving_now) for p in imp.pushed] == [("chicago_taxi_beam", 1592445164, True)]
     assert export.to_dot(up).count("->") == up.graph.number_of_edges()
     assert len(export.to_openlineage(up)) == len(up.executions())
     assert export.to_graphml(up).count("<node ") == len(up)
+
+
+def test_tfx_pusher_destinations_are_served_models(tfx):
+    """A TFX store has no ServingEndpoint context: its Pusher's PushedModel (pushed = 1,
+    pushed_destination <serving_dir>/<model>/<version>) is a push of that model (issue 13, defect 8)."""
+    raw = tfx.store.mlmd
+    [pushed] = [a for a in raw.get_artifacts_by_type("PushedModel")]
+    dest = pushed.custom_properties["pushed_destination"].string_value
+    name, version = dest.rstrip("/").split("/")[-2:]
+    assert tfx.serving_endpoints() == [name] == ["chicago_taxi_beam"]
+    [event] = tfx.serving_history(name)
+    assert (event.action, event.version, event.state) == ("push", int(version), "COMPLETE")
+    assert event.when.isoformat().startswith("2020-06-17T21:49:51")   # the TFX run id: TFX wrote times of 0
+    assert tfx.serving_now([name]) == {name: int(version)}
+    assert tfx.provenance(name).target.id == pushed.id == tfx.provenance(f"{name}:{version}").target.id
+    assert tfx.last_serving_change(name).type.endswith("Pusher")
+    with pytest.raises(NotFound):
+        tfx.serving_history("chicago_taxi")
 
 
 def test_serving_now_fast_path_agrees_with_the_replay(lin, tmp_path):

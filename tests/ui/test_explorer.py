@@ -173,6 +173,13 @@ def test_works_on_the_upgraded_tfx_store(tfx_store, tmp_path):
     upgrade_store(parse_store_uri(str(tfx_store)), copy_to=copy)
     at = app(str(copy), page="overview")
     assert dict(zip(frames(at)[0]["type"], frames(at)[0]["count"]))["ExternalArtifact"] == 1
+    # TFX's Pusher output is a served model (its destination's folder), not "Nothing has been pushed"
+    serving = next(d for d in frames(at) if "endpoint" in d.columns)
+    assert list(zip(serving["endpoint"], serving["version"])) == [("chicago_taxi_beam", 1592445164)]
+    assert "Pusher" in serving["by"].iloc[0] and serving["run"].iloc[0].startswith("chicago_taxi_beam.")
+    at = app(str(copy), page="serving", model="chicago_taxi_beam")
+    assert "serving now: version 1592445164; since 2020-06-17" in texts(at)
+    assert list(frames(at)[0]["action"]) == ["push"]
     pushed = Lineage.open(str(copy), readonly=True).artifacts("PushedModel")[0]
     at = app(str(copy), page="graph", node=f"a{pushed.id}", direction="upstream", hops=30)
     nodes = graph_elements(at)["nodes"].values()

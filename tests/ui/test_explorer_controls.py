@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from explorer_helpers import SHOTS, chromium_path, graph_frame, launch, start_ui
+from explorer_helpers import SHOTS, chromium_path, graph_frame, launch, select_row, start_ui
 from helpers import stop_process
 
 pytestmark = pytest.mark.slow
@@ -113,7 +113,7 @@ def test_each_page_keeps_only_its_own_parameters(browser_page, store):
     _sidebar_click(page, "Serving")
     _header(page, "Serving")
     page.wait_for_function("() => new URLSearchParams(location.search).get('model') === 'reviews'", timeout=30000)
-    assert set(_params(page)) == {"page", "model"}
+    assert set(_params(page)) == {"page", "model", "back"}
 
 
 def test_page_loads_log_no_server_errors(browser_page):
@@ -131,3 +131,43 @@ def test_page_loads_log_no_server_errors(browser_page):
         status = exc.code
     assert status == 200
     assert "Exception in ASGI application" not in Path(page.ui_log).read_text()
+
+
+def _table_with(page, column_text):
+    """The st.dataframe whose header shows ``column_text`` (read from the grid's accessible table)."""
+    table = page.locator('[data-testid="stDataFrame"]').filter(
+        has=page.locator('th[role="columnheader"]', has_text=column_text)).first
+    table.wait_for(timeout=60000)
+    return table
+
+
+def _row_of(table, text):
+    """The index (0 = first data row) of the row that shows ``text``."""
+    row = table.locator('tr[role="row"]', has_text=text).first
+    row.wait_for(state="attached", timeout=30000)
+    return int(row.get_attribute("aria-rowindex")) - 2
+
+
+def test_table_rows_open_their_detail(browser_page, store):
+    """Selecting a row opens what it names: a recent run opens the Runs page on it, an artifact
+    row its detail, a serving history row the version to go back to (issue 13)."""
+    page, base = browser_page
+    page.goto(f"{base}/?page=overview")
+    _header(page, "Overview")
+    runs = _table_with(page, "experiment")
+    select_row(page, runs, _row_of(runs, "run-1"))
+    page.wait_for_function("() => new URLSearchParams(location.search).get('page') === 'runs' && "
+                           "new URLSearchParams(location.search).get('run') === 'run-1'", timeout=30000)
+    _header(page, "Runs")
+
+    page.goto(f"{base}/?page=artifacts")
+    _header(page, "Artifacts")
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Type").locator("input").click()
+    page.get_by_role("option", name="Model", exact=True).click()
+    models = sorted(store["lin"].artifacts("Model"), key=lambda a: -a.id)
+    # the new search drives the detail: the newest Model, not the artifact shown before
+    page.get_by_text(f"Artifact {models[0].id}", exact=True).wait_for(timeout=30000)
+    select_row(page, _table_with(page, "fingerprint"), 1)
+    page.get_by_text(f"Artifact {models[1].id}", exact=True).wait_for(timeout=30000)
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('artifact') === '{models[1].id}'",
+                           timeout=30000)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer_helpers import SHOTS, chromium_path, click_graph_node, graph_nodes, launch, start_ui
+from explorer_helpers import (SHOTS, chromium_path, click_graph_node, graph_nodes, launch, select_row, start_ui,
+                              table_rows)
 from helpers import stop_process
 from lineage import Lineage, record
 from lineage.synthetic import generate
@@ -98,3 +99,21 @@ def test_taint_marks_everything_downstream_of_the_tainted_module(ui, fanned):
     assert any(n["label"].startswith("x") and "Train" in n["label"] for n in nodes)
     page.get_by_text("tainted, or downstream of a taint").first.wait_for(timeout=30000)   # the legend
     page.get_by_text(f"tainted: {module}", exact=False).first.wait_for(timeout=30000)
+
+
+def test_a_serving_history_row_picks_the_version_to_go_back_to(ui, fanned):
+    page, base = ui
+    name = fanned["info"].endpoints[0]
+    page.goto(f"{base}/?page=serving&model={name}")
+    table = page.locator('[data-testid="stDataFrame"]').filter(
+        has=page.locator('th[role="columnheader"]', has_text="action")).first
+    table.wait_for(timeout=60000)
+    rows = table_rows(table)
+    pushes = [int(r["version"]) for r in rows if r["action"] == "push"]
+    assert len(pushes) >= 3 and pushes == sorted(pushes, reverse=True)   # newest first
+    default = page.locator("code", has_text=f"lineage rollback {name} --to ").first.text_content()
+    oldest = pushes[-1]
+    assert default.strip().endswith(f"--to {pushes[1]}")   # the newest version not serving
+    select_row(page, table, [i for i, r in enumerate(rows) if r["action"] == "push"][-1])
+    page.locator("code", has_text=f"lineage rollback {name} --to {oldest}").first.wait_for(timeout=30000)
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('back') === '{oldest}'", timeout=30000)
