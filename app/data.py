@@ -8,6 +8,7 @@ import json
 import re
 import os
 import sys
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
@@ -16,7 +17,6 @@ import streamlit as st
 from lineage import Lineage
 from lineage.query import observed_state, replay, replay_steps
 from lineage.query.graph import LineageGraph
-from lineage.query.view import view_of
 from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
 from lineage.vocab import RUN_CONTEXT_TYPES, is_blessed, type_leaf
@@ -217,6 +217,27 @@ def q_impact(uri: Optional[str], ref: str) -> Dict[str, Any]:
                        for p in imp.pushed]}
 
 
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def q_diff(uri: Optional[str], a: str, b: str) -> Dict[str, Any]:
+    """What differs between two models (``Lineage.diff``), as table rows per section."""
+    d = open_store(uri).diff(a, b)
+    return {"same": d.same, "sections": {section: [{"key": k, "A": short(va), "B": short(vb)}
+                                                   for k, (va, vb) in changes.items()]
+                                         for section, changes in d.sections.items()}}
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def q_metrics(uri: Optional[str], ref: str) -> Dict[str, Any]:
+    """A model's own evaluation metrics: TFMA's metrics.json per slice when its evaluation wrote
+    one, else the recorded scalars as the one slice "overall"."""
+    rep = open_store(uri).provenance(ref)
+    for ev in rep.evaluations:
+        p = Path(ev.uri) / "metrics.json"
+        if p.exists():
+            return json.loads(p.read_text())
+    return {"overall": dict(rep.metrics), "slices": {"overall": dict(rep.metrics)}}
+
+
 @st.cache_data(ttl=30, show_spinner=False)
 def q_find(uri: Optional[str], kind: str, type_name: str, where: str, context: str, limit: int):
     lin = open_store(uri)
@@ -258,16 +279,17 @@ def q_node(uri: Optional[str], ref: str) -> Dict[str, Any]:
 
 @st.cache_resource(ttl=30, max_entries=8, show_spinner=False)
 def q_lineage(uri: Optional[str], ref: str, direction: str, hops: int) -> Tuple[LineageGraph, Tuple[int, ...]]:
-    """The traversal around ``ref`` and the tainted artifact ids; kept as objects (not copied
-    per rerun) so that expanding a group redraws without walking the store again."""
+    """The shape of the traversal around ``ref`` (ids, types, states, edges: ``Lineage.sketch``)
+    and the tainted artifact ids; kept as objects (not copied per rerun) so that expanding a group
+    redraws without walking the store again."""
     lin = open_store(uri)
-    return lin.lineage(ref, direction, hops), tuple(sorted(lin.tainted()))
+    return lin.sketch(ref, direction, hops), tuple(sorted(lin.tainted()))
 
 
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)
 def q_view(uri: Optional[str], ref: str, direction: str, hops: int,
            expanded: Tuple[Tuple[str, int], ...] = ()) -> Dict[str, Any]:
     g, taints = q_lineage(uri, ref, direction, hops)
-    view = view_of(g, tainted=taints, expanded=dict(expanded))
+    view = open_store(uri).view(g, expanded=dict(expanded))
     return {"view": view, "size": len(g), "edges": g.graph.number_of_edges(),
             "tainted": sorted(f"a{i}" for i in taints if f"a{i}" in g.graph)}

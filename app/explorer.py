@@ -21,8 +21,9 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lineage import Lineage  # noqa: E402
-from lineage.app.data import (error_text, md_text, PAGES, TITLES, chart_bar, chart_steps, open_store, q_counts, q_endpoints, q_find, q_history, q_view, q_node, q_run_steps,
-                              q_impact, q_provenance, q_runs, q_state, q_version_checks, short, store_uri)
+from lineage.app.data import (PAGES, TITLES, chart_bar, chart_steps, error_text, md_text, open_store,  # noqa: E402
+                              q_counts, q_diff, q_endpoints, q_find, q_history, q_impact, q_metrics, q_node,
+                              q_provenance, q_run_steps, q_runs, q_state, q_version_checks, q_view, store_uri)
 from lineage.errors import LineageError  # noqa: E402
 from lineage.values import plain  # noqa: E402
 from lineage.records import Artifact  # noqa: E402
@@ -599,15 +600,6 @@ def _version_badges(uri: Optional[str], name: str, version: int, *, serving: boo
         st.success(f"{what}: blessed, nothing upstream tainted")
 
 
-def _metrics(lin: Lineage, ref: str) -> Dict[str, Any]:
-    rep = lin.provenance(ref)
-    for ev in rep.evaluations:
-        p = Path(ev.uri) / "metrics.json"
-        if p.exists():
-            return json.loads(p.read_text())
-    return {"overall": rep.metrics, "slices": {"overall": rep.metrics}}
-
-
 def _two_newest_versions(models: List[Dict[str, Any]]) -> tuple:
     """The refs of the two newest pushed versions of the newest pushed model's name (older
     first); other models when there is one version only."""
@@ -639,15 +631,18 @@ def page_compare(uri: Optional[str], lin: Lineage) -> None:
     a = cols[0].selectbox("Model A", ids, key="compare_a", format_func=label.get)
     b = cols[1].selectbox("Model B", ids, key="compare_b", format_func=label.get)
     to_url(a=a, b=b)
-    d = lin.diff(a, b)
-    if d.same:
+    try:
+        d = q_diff(uri, a, b)
+        ma, mb = q_metrics(uri, a), q_metrics(uri, b)
+    except LineageError as exc:
+        error_text(f"Cannot compare {a} with {b}", exc)
+        return
+    if d["same"]:
         st.success("No differences in data, modules, parameters, code or metrics.")
-    for section, changes in d.sections.items():
+    for section, changes in d["sections"].items():
         if changes:
             st.subheader(md_text(section))
-            st.dataframe(pd.DataFrame([{"key": k, "A": short(va), "B": short(vb)} for k, (va, vb) in changes.items()]),
-                         hide_index=True, width="stretch")
-    ma, mb = _metrics(lin, a), _metrics(lin, b)
+            st.dataframe(pd.DataFrame(changes), hide_index=True, width="stretch")
     slices = sorted(set(ma.get("slices", {})) | set(mb.get("slices", {})))
     metric = st.selectbox("Metric per slice", sorted({k for s in ma.get("slices", {}).values() for k in s}) or ["accuracy"],
                           index=0)

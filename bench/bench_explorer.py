@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["overview", "runs", "artifacts", "data", "graph", "serving", "compare"]
+PAGES = ["overview", "runs", "artifacts", "data", "graph", "provenance", "impact", "serving", "compare"]
 
 CHILD = r'''
 import os, sys, time

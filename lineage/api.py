@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import query, record
 from .errors import InvalidInput, NotFound
@@ -25,6 +25,9 @@ from .serving.rollback import RollbackResult
 from .store import Store
 from .uris import StoreConfig, parse_store_uri
 from .vocab import RUN_CONTEXT_TYPES, check_execution_state, quote
+
+if TYPE_CHECKING:
+    from .query.view import GraphView
 
 __all__ = ["Lineage", "use", "current_lineage"]
 
@@ -208,6 +211,24 @@ class Lineage:
         roots = [(found.kind, found.id)]
         graph = query.trace(self.store, roots, direction, max_hops)
         return graph.only(types) if types else graph
+
+    def sketch(self, node: NodeRef, direction: str = "both", max_hops: Optional[int] = None) -> LineageGraph:
+        """The shape of :meth:`lineage` (same nodes and edges; type and state, no properties):
+        for drawing large neighbourhoods."""
+        found = query.resolve_node(self.store, node)
+        if isinstance(found, Context):
+            raise InvalidInput(f"{node!r} is a context ({found.ref}): a context has no lineage of its own; "
+                               f"start from an artifact, an execution or a served model")
+        return query.sketch(self.store, [(found.kind, found.id)], direction, max_hops)
+
+    def view(self, graph: LineageGraph, *, expanded: Optional[Dict[str, int]] = None,
+             min_group: Optional[int] = None) -> "GraphView":
+        """``graph`` (from :meth:`lineage` or :meth:`sketch`) as the explorer draws it: sibling
+        fan-out grouped, columns by depth, taints marked (:mod:`lineage.query.view`)."""
+        from .query.view import MIN_GROUP, view_of
+
+        return view_of(graph, tainted=self.tainted(), expanded=expanded,
+                       min_group=MIN_GROUP if min_group is None else min_group, store=self.store)
 
     def provenance(self, target: Any) -> Provenance:
         """Where a model or served version (``"reviews:2"``, or ``"reviews"`` for the one

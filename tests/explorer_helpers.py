@@ -132,3 +132,14 @@ def table_rows(table):
     return table.evaluate("""t => { const heads = [...t.querySelectorAll('th[role=columnheader]')].map(h => h.textContent);
         return [...t.querySelectorAll('tr[role=row]')].filter(r => r.querySelector('td')).map(r =>
             Object.fromEntries([...r.querySelectorAll('td')].map((c, i) => [heads[i], c.textContent]))); }""")
+
+
+READY = ("() => { const a = document.querySelector('[data-testid=stApp]'); "
+         "return a && a.getAttribute('data-test-script-state') === 'notRunning'; }")
+
+
+def open_page(page, url: str, title: str, timeout: float = 120000) -> None:
+    """Load ``url`` and wait until the page titled ``title`` has finished running."""
+    page.goto(url)
+    page.locator("h2", has_text=title).first.wait_for(timeout=timeout)
+    page.wait_for_function(READY, timeout=timeout)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from .diff import Diff, diff
 from .find import find
-from .graph import LineageGraph, reach, trace
+from .graph import LineageGraph, reach, sketch, trace
 from .health import Finding, HealthReport, check_health
 from .impact import Impact, ImpactedPush, impact
 from .nodes import consumers, inputs, outputs, producers
@@ -40,7 +40,7 @@ from .taint import TaintRecord, tainted, tainted_upstream
 from .verify import VerifyReport, verify
 
 __all__ = [
-    "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "reach", "trace", "Impact", "ImpactedPush", "impact",
+    "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "reach", "sketch", "trace", "Impact", "ImpactedPush", "impact",
     "Provenance", "provenance", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
     "ServingState", "endpoint_names", "last_change", "observed_state", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
     "as_artifact", "resolve_served", "resolve_node", "check_type", "check_context", "near", "consumers", "inputs", "outputs", "producers", "TaintRecord", "tainted", "tainted_upstream", "VerifyReport", "verify",

@@ -20,6 +20,7 @@ import dataclasses
 from collections import deque
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from ..store import Store
 from .graph import LineageGraph
 
 __all__ = ["GraphView", "ViewNode", "view_of", "MIN_GROUP", "SHOWN_PER_CLICK"]
@@ -95,31 +96,40 @@ def _depths(graph: LineageGraph, focus: Sequence[str]) -> Dict[str, int]:
 
 
 def _marks(graph: LineageGraph, key: str, focus: Iterable[str], hot: Iterable[str]) -> Tuple[str, ...]:
-    rec = graph.record(key)
+    d = graph.graph.nodes[key]
+    state = d["record"].state if d.get("record") is not None else d.get("state")
     out = []
     if key in focus:
         out.append("focus")
-    if rec.kind == "execution" and rec.state == "FAILED":
+    if d["kind"] == "execution" and state == "FAILED":
         out.append("failed")
-    if rec.kind == "execution" and rec.state == "CACHED":
+    if d["kind"] == "execution" and state == "CACHED":
         out.append("cached")
     if key in hot:
         out.append("tainted")
     return tuple(out)
 
 
-def _label(graph: LineageGraph, key: str) -> str:
-    from .export import label_of
-
-    return label_of(graph.record(key)).replace("\n", " ")
+def _records(graph: LineageGraph, keys: Iterable[str], store: Optional[Store]) -> Dict[str, object]:
+    """The records of ``keys``: from the graph, else read in one batch per kind (a sketch)."""
+    g = graph.graph
+    out = {k: g.nodes[k].get("record") for k in keys}
+    missing = [k for k, r in out.items() if r is None]
+    if missing:
+        if store is None:
+            raise ValueError("a sketched graph needs the store to label the nodes it draws one by one")
+        out.update({f"a{a.id}": a for a in store.get_artifacts([int(k[1:]) for k in missing if k[0] == "a"])})
+        out.update({f"e{e.id}": e for e in store.get_executions([int(k[1:]) for k in missing if k[0] == "e"])})
+    return out
 
 
 def view_of(graph: LineageGraph, *, tainted: Iterable[int] = (), min_group: int = MIN_GROUP,
-            expanded: Optional[Mapping[str, int]] = None) -> GraphView:
+            expanded: Optional[Mapping[str, int]] = None, store: Optional[Store] = None) -> GraphView:
     """The readable view of ``graph`` (focused on its roots). ``tainted`` are artifact ids
     (marked with everything downstream of them); ``expanded`` maps a group id to how many of
-    its members to draw one by one (the rest stay grouped as "x N more")."""
-    from .export import downstream_of
+    its members to draw one by one (the rest stay grouped as "x N more"). A :func:`sketch`
+    needs ``store``: the records of the nodes drawn one by one are read from it."""
+    from .export import downstream_of, label_of
 
     g = graph.graph
     expanded = dict(expanded or {})
@@ -132,17 +142,21 @@ def view_of(graph: LineageGraph, *, tainted: Iterable[int] = (), min_group: int 
         marks = _marks(graph, k, focus, hot)
         buckets.setdefault((depth[k], d["kind"], d["type"], marks), []).append(k)
 
-    nodes: List[ViewNode] = []
-    for (dep, kind, type_name, marks), keys in buckets.items():
+    split: List[Tuple[Tuple, List[str], List[str]]] = []
+    for bucket, keys in buckets.items():
         keys.sort(key=lambda k: -g.nodes[k]["id"])  # newest first
-        gid = f"g{dep}:{kind}:{type_name}:{','.join(marks)}"
-        if len(keys) < min_group or "focus" in marks:
-            singles, rest = keys, []
+        gid = f"g{bucket[0]}:{bucket[1]}:{bucket[2]}:{','.join(bucket[3])}"
+        if len(keys) < min_group or "focus" in bucket[3]:
+            split.append((bucket, keys, []))
         else:
             shown = max(0, expanded.get(gid, 0))
-            singles, rest = keys[:shown], keys[shown:]
+            split.append((bucket, keys[:shown], keys[shown:]))
+    records = _records(graph, [k for _, singles, _ in split for k in singles], store)
+    nodes: List[ViewNode] = []
+    for (dep, kind, type_name, marks), singles, rest in split:
+        gid = f"g{dep}:{kind}:{type_name}:{','.join(marks)}"
         for k in singles:
-            nodes.append(ViewNode(k, kind, type_name, _label(graph, k), (k,), dep, marks))
+            nodes.append(ViewNode(k, kind, type_name, label_of(records[k]).replace("\n", " "), (k,), dep, marks))
         if rest:
             short = type_name.rsplit(".", 1)[-1]
             label = f"x{len(rest)} more {short}" if singles else f"x{len(rest)} {short}"

@@ -5,7 +5,7 @@ the one this code was checked against (10); everything falls back to the MLMD AP
 from __future__ import annotations
 
 import sqlite3
-from typing import Dict, Optional, Sequence, Set
+from typing import Dict, Optional, Sequence, Set, Tuple
 
 from ..vocab import EXECUTION_STATES, quote
 from .convert import EXEC_STATE
@@ -43,6 +43,28 @@ class SqliteReads(TypeSync):
                         self._load_types()
                         names = {t.id: t.name for (k, _), t in self._types.items() if k == "artifact"}
                     out[aid] = names.get(tid, "?")
+        return out
+
+    def execution_types(self, execution_ids: Sequence[int]) -> Dict[int, Tuple[str, str]]:
+        """``{execution id: (type name, state)}``, without reading properties: MLMD's
+        ``Execution`` table on SQLite (read-only, schema checked), else through MLMD."""
+        ids = sorted(set(int(i) for i in execution_ids))
+        if not ids:
+            return {}
+        db = self._sql_reader()
+        if db is None:
+            return {e.id: (e.type, e.state) for e in self.get_executions(ids)}
+        names = {t.id: t.name for (k, _), t in self._types.items() if k == "execution"}
+        out: Dict[int, Tuple[str, str]] = {}
+        with self._lock:
+            for i in range(0, len(ids), 20000):
+                chunk = ",".join(str(x) for x in ids[i:i + 20000])
+                for eid, tid, state in db.execute(
+                        f"SELECT id, type_id, last_known_state FROM Execution WHERE id IN ({chunk})"):
+                    if tid not in names:
+                        self._load_types()
+                        names = {t.id: t.name for (k, _), t in self._types.items() if k == "execution"}
+                    out[eid] = (names.get(tid, "?"), EXEC_STATE.Name(state) if state is not None else "UNKNOWN")
         return out
 
     def cached_executions(self, execution_ids: Sequence[int]) -> Set[int]:

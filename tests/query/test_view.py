@@ -124,3 +124,24 @@ def test_marks_focus_failed_cached_and_tainted(lin, tmp_path):
     tainted = {n.id for n in view.nodes if "tainted" in n.marks}
     below = {f"a{examples.id}", f"e{failed.id}", f"a{model.id}", f"e{ev.execution.id}"}
     assert below <= tainted and f"a{raw.id}" not in tainted and f"e{cached.id}" not in tainted
+
+
+@pytest.mark.parametrize("direction", ["downstream", "upstream", "both"])
+def test_a_sketch_draws_exactly_what_the_full_traversal_draws(synthetic, direction):
+    """Lineage.sketch (events, types and states only) against Lineage.lineage (full records):
+    the same nodes, edges, groups, marks and labels."""
+    lin, info = synthetic
+    if not lin.tainted():
+        lin.taint(lin.node(f"a{info.modules[1]}"), "a taint, so that marks are compared too")
+    for focus in (f"a{info.hot_dataset}", f"a{info.models[-1]}", f"a{info.pushed[0]}"):
+        for hops in (2, 40):
+            full = lin.lineage(focus, direction, hops)
+            shape = lin.sketch(focus, direction, hops)
+            assert sorted(full.graph.nodes) == sorted(shape.graph.nodes)
+            assert sorted(full.graph.edges) == sorted(shape.graph.edges)
+            for k, d in shape.graph.nodes(data=True):
+                assert d["type"] == full.graph.nodes[k]["type"]
+            a, b = lin.view(full, expanded={"g1:execution:Ingest:": 3}), lin.view(shape, expanded={"g1:execution:Ingest:": 3})
+            assert [(n.id, n.label, n.members, n.marks, n.x, n.y) for n in a.nodes] == \
+                   [(n.id, n.label, n.members, n.marks, n.x, n.y) for n in b.nodes]
+            assert a.edges == b.edges
