@@ -21,6 +21,7 @@ from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
 from lineage.vocab import RUN_CONTEXT_TYPES, is_blessed, type_leaf
 
+LISTED = 200  # rows of a node's consumers listed (a hot dataset has thousands): the newest
 PAGES = ["overview", "runs", "artifacts", "data", "graph", "provenance", "impact", "serving", "compare"]
 TITLES = {"overview": "Overview", "runs": "Runs", "artifacts": "Artifacts", "data": "Data",
           "graph": "Lineage graph", "provenance": "What produced this", "impact": "What does this affect",
@@ -265,8 +266,9 @@ def q_node(uri: Optional[str], ref: str) -> Dict[str, Any]:
     if isinstance(node, Artifact):
         d.update(uri=node.uri, state=node.state, fingerprint=node.fingerprint,
                  tainted=[f"a{t.artifact_id}: {t.reason}" for t in lin.taints_of(node)],
-                 producers=[exec_row(e) for e in lin.producers(node)],
-                 consumers=[exec_row(e) for e in lin.consumers(node)])
+                 producers=[exec_row(e) for e in lin.producers(node)])
+        consumers = sorted(lin.consumers(node), key=lambda e: -e.id)
+        d.update(consumers=[exec_row(e) for e in consumers[:LISTED]], consumers_total=len(consumers))
     elif isinstance(node, Execution):
         d.update(state=node.state, error=node.error, started=when(node.started),
                  duration_s=round(node.duration_s, 3) if node.duration_s is not None else None,

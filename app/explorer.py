@@ -26,6 +26,7 @@ from lineage.app.data import (PAGES, TITLES, chart_bar, chart_steps, error_text,
                               q_provenance, q_run_steps, q_runs, q_state, q_version_checks, q_view, store_uri)
 from lineage.errors import LineageError  # noqa: E402
 from lineage.values import plain  # noqa: E402
+from lineage.vocab import type_leaf  # noqa: E402
 from lineage.records import Artifact  # noqa: E402
 from lineage.query.view import SHOWN_PER_CLICK  # noqa: E402
 from lineage.app import graph as graph_view  # noqa: E402
@@ -95,7 +96,6 @@ def table(rows: Any, key: str, opens: Optional[List[Dict[str, Any]]] = None) -> 
         return
     st.dataframe(frame, hide_index=True, width="stretch", key=key, selection_mode="single-row",
                  on_select=functools.partial(_open_row, key, opens))
-    st.caption("Select a row to open it.")
 
 
 def _open_row(key: str, opens: List[Dict[str, Any]]) -> None:
@@ -138,6 +138,11 @@ def page_overview(uri: Optional[str], lin: Lineage) -> None:
     if endpoints:
         table(endpoints, "overview_endpoints",
               [{"page": "serving", "serving_model": e["endpoint"]} for e in endpoints])
+        served = [e for e in endpoints if e["version"] is not None][:20]
+        st.markdown(" · ".join(f"{md_text(e['endpoint'])}:{e['version']}: "
+                               f"[what produced it](?page=provenance&node={_link_ref(e['endpoint'] + ':' + str(e['version']))}), "
+                               f"[what it affects](?page=impact&node={_link_ref(e['endpoint'] + ':' + str(e['version']))})"
+                               for e in served))
     else:
         st.caption("Nothing has been pushed to a serving endpoint yet.")
     st.subheader("Recent runs")
@@ -212,13 +217,20 @@ def show_node(uri: Optional[str], ref: str, *, narrow: bool = False) -> None:
     if d["kind"] == "artifact":
         st.caption("produced by")
         st.dataframe(pd.DataFrame(d["producers"]), hide_index=True, width="stretch")
-        st.caption("consumed by")
-        st.dataframe(pd.DataFrame(d["consumers"]), hide_index=True, width="stretch")
+        total = d["consumers_total"]
+        st.caption(f"consumed by ({total}; the newest {len(d['consumers'])} listed)" if total > len(d["consumers"])
+                   else "consumed by")
+        table(d["consumers"], f"consumers:{ref}", None)
     elif d["kind"] == "execution":
         for title in ("inputs", "outputs"):
             rows = [dict(r, argument=k) for k, v in d[title].items() for r in v]
             st.caption(title)
-            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+            table(rows, f"{title}:{ref}", [{"page": "artifacts", "artifacts_ref": f"a{r['id']}"} for r in rows])
+        outputs = [r for v in d["outputs"].values() for r in v][:10]
+        if outputs:
+            st.markdown(" · ".join(f"a{r['id']} {md_text(type_leaf(r['type']))}: "
+                                   f"[what produced it](?page=provenance&node=a{r['id']}), "
+                                   f"[what it affects](?page=impact&node=a{r['id']})" for r in outputs))
     if d.get("contexts"):
         st.caption("contexts")
         st.dataframe(pd.DataFrame(d["contexts"]), hide_index=True, width="stretch")

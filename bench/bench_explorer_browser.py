@@ -65,9 +65,19 @@ WATCH = """() => { window.__runs = []; const a = document.querySelector('[data-t
 def rerun(page) -> float:
     """Streamlit's own rerun (the "r" key): the script runs again in the same session, as after
     any click, with the browser's page already loaded."""
-    page.locator("h2").first.click()
-    t0 = page.evaluate(WATCH)
-    page.keyboard.press("r")
+    from playwright.sync_api import TimeoutError as Timeout
+
+    page.wait_for_function(READY, timeout=120000)
+    for attempt in range(3):   # a key press while the page is being redrawn can be lost
+        page.locator("h2").first.click()
+        t0 = page.evaluate(WATCH)
+        page.keyboard.press("r")
+        try:
+            page.wait_for_function("() => window.__runs.length > 0", timeout=5000)
+            break
+        except Timeout:
+            if attempt == 2:
+                raise
     page.wait_for_function("() => window.__runs.some(r => r[1] !== 'notRunning') && "
                            "window.__runs[window.__runs.length - 1][1] === 'notRunning'", timeout=120000)
     done = page.evaluate("() => window.__runs[window.__runs.length - 1][0]")
@@ -79,16 +89,34 @@ def switch(page, title: str, graph: bool) -> float:
     has finished running (and, for the graph, drawn)."""
     from explorer_helpers import graph_frame
 
-    t0 = page.evaluate(WATCH)
+    page.wait_for_function(READY, timeout=120000)
+    t0 = page.evaluate("() => performance.now()")
     page.locator('[data-testid="stSidebar"]').get_by_text(title, exact=True).click()
-    page.locator("h2", has_text=title).first.wait_for(timeout=120000)
-    page.wait_for_function("() => window.__runs.some(r => r[1] !== 'notRunning') && "
-                           "window.__runs[window.__runs.length - 1][1] === 'notRunning'", timeout=120000)
-    done = page.evaluate("() => window.__runs[window.__runs.length - 1][0]")
+    # done: the new page's own header is drawn and the script has finished (a run can be too
+    # quick for the script-state attribute to change at all)
+    page.wait_for_function("(title) => { const h = document.querySelector('h2'); const a = document.querySelector("
+                           "'[data-testid=stApp]'); return h && h.textContent.includes(title) && "
+                           "a.getAttribute('data-test-script-state') === 'notRunning'; }", arg=title, timeout=120000)
     if graph:
         graph_frame(page, timeout=120000)
-        done = page.evaluate("() => performance.now()")
-    return (done - t0) / 1000.0
+    return (page.evaluate("() => performance.now()") - t0) / 1000.0
+
+
+FOCUS = ("() => { const c = [...document.querySelectorAll('div')].find(d => d._cyreg && d._cyreg.cy); "
+         "return c ? c._cyreg.cy.nodes('.focus').map(n => n.id()) : []; }")
+
+
+def retarget(page, ref: str) -> float:
+    """On the graph page, type another node into the Node box: until the graph is redrawn
+    around it (a rerun with a new traversal; the component stays loaded)."""
+    t0 = page.evaluate("() => performance.now()")
+    box = page.get_by_label("Node (a12, e7, or MODEL:VERSION)")
+    box.fill(ref)
+    box.press("Enter")
+    frame = page.query_selector('iframe[title*="lineage_graph"]').content_frame()
+    frame.wait_for_function(f"() => ({FOCUS})().includes('{ref}')", timeout=120000)
+    page.wait_for_function(READY, timeout=120000)
+    return (page.evaluate("() => performance.now()") - t0) / 1000.0
 
 
 def measure(browser, uri: str, name: str, pages: dict, shots: bool) -> dict:
@@ -117,10 +145,21 @@ def measure(browser, uri: str, name: str, pages: dict, shots: bool) -> dict:
             else:
                 if key == "overview":
                     switch(page, "Runs", False)
-                cold = switch(page, title, key == "graph")
+                try:
+                    cold = switch(page, title, key == "graph")
+                except Exception:
+                    page.screenshot(path="/tmp/switch-failed.png")
+                    raise RuntimeError(f"{name}: switching to {key} failed (from {page.url})")
                 warm = rerun(page)
                 if shots:
                     page.screenshot(path=str(SHOTS / f"bench-{name}-{key}.png"), full_page=True)
+                if key == "graph" and "graph-hot" in pages:
+                    hot = pages["graph-hot"].split("node=")[1].split("&")[0]
+                    frame = page.query_selector('iframe[title*="lineage_graph"]').content_frame()
+                    before = frame.evaluate(FOCUS)[0]
+                    typed = retarget(page, hot)
+                    out.setdefault("graph-hot, typed in the Node box", []).append((typed, rerun(page)))
+                    retarget(page, before)   # the next pages open on the node the graph showed
             out.setdefault(key, []).append((cold, warm))
         page.close()
     finally:

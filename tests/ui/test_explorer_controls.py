@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from explorer_helpers import SHOTS, chromium_path, graph_frame, launch, select_row, start_ui
+from explorer_helpers import SHOTS, chromium_path, graph_frame, launch, select_row, start_ui, table_rows
 from helpers import stop_process
 
 pytestmark = pytest.mark.slow
@@ -89,6 +89,11 @@ def test_compare_defaults_to_the_two_newest_versions_of_one_model(browser_page, 
     page.wait_for_function("() => new URLSearchParams(location.search).get('b') !== null", timeout=30000)
     assert _params(page)["a"] == f"a{store['p1'].id}" and _params(page)["b"] == f"a{store['p2'].id}"
     page.locator("h3", has_text="metrics").first.wait_for(timeout=60000)
+    # each version's own evaluation: 0.81 and 0.85, not 0.85 twice (the baseline's) (defect 3)
+    table = page.locator('[data-testid="stDataFrame"]').filter(
+        has=page.locator('[role="gridcell"]', has_text="accuracy")).first
+    [row] = [r for r in table_rows(table) if r["key"] == "accuracy"]
+    assert (float(row["A"]), float(row["B"])) == (pytest.approx(0.81), pytest.approx(0.85))
     page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
 
 

@@ -117,3 +117,16 @@ def test_a_serving_history_row_picks_the_version_to_go_back_to(ui, fanned):
     select_row(page, table, [i for i, r in enumerate(rows) if r["action"] == "push"][-1])
     page.locator("code", has_text=f"lineage rollback {name} --to {oldest}").first.wait_for(timeout=30000)
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('back') === '{oldest}'", timeout=30000)
+
+
+def test_a_served_version_built_on_the_tainted_module_warns_on_overview(ui, fanned):
+    """Issue 13, defect 6, in the browser: the taint shows where the serving state is shown."""
+    page, base = ui
+    lin = fanned["lin"]
+    now = lin.serving_now(fanned["info"].endpoints)
+    hit = [name for name, v in now.items() if v is not None and lin.taints_of(f"{name}:{v}")]
+    assert hit, "the fixture should serve at least one version made with the tainted module"
+    page.goto(f"{base}/?page=overview")
+    for name in hit:
+        page.locator('[data-testid="stAlert"]', has_text=f"{name} serves version {now[name]}, made from tainted data") \
+            .first.wait_for(timeout=60000)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer_helpers import SHOTS, chromium_path, graph_nodes, launch, open_page, start_ui
+from explorer_helpers import SHOTS, chromium_path, graph_nodes, launch, open_page, start_ui, table_rows
 from helpers import stop_process
 from lineage import Lineage
 from lineage.synthetic import generate
@@ -97,6 +97,17 @@ def test_every_page_on_a_100k_execution_store(large_store):
     uri, info = large_store
     hot = f"a{info.hot_dataset}"
 
+    def serving_at_scale(page):
+        """Issue 13, defect 5: newest first on a numeric axis, one rollback command, reasons shown."""
+        _text("serving now: version")(page)
+        commands = page.locator("code", has_text="lineage rollback ")
+        assert commands.count() == 1, commands.count()
+        table = page.locator('[data-testid="stDataFrame"]').filter(
+            has=page.locator('th[role="columnheader"]', has_text="action")).first
+        rows = table_rows(table)
+        versions = [int(r["version"]) for r in rows if r["action"] == "push"]
+        assert versions == sorted(versions, reverse=True) and len(versions) > 10
+
     def hot_graph(page):
         nodes = graph_nodes(page)
         labels = {n["label"] for n in nodes}
@@ -112,7 +123,35 @@ def test_every_page_on_a_100k_execution_store(large_store):
         "provenance": ("page=provenance", _text("provenance of a")),
         "impact": ("page=impact", _text("Serving now")),
         "impact-hot": (f"page=impact&node={hot}", _metric("Models", 1000)),
-        "serving": (f"page=serving&model={info.endpoints[0]}", _text("serving now: version")),
+        "serving": (f"page=serving&model={info.endpoints[0]}", serving_at_scale),
         "compare": ("page=compare", _text("Metric per slice")),
     }
     _browse(uri, "large", checks)
+
+
+def test_a_tfx_store_in_the_browser(tfx_store, tmp_path):
+    """Issue 13, defect 8: TFX's run is a run, its Pusher output a served model, its long type
+    names shortened."""
+    from lineage.store import upgrade_store
+    from lineage.uris import parse_store_uri
+
+    copy = tmp_path / "tfx.sqlite"
+    upgrade_store(parse_store_uri(str(tfx_store)), copy_to=copy)
+
+    def overview(page):
+        table = page.locator('[data-testid="stDataFrame"]').filter(
+            has=page.locator('th[role="columnheader"]', has_text="endpoint")).first
+        assert [(r["endpoint"], r["version"]) for r in table_rows(table)] == [("chicago_taxi_beam", "1592445164")]
+
+    def runs(page):
+        table = page.locator('[data-testid="stDataFrame"]').filter(
+            has=page.locator('th[role="columnheader"]', has_text="source_hash")).first
+        types = [r["type"] for r in table_rows(table)]
+        assert "Pusher" in types and not any(t.startswith("tfx.") for t in types)
+
+    checks = {"overview": ("page=overview", overview), "runs": ("page=runs", runs),
+              "serving": ("page=serving&model=chicago_taxi_beam", _text("serving now: version 1592445164")),
+              "graph": ("page=graph&node=chicago_taxi_beam&direction=upstream&hops=30",
+                        lambda page: [n for n in graph_nodes(page) if n["label"].startswith("Pusher")] or
+                        pytest.fail("no Pusher step upstream of the served TFX model"))}
+    _browse(str(copy), "tfx", checks)
