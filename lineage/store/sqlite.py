@@ -5,10 +5,10 @@ the one this code was checked against (10); everything falls back to the MLMD AP
 from __future__ import annotations
 
 import sqlite3
-from typing import Dict, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from ..vocab import EXECUTION_STATES, quote
-from .convert import EXEC_STATE
+from ..vocab import EXECUTION_STATES, INPUT_EVENTS, OUTPUT_EVENTS, quote
+from .convert import EVENT_TYPE, EXEC_STATE
 from .typesync import TypeSync
 
 __all__ = ["SqliteReads", "CHECKED_SCHEMA_VERSION"]
@@ -66,6 +66,44 @@ class SqliteReads(TypeSync):
                         names = {t.id: t.name for (k, _), t in self._types.items() if k == "execution"}
                     out[eid] = (names.get(tid, "?"), EXEC_STATE.Name(state) if state is not None else "UNKNOWN")
         return out
+
+    def traversal_edges(self, *, artifact_ids: Sequence[int] = (), execution_ids: Sequence[int] = (),
+                        direction: str = "DOWNSTREAM", max_hops: int = 100) -> List[Tuple[int, int, bool]]:
+        """MLMD's traversal, events only (see :meth:`Traversal.traversal_edges`), as one recursive
+        SQL query on SQLite: the same nodes and events as ``get_lineage_subgraph`` (a property
+        test compares them), without its 100-node limit per call."""
+        db = self._sql_reader()
+        arts = sorted({int(i) for i in artifact_ids})
+        execs = sorted({int(i) for i in execution_ids})
+        if db is None or direction not in ("DOWNSTREAM", "UPSTREAM") or not (arts or execs):
+            return super().traversal_edges(artifact_ids=artifact_ids, execution_ids=execution_ids,  # type: ignore[misc]
+                                           direction=direction, max_hops=max_hops)
+        inputs = ",".join(str(EVENT_TYPE.Value(t)) for t in INPUT_EVENTS)
+        outputs = ",".join(str(EVENT_TYPE.Value(t)) for t in OUTPUT_EVENTS)
+        # downstream: artifact -> the executions it is an input of -> their outputs; upstream: reversed
+        from_art, from_exec = (inputs, outputs) if direction == "DOWNSTREAM" else (outputs, inputs)
+        hops = int(max_hops)
+        starts = [f"SELECT 0, id, 0 FROM Artifact WHERE id IN ({','.join(map(str, arts))})"] if arts else []
+        starts += [f"SELECT 1, id, 0 FROM Execution WHERE id IN ({','.join(map(str, execs))})"] if execs else []
+        walk = f"""WITH RECURSIVE walk(k, id, d) AS ({' UNION '.join(starts)}
+            UNION SELECT 1, ev.execution_id, w.d + 1 FROM walk w JOIN Event ev ON ev.artifact_id = w.id
+                  WHERE w.k = 0 AND ev.type IN ({from_art}) AND w.d < {hops}
+            UNION SELECT 0, ev.artifact_id, w.d + 1 FROM walk w JOIN Event ev ON ev.execution_id = w.id
+                  WHERE w.k = 1 AND ev.type IN ({from_exec}) AND w.d < {hops})
+            SELECT k, id, MIN(d) FROM walk GROUP BY k, id"""
+        input_set = {EVENT_TYPE.Value(t) for t in INPUT_EVENTS}
+        out: Dict[Tuple[int, int, bool], None] = {}
+        with self._lock:
+            nodes = db.execute(walk).fetchall()
+            # the events MLMD returns: those it walked, from a node fewer than max_hops away
+            inner = {k: [i for kk, i, d in nodes if kk == k and d < hops] for k in (0, 1)}
+            for k, column, types in ((0, "artifact_id", from_art), (1, "execution_id", from_exec)):
+                for i in range(0, len(inner[k]), 20000):
+                    chunk = ",".join(str(x) for x in inner[k][i:i + 20000])
+                    for aid, eid, t in db.execute(f"SELECT artifact_id, execution_id, type FROM Event "
+                                                  f"WHERE {column} IN ({chunk}) AND type IN ({types})"):
+                        out[(aid, eid, t in input_set)] = None
+        return list(out)
 
     def cached_executions(self, execution_ids: Sequence[int]) -> Set[int]:
         """Which of these executions are CACHED (cache hits: they reused outputs, made none).
