@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import free_port
+from helpers import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = "<script>alert('owned')</script>"
@@ -86,6 +87,24 @@ def start_ui(uri: str):
             time.sleep(0.3)
     proc.kill()
     raise AssertionError("lineage ui did not become healthy: " + Path(log.name).read_text()[-4000:])
+
+
+@contextlib.contextmanager
+def served_browser(uri: str):
+    """``lineage ui`` on ``uri`` and a 1440x900 Chromium page: ``(page, base_url)``."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = chromium_path()
+    port, proc = start_ui(uri)
+    try:
+        with sync_playwright() as p:
+            browser = launch(p, chromium)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.ui_log = proc.log_path
+            yield page, f"http://127.0.0.1:{port}"
+            browser.close()
+    finally:
+        stop_process(proc)
 
 
 # ------------------------------------------------ the interactive graph (Cytoscape.js in an iframe)

@@ -9,27 +9,15 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from explorer_helpers import SHOTS, chromium_path, graph_frame, launch, select_row, start_ui, table_rows
-from helpers import stop_process
+from explorer_helpers import SHOTS, graph_frame, select_row, served_browser, table_rows
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def browser_page(store):
-    from playwright.sync_api import sync_playwright
-
-    chromium = chromium_path()
-    port, proc = start_ui(store["uri"])
-    try:
-        with sync_playwright() as p:
-            browser = launch(p, chromium)
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.ui_log = proc.log_path
-            yield page, f"http://127.0.0.1:{port}"
-            browser.close()
-    finally:
-        stop_process(proc)
+    with served_browser(store["uri"]) as (page, base):
+        yield page, base
 
 
 def _params(page):

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer_helpers import (SHOTS, chromium_path, click_graph_node, graph_nodes, launch, select_row, start_ui,
-                              table_rows)
-from helpers import stop_process
+from explorer_helpers import SHOTS, click_graph_node, graph_nodes, select_row, served_browser, table_rows
 from lineage import Lineage, record
 from lineage.synthetic import generate
 
@@ -30,18 +28,8 @@ def fanned(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ui(fanned):
-    from playwright.sync_api import sync_playwright
-
-    chromium = chromium_path()
-    port, proc = start_ui(fanned["uri"])
-    try:
-        with sync_playwright() as p:
-            browser = launch(p, chromium)
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            yield page, f"http://127.0.0.1:{port}"
-            browser.close()
-    finally:
-        stop_process(proc)
+    with served_browser(fanned["uri"]) as (page, base):
+        yield page, base
 
 
 def _by_label(nodes, label):

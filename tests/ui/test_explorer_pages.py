@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer_helpers import SHOTS, chromium_path, graph_nodes, launch, open_page, start_ui, table_rows
-from helpers import stop_process
+from explorer_helpers import SHOTS, graph_nodes, open_page, served_browser, table_rows
 from lineage import Lineage
 from lineage.synthetic import generate
 
@@ -39,26 +38,16 @@ def large_store(tmp_path_factory):
 
 
 def _browse(uri, shots, checks):
-    from playwright.sync_api import sync_playwright
-
-    chromium = chromium_path()
-    port, proc = start_ui(uri)
-    try:
-        with sync_playwright() as p:
-            browser = launch(p, chromium)
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            for name, (query, check) in checks.items():
-                open_page(page, f"http://127.0.0.1:{port}/?{query}", TITLES[name.split("-")[0]])
-                if "page=graph" in query:
-                    graph_nodes(page)
-                assert page.locator('[data-testid="stException"]').count() == 0, name
-                check(page)
-                path = SHOTS / f"{shots}-{name}.png"
-                page.screenshot(path=str(path), full_page=True)
-                assert path.stat().st_size > 10_000
-            browser.close()
-    finally:
-        stop_process(proc)
+    with served_browser(uri) as (page, base):
+        for name, (query, check) in checks.items():
+            open_page(page, f"{base}/?{query}", TITLES[name.split("-")[0]])
+            if "page=graph" in query:
+                graph_nodes(page)
+            assert page.locator('[data-testid="stException"]').count() == 0, name
+            check(page)
+            path = SHOTS / f"{shots}-{name}.png"
+            page.screenshot(path=str(path), full_page=True)
+            assert path.stat().st_size > 10_000
 
 
 def _text(text):
