@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer_helpers import SHOTS, graph_nodes, open_page, served_browser, table_rows
+from explorer_helpers import READY, SHOTS, graph_nodes, open_page, served_browser, table_rows
 from lineage import Lineage
 from lineage.synthetic import generate
 
@@ -90,6 +90,8 @@ def test_every_page_on_a_100k_execution_store(large_store):
         """Issue 13, defect 5: newest first on a numeric axis, one rollback command, reasons shown."""
         _text("serving now: version")(page)
         commands = page.locator("code", has_text="lineage rollback ")
+        commands.first.wait_for(timeout=30000)
+        page.wait_for_function(READY, timeout=60000)
         assert commands.count() == 1, commands.count()
         table = page.locator('[data-testid="stDataFrame"]').filter(
             has=page.locator('th[role="columnheader"]', has_text="action")).first
