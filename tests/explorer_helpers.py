@@ -147,7 +147,9 @@ def select_row(page, frame_locator, row: int) -> None:
 
 
 def table_rows(table):
-    """An st.dataframe's rows as dicts, read from the grid's accessible table (the rows drawn)."""
+    """An st.dataframe's rows as dicts, read from the grid's accessible table (the rows drawn),
+    once its first row is there."""
+    table.locator('td[role="gridcell"]').first.wait_for(timeout=30000)
     return table.evaluate("""t => { const heads = [...t.querySelectorAll('th[role=columnheader]')].map(h => h.textContent);
         return [...t.querySelectorAll('tr[role=row]')].filter(r => r.querySelector('td')).map(r =>
             Object.fromEntries([...r.querySelectorAll('td')].map((c, i) => [heads[i], c.textContent]))); }""")
