@@ -79,6 +79,17 @@ def to_url(**params: Any) -> None:
             st.query_params[k] = str(v)
 
 
+def linked_select(label: str, options: List[Any], key: str, param: str, what: str) -> Optional[Any]:
+    """A selectbox whose first value comes from URL parameter ``param`` and whose every change
+    goes back to it; None (after saying so) when the URL names nothing among ``options``."""
+    seed(key, param, options)
+    if bad_link(key, what):
+        return None
+    value = st.selectbox(label, options, key=key)
+    to_url(**{param: value})
+    return value
+
+
 def node_ref(text: str) -> str:
     """A node reference from a URL: ``a12``, ``e7`` or ``MODEL:VERSION``."""
     text = text.strip()
@@ -173,11 +184,9 @@ def page_runs(uri: Optional[str], lin: Lineage) -> None:
         return
     names = [r["name"] for r in runs]
     table(runs, "runs_table", [{"runs_run": n} for n in names])
-    seed("runs_run", "run", names)
-    if bad_link("runs_run", "a run"):
+    name = linked_select("Run", names, "runs_run", "run", "a run")
+    if name is None:
         return
-    name = st.selectbox("Run", names, key="runs_run")
-    to_url(run=name)
     steps = q_run_steps(uri, name)
     step_type = st.selectbox("Step type", [""] + sorted({s["type"] for s in steps}))
     if step_type:
@@ -558,11 +567,9 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
         st.info("Nothing has been pushed yet. The push step records a ServingEndpoint per model name.")
         return
     names = [e["endpoint"] for e in endpoints]
-    seed("serving_model", "model", names)
-    if bad_link("serving_model", "a served model"):
+    name = linked_select("Model", names, "serving_model", "model", "a served model")
+    if name is None:
         return
-    name = st.selectbox("Model", names, key="serving_model")
-    to_url(model=name)
     history = q_history(uri, name)
     state = q_state(uri, name)
     st.text(f"serving now: version {state['version']}" + (" (pinned)" if state["pinned"] else "")
@@ -590,9 +597,10 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
     if not others:
         st.caption("No other version was pushed.")
         return
-    seed("serving_back", "back", others)
-    back = st.selectbox("Version to go back to", others, key="serving_back")
-    to_url(back=back)
+    back = linked_select("Version to go back to", others, "serving_back", "back",
+                         "a version to go back to (pushed, and not the one serving now)")
+    if back is None:
+        return
     _version_badges(uri, name, back, serving=False)
     st.code(f"lineage rollback {name} --to {back}", language="bash")
     st.caption("The explorer never changes what is served: run the command (it checks the version "

@@ -53,7 +53,7 @@ def load(page, base: str, query: str, title: str) -> float:
     page.locator("h2", has_text=title).first.wait_for(timeout=120000)
     page.wait_for_function(READY, timeout=120000)
     if "page=graph" in query:
-        graph_frame(page, timeout=120000)
+        graph_frame(page, timeout=120000, settle=False)
     return time.perf_counter() - t0
 
 
@@ -98,7 +98,7 @@ def switch(page, title: str, graph: bool) -> float:
                            "'[data-testid=stApp]'); return h && h.textContent.includes(title) && "
                            "a.getAttribute('data-test-script-state') === 'notRunning'; }", arg=title, timeout=120000)
     if graph:
-        graph_frame(page, timeout=120000)
+        graph_frame(page, timeout=120000, settle=False)
     return (page.evaluate("() => performance.now()") - t0) / 1000.0
 
 

@@ -111,12 +111,18 @@ def served_browser(uri: str):
 _CY = "() => { const c = [...document.querySelectorAll('div')].find(d => d._cyreg && d._cyreg.cy); return c ? c : null; }"
 
 
-def graph_frame(page, timeout: float = 60000):
-    """The graph component's frame, once its Cytoscape instance has drawn nodes."""
+def graph_frame(page, timeout: float = 60000, settle: bool = True):
+    """The graph component's frame, once its Cytoscape instance has drawn nodes (and, with
+    ``settle``, the page has finished the rerun that a new drawing causes)."""
     page.wait_for_selector('iframe[title*="lineage_graph"]', timeout=timeout)
     frame = page.query_selector('iframe[title*="lineage_graph"]').content_frame()
     frame.wait_for_function(f"() => {{ const c = ({_CY})(); return c && c._cyreg.cy.nodes().length > 0; }}",
                             timeout=timeout)
+    # a new drawing reports its (empty) selection, which reruns the page once: let that finish,
+    # or a control touched now is redrawn under the test's hand
+    if settle:
+        page.wait_for_timeout(500)
+        page.wait_for_function(READY, timeout=timeout)
     return frame
 
 
@@ -149,7 +155,7 @@ def select_row(page, frame_locator, row: int) -> None:
 def table_rows(table):
     """An st.dataframe's rows as dicts, read from the grid's accessible table (the rows drawn),
     once its first row is there."""
-    table.locator('td[role="gridcell"]').first.wait_for(timeout=30000)
+    table.locator('td[role="gridcell"]').first.wait_for(state="attached", timeout=30000)
     return table.evaluate("""t => { const heads = [...t.querySelectorAll('th[role=columnheader]')].map(h => h.textContent);
         return [...t.querySelectorAll('tr[role=row]')].filter(r => r.querySelector('td')).map(r =>
             Object.fromEntries([...r.querySelectorAll('td')].map((c, i) => [heads[i], c.textContent]))); }""")
