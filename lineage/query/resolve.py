@@ -101,7 +101,8 @@ def pushed_of(store: Store, model_name: str) -> List[Artifact]:
         found = store.list_artifacts(filter_query=q, limit=10_000)
     except InvalidInput:  # a foreign store whose PushedModel type has no model_name property
         found = []
-    if found:
+    if found or store.has_custom_property("pushed_destination") is False:
         return found
-    return [a for a in store.list_artifacts(filter_query="type = 'PushedModel'", limit=10_000)
+    tfx = "type = 'PushedModel' AND custom_properties.pushed_destination.string_value LIKE '%'"
+    return [a for a in store.list_artifacts(filter_query=tfx, limit=10_000)
             if a.get("model_name") is None and model_name_of(a) == model_name]

@@ -120,10 +120,11 @@ def tfx_pushes(store: Store) -> Dict[str, List[Tuple[Execution, Artifact]]]:
     """Pushes recorded by TFX's Pusher, which writes no ServingEndpoint context: its PushedModel
     outputs marked ``pushed``, by served model name (the destination's folder,
     ``<serving_dir>/<model>/<version>``), oldest first."""
-    if "PushedModel" not in store.type_names("artifact"):
-        return {}
-    arts = [a for a in store.list_artifacts(filter_query="type = 'PushedModel'", limit=10_000)
-            if a.get("model_name") is None and a.get("pushed_destination") and a.get("pushed") not in (0, "0", False)]
+    if "PushedModel" not in store.type_names("artifact") or store.has_custom_property("pushed_destination") is False:
+        return {}   # (on SQLite one indexed read says whether any artifact has a TFX destination)
+    arts = [a for a in store.list_artifacts(
+        filter_query="type = 'PushedModel' AND custom_properties.pushed_destination.string_value LIKE '%'", limit=10_000)
+        if a.get("model_name") is None and a.get("pushed") not in (0, "0", False)]
     if not arts:
         return {}
     producers: Dict[int, int] = {}

@@ -105,6 +105,17 @@ class SqliteReads(TypeSync):
                         out[(aid, eid, t in input_set)] = None
         return list(out)
 
+    def has_custom_property(self, name: str) -> Optional[bool]:
+        """Whether any artifact has a custom property ``name``: one indexed read on SQLite,
+        None (not known) elsewhere."""
+        db = self._sql_reader()
+        if db is None:
+            return None
+        with self._lock:
+            row = db.execute("SELECT 1 FROM ArtifactProperty WHERE name = ? AND is_custom_property = 1 LIMIT 1",
+                             (name,)).fetchone()
+        return row is not None
+
     def cached_executions(self, execution_ids: Sequence[int]) -> Set[int]:
         """Which of these executions are CACHED (cache hits: they reused outputs, made none).
         One indexed read on SQLite; a filter query per 500 ids elsewhere."""
