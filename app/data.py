@@ -292,6 +292,6 @@ def q_lineage(uri: Optional[str], ref: str, direction: str, hops: int) -> Tuple[
 def q_view(uri: Optional[str], ref: str, direction: str, hops: int,
            expanded: Tuple[Tuple[str, int], ...] = ()) -> Dict[str, Any]:
     g, taints = q_lineage(uri, ref, direction, hops)
-    view = open_store(uri).view(g, expanded=dict(expanded))
+    view = open_store(uri).view(g, expanded=dict(expanded), tainted=taints)
     return {"view": view, "size": len(g), "edges": g.graph.number_of_edges(),
             "tainted": sorted(f"a{i}" for i in taints if f"a{i}" in g.graph)}

@@ -222,12 +222,13 @@ class Lineage:
         return query.sketch(self.store, [(found.kind, found.id)], direction, max_hops)
 
     def view(self, graph: LineageGraph, *, expanded: Optional[Dict[str, int]] = None,
-             min_group: Optional[int] = None) -> "GraphView":
+             min_group: Optional[int] = None, tainted: Optional[Sequence[int]] = None) -> "GraphView":
         """``graph`` (from :meth:`lineage` or :meth:`sketch`) as the explorer draws it: sibling
-        fan-out grouped, columns by depth, taints marked (:mod:`lineage.query.view`)."""
+        fan-out grouped, columns by depth, taints marked (:mod:`lineage.query.view`; ``tainted``
+        artifact ids when already known, else :meth:`tainted`)."""
         from .query.view import MIN_GROUP, view_of
 
-        return view_of(graph, tainted=self.tainted(), expanded=expanded,
+        return view_of(graph, tainted=self.tainted() if tainted is None else tainted, expanded=expanded,
                        min_group=MIN_GROUP if min_group is None else min_group, store=self.store)
 
     def provenance(self, target: Any) -> Provenance:

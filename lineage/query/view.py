@@ -123,6 +123,13 @@ def _records(graph: LineageGraph, keys: Iterable[str], store: Optional[Store]) -
     return out
 
 
+def _group_id(bucket: Tuple) -> str:
+    """A group's id from its (depth, kind, type, marks): stable across redraws, so an expanded
+    group stays expanded."""
+    depth, kind, type_name, marks = bucket
+    return f"g{depth}:{kind}:{type_name}:{','.join(marks)}"
+
+
 def view_of(graph: LineageGraph, *, tainted: Iterable[int] = (), min_group: int = MIN_GROUP,
             expanded: Optional[Mapping[str, int]] = None, store: Optional[Store] = None) -> GraphView:
     """The readable view of ``graph`` (focused on its roots). ``tainted`` are artifact ids
@@ -145,7 +152,7 @@ def view_of(graph: LineageGraph, *, tainted: Iterable[int] = (), min_group: int 
     split: List[Tuple[Tuple, List[str], List[str]]] = []
     for bucket, keys in buckets.items():
         keys.sort(key=lambda k: -g.nodes[k]["id"])  # newest first
-        gid = f"g{bucket[0]}:{bucket[1]}:{bucket[2]}:{','.join(bucket[3])}"
+        gid = _group_id(bucket)
         if len(keys) < min_group or "focus" in bucket[3]:
             split.append((bucket, keys, []))
         else:
@@ -154,7 +161,7 @@ def view_of(graph: LineageGraph, *, tainted: Iterable[int] = (), min_group: int 
     records = _records(graph, [k for _, singles, _ in split for k in singles], store)
     nodes: List[ViewNode] = []
     for (dep, kind, type_name, marks), singles, rest in split:
-        gid = f"g{dep}:{kind}:{type_name}:{','.join(marks)}"
+        gid = _group_id((dep, kind, type_name, marks))
         for k in singles:
             nodes.append(ViewNode(k, kind, type_name, label_of(records[k]).replace("\n", " "), (k,), dep, marks))
         if rest:
