@@ -60,14 +60,24 @@ def seed(key: str, param: str, options: Optional[List[Any]] = None, default: Any
             value = None
     if value is None:
         value = default if options is None or default in options else (options[0] if options else None)
+        if f"{key}:bad" in st.session_state:
+            st.session_state[f"{key}:bad_stands_in"] = value
     st.session_state[key] = value
 
 
-def bad_link(key: str, what: str) -> bool:
-    """Report (once) a URL value that named nothing; True if there was one."""
-    raw = st.session_state.pop(f"{key}:bad", None)
+def bad_link(key: str, what: str, until_changed: bool = False) -> bool:
+    """Report a URL value that named nothing; True if there was one. The report shows once, or
+    with ``until_changed`` on every rerun until the user changes the value that stood in for it
+    (a page whose own widgets rerun it, such as the graph, would otherwise flash it away)."""
+    state = st.session_state
+    raw = state.get(f"{key}:bad")
     if raw is None:
         return False
+    if not until_changed or state.get(key) != state.get(f"{key}:bad_stands_in"):
+        state.pop(f"{key}:bad", None)
+        state.pop(f"{key}:bad_stands_in", None)
+        if until_changed:
+            return False
     error_text(f"Not found: the link names {what} that is not in this store", raw)
     return True
 
@@ -406,8 +416,8 @@ def page_graph(uri: Optional[str], lin: Lineage) -> None:
     seed("graph_node", "node", None, ref, node_ref)
     seed("graph_direction", "direction", ["upstream", "downstream", "both"], "both")
     seed("graph_hops", "hops", list(range(1, 41)), 8, int)
-    bad_link("graph_direction", "a direction")
-    bad_link("graph_hops", "a number of hops (1 to 40)")
+    bad_link("graph_direction", "a direction", until_changed=True)
+    bad_link("graph_hops", "a number of hops (1 to 40)", until_changed=True)
     ref = cols[0].text_input("Node (a12, e7, or MODEL:VERSION)", key="graph_node").strip()
     direction = cols[1].radio("Direction", ["upstream", "downstream", "both"], horizontal=True, key="graph_direction")
     hops = cols[2].slider("Hops (depth drawn)", 1, 40, key="graph_hops")

@@ -104,6 +104,8 @@ def test_a_link_that_names_nothing_says_so(browser_page, store, link, names):
     page.goto(base + "/" + link.format(m2=store["m2"].id))
     page.get_by_text("Not found: the link names", exact=False).first.wait_for(timeout=60000)
     page.locator("code", has_text=names).first.wait_for(timeout=30000)   # the link's own words
+    page.wait_for_timeout(3000)   # and it stays: the graph's own first rerun once flashed it away
+    assert page.locator("code", has_text=names).first.is_visible()
 
 
 def test_each_page_keeps_only_its_own_parameters(browser_page, store):
