@@ -22,8 +22,8 @@ from lineage.records import Artifact, Execution, utc_from_s
 from lineage.vocab import RUN_CONTEXT_TYPES, is_blessed, type_leaf
 
 LISTED = 200  # rows of a node's consumers listed (a hot dataset has thousands): the newest
-PAGES = ["overview", "runs", "artifacts", "data", "graph", "provenance", "impact", "serving", "compare"]
-TITLES = {"overview": "Overview", "runs": "Runs", "artifacts": "Artifacts", "data": "Data",
+PAGES = ["overview", "runs", "experiments", "artifacts", "data", "graph", "provenance", "impact", "serving", "compare"]
+TITLES = {"overview": "Overview", "runs": "Runs", "experiments": "Experiments", "artifacts": "Artifacts", "data": "Data",
           "graph": "Lineage graph", "provenance": "What produced this", "impact": "What does this affect",
           "serving": "Serving", "compare": "Compare"}
 
@@ -108,6 +108,37 @@ def chart_steps(df: pd.DataFrame, x: str, y: str) -> None:
                                          "tooltip": [{"field": x, "type": "temporal", "format": "%Y-%m-%d %H:%M:%S"},
                                                      {"field": y}]}},
                        width="stretch")
+
+
+def chart_curves(df: pd.DataFrame, metric: str) -> None:
+    """One line per run: a metric's value against its step (epoch)."""
+    st.vega_lite_chart(df, {"mark": {"type": "line", "point": True}, "height": 300,
+                            "encoding": {"x": {"field": "step", "type": "quantitative", "axis": {"tickMinStep": 1}},
+                                         "y": {"field": "value", "type": "quantitative", "scale": {"zero": False},
+                                               "title": metric},
+                                         "color": {"field": "run", "type": "nominal"},
+                                         "tooltip": [{"field": "run"}, {"field": "step"}, {"field": "value"}]}},
+                       width="stretch")
+
+
+def chart_parallel(df: pd.DataFrame, dims: List[str], metric: str) -> None:
+    """Parallel coordinates: one line per run across its parameters (each axis scaled to its own
+    range), coloured by ``metric``."""
+    spec = {"height": 320,
+            "transform": [{"window": [{"op": "count", "as": "index"}]},
+                          {"fold": dims},
+                          {"joinaggregate": [{"op": "min", "field": "value", "as": "lo"},
+                                             {"op": "max", "field": "value", "as": "hi"}], "groupby": ["key"]},
+                          {"calculate": "datum.hi == datum.lo ? 0.5 : (datum.value - datum.lo) / (datum.hi - datum.lo)",
+                           "as": "scaled"}],
+            "mark": {"type": "line", "opacity": 0.7},
+            "encoding": {"x": {"field": "key", "type": "nominal", "sort": dims, "title": None,
+                               "axis": {"labelAngle": 0}},
+                         "y": {"field": "scaled", "type": "quantitative", "axis": None},
+                         "detail": {"field": "index", "type": "nominal"},
+                         "color": {"field": metric, "type": "quantitative", "scale": {"scheme": "viridis"}},
+                         "tooltip": [{"field": "run"}, {"field": "key"}, {"field": "value"}, {"field": metric}]}}
+    st.vega_lite_chart(df, spec, width="stretch")
 
 
 # ---------------------------------------------------------------- cached queries
@@ -244,6 +275,44 @@ def q_find(uri: Optional[str], kind: str, type_name: str, where: str, context: s
     lin = open_store(uri)
     found = lin.find(type_name or None, where or None, kind=kind, context=context or None, limit=limit)
     return [art_row(a) if kind == "artifact" else exec_row(a) for a in found]
+
+
+@st.cache_data(ttl=30, max_entries=16, show_spinner=False)
+def q_runs_frame(uri: Optional[str], experiment: str, pipeline: str, where: str) -> pd.DataFrame:
+    """The runs table (every run, newest first), its start time as text."""
+    frame = open_store(uri).runs_frame(experiment or None, pipeline or None, where=where or None)
+    frame["start"] = [when(t) if t is not None and t == t else "" for t in frame["start"]]
+    return frame
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def q_curves(uri: Optional[str], runs: Tuple[str, ...], metric: str) -> pd.DataFrame:
+    """One metric's history in each of these runs: run, step_type, step, value."""
+    lin = open_store(uri)
+    parts = []
+    for name in runs:
+        h = lin.metric_history(name, [metric])
+        h.insert(0, "run", name)
+        parts.append(h)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run", "step", "value"])
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def q_metric_names(uri: Optional[str], runs: Tuple[str, ...]) -> List[str]:
+    lin = open_store(uri)
+    return sorted({m for name in runs for m in lin.metric_history(name)["metric"]})
+
+
+@st.cache_data(ttl=30, max_entries=256, show_spinner=False)
+def q_step_log(uri: Optional[str], ref: str) -> Optional[str]:
+    return open_store(uri).step_log(ref)
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def q_run_notes(uri: Optional[str], run: str) -> Dict[str, Any]:
+    lin = open_store(uri)
+    return {"tags": lin.tags(run), "notes": [n.to_dict() for n in lin.notes(run)],
+            "history": [h.to_dict() for h in lin.tag_history(run)]}
 
 
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)

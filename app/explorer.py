@@ -21,9 +21,11 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lineage import Lineage  # noqa: E402
-from lineage.app.data import (PAGES, TITLES, chart_bar, chart_steps, error_text, md_text, open_store,  # noqa: E402
-                              q_counts, q_diff, q_endpoints, q_find, q_history, q_impact, q_metrics, q_node,
-                              q_provenance, q_run_steps, q_runs, q_state, q_version_checks, q_view, store_uri)
+from lineage.app.data import (PAGES, TITLES, chart_bar, chart_curves, chart_parallel, chart_steps,  # noqa: E402
+                              error_text, md_text, open_store, q_counts, q_curves, q_diff, q_endpoints, q_find,
+                              q_history, q_impact, q_metric_names, q_metrics, q_node, q_provenance, q_run_notes,
+                              q_run_steps, q_runs, q_runs_frame, q_state, q_step_log, q_version_checks, q_view,
+                              store_uri, when)
 from lineage.errors import LineageError  # noqa: E402
 from lineage.values import plain  # noqa: E402
 from lineage.vocab import type_leaf  # noqa: E402
@@ -37,7 +39,7 @@ from lineage.app import graph as graph_view  # noqa: E402
 # names nothing is reported on the page instead of being replaced silently.
 
 #: the URL parameters each page owns; the others are dropped when the page changes
-PAGE_PARAMS = {"overview": (), "runs": ("run",), "artifacts": ("artifact",), "data": ("dataset",),
+PAGE_PARAMS = {"overview": (), "runs": ("run",), "experiments": ("experiment", "where"), "artifacts": ("artifact",), "data": ("dataset",),
                "provenance": ("node",), "impact": ("node",),
                "graph": ("node", "direction", "hops"), "serving": ("model", "back"), "compare": ("a", "b")}
 
@@ -197,6 +199,12 @@ def page_runs(uri: Optional[str], lin: Lineage) -> None:
     name = linked_select("Run", names, "runs_run", "run", "a run")
     if name is None:
         return
+    extra = q_run_notes(uri, name)
+    if extra["tags"] or extra["notes"]:
+        st.markdown(" ".join(f"`{md_text(k)}={md_text(v)}`" for k, v in sorted(extra["tags"].items())))
+        for n in extra["notes"]:
+            st.caption(f"{when(n['at'])} {n['user'] or ''}")
+            st.text(n["text"])
     steps = q_run_steps(uri, name)
     step_type = st.selectbox("Step type", [""] + sorted({s["type"] for s in steps}))
     if step_type:
@@ -205,10 +213,69 @@ def page_runs(uri: Optional[str], lin: Lineage) -> None:
     labels = [f"e{s['id']} {s['type']}" for s in steps]
     table(steps, "runs_steps", [{"runs_step": label} for label in labels])
     if steps:
-        if st.session_state.get("runs_step") not in labels:
-            st.session_state["runs_step"] = labels[0]
+        if st.session_state.get("runs_step") not in labels:  # a failed step first: that is what one looks for
+            failed = [label for label, s in zip(labels, steps) if s.get("state") == "FAILED"]
+            st.session_state["runs_step"] = (failed or labels)[0]
         pick = st.selectbox("Step", labels, key="runs_step")
         show_node(uri, pick.split()[0])
+
+
+CHOSEN = 10  # runs whose curves are drawn together, at most
+
+
+def page_experiments(uri: Optional[str], lin: Lineage) -> None:
+    """The runs table with their parameters and final metrics; curves of the chosen runs;
+    parameters against a metric in parallel coordinates."""
+    cols = st.columns([2, 2, 4])
+    seed("exp_experiment", "experiment", None, "")
+    seed("exp_where", "where", None, "")
+    experiment = cols[0].text_input("Experiment", key="exp_experiment").strip()
+    pipeline = cols[1].text_input("Pipeline", key="exp_pipeline").strip()
+    where = cols[2].text_input("Filter (e.g. metrics.accuracy > 0.8 and params.Train.lr = 0.01)",
+                               key="exp_where").strip()
+    to_url(experiment=experiment, where=where)
+    try:
+        frame = q_runs_frame(uri, experiment, pipeline, where)
+    except LineageError as exc:
+        error_text("Cannot list these runs", exc)
+        return
+    if frame.empty:
+        st.info("No runs match.")
+        return
+    st.caption(f"{len(frame)} run{'' if len(frame) == 1 else 's'}. Click a column to sort; select runs "
+               f"(at most {CHOSEN}) to draw their curves.")
+    frame = frame.dropna(axis=1, how="all")
+    # what an experiment is compared on first: parameters, metrics, tags; then the rest
+    lead = ["run", "state"] + [c for c in frame.columns if c.split(".")[0] in ("params", "metrics", "tags")]
+    frame = frame[lead + [c for c in frame.columns if c not in lead]]
+    if "duration_s" in frame:
+        frame["duration_s"] = frame["duration_s"].round(1)
+    shown = frame.head(5000)
+    st.dataframe(shown, hide_index=True, width="stretch", key="exp_table", selection_mode="multi-row",
+                 on_select="rerun")
+    picked = st.session_state.get("exp_table")
+    rows = list(picked.selection.rows) if picked is not None else []
+    chosen = [shown.iloc[i]["run"] for i in rows if i < len(shown)][:CHOSEN] or list(shown["run"].head(3))
+    metric_cols = [c for c in frame.columns if c.startswith("metrics.")]
+    st.subheader("Metric curves")
+    st.caption(", ".join(chosen) + ("" if rows else "  (the newest three: select runs in the table to choose)"))
+    names = q_metric_names(uri, tuple(chosen))
+    if names:
+        metric = st.selectbox("Metric", names, key="exp_metric")
+        chart_curves(q_curves(uri, tuple(chosen), metric), metric)
+    else:
+        st.info("These runs logged no metric histories (log_metric inside a step body, or the Keras callback).")
+    params = [c for c in frame.columns if c.startswith("params.") and pd.api.types.is_numeric_dtype(frame[c])
+              and frame[c].nunique(dropna=True) > 1]
+    st.subheader("Parameters against a metric")
+    if not metric_cols or not params:
+        st.info("Parallel coordinates need runs that differ in a numeric parameter and logged a metric.")
+        return
+    target = st.selectbox("Colour by", metric_cols, key="exp_colour")
+    data = frame[["run"] + params + [target]].dropna(subset=[target]).head(2000)
+    rename = {c: c.split(".", 1)[1].replace(".", "/") for c in params + [target]}
+    data = data.rename(columns=rename)
+    chart_parallel(data, [rename[c] for c in params] + [rename[target]], rename[target])
 
 
 def show_node(uri: Optional[str], ref: str, *, narrow: bool = False) -> None:
@@ -228,6 +295,11 @@ def show_node(uri: Optional[str], ref: str, *, narrow: bool = False) -> None:
         st.text(f"state: {d['state']}\nstarted: {d['started']}\nduration: {d['duration_s']}")
         if d["error"]:
             error_text("This step failed", d["error"])
+        log_text = q_step_log(uri, f"e{d['id']}")
+        if log_text:
+            with st.expander("Log: what the step printed and logged" + (" (with its traceback)" if d["error"] else ""),
+                             expanded=bool(d["error"])):
+                st.code(log_text[-20000:], language="text")
     cols = [st.container(), st.container()] if narrow else st.columns(2)
     cols[0].caption("properties")
     cols[0].json(plain(d["properties"]), expanded=True)
@@ -721,7 +793,7 @@ def main() -> None:
     to_url(page=page)
     bad_link("page", "a page")
     st.header(TITLES[page])
-    {"overview": page_overview, "runs": page_runs, "artifacts": page_artifacts, "data": page_data,
+    {"overview": page_overview, "runs": page_runs, "experiments": page_experiments, "artifacts": page_artifacts, "data": page_data,
      "graph": page_graph, "provenance": page_provenance, "impact": page_impact, "serving": page_serving,
      "compare": page_compare}[page](uri, lin)
 

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Sequence
 
-from lineage import Input, Output, step
+from lineage import Input, Output, log_metrics, step
 from lineage.types import Examples, Model, ModelBlessing, ModelEvaluation
 
 from lineage.serving.server.tfenv import tf
@@ -121,6 +121,9 @@ def evaluate(model: Input[Model], examples: Input[Examples], evaluation: Output[
                         "max_accuracy_drop": max_accuracy_drop if baseline is not None else None}},
         indent=2, sort_keys=True))
     evaluation.properties.update({k: v for k, v in overall.items() if isinstance(v, (int, float))})
+    # the headline metrics in the runs table too, beside training's own (eval_accuracy, eval_auc, ...)
+    log_metrics({f"eval_{k}": v for k, v in overall.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool)})
     blessing.path.mkdir()
     (blessing.path / ("BLESSED" if blessed else "NOT_BLESSED")).write_text(json.dumps(failed))
     blessing.properties.update(blessed=blessed, failed_thresholds=json.dumps(failed))

@@ -14,8 +14,9 @@ The exported SavedModel applies the ``TransformGraph`` itself, so it takes **raw
 - ``classify``: TF Serving's Classify signature over serialized examples (``classes``, ``scores``;
   its SignatureDef carries the Classify method name, so a real TF Serving answers it too).
 
-Training and serving therefore run the same transform: no skew. The final training metrics are
-recorded on the execution and as properties of the ``Model``.
+Training and serving therefore run the same transform: no skew. Every epoch's metrics are logged
+(:func:`lineage.components.keras.metrics_callback`): the step's ``Metrics`` output holds the
+histories, and the final values are properties of the ``Model``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from lineage.errors import InvalidInput
 from lineage.types import Examples, HubModule, Model, TransformGraph
 
 from lineage.serving.server.tfenv import tf
+
+from .keras import metrics_callback
 
 __all__ = ["train", "build_model"]
 
@@ -125,8 +128,9 @@ def train(transformed: Input[Examples], transform_graph: Input[TransformGraph], 
     net.compile(optimizer=TF.keras.optimizers.Adam(learning_rate),
                 loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
                 metrics=[metric])
-    history = net.fit(train_ds, validation_data=eval_ds, epochs=epochs, verbose=0)
-    final = {k: round(float(v[-1]), 5) for k, v in history.history.items()}
+    history = net.fit(train_ds, validation_data=eval_ds, epochs=epochs, verbose=0,
+                      callbacks=[metrics_callback()])  # every epoch's metrics: the step's Metrics output
+    final = {k: float(v[-1]) for k, v in history.history.items()}
 
     # The serving graph: raw features -> the recorded transform -> the model.
     tft_layer = tft_output.transform_features_layer()

@@ -9,7 +9,8 @@ from __future__ import annotations
 from . import types
 from .api import Lineage, use
 from .errors import LineageError
-from .record import Run, Step, StepResult, annotate, attach_context, current_run, record, run, step
+from .record import (Run, Step, StepResult, annotate, attach_context, current_run, log_metric, log_metrics, record,
+                     run, step)
 from .records import Artifact, Context, Event, Execution
 from .types import ArtifactType, Input, Output, OutputArtifact, declare_artifact_type
 from .version import __version__ as __version__
@@ -32,6 +33,8 @@ __all__ = [
     "attach_context",
     "current_run",
     "declare_artifact_type",
+    "log_metric",
+    "log_metrics",
     "record",
     "run",
     "step",

@@ -143,6 +143,50 @@ class Lineage:
         cid = context.id if isinstance(context, Context) else int(context)
         return self.store.executions_in_context(cid, limit=limit)
 
+    # ---------------------------------------------------------------- experiments
+
+    def runs_frame(self, experiment: Optional[str] = None, pipeline: Optional[str] = None, *,
+                   where: Optional[str] = None, sort: Optional[str] = None, limit: Optional[int] = None) -> Any:
+        """One row per run, as a pandas DataFrame (like MLflow's ``search_runs``): name, state,
+        start, duration, user, git commit, ``params.<Step>.<name>``, ``metrics.<name>`` (last
+        values), ``tags.<key>``. ``where`` filters on those columns (``metrics.accuracy > 0.8``),
+        ``sort`` orders by one (``-metrics.accuracy`` or ``accuracy desc``)."""
+        return query.experiments.runs_frame(self.store, experiment=experiment, pipeline=pipeline,
+                                            where=where, sort=sort, limit=limit)
+
+    def metric_history(self, node: NodeRef, metrics: Optional[Sequence[str]] = None) -> Any:
+        """Every value a step run (``e12``) or a whole run (its name) logged with ``log_metric``,
+        as a DataFrame: execution, step_type, metric, step, value, time."""
+        import pandas as pd
+
+        rows = query.experiments.metric_history(self.store, node, metrics)
+        return pd.DataFrame(rows, columns=["execution", "step_type", "metric", "step", "value", "time"])
+
+    def step_log(self, execution: NodeRef) -> Optional[str]:
+        """What a step run printed and logged, with its traceback if it failed (None: nothing)."""
+        return query.experiments.step_log(self.store, execution)
+
+    def tag(self, target: NodeRef, values: Optional[Dict[str, Any]] = None, **more: Any) -> Dict[str, Execution]:
+        """Tag a run (by name), an artifact or an execution: ``lin.tag("run-7", stage="prod")``;
+        a value of None removes the tag. Every change is recorded (who, when, old, new)."""
+        return record.tags.tag(self.store, target, {**(values or {}), **more})
+
+    def note(self, target: NodeRef, text: str) -> Execution:
+        """Add a note to a run (or any node); notes are kept, never edited."""
+        return record.tags.note(self.store, target, text)
+
+    def tags(self, target: NodeRef) -> Dict[str, Any]:
+        """The current tags of a run or node."""
+        return query.experiments.tags_of(self.store, target)
+
+    def tag_history(self, target: NodeRef) -> List[Any]:
+        """Every tag change of a run or node, oldest first."""
+        return query.experiments.tag_history(self.store, target)
+
+    def notes(self, target: NodeRef) -> List[Any]:
+        """The notes of a run or node, oldest first."""
+        return query.experiments.notes(self.store, target)
+
     def counts(self) -> Dict[str, Dict[str, int]]:
         """How many artifacts and executions of each type, and executions in each state."""
         return self.store.counts()

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .api import Lineage
 from .records import Artifact
+from .vocab import METRICS_KEY
 
 __all__ = ["SyntheticStore", "generate"]
 
@@ -33,7 +34,7 @@ _STEPS: List[Tuple[str, Tuple[str, ...], bool]] = [
     ("ExampleValidator", ("ExampleAnomalies",), True),
     ("Transform", ("TransformGraph", "Examples", "Examples", "TransformCache"), False),
     ("Tuner", ("HyperParameters", "TunerResults"), True),
-    ("Train", ("Model", "ModelRun", "TrainingMetrics"), False),
+    ("Train", ("Model", "ModelRun", "Metrics"), False),
     ("Evaluate", ("ModelEvaluation", "ModelBlessing", "SliceMetrics", "Plots"), False),
     ("Explain", ("Explanations", "FeatureAttributions"), True),
 ]
@@ -60,11 +61,22 @@ def _declare_types() -> None:
     from .schema import REGISTRY
 
     for name in ("ExampleAnomalies", "TransformCache", "HyperParameters", "TunerResults", "ModelRun",
-                 "TrainingMetrics", "SliceMetrics", "Plots", "Explanations", "FeatureAttributions"):
+                 "SliceMetrics", "Plots", "Explanations", "FeatureAttributions"):
         if REGISTRY.get("artifact", name) is None:
             REGISTRY.declare("artifact", name)
     for name, _, _ in _STEPS:
         REGISTRY.execution_type(name)
+
+
+def _output(rng: random.Random, t: str, uri: str, params: Dict[str, Any]) -> Artifact:
+    props: Dict[str, Any] = {"fingerprint": f"sha256:{rng.getrandbits(128):032x}"}
+    custom: Dict[str, Any] = {}
+    if t == "ModelBlessing":
+        props["blessed"] = rng.random() < 0.8
+    if t == "Metrics":  # what log_metric keeps: the last value of each metric
+        custom = {"accuracy": rng.uniform(0.6, 0.95), "loss": rng.uniform(0.1, 0.7)}
+        props.update(metric_names='["loss", "accuracy"]', points=2 * params["epochs"])
+    return Artifact(None, t, uri, properties=props, custom_properties=custom)
 
 
 def generate(lin: Lineage, *, runs: int = 50, datasets: int = 4, modules: int = 3,
@@ -115,12 +127,13 @@ def generate(lin: Lineage, *, runs: int = 50, datasets: int = 4, modules: int = 
     hot_set = set(rng.sample(range(runs), hot))
     by_dataset: Dict[int, List[int]] = {}  # warm starts stay on the same data
     pipelines = [f"pipeline-{i}" for i in range(3)]
+    experiments = ["baseline", "bigger-lr", "hub-v2"]
     pipeline_ctx = {p: store.put_context("Pipeline", p, {"pipeline": p}).id for p in pipelines}
 
     for r in range(runs):
         pipeline = rng.choice(pipelines)
-        run_ctx = store.put_context("PipelineRun", f"synthetic-run-{r}",
-                                    {"pipeline": pipeline, "state": "COMPLETE"}).id
+        run_props = {"pipeline": pipeline, "state": "COMPLETE", "experiment": rng.choice(experiments),
+                     "user": rng.choice(["ana", "bo", "chen", "dee"]), "started_at": round(clock, 3)}
         dataset = out.datasets[0] if r in hot_set else rng.choice(out.datasets[1:] or out.datasets)
         chosen = [s for s in _STEPS if not s[2] or rng.random() < 0.5]
         while len(chosen) < 6:  # 6-8 steps, and a Push for some runs
@@ -132,7 +145,8 @@ def generate(lin: Lineage, *, runs: int = 50, datasets: int = 4, modules: int = 
         main: Dict[str, int] = {"Dataset": 0}  # type -> artifact index of its latest main output
         for step, writes, _ in chosen:
             ei = len(executions)
-            params = {"lr": round(rng.choice([0.001, 0.003, 0.01, 0.03]), 4)} if step == "Train" else {}
+            params = {"lr": round(rng.choice([0.001, 0.003, 0.01, 0.03]), 4), "epochs": rng.choice([3, 5, 10]),
+                      "batch_size": rng.choice([32, 64])} if step == "Train" else {}
             executions.append((step, "COMPLETE", props(step), params))
             read = {"Ingest": ["Dataset"], "Transform": ["Examples", "Schema"],
                     "Train": ["Examples", "TransformGraph", "HyperParameters"],
@@ -148,14 +162,12 @@ def generate(lin: Lineage, *, runs: int = 50, datasets: int = 4, modules: int = 
                     artifacts.append(rng.choice(same_data[-50:]))
                     edges.append((ei, len(artifacts) - 1, "INPUT", "base_model"))
             for k, t in enumerate(writes):
-                art_props: Dict[str, Any] = {"fingerprint": f"sha256:{rng.getrandbits(128):032x}"}
-                if t == "ModelBlessing":
-                    art_props["blessed"] = rng.random() < 0.8
-                artifacts.append(Artifact(None, t, f"/synthetic/runs/{r}/{step}/{t}-{k}",
-                                          properties=art_props))
-                edges.append((ei, len(artifacts) - 1, "OUTPUT", f"{t.lower()}_{k}"))
+                artifacts.append(_output(rng, t, f"/synthetic/runs/{r}/{step}/{t}-{k}", params))
+                edges.append((ei, len(artifacts) - 1, "OUTPUT", METRICS_KEY if t == "Metrics" else f"{t.lower()}_{k}"))
                 if k == 0 or t not in main:
                     main[t] = len(artifacts) - 1
+        run_props["ended_at"] = round(clock + 20, 3)
+        run_ctx = store.put_context("PipelineRun", f"synthetic-run-{r}", run_props).id
         exec_ids, art_ids = store.put_subgraph(executions=executions, artifacts=artifacts,
                                                edges=edges, context_ids=[pipeline_ctx[pipeline], run_ctx])
         model_id = art_ids[main["Model"]]

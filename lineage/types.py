@@ -25,7 +25,7 @@ from .uris import to_uri
 __all__ = [
     "ArtifactType", "declare_artifact_type", "Input", "Output", "OutputArtifact",
     "Dataset", "Examples", "Schema", "ExampleStatistics", "TransformGraph", "HubModule",
-    "Model", "ModelEvaluation", "ModelBlessing", "PushedModel", "annotation_names",
+    "Model", "ModelEvaluation", "ModelBlessing", "PushedModel", "Metrics", "StepLog", "annotation_names",
 ]
 
 T = TypeVar("T", bound="ArtifactType")
@@ -185,6 +185,14 @@ class ModelBlessing(ArtifactType):
 
 class PushedModel(ArtifactType):
     """A model version laid out for serving."""
+
+
+class Metrics(ArtifactType):
+    """The metric histories a step logged (written by lineage, not by step bodies)."""
+
+
+class StepLog(ArtifactType):
+    """What a step printed and logged, and its traceback when it failed (written by lineage)."""
 
 
 def annotation_names() -> Dict[str, Any]:

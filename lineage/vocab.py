@@ -13,7 +13,7 @@ from .errors import InvalidInput
 
 __all__ = [
     "EXECUTION_STATES", "ARTIFACT_STATES", "FINISHED_STATES", "INPUT_EVENTS", "OUTPUT_EVENTS",
-    "ANNOTATION_TYPES", "BOOKKEEPING", "execution_role", "artifact_role", "type_leaf", "is_blessed", "is_baseline_key", "RUN_CONTEXT_TYPES",
+    "ANNOTATION_TYPES", "METRICS_KEY", "LOG_KEY", "BOOKKEEPING", "execution_role", "artifact_role", "type_leaf", "is_blessed", "is_baseline_key", "RUN_CONTEXT_TYPES",
     "is_local", "local_path", "quote", "check_execution_state",
 ]
 
@@ -28,7 +28,10 @@ FINISHED_STATES: Tuple[str, ...] = ("COMPLETE", "FAILED", "CACHED", "CANCELED")
 INPUT_EVENTS: Tuple[str, ...] = ("INPUT", "DECLARED_INPUT", "INTERNAL_INPUT")
 OUTPUT_EVENTS: Tuple[str, ...] = ("OUTPUT", "DECLARED_OUTPUT", "INTERNAL_OUTPUT", "PENDING_OUTPUT")
 #: Execution types that annotate artifacts rather than transform them: left out of graphs.
-ANNOTATION_TYPES = frozenset({"Taint", "Untaint"})
+ANNOTATION_TYPES = frozenset({"Taint", "Untaint", "Tag", "Note"})
+#: the output event keys of what lineage itself keeps of a step run: its metric histories and its log
+METRICS_KEY = "lineage:metrics"
+LOG_KEY = "lineage:log"
 #: Properties that describe how an artifact was recorded, not what it is.
 BOOKKEEPING = frozenset({"fingerprint", "size_bytes", "file_count", "external", "name", "state",
                          "producer_component", "pipeline_name", "tfx_version", "is_external"})

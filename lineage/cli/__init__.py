@@ -3,7 +3,7 @@
 Readable tables by default, ``--json`` for scripts; errors are one line on stderr (exit 1),
 with tracebacks only under ``-vv``. The store comes from ``--store``, else ``$LINEAGE_STORE``,
 else ``./.lineage/metadata.sqlite``. Commands live by topic: :mod:`.store_cmds`,
-:mod:`.query_cmds`, :mod:`.serving_cmds`, :mod:`.ui_cmd`.
+:mod:`.query_cmds`, :mod:`.experiment_cmds`, :mod:`.serving_cmds`, :mod:`.ui_cmd`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from typing import Iterable, Optional
 
 from ..errors import LineageError
-from . import query_cmds, serving_cmds, store_cmds, ui_cmd
+from . import experiment_cmds, query_cmds, serving_cmds, store_cmds, ui_cmd
 
 __all__ = ["main", "build_parser"]
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    for module in (store_cmds, query_cmds, serving_cmds, ui_cmd):
+    for module in (store_cmds, query_cmds, experiment_cmds, serving_cmds, ui_cmd):
         module.register(sub, common)
     return parser
 

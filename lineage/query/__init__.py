@@ -17,6 +17,7 @@ the whole store. Every report is a frozen dataclass with ``to_dict()``.
 ``health``          ``lineage doctor``: abandoned RUNNING rows, missing files, unknown versions
 ``export``          DOT, node-link JSON, GraphML, OpenLineage
 ``view``            the explorer's readable graph: fan-out grouped, columns by depth
+``experiments``     the runs table, metric histories, step logs, tags and notes
 ==================  ===========================================================================
 
 Works on stores lineage did not write: TFX's type names are understood by *role*
@@ -25,6 +26,7 @@ Works on stores lineage did not write: TFX's type names are understood by *role*
 
 from __future__ import annotations
 
+from . import experiments  # noqa: F401  (lineage.query.experiments)
 from .diff import Diff, diff
 from .find import find
 from .graph import LineageGraph, reach, sketch, trace

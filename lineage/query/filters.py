@@ -282,20 +282,24 @@ def _columns_for(values: Tuple[Any, ...]) -> List[str]:
 
 def _resolve(store: Store, kind: str, type_name: Optional[str], field: str,
              values: Tuple[Any, ...]) -> Optional[str]:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field):
+    if re.fullmatch(r"tags\.[A-Za-z_][A-Za-z0-9_.\-]*", field):
+        name = f"`{field}`"  # a tag (lineage tag): MLMD takes a dotted name in backquotes
+    elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field):
+        name = field
+    else:
         raise InvalidInput(f"{field!r} is not a property name")
     lister = store.list_artifacts if kind == "artifact" else store.list_executions
     type_clause = f"type = {_literal(type_name)} AND " if type_name else ""
     for column in _columns_for(values):
         for where in ("properties", "custom_properties"):
-            candidate = f"{where}.{field}.{column}"
+            candidate = f"{where}.{name}.{column}"
             if lister(filter_query=f"{type_clause}{candidate} IS NOT NULL", limit=1):
                 return candidate
     if type_name and field in store.type_properties(kind, type_name):
         return None  # declared: nothing holds a value of that kind yet
     for column in ("int_value", "double_value", "string_value", "bool_value"):
         for where in ("properties", "custom_properties"):
-            if lister(filter_query=f"{type_clause}{where}.{field}.{column} IS NOT NULL", limit=1):
+            if lister(filter_query=f"{type_clause}{where}.{name}.{column} IS NOT NULL", limit=1):
                 return None  # the property exists, with values of another kind: nothing matches
     seen = set(store.type_properties(kind, type_name)) if type_name else set()
     for node in lister(filter_query=type_clause[:-5] or None, limit=200):

@@ -33,8 +33,9 @@ from ..records import Artifact, Context, Execution
 from ..store import ArtifactRef, Store
 from ..vocab import check_execution_state
 from .current import active_run
+from .metrics import MetricLog
 
-__all__ = ["Recording", "annotate", "attach_context", "current_execution_id", "now", "error_properties"]
+__all__ = ["Recording", "active_recording", "log_metric", "log_metrics", "annotate", "attach_context", "current_execution_id", "now", "error_properties"]
 
 log = logging.getLogger("lineage")
 
@@ -77,6 +78,7 @@ class Recording:
         self.context_ids: List[int] = list(self.run.context_ids) if self.run is not None else []
         self.context_ids += [c for c in context_ids if c not in self.context_ids]
         self.annotations: Dict[str, Any] = {}
+        self.metrics = MetricLog()  # log_metric() from a @step body
         self.execution_id: Optional[int] = None
         self.execution: Optional[Execution] = None
         self._token: Optional[contextvars.Token] = None
@@ -121,10 +123,11 @@ class Recording:
                                    properties=dict(self.annotations), context_ids=self.context_ids, reread=False)
 
     def finish(self, state: str = "COMPLETE", *, outputs: Sequence[Tuple[ArtifactRef, str]] = (),
-               properties: Optional[Mapping[str, Any]] = None, reread: bool = True
-               ) -> Tuple[Execution, List[Artifact]]:
+               properties: Optional[Mapping[str, Any]] = None, reread: bool = True,
+               also_outputs: Sequence[Tuple[ArtifactRef, str]] = ()) -> Tuple[Execution, List[Artifact]]:
         """Write the end state (or, if never started, the whole execution) in one MLMD call.
-        Returns the execution and the output artifacts as stored, in the order given."""
+        Returns the execution and the output artifacts as stored, in the order given
+        (``also_outputs`` are written too, not returned: what lineage keeps, its log say)."""
         state = check_execution_state(state)
         props = {**self.annotations, **(properties or {})}
         given = props if self.execution_id is not None else {**self.properties, **props}
@@ -134,18 +137,19 @@ class Recording:
             execution, outs = self.store.write_execution(
                 type=self.type_name, state=state, properties={**self.properties, **props},
                 params=self.params, inputs=[(a.id, k) for k, a in self.inputs], outputs=outputs,
-                context_ids=self.context_ids, reread=reread)
+                context_ids=self.context_ids, reread=reread, also_outputs=also_outputs)
         else:
             execution, outs = self.store.write_execution(
                 type=self.type_name, state=state, execution_id=self.execution_id, properties=props,
-                outputs=outputs, context_ids=self.context_ids, reread=reread)
+                outputs=outputs, context_ids=self.context_ids, reread=reread, also_outputs=also_outputs)
         self.execution_id = execution.id
         self.execution = execution
         log.info("%s %s (execution %s)", self.type_name, state, execution.id)
         return execution, outs
 
-    def fail(self, exc: BaseException) -> None:
-        """Record FAILED with the error (CANCELED for Ctrl-C, SIGTERM and SystemExit). When the
+    def fail(self, exc: BaseException, outputs: Sequence[Tuple[ArtifactRef, str]] = ()) -> None:
+        """Record FAILED with the error (CANCELED for Ctrl-C, SIGTERM and SystemExit), and
+        ``outputs`` (what lineage keeps of a failed step: its log, its metrics so far). When the
         annotations themselves cannot be recorded, FAILED is recorded without them. A failure to
         record is logged, never raised over the original error."""
         if self.execution_id is None or self.execution is not None:
@@ -153,7 +157,7 @@ class Recording:
         state = "CANCELED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED"
         try:
             try:
-                self.finish(state, properties=error_properties(exc), reread=False)
+                self.finish(state, also_outputs=outputs, properties=error_properties(exc), reread=False)
             except LineageError:
                 self.annotations.clear()  # an annotation may be what could not be recorded
                 self.finish(state, properties=error_properties(exc), reread=False)
@@ -203,11 +207,31 @@ def terminate_as_exit() -> None:
         signal.signal(signal.SIGTERM, _terminated)
 
 
-def _active_recording(what: str) -> Recording:
+def active_recording(what: str) -> Recording:
+    """The recording of the @step body running in this thread or task; InvalidInput (naming
+    ``what``) outside one."""
     rec = _active.get()
     if rec is None:
         raise InvalidInput(f"{what}() is called from inside a @step body")
     return rec
+
+
+def log_metric(name: str, value: float, step: Optional[int] = None) -> None:
+    """From inside a @step body: log one value of metric ``name`` (at ``step``: an epoch or a
+    batch; by default the metric's next step, 0, 1, 2...). See :mod:`lineage.record.metrics`."""
+    active_recording("log_metric").metrics.add(name, value, step)
+
+
+def log_metrics(values: Mapping[str, float], step: Optional[int] = None) -> None:
+    """From inside a @step body: log several metrics at once (at the same ``step``); all or
+    nothing: one bad value logs none of them."""
+    if not isinstance(values, Mapping):
+        raise InvalidInput(f"log_metrics takes a dict of name -> number, not {type(values).__name__}")
+    log = active_recording("log_metrics").metrics
+    for name, value in values.items():
+        log.check(name, value, step)
+    for name, value in values.items():
+        log.add(name, value, step)
 
 
 def current_execution_id() -> Optional[int]:
@@ -219,16 +243,16 @@ def current_execution_id() -> Optional[int]:
 def annotate(**properties: Any) -> None:
     """From inside a @step body: record these properties on this execution (declared
     properties of its type, or custom ones), with its final state."""
-    _active_recording("annotate").annotate(**properties)
+    active_recording("annotate").annotate(**properties)
 
 
 def record_intent() -> None:
     """From inside a step body: write what the step is about to do (its annotations and
     contexts so far) now, before it makes a change visible (see :meth:`Recording.record_intent`)."""
-    _active_recording("record_intent").record_intent()
+    active_recording("record_intent").record_intent()
 
 
 def attach_context(type: str, name: str, properties: Optional[Mapping[str, Any]] = None) -> Context:
     """From inside a step body: also associate this execution (and attribute its artifacts)
     with the context ``type``/``name``, created if needed (e.g. a model's ServingEndpoint)."""
-    return _active_recording("attach_context").attach_context(type, name, properties)
+    return active_recording("attach_context").attach_context(type, name, properties)

@@ -26,6 +26,7 @@ import inspect
 import json
 import logging
 import secrets
+import traceback
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -38,8 +39,10 @@ from ..records import Artifact, Execution
 from ..store import Store
 from ..types import ArtifactArg, ArtifactType, OutputArtifact, annotation_names
 from ..values import cache_form, describe
-from ..vocab import quote
+from ..vocab import LOG_KEY, METRICS_KEY, quote
+from ..schema import REGISTRY
 from .artifacts import resolve_artifact
+from .capture import Capture, capture_mode, capturing
 from .current import current_store
 from .recording import Recording, now
 
@@ -96,7 +99,7 @@ class Step:
     """A decorated step. Call it like the function; see the module docstring."""
 
     def __init__(self, fn: Callable[..., Any], *, name: Optional[str] = None,
-                 type: Optional[str] = None, cache: bool = False) -> None:
+                 type: Optional[str] = None, cache: bool = False, capture: Any = None) -> None:
         if not callable(fn):
             raise InvalidInput(f"@step decorates a function, not {fn!r}")
         self.fn = fn
@@ -104,6 +107,9 @@ class Step:
         self.name = name or f"{fn.__module__}:{fn.__qualname__}"
         self.type_name = type or fn.__name__
         self.cache = cache
+        self.capture = capture  # True/"always", False/"off", "failed", None: $LINEAGE_CAPTURE (default failed)
+        if capture is not None:
+            capture_mode(capture)  # a bad value is refused here, not at the first call
         self._signature: Optional[inspect.Signature] = None
         self._source_hash: Optional[str] = None
         self._git: Optional[Dict[str, Any]] = None
@@ -206,6 +212,8 @@ class _Call:
         self.store: Store = current_store()
         self.outputs: Dict[str, OutputArtifact] = {}
         self.output_dir = Path()
+        self.capture: Optional[Capture] = None
+        self.capture_mode = "off"
 
     # The body gets the resolved arguments, through the bound signature.
     @property
@@ -272,14 +280,55 @@ class _Call:
     def running(self) -> Iterator[None]:
         """Around the body: the recording is active (``annotate`` reaches it); an exception is
         recorded (FAILED, or CANCELED for Ctrl-C) and raised unchanged."""
+        self.capture_mode = capture_mode(self.step.capture)
         self.recording.activate()
         try:
-            yield
+            if self.capture_mode != "off":
+                with capturing() as self.capture:
+                    yield
+            else:
+                yield
         except BaseException as exc:
             self.recording.deactivate()
-            self.recording.fail(exc)
+            self.recording.fail(exc, outputs=self._kept(exc))
             raise
         self.recording.deactivate()
+
+    def _kept(self, exc: Optional[BaseException] = None) -> List[Tuple[Any, str]]:
+        """What lineage itself keeps of the body's run, as outputs: its metric histories
+        (``Metrics``) and its output and traceback (``StepLog``). Never raises: a file that
+        cannot be written is logged and left out."""
+        out: List[Tuple[Any, str]] = []
+        rec, parent = self.recording, self.output_dir
+        try:
+            if rec.metrics:
+                path = parent / "_metrics.json"
+                rec.metrics.write(path)
+                out.append((_file_artifact("Metrics", path, {
+                    "metric_names": json.dumps(rec.metrics.names()), "points": len(rec.metrics.points)},
+                    custom=rec.metrics.last()), METRICS_KEY))
+            tb = _traceback(exc) if exc is not None else ""
+            cap = self.capture
+            if self.capture_mode != "off" and (tb or (cap is not None and not cap.empty
+                                                       and self.capture_mode == "always")):
+                text = cap.text() if cap is not None else ""
+                if tb:
+                    text += ("" if not text or text.endswith("\n") else "\n") + tb
+                path = parent / "_log.txt"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                data = text.encode("utf-8", "replace")
+                path.write_bytes(data)
+                counts = cap.counts if cap is not None else {"stdout": 0, "stderr": 0, "log": 0}
+                props = {"stdout_bytes": counts["stdout"], "stderr_bytes": counts["stderr"],
+                         "log_records": counts["log"], "dropped_bytes": cap.dropped if cap is not None else 0,
+                         "has_traceback": bool(tb)}
+                # what is zero or false is left out: fewer rows to write (absent reads as 0 / false)
+                out.append((Artifact(id=None, type="StepLog", uri=str(path), properties={
+                    **{k: v for k, v in props.items() if v}, "size_bytes": len(data),
+                    "fingerprint": "sha256:" + hashlib.sha256(data).hexdigest()}), LOG_KEY))
+        except (OSError, LineageError) as err:
+            log.warning("step %s: could not keep its log or metrics (%s)", self.step.type_name, err)
+        return out
 
     def _cached(self) -> Optional[Any]:
         """A CACHED execution reusing a previous COMPLETE one's verified outputs, or None."""
@@ -292,7 +341,8 @@ class _Call:
         marks = tainted(store)
         for cand in store.list_executions(filter_query=q, limit=None):
             events = [e for e in store.events_of_executions([cand.id]) if e.type == "OUTPUT"]
-            by_key = {e.key: e.artifact_id for e in events}
+            by_key = {e.key: e.artifact_id for e in events if not e.key.startswith("lineage:")}
+            kept = [(e.artifact_id, e.key) for e in events if e.key == METRICS_KEY]
             if set(by_key) != wanted:
                 continue
             arts = {a.id: a for a in store.get_artifacts(by_key.values())}
@@ -307,7 +357,7 @@ class _Call:
                     log.warning("step %s: not reusing execution %s: it was made from tainted %s",
                                 self.step.type_name, cand.id, ", ".join(f"a{i}" for i in bad))
                     continue
-            execution, outs = rec.finish("CACHED", outputs=[(i, k) for k, i in by_key.items()],
+            execution, outs = rec.finish("CACHED", outputs=[(i, k) for k, i in by_key.items()], also_outputs=kept,
                                          properties={"cached_from": cand.id})
             log.info("step %s: cache hit, reused execution %s", self.step.type_name, cand.id)
             return self._result(execution, dict(zip(by_key, outs)), None)
@@ -325,6 +375,11 @@ class _Call:
                     f"{out.uri}: write a file or create a directory at {name}.path"
                 ) from None
             props = dict(out.properties)
+            if out.type == "Model":  # the last value of each logged metric, unless the body set it
+                base = REGISTRY.base_properties("artifact")
+                for metric, last in self.recording.metrics.last().items():
+                    if metric not in base:
+                        props.setdefault(metric, last)
             props.update(fingerprint=fp.digest, size_bytes=fp.size_bytes, file_count=fp.file_count)
             new_outputs.append((Artifact(id=None, type=out.type, uri=out.uri, properties=props), name))
         return new_outputs
@@ -338,9 +393,10 @@ class _Call:
         props: Dict[str, Any] = {}
         if value is not None:
             props["result"] = describe(value)
+        kept = self._kept()
         try:
             execution, outs = self.recording.finish(
-                "COMPLETE", outputs=new_outputs, properties=props,
+                "COMPLETE", outputs=new_outputs, also_outputs=kept, properties=props,
                 reread=len(new_outputs) > 1,  # only a StepResult hands the execution out
             )
         except BaseException as exc:  # an output property the store refused, say: FAILED, with why
@@ -353,7 +409,7 @@ class _Call:
                     parent.rmdir()
             except OSError:
                 pass
-        outputs = {name: art for (_, name), art in zip(new_outputs, outs)}
+        outputs = {name: art for (_, name), art in zip(new_outputs, outs)}  # not the kept ones
         return self._result(execution, outputs, value)
 
     def _result(self, execution: Execution, outputs: Dict[str, Artifact], value: Any) -> Any:
@@ -373,14 +429,33 @@ def _verifies(art: Optional[Artifact]) -> bool:
         return False
 
 
+def _traceback(exc: BaseException) -> str:
+    """The full traceback, without lineage's own frames above the step body."""
+    tb = exc.__traceback__
+    here = str(Path(__file__).parent)
+    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename.startswith(here):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _file_artifact(type_name: str, path: Path, properties: Mapping[str, Any],
+                   custom: Optional[Mapping[str, Any]] = None) -> Artifact:
+    fp = fingerprint(path)
+    return Artifact(id=None, type=type_name, uri=str(path), properties={
+        **properties, "fingerprint": fp.digest, "size_bytes": fp.size_bytes, "file_count": fp.file_count},
+        custom_properties=dict(custom or {}))
+
+
 def step(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
-         type: Optional[str] = None, cache: bool = False) -> Any:
+         type: Optional[str] = None, cache: bool = False, capture: Any = None) -> Any:
     """Record every call of the decorated function. ``@step`` and ``@step(...)`` both work.
 
     ``type`` is the MLMD execution type (default: the function's name), ``name`` the step
     name recorded with it (default: ``module:qualname``), ``cache=True`` reuses a previous
-    identical run whose outputs still verify.
+    identical run whose outputs still verify. ``capture`` says when what the body prints and logs
+    (and its traceback) is kept as a ``StepLog``: ``"failed"`` (the default, or
+    ``$LINEAGE_CAPTURE``), ``"always"`` (or True), ``"off"`` (or False).
     """
     if fn is None:
-        return lambda f: Step(f, name=name, type=type, cache=cache)
-    return Step(fn, name=name, type=type, cache=cache)
+        return lambda f: Step(f, name=name, type=type, cache=cache, capture=capture)
+    return Step(fn, name=name, type=type, cache=cache, capture=capture)

@@ -5,15 +5,49 @@ the one this code was checked against (10); everything falls back to the MLMD AP
 from __future__ import annotations
 
 import sqlite3
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
-from ..vocab import EXECUTION_STATES, INPUT_EVENTS, OUTPUT_EVENTS, quote
+from ..values import EXACT_KEY, exact_entries, from_tree
+from ..vocab import EXECUTION_STATES, INPUT_EVENTS, RUN_CONTEXT_TYPES, OUTPUT_EVENTS, quote
 from .convert import EVENT_TYPE, EXEC_STATE
 from .typesync import TypeSync
 
 __all__ = ["SqliteReads", "CHECKED_SCHEMA_VERSION"]
 
 CHECKED_SCHEMA_VERSION = 10
+
+
+def _prop_cols(t: str) -> str:
+    """An MLMD property row of table alias ``t``: name, is_custom, its value typed by SQLite
+    (int, double or string), and the boolean column apart (it holds 0/1)."""
+    return (f"{t}.name, {t}.is_custom_property, COALESCE({t}.int_value, {t}.double_value, {t}.string_value), "
+            f"{t}.bool_value")
+
+
+def _props_by_owner(rows: Any, keep: Any = None) -> Dict[int, Dict[str, Any]]:
+    """``{owner id: {name: value}}`` of (owner, :func:`_prop_cols`) rows; a custom property wins
+    over a declared one of the same name."""
+    out: Dict[int, Dict[str, Any]] = {}
+    for owner, name, custom, value, b in rows:
+        if keep is not None and owner not in keep:
+            continue
+        d = out.get(owner)
+        if d is None:
+            d = out[owner] = {}
+        if custom or name not in d:
+            d[name] = (b == 1) if b is not None else value
+    return out
+
+
+def _exact(props: Dict[str, Any]) -> Dict[str, Any]:
+    """The exact values of ``lineage:exact`` put back over what the columns hold."""
+    raw = props.pop(EXACT_KEY, None)
+    if raw:
+        entries = exact_entries(raw)
+        for side in ("p", "c"):
+            for k, tree in entries[side].items():
+                props[k] = from_tree(tree)
+    return props
 
 
 class SqliteReads(TypeSync):
@@ -104,6 +138,104 @@ class SqliteReads(TypeSync):
                                                   f"WHERE {column} IN ({chunk}) AND type IN ({types})"):
                         out[(aid, eid, t in input_set)] = None
         return list(out)
+
+    def run_table(self, run_ids: Optional[Sequence[int]], *, skip_types: Sequence[str] = (),
+                  metrics_type: str = "Metrics") -> Optional[Dict[int, Dict[str, Any]]]:
+        """What a runs table needs of these run contexts (None: every run context), in a fixed
+        number of reads whatever their count: ``{context id: {"name", "type", "create_ms",
+        "properties": {...}, "steps": [(execution id, type, state, {custom property: value})],
+        "metrics": {name: last value}}}``, steps in id order, metrics from the ``metrics_type``
+        outputs of the steps (a later step's value wins); executions of ``skip_types`` left
+        out. SQL on SQLite; elsewhere None for "every run" (list them first), else through MLMD
+        (one read per run)."""
+        db = self._sql_reader()
+        if db is None:
+            if run_ids is None:
+                return None
+            return self._run_table_mlmd(sorted(set(int(i) for i in run_ids)), skip_types, metrics_type)
+        self._load_types()
+        names = {(k, t.id): n for (k, n), t in self._types.items()}
+        metrics_tid = next((t.id for (k, n), t in self._types.items() if k == "artifact" and n == metrics_type), -1)
+        if run_ids is not None and len(run_ids) <= 5000:
+            ctx_where = "IN (" + (",".join(str(int(i)) for i in run_ids) or "-1") + ")"
+        else:
+            tids = sorted(t.id for (k, n), t in self._types.items() if k == "context" and n in RUN_CONTEXT_TYPES)
+            ctx_where = f"IN (SELECT id FROM Context WHERE type_id IN ({','.join(map(str, tids)) or '-1'}))"
+        wanted = None if run_ids is None else set(int(i) for i in run_ids)
+        out: Dict[int, Dict[str, Any]] = {}
+        with self._lock:
+            for cid, name, tid, created in db.execute(
+                    f"SELECT id, name, type_id, create_time_since_epoch FROM Context WHERE id {ctx_where} ORDER BY id DESC"):
+                if wanted is None or cid in wanted:
+                    out[cid] = {"name": name, "type": names.get(("context", tid), "?"), "create_ms": created,
+                                "properties": {}, "steps": [], "metrics": {}}
+            props = _props_by_owner(db.execute(f"SELECT p.context_id, {_prop_cols('p')} FROM ContextProperty p "
+                                               f"WHERE p.context_id {ctx_where}"), out)
+            for cid, p in props.items():
+                out[cid]["properties"] = _exact(p)
+            steps: Dict[int, Tuple[int, str, str]] = {}
+            state_names = {v: k for k, v in EXEC_STATE.items()}
+            skip = set(skip_types)
+            for cid, eid, tid, state in db.execute(
+                    f"SELECT a.context_id, e.id, e.type_id, e.last_known_state FROM Association a "
+                    f"JOIN Execution e ON e.id = a.execution_id WHERE a.context_id {ctx_where}"):
+                if cid not in out:
+                    continue
+                name = names.get(("execution", tid))
+                if name is None:
+                    self._load_types()
+                    names = {(k, t.id): n for (k, n), t in self._types.items()}
+                    name = names.get(("execution", tid), "?")
+                if name not in skip:
+                    steps[eid] = (cid, name, state_names.get(state, "UNKNOWN"))
+            # driven from the runs' associations (CROSS JOIN keeps SQLite to that order)
+            params = _props_by_owner(db.execute(
+                f"SELECT p.execution_id, {_prop_cols('p')} FROM Association x "
+                f"CROSS JOIN ExecutionProperty p ON p.execution_id = x.execution_id "
+                f"WHERE x.context_id {ctx_where} AND p.is_custom_property = 1"), steps)
+            last = _props_by_owner(db.execute(
+                    f"SELECT ev.execution_id, {_prop_cols('ap')} FROM Association x "
+                    f"CROSS JOIN Event ev ON ev.execution_id = x.execution_id "
+                    f"CROSS JOIN Artifact ar ON ar.id = ev.artifact_id "
+                    f"CROSS JOIN ArtifactProperty ap ON ap.artifact_id = ar.id "
+                    f"WHERE x.context_id {ctx_where} AND ev.type = {EVENT_TYPE.Value('OUTPUT')} "
+                    f"AND ar.type_id = {metrics_tid} AND ap.is_custom_property = 1"), steps)
+        for eid in sorted(steps):
+            cid, name, state = steps[eid]
+            row = out[cid]
+            row["steps"].append((eid, name, state, _exact(params[eid]) if eid in params else {}))
+            if eid in last:
+                row["metrics"].update(_exact(last[eid]))
+        return out
+
+    def _run_table_mlmd(self, ids: List[int], skip_types: Sequence[str],
+                        metrics_type: str) -> Dict[int, Dict[str, Any]]:
+        out: Dict[int, Dict[str, Any]] = {}
+        owner: Dict[int, int] = {}
+        for ctx in sorted(self.get_contexts(ids), key=lambda c: -c.id):
+            row = out[ctx.id] = {"name": ctx.name, "type": ctx.type, "create_ms": ctx.create_time_ms,
+                                 "properties": {**ctx.properties, **ctx.custom_properties}, "steps": [], "metrics": {}}
+            cid = ctx.id
+            for e in self.executions_in_context(cid, limit=None):
+                if e.type in skip_types:
+                    continue
+                row["steps"].append((e.id, e.type, e.state, dict(e.custom_properties)))
+                owner[e.id] = cid
+        exec_ids = sorted(owner)
+        made: Dict[int, List[int]] = {}
+        for i in range(0, len(exec_ids), 500):
+            for ev in self.events_of_executions(exec_ids[i:i + 500]):
+                if ev.type == "OUTPUT":
+                    made.setdefault(ev.execution_id, []).append(ev.artifact_id)
+        art_ids = sorted({a for v in made.values() for a in v})
+        arts = {}
+        for i in range(0, len(art_ids), 500):
+            arts.update({a.id: a for a in self.get_artifacts(art_ids[i:i + 500]) if a.type == metrics_type})
+        for eid in exec_ids:
+            for aid in made.get(eid, []):
+                if aid in arts:
+                    out[owner[eid]]["metrics"].update(arts[aid].custom_properties)
+        return out
 
     def has_custom_property(self, name: str) -> Optional[bool]:
         """Whether any artifact has a custom property ``name``: one indexed read on SQLite,

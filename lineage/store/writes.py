@@ -98,8 +98,10 @@ class Writes(TypeSync):
         outputs: Sequence[Tuple[ArtifactRef, str]] = (),
         context_ids: Sequence[int] = (),
         reread: bool = True,
+        also_outputs: Sequence[Tuple[ArtifactRef, str]] = (),
     ) -> Tuple[Execution, List[Artifact]]:
         """Create or update one execution with its events and contexts in ONE MLMD call.
+        ``also_outputs`` are written like ``outputs`` but not read back nor returned.
 
         ``inputs``/``outputs`` pair an artifact (existing id, or a new record) with the
         argument name recorded as the event path. Existing artifacts are passed to MLMD as
@@ -121,7 +123,8 @@ class Writes(TypeSync):
             proto.last_known_state = EXEC_STATE.Value(state)
             self._fill(proto, "execution", type, properties, params)
 
-            pairs, out_index = self._event_pairs(action, inputs, outputs)
+            pairs, out_index = self._event_pairs(action, inputs, list(outputs) + list(also_outputs))
+            out_index = out_index[:len(outputs)]
             contexts = self._context_protos(list(context_ids))
             exec_id, art_ids, _ = self._write(
                 action, self.mlmd.put_execution, proto, pairs, contexts,
@@ -210,6 +213,38 @@ class Writes(TypeSync):
                 event_edges, reuse_context_if_already_exist=True,
                 reuse_artifact_if_already_exist_by_external_id=False)
         return list(exec_ids), list(art_ids)
+
+    def write_annotation(self, *, type: str, properties: Mapping[str, Any], target_kind: str,
+                         target_id: int, target_custom: Mapping[str, Any] = {}) -> Execution:
+        """Record an annotation execution (a ``Tag``, a ``Note``) and set ``target_custom``
+        custom properties on its target (None removes one). For an artifact or an execution
+        both are written in ONE transaction; for a context the annotation is written first, then
+        the context (MLMD would otherwise associate the annotation with the run as a step)."""
+        action = f"recording a {type}"
+        with self._lock:
+            proto = pb.Execution(type_id=self._type_id("execution", type),
+                                 last_known_state=EXEC_STATE.Value("COMPLETE"))
+            self._fill(proto, "execution", type, properties, {})
+            if target_kind == "artifact":
+                [target] = self._list(action, self.mlmd.get_artifacts_by_id, [target_id]) or [None]
+            elif target_kind == "execution":
+                [target] = self._list(action, self.mlmd.get_executions_by_id, [target_id]) or [None]
+            else:
+                [target] = self._list(action, self.mlmd.get_contexts_by_id, [target_id]) or [None]
+            if target is None:
+                raise NotFound(f"{target_kind} {target_id} does not exist in {self.config.redacted()}")
+            if target_custom:
+                self._fill(target, target_kind, target.type, {}, target_custom)
+            if target_kind == "artifact":
+                exec_ids, _, _ = self._write(action, self.mlmd.put_lineage_subgraph, [proto], [target], [], [])
+            elif target_kind == "execution":
+                exec_ids = self._write(action, self.mlmd.put_executions, [proto, target])
+            else:
+                exec_ids = self._write(action, self.mlmd.put_executions, [proto])
+                if target_custom:
+                    self._write(action, self.mlmd.put_contexts, [target])
+                    self._contexts.pop(target_id, None)
+        return self.get_execution(exec_ids[0])
 
     def put_artifacts(self, artifacts: Sequence[Artifact]) -> List[Artifact]:
         """Record artifacts that no execution produced (external data)."""

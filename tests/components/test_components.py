@@ -248,3 +248,24 @@ def test_unblessed_push_is_refused_unless_forced(lin, tmp_path):
     assert {c.type: c.name for c in lin.contexts(ex)}["ServingEndpoint"] == "reviews"
     assert lin.served_at("reviews").version == 1
     assert (tmp_path / "serving" / "reviews" / "1" / "saved_model.pb").exists()
+
+
+def test_example_pipeline_keeps_every_epoch_of_training(pipeline):
+    """The Keras callback logged each epoch of each real fit: the history in the Train step's
+    Metrics output ends on the values Keras itself reported (training.json) and on the Model."""
+    lin, _ = pipeline
+    trains = [e for e in lin.executions("Train", limit=None) if e.state == "COMPLETE"]
+    assert trains
+    for train in trains:
+        [model] = lin.outputs(train)["model"]
+        history = lin.metric_history(f"e{train.id}")
+        reported = json.loads((Path(model.uri) / "training.json").read_text())["metrics"]
+        assert set(reported) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+        for name, final in reported.items():
+            series = history[history.metric == name]
+            assert series.step.tolist() == [1, 2, 3, 4]        # --epochs 4
+            assert series.value.tolist()[-1] == final == model.custom_properties[name]
+    # Evaluate logged its headline metrics; the runs table shows both, per run
+    frame = lin.runs_frame(pipeline="reviews")
+    assert {"metrics.val_accuracy", "metrics.eval_accuracy", "params.Train.learning_rate"} <= set(frame.columns)
+    assert frame["metrics.eval_accuracy"].notna().any()

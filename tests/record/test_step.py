@@ -121,7 +121,8 @@ def test_failing_step_is_recorded_failed_and_the_exception_propagates(lin, raw):
     assert ex.properties["error_type"] == "RuntimeError"
     assert ex.properties["error_message"] == "disk on fire"
     assert ex.error == "RuntimeError: disk on fire"
-    assert [e.type for e in lin.events(ex)] == ["INPUT"]  # no half-recorded output
+    # no half-recorded output: only the step's log (its traceback), which lineage itself keeps
+    assert sorted((e.type, e.key) for e in lin.events(ex)) == [("INPUT", "data"), ("OUTPUT", "lineage:log")]
     assert lin.artifacts("Model") == []
     run_ctx = lin.store.get_context_by_name("PipelineRun", "failing-run")
     assert run_ctx.properties["state"] == "FAILED"

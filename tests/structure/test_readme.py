@@ -38,6 +38,12 @@ def test_readme_python_snippets_run(tmp_path):
     assert {e.type for e in default.executions(limit=None)} == {"clean", "Train", "Push"}
     other = Lineage.open(str(tmp_path / "experiments.db"), readonly=True)
     assert [e.params["min_len"] for e in other.executions("clean")] == [1]
+    sweep = Lineage.open(str(tmp_path / "sweep.db"), readonly=True)
+    table = sweep.runs_frame(sort="metrics.loss")
+    assert table["run"].tolist() == ["lr-1", "lr-0"]
+    assert table["metrics.loss"].tolist() == [1 / (1 + 0.3 * 3), 1 / (1 + 0.1 * 3)]
+    assert table["tags.stage"].tolist()[0] == "candidate" and [n.text for n in sweep.notes("lr-1")] == ["best loss so far"]
+    assert "training with lr=0.3" in sweep.step_log(sweep.executions("Fit")[0].id)
 
 
 def test_architecture_section_names_every_module():
