@@ -13,6 +13,7 @@ import dataclasses
 import datetime as _dt
 import difflib
 import json
+import operator
 import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -132,27 +133,33 @@ def _column(columns: Sequence[str], field: str) -> str:
                        f"metrics.NAME, tags.KEY, ...)")
 
 
+_OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+        ">=": operator.ge}
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _compare(value: Any, c: Clause) -> bool:
+    """Whether one cell satisfies a clause: numbers compare as numbers, anything else as text
+    (true/false as the filter language writes them); a missing value matches only ``!=``."""
     if value is None:
         return c.op == "!="
     if isinstance(value, _dt.datetime):
         value = value.timestamp()
     want = c.values
+    if not (_number(value) and all(_number(w) for w in want)):
+        def text(v: Any) -> str:
+            return ("true" if v else "false") if isinstance(v, bool) else str(v)
+        value, want = text(value), tuple(text(w) for w in want)
     if c.op == "~":
-        pattern = "^" + re.escape(str(want[0])).replace("%", ".*").replace("_", ".") + "$"
-        return re.match(pattern, str(value), re.S) is not None
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if numeric and all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in want):
-        pass
-    else:
-        value, want = str(value), tuple(str(w).lower() if isinstance(w, bool) else str(w) for w in want)
-        if isinstance(c.values[0], bool) or str(value) in ("True", "False"):
-            value = value.lower()
+        pattern = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in str(want[0]))
+        return re.fullmatch(pattern, str(value), re.S) is not None
     if c.op == "in":
         return value in want
     try:
-        return {"=": value == want[0], "!=": value != want[0], "<": value < want[0], "<=": value <= want[0],
-                ">": value > want[0], ">=": value >= want[0]}[c.op]
+        return bool(_OPS[c.op](value, want[0]))
     except TypeError:
         return False
 
