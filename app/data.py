@@ -277,6 +277,30 @@ def q_find(uri: Optional[str], kind: str, type_name: str, where: str, context: s
     return [art_row(a) if kind == "artifact" else exec_row(a) for a in found]
 
 
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def q_traffic(uri: Optional[str], model: str) -> Dict[str, Any]:
+    """A served model's logged requests: one row per log file and version (when, how many), the
+    totals per version, and the training/serving skew of the newest version with logs."""
+    lin = open_store(uri)
+    files = lin.prediction_logs(model)
+    rows = []
+    for a in files:
+        for v, n in json.loads(a.properties.get("version_counts") or "{}").items():
+            t = a.properties.get("last_request_at") or a.properties.get("first_request_at")
+            rows.append({"when": pd.to_datetime(t, unit="s").isoformat() if t else None, "version": str(v),
+                         "sampled requests": n, "file": f"a{a.id}"})
+    totals = [{"version": t.version, "files": t.files, "sampled": t.sampled, "estimated": round(t.estimated),
+               "first": when(t.first), "last": when(t.last), "dropped": t.dropped}
+              for t in lin.predictions(model)]
+    skew: Optional[Dict[str, Any]] = None
+    if files:
+        try:
+            skew = lin.serving_skew(model)
+        except LineageError:
+            skew = None
+    return {"rows": rows, "totals": totals, "skew": skew}
+
+
 @st.cache_data(ttl=30, max_entries=16, show_spinner=False)
 def q_runs_frame(uri: Optional[str], experiment: str, pipeline: str, where: str) -> pd.DataFrame:
     """The runs table (every run, newest first), its start time as text."""
@@ -287,20 +311,24 @@ def q_runs_frame(uri: Optional[str], experiment: str, pipeline: str, where: str)
 
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)
 def q_curves(uri: Optional[str], runs: Tuple[str, ...], metric: str) -> pd.DataFrame:
-    """One metric's history in each of these runs: run, step_type, step, value."""
+    """One metric's history in each of these runs: run, step_type, step, value (histories whose
+    file is gone are left out: :func:`q_metric_names` says how many)."""
     lin = open_store(uri)
     parts = []
     for name in runs:
-        h = lin.metric_history(name, [metric])
+        h = lin.metric_history(name, [metric], missing=[])
         h.insert(0, "run", name)
         parts.append(h)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run", "step", "value"])
 
 
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)
-def q_metric_names(uri: Optional[str], runs: Tuple[str, ...]) -> List[str]:
+def q_metric_names(uri: Optional[str], runs: Tuple[str, ...]) -> Tuple[List[str], List[str]]:
+    """The metrics these runs logged, and the history files that could not be read."""
     lin = open_store(uri)
-    return sorted({m for name in runs for m in lin.metric_history(name)["metric"]})
+    missing: List[str] = []
+    names = sorted({m for name in runs for m in lin.metric_history(name, missing=missing)["metric"]})
+    return names, missing
 
 
 @st.cache_data(ttl=30, max_entries=256, show_spinner=False)

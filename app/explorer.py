@@ -24,7 +24,8 @@ from lineage import Lineage  # noqa: E402
 from lineage.app.data import (PAGES, TITLES, chart_bar, chart_curves, chart_parallel, chart_steps,  # noqa: E402
                               error_text, md_text, open_store, q_counts, q_curves, q_diff, q_endpoints, q_find,
                               q_history, q_impact, q_metric_names, q_metrics, q_node, q_provenance, q_run_notes,
-                              q_run_steps, q_runs, q_runs_frame, q_state, q_step_log, q_version_checks, q_view,
+                              q_run_steps, q_runs, q_runs_frame, q_state, q_step_log, q_traffic, q_version_checks,
+                              q_view,
                               store_uri, when)
 from lineage.errors import LineageError  # noqa: E402
 from lineage.values import plain  # noqa: E402
@@ -259,7 +260,10 @@ def page_experiments(uri: Optional[str], lin: Lineage) -> None:
     metric_cols = [c for c in frame.columns if c.startswith("metrics.")]
     st.subheader("Metric curves")
     st.caption(", ".join(chosen) + ("" if rows else "  (the newest three: select runs in the table to choose)"))
-    names = q_metric_names(uri, tuple(chosen))
+    names, missing = q_metric_names(uri, tuple(chosen))
+    if missing:
+        st.caption(f"{len(missing)} metric history file(s) of these runs are gone (the runs table shows their "
+                   f"last values): {md_text(', '.join(missing[:3]))}")
     if names:
         metric = st.selectbox("Metric", names, key="exp_metric")
         chart_curves(q_curves(uri, tuple(chosen), metric), metric)
@@ -666,6 +670,7 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
         st.subheader("Serving version over time")
         chart_steps(pd.DataFrame([{"when": pd.to_datetime(t, unit="s").isoformat(), "serving version": v}
                                   for t, v in state["timeline"] if v is not None]), "when", "serving version")
+    _traffic(uri, name)
     st.subheader("History, newest first")
     failed = sum(1 for h in history if h["reason"])
     if failed:
@@ -687,6 +692,30 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
     st.code(f"lineage rollback {name} --to {back}", language="bash")
     st.caption("The explorer never changes what is served: run the command (it checks the version "
                "through the store first, and records what it did).")
+
+
+def _traffic(uri: Optional[str], name: str) -> None:
+    """Logged requests per version over time, and the newest logged version's skew."""
+    traffic = q_traffic(uri, name)
+    if not traffic["rows"]:
+        st.caption("No request logs for this model (give it a logging_config: see the README's Prediction logs).")
+        return
+    st.subheader("Traffic per version (logged requests)")
+    chart_bar(pd.DataFrame(traffic["rows"]), "when", "sampled requests", color="version")
+    st.dataframe(pd.DataFrame(traffic["totals"]), hide_index=True, width="stretch")
+    skew = traffic["skew"]
+    if skew is None:
+        return
+    st.subheader(f"Training/serving skew of version {skew['version']}")
+    if skew["training_statistics"]:
+        st.markdown(f"Serving inputs ({skew['files']} log files) beside the training data's statistics "
+                    f"([a{skew['training_statistics']}](?page=data&dataset=a{skew['training_statistics']})).")
+    else:
+        st.caption("No training statistics were found upstream of this version.")
+    flagged = [f["feature"] for f in skew["features"] if f["skewed"]]
+    if flagged:
+        st.warning("Skewed: " + ", ".join(md_text(f) for f in flagged))
+    st.dataframe(pd.DataFrame(skew["features"]), hide_index=True, width="stretch")
 
 
 def _version_badges(uri: Optional[str], name: str, version: int, *, serving: bool) -> None:

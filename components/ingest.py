@@ -13,10 +13,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections import Counter
 from typing import Dict, List
 
 from lineage import Input, Output, step
+from lineage.statistics import infer_type, summarize_rows
 from lineage.errors import InvalidInput
 from lineage.types import Dataset, Examples, ExampleStatistics, Schema
 
@@ -32,41 +32,8 @@ def split_of(key: str, eval_percent: int) -> str:
     return "eval" if bucket < eval_percent else "train"
 
 
-def _infer(values: List[str]) -> str:
-    present = [v for v in values if v != ""]
-    if not present:
-        return "BYTES"
-    try:
-        for v in present:
-            int(v)
-        return "INT"
-    except ValueError:
-        pass
-    try:
-        for v in present:
-            float(v)
-        return "FLOAT"
-    except ValueError:
-        return "BYTES"
-
-
-def _stats(rows: List[Dict[str, str]], types: Dict[str, str]) -> Dict[str, dict]:
-    out: Dict[str, dict] = {}
-    for name, kind in types.items():
-        values = [r[name] for r in rows]
-        present = [v for v in values if v != ""]
-        s: Dict[str, object] = {"type": kind, "missing": len(values) - len(present)}
-        if kind in ("INT", "FLOAT") and present:
-            nums = [float(v) for v in present]
-            s.update(min=min(nums), max=max(nums), mean=round(sum(nums) / len(nums), 6))
-            if kind == "INT" and len(set(present)) <= 20:
-                s["histogram"] = dict(sorted(Counter(present).items()))
-        elif present:
-            counts = Counter(present)
-            s.update(vocabulary_size=len(counts), top_values=dict(counts.most_common(10)),
-                     mean_length=round(sum(len(v) for v in present) / len(present), 2))
-        out[name] = s
-    return out
+_infer = infer_type        # one statistics code for training data and served requests
+_stats = summarize_rows   # (lineage.statistics; the model server summarises logged inputs with it)
 
 
 @step(type="Ingest", cache=True)

@@ -143,6 +143,34 @@ class Lineage:
         cid = context.id if isinstance(context, Context) else int(context)
         return self.store.executions_in_context(cid, limit=limit)
 
+    # ------------------------------------------------------------ prediction logs
+
+    def prediction_logs(self, model_name: str, *, since: Any = None, until: Any = None,
+                        version: Optional[int] = None) -> List[Artifact]:
+        """The request log files (PredictionLogs) of a served model, oldest first."""
+        return query.predictions.prediction_logs(self.store, model_name, since=since, until=until, version=version)
+
+    def predictions(self, model_name: str, *, since: Any = None, until: Any = None,
+                    version: Optional[int] = None) -> List[Any]:
+        """Per version: the sampled answers logged, the estimated answers given (over the sampling
+        rate), first and last time (:class:`lineage.query.predictions.VersionTraffic`)."""
+        return query.predictions.summarize(self.prediction_logs(model_name, since=since, until=until,
+                                                                version=version))
+
+    def serving_skew(self, model_name: str, *, version: Optional[int] = None, since: Any = None,
+                     until: Any = None, threshold: float = 0.1) -> Dict[str, Any]:
+        """Training/serving skew per feature: the logged requests' inputs beside the statistics
+        ingest recorded for the data that version was trained on."""
+        return query.predictions.serving_skew(self.store, model_name, version=version, since=since, until=until,
+                                              threshold=threshold)
+
+    def ingest_logs(self, model_name: str, directory: Union[str, Path]) -> List[Tuple[str, str]]:
+        """Record the request log files a TF Serving fleet wrote for ``model_name`` (imports
+        TensorFlow Serving's protos)."""
+        from .serving.server.predlog import ingest
+
+        return ingest(self.store, model_name, str(directory))
+
     # ---------------------------------------------------------------- experiments
 
     def runs_frame(self, experiment: Optional[str] = None, pipeline: Optional[str] = None, *,
@@ -154,12 +182,14 @@ class Lineage:
         return query.experiments.runs_frame(self.store, experiment=experiment, pipeline=pipeline,
                                             where=where, sort=sort, limit=limit)
 
-    def metric_history(self, node: NodeRef, metrics: Optional[Sequence[str]] = None) -> Any:
+    def metric_history(self, node: NodeRef, metrics: Optional[Sequence[str]] = None, *,
+                       missing: Optional[List[str]] = None) -> Any:
         """Every value a step run (``e12``) or a whole run (its name) logged with ``log_metric``,
-        as a DataFrame: execution, step_type, metric, step, value, time."""
+        as a DataFrame: execution, step_type, metric, step, value, time. A history file that is
+        gone is an error, or, given a ``missing`` list, noted there and left out."""
         import pandas as pd
 
-        rows = query.experiments.metric_history(self.store, node, metrics)
+        rows = query.experiments.metric_history(self.store, node, metrics, missing)
         return pd.DataFrame(rows, columns=["execution", "step_type", "metric", "step", "value", "time"])
 
     def step_log(self, execution: NodeRef) -> Optional[str]:

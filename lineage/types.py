@@ -25,7 +25,7 @@ from .uris import to_uri
 __all__ = [
     "ArtifactType", "declare_artifact_type", "Input", "Output", "OutputArtifact",
     "Dataset", "Examples", "Schema", "ExampleStatistics", "TransformGraph", "HubModule",
-    "Model", "ModelEvaluation", "ModelBlessing", "PushedModel", "Metrics", "StepLog", "annotation_names",
+    "Model", "ModelEvaluation", "ModelBlessing", "PushedModel", "PredictionLogs", "Metrics", "StepLog", "annotation_names",
 ]
 
 T = TypeVar("T", bound="ArtifactType")
@@ -185,6 +185,10 @@ class ModelBlessing(ArtifactType):
 
 class PushedModel(ArtifactType):
     """A model version laid out for serving."""
+
+
+class PredictionLogs(ArtifactType):
+    """Sampled requests and answers a model server logged (PredictionLog TFRecords)."""
 
 
 class Metrics(ArtifactType):

@@ -65,6 +65,7 @@ _ART_ROLES: Dict[str, Tuple[str, ...]] = {
     "evaluation": ("ModelEvaluation",),
     "blessing": ("ModelBlessing",),
     "pushed": ("PushedModel",),
+    "predictions": ("PredictionLogs",),
 }
 _ART_ROLE_OF = {name: role for role, names in _ART_ROLES.items() for name in names}
 
@@ -95,7 +96,7 @@ def is_baseline_key(key: str) -> bool:
 
 def artifact_role(type_name: str) -> Optional[str]:
     """``dataset``, ``examples``, ``transform_graph``, ``hub_module``, ``model``,
-    ``evaluation``, ``blessing``, ``pushed``, or None."""
+    ``evaluation``, ``blessing``, ``pushed``, ``predictions``, or None."""
     return _ART_ROLE_OF.get(type_name)
 
 

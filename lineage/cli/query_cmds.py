@@ -67,6 +67,12 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _utc(t: Any) -> str:
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if t else "?"
+
+
 def cmd_impact(args: argparse.Namespace) -> int:
     lin = Lineage.open(args.store, readonly=True)
     if args.artifact is None and not args.tainted:
@@ -84,6 +90,11 @@ def cmd_impact(args: argparse.Namespace) -> int:
         lines.append(f"  {p.model_name}:{p.version} (a{p.pushed.id}) {now}")
     if not imp.pushed:
         lines.append("  -")
+    if imp.answers:
+        lines.append("answers they gave (request logs):")
+        for t in imp.answers:
+            lines.append(f"  {t.sampled:,} sampled answers from {t.model}:{t.version} between {_utc(t.first)} and "
+                         f"{_utc(t.last)} (about {round(t.estimated):,} given)")
     emit(args, imp.to_dict(), "\n".join(lines))
     return 1 if args.fail_if_serving and imp.serving_affected else 0
 

@@ -9,13 +9,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ..api import Lineage
 from ..errors import LineageError
 from ..serving.config import default_config_path
 from ..uris import ENV_STORE, parse_store_uri
-from .output import emit
+from .output import emit, table
 
 __all__ = ["register"]
 
@@ -81,7 +81,9 @@ def _serve(serve_forever: Any, config: str, args: argparse.Namespace) -> None:
     serve_forever(config, args.grpc_port, args.rest_port, host=args.host, poll_seconds=args.poll,
                   batch_size=args.batch_size, batch_timeout_ms=args.batch_timeout_ms, record_to=_record_to(args),
                   grpc_channel_arguments=args.grpc_channel_arguments, grpc_socket_path=args.grpc_socket_path,
-                  monitoring_config_file=args.monitoring_config_file)
+                  monitoring_config_file=args.monitoring_config_file, prediction_log_queue=args.prediction_log_queue,
+                  prediction_log_max_bytes=args.prediction_log_max_bytes,
+                  prediction_log_max_seconds=args.prediction_log_max_seconds)
 
 
 def _record_to(args: argparse.Namespace) -> Optional[str]:
@@ -94,6 +96,55 @@ def _record_to(args: argparse.Namespace) -> Optional[str]:
         return named
     default = parse_store_uri(None)
     return default.redacted() if default.path is not None and default.path.exists() else None
+
+
+def cmd_ingest_logs(args: argparse.Namespace) -> int:
+    from ..serving.server.predlog import ingest  # TensorFlow Serving's protos: only here
+
+    lin = Lineage.open(args.store)
+    done = ingest(lin.store, args.model, args.directory)
+    emit(args, [{"path": p, "result": r} for p, r in done],
+         "\n".join(f"{p}: {r}" for p, r in done) or f"no *.tfrecord files under {args.directory}")
+    return 0
+
+
+def cmd_predictions(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    files = lin.prediction_logs(args.model, since=args.since, until=args.until, version=args.version)
+    traffic = lin.predictions(args.model, since=args.since, until=args.until, version=args.version)
+    rows = [{"version": t.version, "files": t.files, "sampled": t.sampled, "estimated": round(t.estimated),
+             "first": _when(t.first), "last": _when(t.last), "dropped": t.dropped} for t in traffic]
+    text = table(rows, ["version", "files", "sampled", "estimated", "first", "last", "dropped"]) if rows else \
+        f"no logged predictions of {args.model} (a logging_config in its model config makes the server log them)"
+    shown: List[str] = []
+    if args.skew:
+        report = lin.serving_skew(args.model, version=args.version, since=args.since, until=args.until)
+        rows = [{**r, "distance": "" if r["distance"] is None else f"{r['distance']:.4f}",
+                 "skewed": {True: "SKEWED", False: "", None: ""}[r["skewed"]]} for r in report["features"]]
+        text += (f"\n\ntraining/serving skew of {args.model}:{report['version']} ({report['files']} log files; training "
+                 f"statistics " + (f"a{report['training_statistics']}" if report["training_statistics"] else "not found")
+                 + ")\n" + table(rows, ["feature", "type", "training", "serving", "measure", "distance", "skewed"]))
+    if args.show:
+        from ..serving.server.predlog import read_records  # TensorFlow Serving's protos: only here
+        from google.protobuf import text_format
+
+        for a in reversed(files):
+            for rec in read_records(str(a.path), args.show - len(shown)):
+                if args.version is None or rec.log_metadata.model_spec.version.value == args.version:
+                    shown.append(text_format.MessageToString(rec, as_utf8=True))
+            if len(shown) >= args.show:
+                break
+        text += "\n\n" + "\n".join(f"--- logged request {i + 1}\n{t}" for i, t in enumerate(shown))
+    emit(args, {"versions": [t.to_dict() for t in traffic], "files": [a.uri for a in files], "shown": shown,
+                **({"skew": lin.serving_skew(args.model, version=args.version, since=args.since, until=args.until)}
+                   if args.skew else {})}, text)
+    return 0
+
+
+def _when(t: Optional[float]) -> str:
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if t else ""
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -206,9 +257,32 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--grpc-socket-path", default="", metavar="PATH", help="also serve gRPC on this Unix socket")
     p.add_argument("--monitoring-config-file", default=None, metavar="FILE",
                    help="TF Serving's MonitoringConfig: prometheus_config { enable: true } serves metrics over REST")
+    p.add_argument("--prediction-log-queue", type=int, default=10_000, metavar="N",
+                   help="sampled requests waiting to be logged, at most (a full queue drops, counted)")
+    p.add_argument("--prediction-log-max-bytes", type=int, default=64 << 20, metavar="BYTES",
+                   help="close a request log file at this size (64 MiB)")
+    p.add_argument("--prediction-log-max-seconds", type=float, default=300.0, metavar="SECONDS",
+                   help="close a request log file after this long (300)")
     p.add_argument("--no-record", action="store_true",
                    help="do not record version states in the store (recorded by default when the store exists)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("predictions", parents=[common],
+                       help="the logged requests of a served model: per version and period (--show N prints some)")
+    p.add_argument("model")
+    p.add_argument("--since", default=None, metavar="WHEN")
+    p.add_argument("--until", default=None, metavar="WHEN")
+    p.add_argument("--version", type=int, default=None)
+    p.add_argument("--show", type=int, default=0, metavar="N", help="print N logged requests and answers, newest files first")
+    p.add_argument("--skew", action="store_true",
+                   help="the logged inputs beside the training data's statistics, feature by feature")
+    p.set_defaults(func=cmd_predictions)
+
+    p = sub.add_parser("ingest-logs", parents=[common],
+                       help="record the request log files (PredictionLog TFRecords) a TF Serving fleet wrote for MODEL")
+    p.add_argument("model")
+    p.add_argument("directory")
+    p.set_defaults(func=cmd_ingest_logs)
 
     p = sub.add_parser("watch", parents=[common],
                        help="record what a TF Serving server serves: polls GetModelStatus, records each change")

@@ -18,6 +18,7 @@ the whole store. Every report is a frozen dataclass with ``to_dict()``.
 ``export``          DOT, node-link JSON, GraphML, OpenLineage
 ``view``            the explorer's readable graph: fan-out grouped, columns by depth
 ``experiments``     the runs table, metric histories, step logs, tags and notes
+``predictions``     the logged requests of served versions (PredictionLogs), per version
 ==================  ===========================================================================
 
 Works on stores lineage did not write: TFX's type names are understood by *role*
@@ -26,8 +27,9 @@ Works on stores lineage did not write: TFX's type names are understood by *role*
 
 from __future__ import annotations
 
-from . import experiments  # noqa: F401  (lineage.query.experiments)
+from . import experiments, predictions  # noqa: F401  (lineage.query.experiments, .predictions)
 from .diff import Diff, diff
+from .experiments import run_or_node
 from .find import find
 from .graph import LineageGraph, reach, sketch, trace
 from .health import Finding, HealthReport, check_health
@@ -41,7 +43,7 @@ from .subject import as_artifact, check_context, check_type, near, resolve_node,
 from .taint import TaintRecord, tainted, tainted_upstream
 from .verify import VerifyReport, verify
 
-__all__ = [
+__all__ = ["run_or_node", 
     "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "reach", "sketch", "trace", "Impact", "ImpactedPush", "impact",
     "Provenance", "provenance", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
     "ServingState", "endpoint_names", "last_change", "observed_state", "replay", "replay_steps", "served_at", "serving_history", "serving_now",

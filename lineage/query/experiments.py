@@ -239,10 +239,13 @@ def step_log(store: Store, execution: Any) -> Optional[str]:
         raise NotFound(f"the log of e{e.id} was at {art.uri} but cannot be read ({exc.strerror})") from None
 
 
-def metric_history(store: Store, node: Any, metrics: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+def metric_history(store: Store, node: Any, metrics: Optional[Sequence[str]] = None,
+                   missing: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     """Every logged value of a step run's metrics (or of all steps of a run), oldest first:
-    ``{"execution", "step_type", "metric", "step", "value", "time"}``."""
-    found = resolve_node(store, node)
+    ``{"execution", "step_type", "metric", "step", "value", "time"}``. A history file that
+    cannot be read is an error naming it, or (with a ``missing`` list) added to that list and
+    left out."""
+    found = run_or_node(store, node)
     if isinstance(found, Execution):
         executions = [found]
     elif isinstance(found, Context):
@@ -257,7 +260,13 @@ def metric_history(store: Store, node: Any, metrics: Optional[Sequence[str]] = N
     arts = {a.id: a for a in store.get_artifacts(sorted({ev.artifact_id for ev in events}))} if events else {}
     for ev in sorted(events, key=lambda ev: ev.execution_id):
         art = arts[ev.artifact_id]
-        cols = read_metrics_file(art.uri)
+        try:
+            cols = read_metrics_file(art.uri)
+        except InvalidInput as exc:
+            if missing is None:
+                raise NotFound(f"the metric history of e{ev.execution_id} (a{art.id}) cannot be read: {exc}") from None
+            missing.append(art.uri)
+            continue
         for m, st, v, t in zip(cols["metric"], cols["step"], cols["value"], cols["time"]):
             if metrics and m not in metrics:
                 continue
@@ -293,8 +302,19 @@ class Note:
         return dataclasses.asdict(self)
 
 
+def run_or_node(store: Store, ref: Any) -> Any:
+    """A run by its name (TFX's hold ':' and '.'), else any node reference."""
+    if isinstance(ref, str) and ref.strip():
+        for t in RUN_CONTEXT_TYPES:
+            if store.has_type("context", t):
+                ctx = store.get_context_by_name(t, ref.strip())
+                if ctx is not None:
+                    return ctx
+    return resolve_node(store, ref)
+
+
 def _label(store: Store, node: Any) -> str:
-    found = resolve_node(store, node)
+    found = run_or_node(store, node)
     return {"artifact": "a", "execution": "e", "context": "c"}[found.kind] + str(found.id)
 
 
@@ -322,11 +342,11 @@ def notes(store: Store, node: Any) -> List[Note]:
 
 def tags_of(store: Store, node: Any) -> Dict[str, Any]:
     """The current tags of a run or node."""
-    found = resolve_node(store, node)
+    found = run_or_node(store, node)
     return {k[len(_TAG):]: v for k, v in found.custom_properties.items() if k.startswith(_TAG) and v is not None}
 
 
-__all__ += ["tags_of", "read_metrics_file"]
+__all__ += ["tags_of", "read_metrics_file", "run_or_node"]
 
 
 def read_metrics_file(path: Any) -> Dict[str, List[Any]]:

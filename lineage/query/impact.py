@@ -12,6 +12,7 @@ from ..records import Artifact, Execution
 from ..store import Store
 from ..vocab import artifact_role, is_blessed
 from .graph import LineageGraph, reach, trace
+from .predictions import VersionTraffic, summarize
 from .resolve import model_name_of, pushed_version
 from .serving import serving_now
 from .subject import as_artifact
@@ -44,6 +45,8 @@ class Impact:
     pushed: List[ImpactedPush]
     execution_ids: List[int]
     max_hops: Optional[int] = None
+    #: the logged answers of the affected versions (request logs of served versions), per version
+    answers: List[VersionTraffic] = dataclasses.field(default_factory=list)
 
     def __repr__(self) -> str:
         return (f"<Impact of {', '.join(f'a{a.id}' for a in self.sources)}: {len(self.models)} models, "
@@ -72,6 +75,7 @@ class Impact:
                         "serving_now": p.serving_now} for p in self.pushed],
             "executions": len(self.execution_ids),
             "serving_affected": [f"{p.model_name}:{p.version}" for p in self.serving_affected],
+            "answers": [t.to_dict() for t in self.answers],
         }
 
 
@@ -96,7 +100,7 @@ def impact(store: Store, artifacts: Sequence[Any] = (), *, tainted_only: bool = 
         if sources else (set(), set(), [])
     source_ids = {a.id for a in sources}
     types = store.artifact_types(sorted(art_ids - source_ids))
-    wanted = {"model", "evaluation", "blessing", "pushed"}
+    wanted = {"model", "evaluation", "blessing", "pushed", "predictions"}
     records = store.get_artifacts(sorted(i for i, t in types.items() if artifact_role(t) in wanted))
     by_role: Dict[str, List[Artifact]] = {r: [] for r in wanted}
     for a in records:
@@ -112,4 +116,4 @@ def impact(store: Store, artifacts: Sequence[Any] = (), *, tainted_only: bool = 
     return Impact(store, sources, sorted(by_role["model"], key=lambda a: a.id),
                   sorted(by_role["evaluation"], key=lambda a: a.id),
                   sorted(by_role["blessing"], key=lambda a: a.id), pushed,
-                  sorted(exec_ids - annotations), max_hops)
+                  sorted(exec_ids - annotations), max_hops, summarize(by_role["predictions"]))

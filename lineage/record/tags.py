@@ -15,7 +15,7 @@ from ..codeversion import code_version
 from ..errors import InvalidInput
 from ..records import Artifact, Context, Execution
 from ..store import Store
-from ..query import resolve_node
+from ..query import run_or_node
 from .recording import now
 
 __all__ = ["tag", "note", "TAG_PREFIX", "target_label"]
@@ -25,7 +25,7 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,99}")
 
 
 def _target(store: Store, target: Any) -> Tuple[str, int, str]:
-    node = resolve_node(store, target)
+    node = run_or_node(store, target)
     if isinstance(node, Artifact):
         return "artifact", int(node.id), f"a{node.id}"  # type: ignore[arg-type]
     if isinstance(node, Execution):
@@ -57,7 +57,7 @@ def tag(store: Store, target: Any, values: Mapping[str, Optional[Any]]) -> Dict[
             raise InvalidInput(f"tag key {key!r}: use letters, digits, _ . - (starting with a letter or _), "
                                f"at most 100 characters")
     kind, node_id, label = _target(store, target)
-    node = resolve_node(store, target)
+    node = run_or_node(store, target)
     out: Dict[str, Execution] = {}
     for key, value in values.items():
         new = None if value is None else str(value)

@@ -28,6 +28,7 @@ from ..uris import parse_store_uri
 from ..vocab import quote
 from .client import ServingClient
 from .config import model_entry, read_config
+from .predictions import record_prediction_log
 
 __all__ = ["record_observation", "last_observed", "Observer", "watch", "check"]
 
@@ -81,6 +82,11 @@ class Observer:
     def __call__(self, model_name: str, version: int, state: str, error: str = "") -> None:
         self._queue.put((model_name, version, state, error, time.time()))
 
+    def log_closed(self, closed: Any) -> None:
+        """A closed request log file (:class:`~lineage.serving.server.predlog.ClosedLog`): recorded
+        as a PredictionLogs artifact of the version that answered (off the request path too)."""
+        self._queue.put(("log", closed))
+
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop."""
         self._queue.put(None)
@@ -92,13 +98,19 @@ class Observer:
             item = self._queue.get()
             if item is None:
                 break
-            model_name, version, state, error, at = item
             try:
                 if store is None:
                     store = Store(parse_store_uri(self.store_uri))
+                if item[0] == "log" and len(item) == 2:
+                    c = item[1]
+                    record_prediction_log(store, c.model, c.path, {c.version: c.records}, first=c.first_time,
+                                          last=c.last_time, sampling_rate=c.sampling_rate, dropped=c.dropped,
+                                          server=self.server, input_statistics=c.input_statistics)
+                    continue
+                model_name, version, state, error, at = item
                 record_observation(store, model_name, version, state, server=self.server, at=at, error=error)
             except Exception as exc:  # the store is down: serving goes on, the log says what was lost
-                log.warning("could not record %s version %s %s: %s", model_name, version, state, exc)
+                log.warning("could not record %s: %s", item[1] if item[0] == "log" else item[:3], exc)
         if store is not None:
             store.close()
 

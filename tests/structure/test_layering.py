@@ -18,7 +18,7 @@ ROOTS = {"lineage": REPO / "lineage", "lineage.components": REPO / "components",
 LAYERS: List[Tuple[str, ...]] = [
     ("lineage.errors", "lineage.version", "lineage.vocab", "lineage.values", "lineage.records",
      "lineage.refs", "lineage.uris", "lineage.fingerprint", "lineage.codeversion", "lineage.owner", "lineage.layout", "lineage.locks", "lineage.schema",
-     "lineage.types"),
+     "lineage.types", "lineage.statistics"),
     ("lineage.store",),
     ("lineage.query",),
     ("lineage.record",),

@@ -85,7 +85,9 @@ class ModelServer:
                  max_connections: int = 100, idle_timeout: float = 30.0,
                  on_state: Optional[Callable[[str, int, str, str], None]] = None,
                  grpc_channel_arguments: str = "", grpc_socket_path: str = "",
-                 monitoring_config_file: Optional[str] = None) -> None:
+                 monitoring_config_file: Optional[str] = None, prediction_log_queue: int = 10_000,
+                 prediction_log_max_bytes: int = 64 << 20, prediction_log_max_seconds: float = 300.0,
+                 on_log_closed: Optional[Callable[[Any], None]] = None) -> None:
         self.config_path = str(config_path)
         self.host = host
         self.grpc_port = grpc_port
@@ -117,6 +119,10 @@ class ModelServer:
         self._grpc = None
         self._http: Any = None  # the REST server (rest.start_rest)
         self.tf: Any = None  # the tensorflow module, once started
+        # request logging (a model's logging_config): predlog.RequestLogger, once started
+        self.request_log: Any = None
+        self._log_options: Dict[str, Any] = dict(queue_size=prediction_log_queue, max_bytes=prediction_log_max_bytes,
+                                 max_seconds=prediction_log_max_seconds, on_closed=on_log_closed)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -124,6 +130,9 @@ class ModelServer:
         from .tfenv import tf  # TF_USE_LEGACY_KERAS, quiet logs
 
         self.tf = tf()
+        from .predlog import RequestLogger
+
+        self.request_log = RequestLogger(self.tf, **self._log_options)
         self._reload(force=True)
         self._loader = threading.Thread(target=self._loop, name="model-loader", daemon=True)
         self._loader.start()
@@ -144,6 +153,8 @@ class ModelServer:
             models = list(self._models.values())
         for state in models:   # as TF Serving does on shutdown: every version unloads
             self._retire(state, keep=())
+        if self.request_log is not None:   # what was sampled is written, every log file closed
+            self.request_log.stop()
         if self._loader is not None:
             self._loader.join(10)
 
@@ -229,6 +240,11 @@ class ModelServer:
             state.labels = old_labels.get(state.name, {})
         with self._lock:
             self._models = models
+        if self.request_log is not None:
+            from .predlog import log_config_of
+
+            self.request_log.configure({n: c for n, c in ((n, log_config_of(e)) for n, e in entries.items())
+                                        if c is not None})
         if refused:
             raise ServingError(next(iter(refused.values())), "FAILED_PRECONDITION", 400)
 
@@ -343,6 +359,29 @@ class ModelServer:
                 self._batchers[(id(version.model), key, outputs)] = b
             return b
 
+    # ---------------------------------------------------------------- request log
+
+    _LOG_FIELDS = {"Predict": "predict_log", "Classify": "classify_log", "Regress": "regress_log",
+                   "MultiInference": "multi_inference_log"}
+
+    def log_grpc(self, api: str, request: Any, response: Any) -> None:
+        """A sample of an answered gRPC request goes to its model's request log (if it has one)."""
+        if self.request_log is None or api not in self._LOG_FIELDS:
+            return
+        multi = api == "MultiInference"
+        spec = request.tasks[0].model_spec if multi else request.model_spec
+        if self.request_log.wants(spec.name) is None:
+            return
+        answered = response.results[0].model_spec if multi else response.model_spec
+        self.request_log.offer(spec.name, answered.version.value, self._LOG_FIELDS[api],
+                               lambda: (request, response))
+
+    def log_rest(self, api: str, name: str, version: int, build: Callable[[], Tuple[Any, Any]]) -> None:
+        """A sample of an answered REST request: ``build()`` makes the gRPC request and response
+        it stands for (called on the log writer's thread, off the request path)."""
+        if self.request_log is not None and self.request_log.wants(name) is not None:
+            self.request_log.offer(name, version, self._LOG_FIELDS[api], build)
+
     # --------------------------------------------------------------------- gRPC
 
     def available_counts(self) -> Dict[str, int]:
@@ -399,6 +438,9 @@ def check_config(config: Any) -> None:
                                f"got base_path()={entry.base_path}")
         if entry.model_platform not in ("", "tensorflow"):
             raise ServingError(f"Model {entry.name} requests unsupported platform {entry.model_platform}")
+        from .predlog import log_config_of
+
+        log_config_of(entry)   # a logging_config this server cannot honour is refused with the config
 
 
 def _unavailable_labels(models: Dict[str, ModelState]) -> Dict[ModelState, str]:
@@ -462,6 +504,8 @@ def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = 
     from ..observe import Observer
 
     observer = Observer(record_to, f"{host}:{grpc_port}") if record_to is not None else None
+    if observer is not None:   # each closed request log file is recorded too
+        options.setdefault("on_log_closed", observer.log_closed)
     server = ModelServer(config_path, grpc_port=grpc_port, rest_port=rest_port, host=host,
                          poll_seconds=poll_seconds, batch_size=batch_size,
                          batch_timeout_ms=batch_timeout_ms, on_state=observer, **options)

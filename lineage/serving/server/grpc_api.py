@@ -20,7 +20,7 @@ from .codec import classifications, single_input, tensor_to_array, typed_tensor_
 from .errors import ServingError
 from .savedmodel import check_inputs
 
-__all__ = ["PredictionService", "ModelService", "start_grpc"]
+__all__ = ["PredictionService", "ModelService", "start_grpc", "fill_classifications", "fill_regressions"]
 
 
 def _abort(context: Any, err: ServingError) -> None:
@@ -37,14 +37,14 @@ def _answer_spec(spec: Any, name: str, version: Any, signature: str) -> None:
     spec.name, spec.version.value, spec.signature_name = name, version.number, signature
 
 
-def _classifications(result: Any, out: Dict[str, Any]) -> None:
+def fill_classifications(result: Any, out: Dict[str, Any]) -> None:
     for row in classifications(out):
         c = result.classifications.add()
         for label, score in row:
             c.classes.add(label=label, score=score)
 
 
-def _regressions(result: Any, out: Dict[str, Any]) -> None:
+def fill_regressions(result: Any, out: Dict[str, Any]) -> None:
     for value in out.get("outputs", next(iter(out.values()))).reshape(-1):
         result.regressions.add(value=float(value))
 
@@ -62,7 +62,10 @@ def _counted(api: str) -> Any:
         def run(self: Any, request: Any, context: Any) -> Any:
             started, status = time.perf_counter(), "OK"
             try:
-                return method(self, request, context)
+                response = method(self, request, context)
+                if response is not None:   # answered: a sample of it goes to the model's request log
+                    self.server.log_grpc(api, request, response)
+                return response
             except Exception:
                 status = "ERROR"
                 raise
@@ -142,7 +145,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             v, sig, out = self._run_examples(request.model_spec, self._examples(request), "classify")
             resp = classification_pb2.ClassificationResponse()
             _answer_spec(resp.model_spec, request.model_spec.name, v, sig)
-            _classifications(resp.result, out)
+            fill_classifications(resp.result, out)
             return resp
         except ServingError as err:
             _abort(context, err)
@@ -153,7 +156,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             v, sig, out = self._run_examples(request.model_spec, self._examples(request), "regress")
             resp = regression_pb2.RegressionResponse()
             _answer_spec(resp.model_spec, request.model_spec.name, v, sig)
-            _regressions(resp.result, out)
+            fill_regressions(resp.result, out)
             return resp
         except ServingError as err:
             _abort(context, err)
@@ -161,8 +164,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     @_counted("MultiInference")
     def MultiInference(self, request, context):
         """Classify and regress tasks over one set of tf.Examples, on one model (TF Serving's rule)."""
-        fill = {"tensorflow/serving/classify": lambda r, out: _classifications(r.classification_result, out),
-                "tensorflow/serving/regress": lambda r, out: _regressions(r.regression_result, out)}
+        fill = {"tensorflow/serving/classify": lambda r, out: fill_classifications(r.classification_result, out),
+                "tensorflow/serving/regress": lambda r, out: fill_regressions(r.regression_result, out)}
         try:
             if len({t.model_spec.name for t in request.tasks}) != 1:
                 raise ServingError("All ModelSpecs in a MultiInferenceRequest must access the same model name.")

@@ -14,7 +14,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from ..states import state_name
-from .codec import classifications, decode, is_b64, json_default, rest_value, single_input, to_example
+from .codec import (classifications, decode, is_b64, json_default, rest_value, single_input, to_example,
+                    typed_tensor_proto)
 from .errors import ServingError
 
 log = logging.getLogger("lineage.serving")
@@ -153,8 +154,48 @@ def rest_post(server: Any, path: str, body: bytes) -> Dict[str, Any]:
         raise ServingError(f"JSON Value: {_short(req)} not formatted correctly. "
                            f"'signature_name' key must be a string value.")
     if rest == "predict":
-        return _predict(server, v, sig_name, req)
-    return _classify_regress(server, v, sig_name, req, rest)
+        answer, (inputs, out) = _predict(server, v, sig_name, req)
+    else:
+        answer, (inputs, out) = _classify_regress(server, v, sig_name, req, rest)
+    _log(server, rest, name, v.number, sig_name, inputs, out)
+    return answer
+
+
+def _log(server: Any, rest: str, name: str, version: int, sig_name: str, inputs: Dict[str, Any],
+         out: Dict[str, Any]) -> None:
+    """A sample of the answer goes to the model's request log, as the gRPC request and response
+    it stands for (TF Serving's REST API logs what its gRPC twin would)."""
+    api = {"predict": "Predict", "classify": "Classify", "regress": "Regress"}[rest]
+
+    def build() -> Tuple[Any, Any]:
+        import numpy as np
+        from tensorflow_serving.apis import classification_pb2, predict_pb2, regression_pb2
+
+        from .grpc_api import fill_classifications, fill_regressions
+
+        TF = server.tf
+        if api == "Predict":
+            request, response = predict_pb2.PredictRequest(), predict_pb2.PredictResponse()
+            for k, x in inputs.items():
+                arr = x if isinstance(x, np.ndarray) else np.asarray(
+                    [e.encode() if isinstance(e, str) else e for e in x] if isinstance(x, list) else x)
+                request.inputs[k].CopyFrom(typed_tensor_proto(TF, arr))
+            for k, arr in out.items():
+                response.outputs[k].CopyFrom(typed_tensor_proto(TF, arr))
+        else:
+            pb = classification_pb2 if api == "Classify" else regression_pb2
+            request = pb.ClassificationRequest() if api == "Classify" else pb.RegressionRequest()
+            response = pb.ClassificationResponse() if api == "Classify" else pb.RegressionResponse()
+            for serialized in inputs["examples"]:
+                request.input.example_list.examples.add().ParseFromString(serialized)
+            (fill_classifications if api == "Classify" else fill_regressions)(response.result, out)
+        for spec in (request.model_spec, response.model_spec):
+            spec.name = name
+            spec.signature_name = sig_name or "serving_default"
+        response.model_spec.version.value = version
+        return request, response
+
+    server.log_rest(api, name, version, build)
 
 
 def _short(value: Any) -> str:
@@ -179,7 +220,7 @@ def _parse_json(body: bytes) -> Dict[str, Any]:
         raise ServingError(f"JSON Value: {_short(req)} Is not object")
     return req
 
-def _predict(server: Any, v: Any, sig_name: str, req: Dict[str, Any]) -> Dict[str, Any]:
+def _predict(server: Any, v: Any, sig_name: str, req: Dict[str, Any]) -> Tuple[Dict[str, Any], Any]:
     _, sd = server.signature(v, sig_name)
     names = sorted(sd.inputs)
     if ("instances" in req) == ("inputs" in req):
@@ -200,9 +241,9 @@ def _predict(server: Any, v: Any, sig_name: str, req: Dict[str, Any]) -> Dict[st
             raise ServingError(f"instances must be objects naming the inputs {names}")
         out = server.run(v, sig_name, inputs)
         if len(out) == 1:
-            return {"predictions": rest_value(*next(iter(out.items())))}
+            return {"predictions": rest_value(*next(iter(out.items())))}, (inputs, out)
         n = len(next(iter(out.values())))
-        return {"predictions": [{k: rest_value(k, out[k][i]) for k in sorted(out)} for i in range(n)]}
+        return {"predictions": [{k: rest_value(k, out[k][i]) for k in sorted(out)} for i in range(n)]}, (inputs, out)
     cols = req["inputs"]
     inputs = ({k: decode(x) for k, x in cols.items()} if isinstance(cols, dict) and not is_b64(cols)
               else {names[0]: decode(cols)} if len(names) == 1 else None)
@@ -210,10 +251,10 @@ def _predict(server: Any, v: Any, sig_name: str, req: Dict[str, Any]) -> Dict[st
         raise ServingError(f"'inputs' must be an object naming the inputs {names}")
     out = server.run(v, sig_name, inputs)
     return {"outputs": rest_value(*next(iter(out.items()))) if len(out) == 1 else
-            {k: rest_value(k, a) for k, a in out.items()}}
+            {k: rest_value(k, a) for k, a in out.items()}}, (inputs, out)
 
 
-def _classify_regress(server: Any, v: Any, sig_name: str, req: Dict[str, Any], kind: str) -> Dict[str, Any]:
+def _classify_regress(server: Any, v: Any, sig_name: str, req: Dict[str, Any], kind: str) -> Tuple[Dict[str, Any], Any]:
     TF = server.tf
     examples = req.get("examples")
     if not isinstance(examples, list) or not examples:
@@ -226,7 +267,8 @@ def _classify_regress(server: Any, v: Any, sig_name: str, req: Dict[str, Any], k
         serialized.append(to_example(TF, {**context, **ex}).SerializeToString())
     sig = sig_name or "serving_default"   # TF Serving's default for every API
     out = server.run(v, sig, {single_input(v, sig, kind): serialized})
+    logged = ({"examples": serialized}, out)
     if kind == "classify":
-        return {"results": [[[label, score] for label, score in row] for row in classifications(out)]}
+        return {"results": [[[label, score] for label, score in row] for row in classifications(out)]}, logged
     values = out.get("outputs", next(iter(out.values())))
-    return {"results": [float(x) for x in values.reshape(-1)]}
+    return {"results": [float(x) for x in values.reshape(-1)]}, logged
