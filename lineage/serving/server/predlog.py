@@ -36,8 +36,8 @@ log = logging.getLogger("lineage.serving")
 __all__ = ["RequestLogger", "LogConfig", "ClosedLog", "log_config_of", "COLLECTOR_TYPES", "read_records", "scan",
            "ingest"]
 
-#: the log collector types this server writes (TF Serving registers collectors by type name; its
-#: open-source build registers none, so a fleet names its own)
+#: the log collector types this server writes (TF Serving finds its collector by this type name
+#: among the ones its build registered: a fleet names its own)
 COLLECTOR_TYPES = ("", "tfrecord")
 
 
