@@ -66,7 +66,7 @@ def _callback_class() -> type:
 def metrics_callback(every_batches: int = 0) -> Any:
     """A ``tf.keras`` callback logging epoch metrics (and every ``every_batches``-th batch's)
     into the @step whose body creates it."""
-    from lineage.record.recording import active_recording
+    from lineage.recorder.recording import active_recording
 
     if not isinstance(every_batches, int) or every_batches < 0:
         raise InvalidInput(f"every_batches is a whole number >= 0 (0: epochs only), not {every_batches!r}")

@@ -19,7 +19,7 @@ from lineage import Input, Lineage, Output, annotate, attach_context, step
 from lineage.api import current_lineage, use
 from lineage.errors import LineageError
 from lineage.query.taint import tainted_upstream
-from lineage.record import current_store, record_intent
+from lineage.recorder import current_store, record_intent
 from lineage.serving.config import check_model_name, default_config_path, ensure_model
 from lineage.types import Model, ModelBlessing, PushedModel
 from lineage.vocab import is_blessed

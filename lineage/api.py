@@ -1,6 +1,6 @@
 """``Lineage``: a handle on one store, with the artifact root beside it; the facade Python users,
 the CLI, the explorer and the components go through. It calls down only: reads to
-:mod:`lineage.query`, writes to :mod:`lineage.record`, serving changes to
+:mod:`lineage.query`, writes to :mod:`lineage.recorder`, serving changes to
 :mod:`lineage.serving.rollback`.
 
 The *current* store (what ``@step`` writes to) is the active run's, else the one set with
@@ -14,7 +14,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from . import query, record
+from . import query, recorder
 from .errors import InvalidInput, NotFound
 from .query import (Diff, HealthReport, Impact, LineageGraph, Provenance, ServingEvent, ServingState,
                     TaintRecord, VerifyReport)
@@ -199,11 +199,11 @@ class Lineage:
     def tag(self, target: NodeRef, values: Optional[Dict[str, Any]] = None, **more: Any) -> Dict[str, Execution]:
         """Tag a run (by name), an artifact or an execution: ``lin.tag("run-7", stage="prod")``;
         a value of None removes the tag. Every change is recorded (who, when, old, new)."""
-        return record.tags.tag(self.store, target, {**(values or {}), **more})
+        return recorder.tags.tag(self.store, target, {**(values or {}), **more})
 
     def note(self, target: NodeRef, text: str) -> Execution:
         """Add a note to a run (or any node); notes are kept, never edited."""
-        return record.tags.note(self.store, target, text)
+        return recorder.tags.note(self.store, target, text)
 
     def tags(self, target: NodeRef) -> Dict[str, Any]:
         """The current tags of a run or node."""
@@ -352,10 +352,10 @@ class Lineage:
         return query.verify(self.store, node, progress=progress)
 
     def taint(self, artifact: Any, reason: str) -> Execution:
-        return record.taint(self.store, artifact, reason)
+        return recorder.taint(self.store, artifact, reason)
 
     def untaint(self, artifact: Any, reason: str) -> Execution:
-        return record.untaint(self.store, artifact, reason)
+        return recorder.untaint(self.store, artifact, reason)
 
     def tainted(self) -> Dict[int, TaintRecord]:
         return query.tainted(self.store)
@@ -372,7 +372,7 @@ class Lineage:
         from .serving.settle import settle
 
         report = query.check_health(self.store, check_files=check_files)
-        return report, (record.repair(self.store, report, settle) if fix else None)
+        return report, (recorder.repair(self.store, report, settle) if fix else None)
 
     # ------------------------------------------------------------------- serving
 
@@ -405,12 +405,12 @@ class Lineage:
         The same content at the same URI maps to the same stored artifact, so re-running a
         pipeline on unchanged data does not multiply nodes; changed content is a new artifact.
         """
-        return record.register(self.store, artifact)
+        return recorder.register(self.store, artifact)
 
     def resolve_artifact(self, value: Any, type_name: Optional[str] = None,
                          *, what: str = "input") -> Artifact:
         """An input given as a record, an id or a URI, as a stored artifact."""
-        return record.resolve_artifact(self.store, value, type_name, what=what)
+        return recorder.resolve_artifact(self.store, value, type_name, what=what)
 
 
 def _type_clause(type_name: Optional[str]) -> Optional[str]:
@@ -426,10 +426,10 @@ def _and(*clauses: Optional[str]) -> Optional[str]:
 def use(store: Union[Lineage, str, None]) -> Iterator[Lineage]:
     """Make ``store`` (a Lineage or a URI) the current store inside the ``with`` block."""
     lin = store if isinstance(store, Lineage) else Lineage.open(store)
-    with record.use_store(lin.store):
+    with recorder.use_store(lin.store):
         yield lin
 
 
 def current_lineage() -> Lineage:
     """The store ``@step`` writes to now (see the module docstring for the order)."""
-    return Lineage(record.current_store())
+    return Lineage(recorder.current_store())

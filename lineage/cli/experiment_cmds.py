@@ -7,9 +7,8 @@ import datetime as _dt
 import sys
 from typing import Any, Dict, List
 
-from ..api import Lineage
 from ..errors import InvalidInput
-from .output import emit, table, when
+from .output import Lineage, emit, table, when
 
 __all__ = ["register"]
 

@@ -11,6 +11,19 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..records import Artifact, Context, Execution, utc_from_s
 from ..values import plain
 
+
+class _LazyLineage:
+    """``lineage.api.Lineage``, imported when a command first opens a store: the parser (and
+    ``lineage --help``) never loads ML Metadata or the query layer."""
+
+    def __getattr__(self, name: str) -> Any:
+        from ..api import Lineage as real
+
+        return getattr(real, name)
+
+
+Lineage: Any = _LazyLineage()
+
 __all__ = ["plain", "dumps", "when", "short", "table", "artifact_row", "execution_row", "run_row", "record_dict", "emit",
            "props_lines", "art_line", "taint_lines"]
 

@@ -9,12 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from ..api import Lineage
 from ..errors import LineageError
-from ..query import export
 from ..records import Artifact
 from ..vocab import is_blessed
-from .output import art_line, taint_lines, artifact_row, emit, execution_row, props_lines, record_dict, short, table, when
+from .output import Lineage, art_line, taint_lines, artifact_row, emit, execution_row, props_lines, record_dict, short, table, when
 
 __all__ = ["register"]
 
@@ -25,6 +23,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
     graph = lin.lineage(args.node, args.command, args.hops, types)
     data = None
     if args.json:
+        from ..query import export
+
         data = export.to_node_link(graph)
     lines = [f"{args.command} of {args.node}: {len(graph)} nodes"]
     for rec in graph.topological():
@@ -206,6 +206,8 @@ def cmd_taint(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from ..query import export
+
     lin = Lineage.open(args.store, readonly=True)
     direction = {"up": "upstream", "down": "downstream"}.get(args.direction, args.direction)
     graph = lin.lineage(args.node, direction, args.hops)

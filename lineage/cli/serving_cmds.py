@@ -11,11 +11,9 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ..api import Lineage
 from ..errors import LineageError
-from ..serving.config import default_config_path
 from ..uris import ENV_STORE, parse_store_uri
-from .output import emit, table
+from .output import Lineage, emit, table
 
 __all__ = ["register"]
 
@@ -59,6 +57,8 @@ def dataclasses_asdict(res: Any) -> Dict[str, Any]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from ..serving.server import ServingError, serve_forever  # TensorFlow: only when a server starts
+
+    from ..serving.config import default_config_path
 
     config = args.config or str(default_config_path(parse_store_uri(args.store).artifact_root))
     if not Path(config).exists():

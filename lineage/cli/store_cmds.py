@@ -6,11 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..api import Lineage
 from ..records import Artifact, Execution
-from ..store import upgrade_store
 from ..uris import parse_store_uri
-from .output import taint_lines, artifact_row, emit, execution_row, props_lines, record_dict, run_row, table, when
+from .output import Lineage, taint_lines, artifact_row, emit, execution_row, props_lines, record_dict, run_row, table, when
 
 __all__ = ["register"]
 
@@ -96,7 +94,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    done = upgrade_store(parse_store_uri(args.store), copy_to=args.copy_to, backup=args.backup)
+    done = _upgrade_store(parse_store_uri(args.store), copy_to=args.copy_to, backup=args.backup)
     text = f"upgraded: {done['upgraded']}"
     if "backup" in done:
         text += f"\nbackup:   {done['backup']}"
@@ -153,3 +151,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g.add_argument("--copy-to", type=Path, metavar="FILE", help="upgrade a copy, leave the original")
     g.add_argument("--backup", action="store_true", help="back the file up, then upgrade in place")
     p.set_defaults(func=cmd_upgrade)
+
+
+def _upgrade_store(*args: Any, **kwargs: Any) -> Any:
+    from ..store import upgrade_store  # ML Metadata: only when upgrading
+
+    return upgrade_store(*args, **kwargs)

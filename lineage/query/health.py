@@ -7,7 +7,7 @@
 - version directories in a serving root that the store does not know (a push killed after
   copying, or files put there by hand).
 
-Reading only; :mod:`lineage.record.repair` closes what can be closed.
+Reading only; :mod:`lineage.recorder.repair` closes what can be closed.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Taints: which artifacts are marked bad now (the latest Taint or Untaint of each wins).
-Marking is a write and lives in :mod:`lineage.record.marks`."""
+Marking is a write and lives in :mod:`lineage.recorder.marks`."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..errors import LineageError
 from ..query import pushed_of, pushed_version, served_at
-from ..record import Recording
+from ..recorder import Recording
 from ..records import Execution
 from ..store import Store
 from ..uris import parse_store_uri

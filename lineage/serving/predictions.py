@@ -13,7 +13,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from ..fingerprint import fingerprint
 from ..query import pushed_of, pushed_version
-from ..record import Recording
+from ..recorder import Recording
 from ..records import Artifact, Execution
 from ..store import Store
 from ..uris import to_uri

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ..errors import LineageError, NotFound
 from ..query import (inputs, near, producers, pushed_of, pushed_version, replay_steps, served_at, serving_history,
                      tainted, trace, verify)
-from ..record import Recording
+from ..recorder import Recording
 from ..records import Artifact, Execution
 from ..store import Store
 from ..values import describe

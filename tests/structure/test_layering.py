@@ -21,7 +21,7 @@ LAYERS: List[Tuple[str, ...]] = [
      "lineage.types", "lineage.statistics"),
     ("lineage.store",),
     ("lineage.query",),
-    ("lineage.record",),
+    ("lineage.recorder",),
     ("lineage.serving",),
     ("lineage.api",),
     ("lineage.cli", "lineage.synthetic", "lineage.components", "lineage.app", "lineage"),

@@ -1,5 +1,5 @@
 """Recording: ``@step``, runs, ``record()``, taint marks, all on one primitive
-(:class:`~lineage.record.recording.Recording`).
+(:class:`~lineage.recorder.recording.Recording`).
 
 ==================  ===========================================================================
 ``current``         which store recording goes to now; the active run
@@ -22,7 +22,7 @@ from .artifacts import register, resolve_artifact
 from .current import as_store, current_store, use_store
 from .manual import record
 from .marks import taint, untaint
-from . import tags  # noqa: F401  (lineage.record.tags)
+from . import tags  # noqa: F401  (lineage.recorder.tags)
 from .repair import repair
 from .recording import Recording, annotate, log_metric, log_metrics, attach_context, current_execution_id, record_intent
 from .runs import Run, current_run, run

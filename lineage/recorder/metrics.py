@@ -1,5 +1,5 @@
 """Metric histories: what ``log_metric(name, value, step=None)`` keeps for a step run (the
-functions themselves are in :mod:`lineage.record.recording`, beside ``annotate``).
+functions themselves are in :mod:`lineage.recorder.recording`, beside ``annotate``).
 
 Each value is kept with its step (an epoch, a batch, or the next number for that metric when not
 given) and the time it was logged. When the step ends (COMPLETE or FAILED) the series becomes

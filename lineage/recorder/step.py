@@ -9,14 +9,14 @@ A call of a decorated step:
    cache key (source hash, parameters, input fingerprints) whose outputs still verify on disk;
    on a hit it records a CACHED execution linked to those outputs and returns them;
 3. writes the execution RUNNING (with its INPUT events and contexts) before the body runs;
-4. runs the body (what it prints and logs captured, :mod:`lineage.record.capture`); on return
+4. runs the body (what it prints and logs captured, :mod:`lineage.recorder.capture`); on return
    fingerprints the outputs and writes the OUTPUT events, properties and COMPLETE state in one
    MLMD call; on an exception writes FAILED with the error's type and message and re-raises the
    exception unchanged. Either way, what lineage keeps of the run goes in the same call: the
-   metric histories the body logged (``Metrics``, :mod:`lineage.record.metrics`) and, when it
+   metric histories the body logged (``Metrics``, :mod:`lineage.recorder.metrics`) and, when it
    failed (or with ``capture=True``), its log and traceback (``StepLog``).
 
-All of it goes through :class:`lineage.record.recording.Recording`. Sync and async steps share
+All of it goes through :class:`lineage.recorder.recording.Recording`. Sync and async steps share
 the binding and the writes; only the call of the body differs.
 """
 

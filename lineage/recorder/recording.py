@@ -218,7 +218,7 @@ def active_recording(what: str) -> Recording:
 
 def log_metric(name: str, value: float, step: Optional[int] = None) -> None:
     """From inside a @step body: log one value of metric ``name`` (at ``step``: an epoch or a
-    batch; by default the metric's next step, 0, 1, 2...). See :mod:`lineage.record.metrics`."""
+    batch; by default the metric's next step, 0, 1, 2...). See :mod:`lineage.recorder.metrics`."""
     active_recording("log_metric").metrics.add(name, value, step)
 
 

@@ -19,7 +19,7 @@ from ..uris import parse_store_uri
 
 
 class ActiveRun(Protocol):
-    """What recording needs of the active run (:class:`lineage.record.runs.Run`)."""
+    """What recording needs of the active run (:class:`lineage.recorder.runs.Run`)."""
 
     store: Optional[Store]
     context_ids: List[int]
