@@ -313,9 +313,13 @@ def run_or_node(store: Store, ref: Any) -> Any:
     return resolve_node(store, ref)
 
 
+def node_label(node: Any) -> str:
+    """How a tag or note names its target: ``a12``, ``e7``, ``c3``."""
+    return {"artifact": "a", "execution": "e", "context": "c"}[node.kind] + str(node.id)
+
+
 def _label(store: Store, node: Any) -> str:
-    found = run_or_node(store, node)
-    return {"artifact": "a", "execution": "e", "context": "c"}[found.kind] + str(found.id)
+    return node_label(run_or_node(store, node))
 
 
 def _annotations(store: Store, type_name: str, node: Any) -> List[Execution]:
@@ -346,7 +350,7 @@ def tags_of(store: Store, node: Any) -> Dict[str, Any]:
     return {k[len(_TAG):]: v for k, v in found.custom_properties.items() if k.startswith(_TAG) and v is not None}
 
 
-__all__ += ["tags_of", "read_metrics_file", "run_or_node"]
+__all__ += ["tags_of", "read_metrics_file", "run_or_node", "node_label"]
 
 
 def read_metrics_file(path: Any) -> Dict[str, List[Any]]:

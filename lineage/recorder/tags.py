@@ -16,27 +16,21 @@ from ..errors import InvalidInput
 from ..records import Artifact, Context, Execution
 from ..store import Store
 from ..query import run_or_node
+from ..query.experiments import node_label
 from .recording import now
 
-__all__ = ["tag", "note", "TAG_PREFIX", "target_label"]
+__all__ = ["tag", "note", "TAG_PREFIX"]
 
 TAG_PREFIX = "tags."
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,99}")
 
 
-def _target(store: Store, target: Any) -> Tuple[str, int, str]:
+def _target(store: Store, target: Any) -> Tuple[Any, str]:
+    """The node a tag or note is about, and its kind for the store (artifact, execution, context)."""
     node = run_or_node(store, target)
-    if isinstance(node, Artifact):
-        return "artifact", int(node.id), f"a{node.id}"  # type: ignore[arg-type]
-    if isinstance(node, Execution):
-        return "execution", node.id, f"e{node.id}"
-    assert isinstance(node, Context)
-    return "context", node.id, f"c{node.id}"
-
-
-def target_label(node: Any) -> str:
-    """How a tag or note names its target: ``a12``, ``e7``, ``c3``."""
-    return {"artifact": "a", "execution": "e", "context": "c"}[node.kind] + str(node.id)
+    if not isinstance(node, (Artifact, Execution, Context)):
+        raise InvalidInput(f"{target!r} names no run, artifact or execution")
+    return node, node.kind
 
 
 def _who() -> Dict[str, Any]:
@@ -56,8 +50,8 @@ def tag(store: Store, target: Any, values: Mapping[str, Optional[Any]]) -> Dict[
         if not isinstance(key, str) or not _KEY.fullmatch(key):
             raise InvalidInput(f"tag key {key!r}: use letters, digits, _ . - (starting with a letter or _), "
                                f"at most 100 characters")
-    kind, node_id, label = _target(store, target)
-    node = run_or_node(store, target)
+    node, kind = _target(store, target)
+    label = node_label(node)
     out: Dict[str, Execution] = {}
     for key, value in values.items():
         new = None if value is None else str(value)
@@ -69,7 +63,7 @@ def tag(store: Store, target: Any, values: Mapping[str, Optional[Any]]) -> Dict[
                                  "removed": new is None}
         if old is not None:
             props["old_value"] = old
-        out[key] = store.write_annotation(type="Tag", properties=props, target_kind=kind, target_id=node_id,
+        out[key] = store.write_annotation(type="Tag", properties=props, target_kind=kind, target_id=node.id,
                                           target_custom={TAG_PREFIX + key: new})
     return out
 
@@ -78,6 +72,6 @@ def note(store: Store, target: Any, text: str) -> Execution:
     """Add a note to a run (or any node): a ``Note`` execution; notes are never edited."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("a note needs some text")
-    kind, node_id, label = _target(store, target)
-    props = {**_who(), "step": "lineage.note", "target": label, "text": text[:20_000]}
-    return store.write_annotation(type="Note", properties=props, target_kind=kind, target_id=node_id)
+    node, kind = _target(store, target)
+    props = {**_who(), "step": "lineage.note", "target": node_label(node), "text": text[:20_000]}
+    return store.write_annotation(type="Note", properties=props, target_kind=kind, target_id=node.id)
