@@ -9,6 +9,8 @@ unpin) record through it:
         ...                                   # the work; an exception records FAILED
 
 - :meth:`start` writes the execution RUNNING with its INPUT events and contexts (one MLMD call);
+  :meth:`defer_start` asks for that write only if the execution is still unfinished after a
+  threshold (``@step``: a step that ends sooner is written once, whole; see :func:`running_after`);
 - :meth:`finish` writes the end state with the outputs, properties and annotations (one call),
   or, when never started, the whole execution at once (``record()``, cache hits);
 - :meth:`fail` writes FAILED with the error (CANCELED for Ctrl-C and SystemExit).
@@ -20,7 +22,10 @@ Inside a ``with`` block (and a ``@step`` body) the recording is *active*: :func:
 from __future__ import annotations
 
 import contextvars
+import heapq
+import itertools
 import logging
+import os
 import signal
 import threading
 import time
@@ -35,12 +40,87 @@ from ..vocab import check_execution_state
 from .current import active_run
 from .metrics import MetricLog
 
-__all__ = ["Recording", "active_recording", "log_metric", "log_metrics", "annotate", "attach_context", "current_execution_id", "now", "error_properties"]
+__all__ = ["Recording", "running_after", "start_pending", "active_recording", "log_metric", "log_metrics", "annotate", "attach_context", "current_execution_id", "now", "error_properties"]
 
 log = logging.getLogger("lineage")
 
 _active: contextvars.ContextVar[Optional["Recording"]] = contextvars.ContextVar(
     "lineage_recording", default=None)
+
+
+#: Default of $LINEAGE_RUNNING_AFTER: seconds a step runs before its RUNNING row is written.
+RUNNING_AFTER = 1.0
+
+
+def running_after() -> float:
+    """Seconds a ``@step`` body runs before its execution is written RUNNING: ``$LINEAGE_RUNNING_AFTER``
+    (default 1.0; 0 writes RUNNING before every body, as a two-write recorder does). A step that
+    ends sooner is written once, in its end state; one that runs longer is visible as RUNNING
+    (with its owner, so ``lineage doctor`` finds it if the process is killed)."""
+    raw = os.environ.get("LINEAGE_RUNNING_AFTER", "")
+    if not raw.strip():
+        return RUNNING_AFTER
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise InvalidInput(f"LINEAGE_RUNNING_AFTER={raw!r}: give the seconds a step runs before it is "
+                           f"written RUNNING, a number >= 0 (0: before every step body)")
+    return value
+
+
+class _LateStarts:
+    """One daemon thread that writes RUNNING for the deferred recordings still unfinished at
+    their deadline (a heap of deadlines; finished recordings are skipped when their turn comes)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: List[Tuple[float, int, "Recording"]] = []
+        self._seq = itertools.count()
+        self._thread: Optional[threading.Thread] = None
+
+    def add(self, rec: "Recording", delay: float) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._seq), rec))
+            if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
+                self._thread = threading.Thread(target=self._loop, name="lineage-running", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is rec:
+                self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                deadline, _, rec = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+            if not rec._done:
+                rec._late_start()
+
+    def start_now(self, which: Any) -> None:
+        """Write RUNNING now for the pending recordings ``which(rec)`` selects."""
+        with self._cond:
+            chosen = [e for e in self._heap if not e[2]._done and which(e[2])]
+            if chosen:
+                self._heap = [e for e in self._heap if e not in chosen]
+                heapq.heapify(self._heap)
+        for _, _, rec in chosen:
+            rec._late_start()
+
+
+_LATE = _LateStarts()
+
+
+def start_pending(which: Any) -> None:
+    """Write RUNNING now for every deferred recording still unfinished that ``which(recording)``
+    selects (a run ending while its steps run in other threads)."""
+    _LATE.start_now(which)
 
 
 def now() -> float:
@@ -82,6 +162,9 @@ class Recording:
         self.execution_id: Optional[int] = None
         self.execution: Optional[Execution] = None
         self._token: Optional[contextvars.Token] = None
+        self._begun = False  # started, or its start deferred: an error must be recorded
+        self._done = False   # its end state is being (or was) written: no late RUNNING write
+        self._start_lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"<Recording {self.type_name} e{self.execution_id}>"
@@ -91,6 +174,7 @@ class Recording:
     def start(self) -> int:
         """Write the execution RUNNING, with its owner (this process); returns its id."""
         terminate_as_exit()
+        self._begun = True
         execution, _ = self.store.write_execution(
             type=self.type_name, state="RUNNING", properties={**self.properties, "owner": this_owner()},
             params=self.params, inputs=[(a.id, k) for k, a in self.inputs], context_ids=self.context_ids,
@@ -99,6 +183,29 @@ class Recording:
         self.execution_id = execution.id
         log.info("%s started as execution %s", self.type_name, execution.id)
         return execution.id
+
+    def defer_start(self, after: float) -> None:
+        """Write RUNNING only if the execution is still unfinished ``after`` seconds from now (at
+        once when ``after`` is 0); :meth:`finish` otherwise writes the whole execution in one call."""
+        if after <= 0:
+            self.start()
+            return
+        terminate_as_exit()
+        self._begun = True
+        _LATE.add(self, after)
+
+    def ensure_started(self) -> Optional[int]:
+        """The execution's id, writing it RUNNING now if its start was deferred."""
+        with self._start_lock:
+            if self.execution_id is None and not self._done:
+                self.start()
+        return self.execution_id
+
+    def _late_start(self) -> None:
+        try:
+            self.ensure_started()
+        except Exception as exc:  # the step goes on; its end state is still written whole
+            log.warning("%s: could not write it RUNNING (%s)", self.type_name, exc)
 
     def annotate(self, **properties: Any) -> None:
         """Record these properties on the execution with its end state."""
@@ -117,8 +224,7 @@ class Recording:
         with its end state: what a change is about to do (which model, which version) is then in
         the store before the change becomes visible, so a crash in between leaves it findable
         (``lineage doctor`` settles it)."""
-        if self.execution_id is None:
-            self.start()
+        self.ensure_started()
         self.store.write_execution(type=self.type_name, state="RUNNING", execution_id=self.execution_id,
                                    properties=dict(self.annotations), context_ids=self.context_ids, reread=False)
 
@@ -129,6 +235,13 @@ class Recording:
         Returns the execution and the output artifacts as stored, in the order given
         (``also_outputs`` are written too, not returned: what lineage keeps, its log say)."""
         state = check_execution_state(state)
+        with self._start_lock:  # a late RUNNING write waits for this one, then sees it done
+            self._done = True
+            return self._finish(state, outputs, properties, reread, also_outputs)
+
+    def _finish(self, state: str, outputs: Sequence[Tuple[ArtifactRef, str]],
+                properties: Optional[Mapping[str, Any]], reread: bool,
+                also_outputs: Sequence[Tuple[ArtifactRef, str]]) -> Tuple[Execution, List[Artifact]]:
         props = {**self.annotations, **(properties or {})}
         given = props if self.execution_id is not None else {**self.properties, **props}
         if state != "RUNNING" and "ended_at" not in given:
@@ -152,7 +265,7 @@ class Recording:
         ``outputs`` (what lineage keeps of a failed step: its log, its metrics so far). When the
         annotations themselves cannot be recorded, FAILED is recorded without them. A failure to
         record is logged, never raised over the original error."""
-        if self.execution_id is None or self.execution is not None:
+        if not self._begun or self.execution is not None:
             return
         state = "CANCELED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED"
         try:
@@ -237,7 +350,7 @@ def log_metrics(values: Mapping[str, float], step: Optional[int] = None) -> None
 def current_execution_id() -> Optional[int]:
     """From inside a @step body: the id of the execution being recorded."""
     rec = _active.get()
-    return rec.execution_id if rec is not None else None
+    return rec.ensure_started() if rec is not None else None
 
 
 def annotate(**properties: Any) -> None:

@@ -20,7 +20,7 @@ from ..records import Context
 from ..store import Store
 from .current import active_run, as_store, reset_active_run, run_closed, run_opened, set_active_run
 from ..owner import this_owner
-from .recording import now
+from .recording import now, start_pending
 
 __all__ = ["Run", "run", "current_run"]
 
@@ -95,6 +95,8 @@ class Run:
     def finish(self, error: Optional[BaseException] = None) -> None:
         if self.store is None or self.state not in ("RUNNING",):
             return
+        # steps of this run still in their body in other threads, not yet written: RUNNING now
+        start_pending(lambda rec: rec.run is self)
         open_steps = [] if self.context is None else self.store.list_executions(
             filter_query=f"contexts_a.id = {self.context.id} AND last_known_state = RUNNING", limit=20)
         self.state = "COMPLETE" if error is None and not open_steps else "FAILED"

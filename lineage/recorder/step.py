@@ -8,12 +8,15 @@ A call of a decorated step:
 2. with ``cache=True``, looks for a COMPLETE execution of the same step type with the same
    cache key (source hash, parameters, input fingerprints) whose outputs still verify on disk;
    on a hit it records a CACHED execution linked to those outputs and returns them;
-3. writes the execution RUNNING (with its INPUT events and contexts) before the body runs;
-4. runs the body (what it prints and logs captured, :mod:`lineage.recorder.capture`); on return
-   fingerprints the outputs and writes the OUTPUT events, properties and COMPLETE state in one
-   MLMD call; on an exception writes FAILED with the error's type and message and re-raises the
-   exception unchanged. Either way, what lineage keeps of the run goes in the same call: the
-   metric histories the body logged (``Metrics``, :mod:`lineage.recorder.metrics`) and, when it
+3. runs the body, what it prints and logs captured (:mod:`lineage.recorder.capture`). Once the
+   body has run for ``$LINEAGE_RUNNING_AFTER`` seconds (1 by default) the execution is written
+   RUNNING with its INPUT events and contexts, so a long step is visible and a killed one leaves
+   a trace; a step that ends sooner is written once, whole;
+4. on return fingerprints the outputs and writes the execution with its OUTPUT events,
+   properties and COMPLETE state in one MLMD call; on an exception writes FAILED with the
+   error's type and message and re-raises the exception unchanged. Either way, what lineage
+   keeps of the run goes in the same call: the metric histories the body logged (``Metrics``,
+   :mod:`lineage.recorder.metrics`) and, when it
    failed (or with ``capture=True``), its log and traceback (``StepLog``).
 
 All of it goes through :class:`lineage.recorder.recording.Recording`. Sync and async steps share
@@ -29,6 +32,7 @@ import inspect
 import json
 import logging
 import secrets
+import time
 import traceback
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
@@ -46,8 +50,8 @@ from ..vocab import LOG_KEY, METRICS_KEY, quote
 from ..schema import REGISTRY
 from .artifacts import resolve_artifact
 from .capture import Capture, capture_mode, capturing
-from .current import current_store
-from .recording import Recording, now
+from .current import active_run, current_store
+from .recording import Recording, now, running_after
 
 __all__ = ["step", "Step", "StepResult"]
 
@@ -115,7 +119,8 @@ class Step:
             capture_mode(capture)  # a bad value is refused here, not at the first call
         self._signature: Optional[inspect.Signature] = None
         self._source_hash: Optional[str] = None
-        self._git: Optional[Dict[str, Any]] = None
+        self._src_dir: Optional[Path] = None
+        self._git: Optional[Tuple[Any, Dict[str, Any]]] = None  # (the run it was asked in, state)
         self._is_async = inspect.iscoroutinefunction(fn)
 
     def __repr__(self) -> str:
@@ -153,13 +158,23 @@ class Step:
         return self._source_hash
 
     def git(self) -> Dict[str, Any]:
-        """The git state of the repository holding the step's source (cached per run)."""
+        """The git state of the repository holding the step's source (asked once per run)."""
+        run = active_run()
+        if run is not None and self._git is not None and self._git[0] is run:
+            return self._git[1]
+        state = self._git_now()
+        self._git = (run, state) if run is not None else None
+        return state
+
+    def _git_now(self) -> Dict[str, Any]:
+        if self._src_dir is None:
+            try:
+                src = inspect.getsourcefile(self.fn)
+            except TypeError:
+                src = None
+            self._src_dir = Path(src).parent.resolve() if src else Path()
         try:
-            src = inspect.getsourcefile(self.fn)
-        except TypeError:
-            src = None
-        try:
-            return git_state(Path(src).parent) if src else {}
+            return git_state(self._src_dir) if self._src_dir != Path() else {}
         except Exception:  # git trouble never stops a step
             return {}
 
@@ -263,12 +278,13 @@ class _Call:
             hit = self._cached()
             if hit is not None:
                 return hit
-        execution_id = self.recording.start()
-        parent = Path(self.store.config.artifact_root) / step.type_name / str(execution_id)
-        if parent.exists() and any(parent.iterdir()):
-            # Left by another store sharing this artifact root (or a deleted store file):
-            # never write into it.
-            parent = parent.with_name(f"{execution_id}-{secrets.token_hex(4)}")
+        self.recording.defer_start(running_after())
+        # Named before the execution has an id (it is written once, when the step ends): the
+        # start time, to the second, and a random part. Never an existing folder (another store
+        # may share this artifact root).
+        parent = Path(self.store.config.artifact_root) / step.type_name / _folder_name()
+        while parent.exists():
+            parent = parent.with_name(_folder_name())
         self.output_dir = parent
         for name, spec in self.specs.items():
             if spec.direction != "output":
@@ -421,6 +437,10 @@ class _Call:
         if len(outputs) == 1:
             return next(iter(outputs.values()))
         return StepResult(execution, outputs, value)
+
+
+def _folder_name() -> str:
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
 
 
 def _verifies(art: Optional[Artifact]) -> bool:

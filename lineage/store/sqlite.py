@@ -79,6 +79,19 @@ class SqliteReads(TypeSync):
                     out[aid] = names.get(tid, "?")
         return out
 
+    def stored_times(self, kind: str, ids: Sequence[int]) -> Optional[Dict[int, Tuple[int, int]]]:
+        """``{id: (create_time_since_epoch, last_update_time_since_epoch)}`` of artifacts or
+        executions, straight from MLMD's table on SQLite (what a write leaves unknown); None
+        elsewhere (read the records through MLMD instead)."""
+        db = self._sql_reader()
+        if db is None or not ids:
+            return None
+        table = "Artifact" if kind == "artifact" else "Execution"
+        with self._lock:
+            rows = db.execute(f"SELECT id, create_time_since_epoch, last_update_time_since_epoch FROM {table} "
+                              f"WHERE id IN ({','.join(str(int(i)) for i in ids)})").fetchall()
+        return {i: (c, u) for i, c, u in rows}
+
     def execution_types(self, execution_ids: Sequence[int]) -> Dict[int, Tuple[str, str]]:
         """``{execution id: (type name, state)}``, without reading properties: MLMD's
         ``Execution`` table on SQLite (read-only, schema checked), else through MLMD."""

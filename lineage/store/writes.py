@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from ..errors import AlreadyExists, NotFound, SchemaConflict, StoreBusy
 from ..records import Artifact, Context, Execution
 from ..vocab import quote
-from .convert import EVENT_TYPE, EXEC_STATE, context_record, copy_proto, execution_record, pb
+from .convert import EVENT_TYPE, EXEC_STATE, artifact_record, context_record, copy_proto, execution_record, pb
 from .typesync import TypeSync
 
 __all__ = ["Writes", "ArtifactRef"]
@@ -135,10 +135,32 @@ class Writes(TypeSync):
             if state in ("RUNNING", "NEW"):
                 self._running[exec_id] = proto  # the terminal update needs no read
         out_ids = [art_ids[i] for i in out_index]
-        by_id = {a.id: a for a in self.get_artifacts(sorted(set(out_ids)))} if out_ids else {}
-        outs = [by_id[i] for i in out_ids]
-        execution = self.get_execution(exec_id) if reread else execution_record(copy_proto(proto))
-        return execution, outs
+        new_outs = [ref for ref, _ in outputs if not isinstance(ref, int)]
+        times = self._times("artifact", out_ids) if out_ids and len(new_outs) == len(outputs) else None
+        if times is not None:
+            # New artifacts are what was written plus their ids and MLMD's times: no re-read.
+            outs = []
+            for ref, i, index in zip(new_outs, out_ids, out_index):
+                art = copy_proto(pairs[index][0])
+                art.id, art.type = i, ref.type
+                art.create_time_since_epoch, art.last_update_time_since_epoch = times[i]
+                outs.append(artifact_record(art))
+        else:
+            by_id = {a.id: a for a in self.get_artifacts(sorted(set(out_ids)))} if out_ids else {}
+            outs = [by_id[i] for i in out_ids]
+        written = copy_proto(proto)
+        if reread:
+            times = self._times("execution", [exec_id])
+            if times is None:
+                return self.get_execution(exec_id), outs
+            written.create_time_since_epoch, written.last_update_time_since_epoch = times[exec_id]
+        return execution_record(written), outs
+
+    def _times(self, kind: str, ids: Sequence[int]) -> Optional[Dict[int, Tuple[int, int]]]:
+        """MLMD's create and update times of what was just written, when a cheap read has them
+        all (SQLite); else None."""
+        times = self.stored_times(kind, ids)  # type: ignore[attr-defined]  # SqliteReads, in Store
+        return times if times is not None and all(i in times for i in ids) else None
 
     def _event_pairs(self, action: str, inputs: Sequence[Tuple[ArtifactRef, str]],
                      outputs: Sequence[Tuple[ArtifactRef, str]]) -> Tuple[List[Tuple[Any, Any]], List[int]]:

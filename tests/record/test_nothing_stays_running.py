@@ -5,6 +5,7 @@ its reason; a SIGKILL leaves a RUNNING row with its owner, which `lineage doctor
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -40,9 +41,22 @@ def _victim(tmp_path: Path, store: str, name: str) -> subprocess.Popen:
     data.write_text("a\n")
     script = tmp_path / "victim.py"
     script.write_text(SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), store, name, str(data)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(script), store, name, str(data)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "LINEAGE_RUNNING_AFTER": "0.3"})
     assert proc.stdout.readline().strip() == "started"
     return proc
+
+
+def _running_row(lin: Lineage, timeout: float = 30.0):
+    """The victim's step, once its RUNNING row is written (after LINEAGE_RUNNING_AFTER)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lin.store.has_type("execution", "slow"):
+            found = lin.executions("slow")
+            if found:
+                return found[0]
+        time.sleep(0.05)
+    raise AssertionError("the step was never written RUNNING")
 
 
 def _file(path: Path) -> Path:
@@ -66,6 +80,7 @@ def test_sigterm_in_a_step_is_recorded_canceled(lin, tmp_path):
 
 def test_sigkill_leaves_an_owner_that_doctor_finds_and_fix_closes(lin, tmp_path):
     proc = _victim(tmp_path, lin.uri, "kill-run")
+    assert _running_row(lin).state == "RUNNING"
     proc.kill()
     proc.wait(30)
     [e] = lin.executions("slow")
@@ -92,6 +107,7 @@ def test_sigkill_leaves_an_owner_that_doctor_finds_and_fix_closes(lin, tmp_path)
 def test_a_live_owner_is_not_abandoned(lin, tmp_path):
     proc = _victim(tmp_path, lin.uri, "live-run")
     try:
+        _running_row(lin)
         report, _ = lin.doctor()
         assert report.healthy, report.findings
     finally:
@@ -126,6 +142,7 @@ def test_a_failure_while_recording_outputs_marks_the_step_failed(lin, tmp_path):
 
 def test_resuming_a_run_keeps_its_start_and_does_not_hide_a_running_step(lin, tmp_path):
     proc = _victim(tmp_path, lin.uri, "resumed")
+    _running_row(lin)
     proc.kill()
     proc.wait(30)
     first = lin.store.get_context_by_name("PipelineRun", "resumed").properties["started_at"]

@@ -6,7 +6,9 @@ Tests taking ``any_lin`` run on a SQLite file and on MariaDB.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import lineage
 from lineage import Input, Lineage, Output, record, run, step
 from lineage.errors import FingerprintError, InvalidInput
 from lineage.records import Artifact
+from lineage.recorder import current_execution_id
 from lineage.types import Dataset, Model
 
 # --------------------------------------------------------------------- the steps
@@ -96,19 +99,105 @@ def test_step_records_inputs_outputs_params_and_contexts(any_lin, raw):
     assert [s.id for s in any_lin.run_steps(r.name)] == [ex.id]
 
 
-def test_execution_is_running_while_the_body_runs(lin, raw):
+def _observed(lin: Lineage, type_name: str):
+    return [(e.state, [ev.key for ev in lin.events(f"e{e.id}")]) for e in lin.executions(type_name)] \
+        if lin.store.has_type("execution", type_name) else []
+
+
+def test_a_quick_step_is_written_once_in_its_end_state(lin, raw):
+    seen = {}
+
+    @step
+    def quick(data: Input[Dataset], out: Output[Dataset]):
+        seen["during"] = _observed(lin, "quick")
+        out.path.write_text("x")
+
+    with run(pipeline="p", store=lin):
+        quick(raw)
+    assert seen == {"during": []}  # nothing written before the body ended
+    [e] = lin.executions("quick")
+    # one MLMD write: MLMD's update time moves on every later write of the row
+    assert e.state == "COMPLETE" and e.create_time_ms == e.update_time_ms
+    assert sorted(ev.key for ev in lin.events(f"e{e.id}")) == ["data", "out"]
+
+
+def test_a_step_still_running_after_the_threshold_is_visible_as_running(lin, raw, monkeypatch):
+    monkeypatch.setenv("LINEAGE_RUNNING_AFTER", "0.2")
+    seen = {}
+
+    @step
+    def slow(data: Input[Dataset], out: Output[Dataset]):
+        deadline = time.monotonic() + 20
+        while not _observed(lin, "slow") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen["during"] = _observed(lin, "slow")
+        seen["owner"] = lin.executions("slow")[0].get("owner", "")
+        out.path.write_text("x")
+
+    with run(pipeline="p", store=lin):
+        slow(raw)
+    assert seen["during"] == [("RUNNING", ["data"])] and f":{os.getpid()}:" in seen["owner"]
+    [e] = lin.executions("slow")
+    assert e.state == "COMPLETE" and e.update_time_ms > e.create_time_ms
+
+
+def test_running_after_zero_writes_running_before_every_body(lin, raw, monkeypatch):
+    monkeypatch.setenv("LINEAGE_RUNNING_AFTER", "0")
     seen = {}
 
     @step
     def observe(data: Input[Dataset], out: Output[Dataset]):
-        seen["states"] = [e.state for e in lin.executions("observe")]
-        seen["inputs"] = [e.key for e in lin.events(f"e{lin.executions('observe')[0].id}")]
+        seen["during"] = _observed(lin, "observe")
         out.path.write_text("x")
 
     with run(pipeline="p", store=lin):
         observe(raw)
-    assert seen == {"states": ["RUNNING"], "inputs": ["data"]}
+    assert seen == {"during": [("RUNNING", ["data"])]}
     assert lin.executions("observe")[0].state == "COMPLETE"
+
+
+def test_a_bad_running_after_is_refused_naming_the_variable(lin, raw, monkeypatch):
+    monkeypatch.setenv("LINEAGE_RUNNING_AFTER", "soon")
+    with run(pipeline="p", store=lin):
+        with pytest.raises(InvalidInput, match="LINEAGE_RUNNING_AFTER='soon'.*number >= 0"):
+            clean(raw)
+    assert not lin.store.has_type("execution", "clean") or lin.executions("clean") == []
+
+
+def test_current_execution_id_writes_the_step_running_at_once(lin, raw):
+    seen = {}
+
+    @step
+    def ask(data: Input[Dataset], out: Output[Dataset]):
+        seen["id"] = current_execution_id()
+        seen["during"] = _observed(lin, "ask")
+        out.path.write_text("x")
+
+    with run(pipeline="p", store=lin):
+        ask(raw)
+    [e] = lin.executions("ask")
+    assert seen == {"id": e.id, "during": [("RUNNING", ["data"])]} and e.state == "COMPLETE"
+
+
+def test_a_run_ending_while_a_thread_is_in_a_step_body_is_failed_naming_it(lin, raw):
+    entered, release = threading.Event(), threading.Event()
+
+    @step
+    def worker(data: Input[Dataset], out: Output[Dataset]):
+        entered.set()
+        release.wait(30)
+        out.path.write_text("x")
+
+    with run(pipeline="p", name="left-behind", store=lin) as r:
+        t = threading.Thread(target=r.bind(lambda: worker(raw)))
+        t.start()
+        assert entered.wait(30)
+    ctx = lin.store.get_context_by_name("PipelineRun", "left-behind")
+    [e] = lin.executions("worker")  # written RUNNING when the run ended, not a second later
+    assert ctx.properties["state"] == "FAILED" and f"e{e.id} worker" in ctx.properties["error_message"]
+    release.set()
+    t.join(30)
+    assert lin.execution(e.id).state == "COMPLETE"
 
 
 def test_failing_step_is_recorded_failed_and_the_exception_propagates(lin, raw):

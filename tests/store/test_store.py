@@ -212,3 +212,37 @@ def test_mariadb_password_from_environment(mariadb, monkeypatch):
     lin = Lineage.open(mariadb.uri(db, with_password=False))
     assert mariadb.password not in lin.uri and mariadb.password not in repr(lin.store)
     assert "Dataset" in lin.store.type_names("artifact")
+
+
+def test_what_a_write_returns_is_what_mlmd_stored(any_lin, tmp_path):
+    """A step's outputs and execution are returned without reading them back: they must equal
+    what raw MLMD reads for the same ids, times included (on every backend)."""
+    from ml_metadata.metadata_store import metadata_store
+
+    from lineage import Input, Output, run, step
+    from lineage.types import Dataset, Model
+
+    @step
+    def fit(data: Input[Dataset], model: Output[Model], stats: Output[Dataset], lr: float = 0.5):
+        model.path.write_text("m")
+        model.properties["accuracy"] = 0.875
+        stats.path.write_text("s")
+
+    src = tmp_path / "d.csv"
+    src.write_text("x\n")
+    with run(pipeline="p", store=any_lin):
+        result = fit(Dataset.at(src))
+    raw = any_lin.store.mlmd
+    assert isinstance(raw, metadata_store.MetadataStore)
+    [stored_exec] = raw.get_executions_by_id([result.execution.id])
+    assert result.execution.create_time_ms == stored_exec.create_time_since_epoch
+    assert result.execution.update_time_ms == stored_exec.last_update_time_since_epoch
+    assert result.execution.get("lr") == stored_exec.custom_properties["lr"].double_value == 0.5
+    for name in ("model", "stats"):
+        got = result[name]
+        [proto] = raw.get_artifacts_by_id([got.id])
+        assert (got.uri, got.type, got.create_time_ms, got.update_time_ms) == (
+            proto.uri, proto.type, proto.create_time_since_epoch, proto.last_update_time_since_epoch)
+        assert got.get("fingerprint") == proto.properties["fingerprint"].string_value
+        assert got == any_lin.store.get_artifact(got.id)
+    assert result["model"].get("accuracy") == 0.875
