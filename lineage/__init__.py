@@ -20,7 +20,7 @@ _WHERE = {
     "LineageError": "lineage.errors",
     "Run": "lineage.recorder", "Step": "lineage.recorder", "StepResult": "lineage.recorder",
     "annotate": "lineage.recorder", "attach_context": "lineage.recorder", "current_run": "lineage.recorder",
-    "log_metric": "lineage.recorder", "log_metrics": "lineage.recorder", "record": "lineage.recorder",
+    "log_metric": "lineage.recorder", "log_metrics": "lineage.recorder", "record": "lineage.recorder", "record_many": "lineage.recorder",
     "run": "lineage.recorder", "step": "lineage.recorder",
     "Artifact": "lineage.records", "Context": "lineage.records", "Event": "lineage.records",
     "Execution": "lineage.records",
@@ -49,6 +49,7 @@ __all__ = [
     "log_metric",
     "log_metrics",
     "record",
+    "record_many",
     "run",
     "step",
     "types",
@@ -77,7 +78,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from .errors import LineageError as LineageError
     from .recorder import (Run as Run, Step as Step, StepResult as StepResult, annotate as annotate,
                            attach_context as attach_context, current_run as current_run, log_metric as log_metric,
-                           log_metrics as log_metrics, record as record, run as run, step as step)
+                           log_metrics as log_metrics, record as record, record_many as record_many, run as run,
+                           step as step)
     from .records import Artifact as Artifact, Context as Context, Event as Event, Execution as Execution
     from .types import (ArtifactType as ArtifactType, Input as Input, Output as Output,
                         OutputArtifact as OutputArtifact, declare_artifact_type as declare_artifact_type)

@@ -407,6 +407,11 @@ class Lineage:
         """
         return recorder.register(self.store, artifact)
 
+    def record_many(self, steps: Any, *, batch: int = 500, contexts: Any = (),
+                    progress: Any = None) -> List["recorder.Recorded"]:
+        """Record many step runs, ``batch`` per MLMD transaction (see :func:`lineage.record_many`)."""
+        return recorder.record_many(steps, batch=batch, contexts=contexts, store=self.store, progress=progress)
+
     def resolve_artifact(self, value: Any, type_name: Optional[str] = None,
                          *, what: str = "input") -> Artifact:
         """An input given as a record, an id or a URI, as a stored artifact."""

@@ -11,6 +11,7 @@
 ``tags``            tags and notes after the fact, every change recorded
 ``runs``            ``with run(...)``: Pipeline, PipelineRun and Experiment contexts
 ``manual``          ``record()``: a step run that happened elsewhere
+``bulk``            ``record_many()``: many step runs, a batch per MLMD transaction
 ``marks``           taint / untaint
 ``repair``          ``lineage doctor --fix``: settle or close abandoned RUNNING rows
 ==================  ===========================================================================
@@ -21,6 +22,7 @@ from __future__ import annotations
 from .artifacts import register, resolve_artifact
 from .current import as_store, current_store, use_store
 from .manual import record
+from .bulk import Recorded, record_many
 from .marks import taint, untaint
 from . import tags  # noqa: F401  (lineage.recorder.tags)
 from .repair import repair
@@ -28,6 +30,6 @@ from .recording import Recording, annotate, log_metric, log_metrics, attach_cont
 from .runs import Run, current_run, run
 from .step import Step, StepResult, step
 
-__all__ = ["log_metric", "log_metrics", "register", "resolve_artifact", "as_store", "current_store", "use_store", "record", "taint",
+__all__ = ["log_metric", "log_metrics", "register", "resolve_artifact", "as_store", "current_store", "use_store", "record", "record_many", "Recorded", "taint",
            "untaint", "repair", "Recording", "annotate", "attach_context", "current_execution_id", "record_intent", "Run",
            "current_run", "run", "Step", "StepResult", "step"]

@@ -35,6 +35,8 @@ class StoreBase:
         self._types: Dict[Tuple[str, str], Any] = {}  # (kind, name) -> MLMD type proto
         self._contexts: Dict[int, pb.Context] = {}
         self._running: Dict[int, pb.Execution] = {}  # written RUNNING by this process
+        self._ensured: Dict[Tuple[str, str], Tuple[Any, int]] = {}  # (kind, name) -> (spec registered, type id)
+        self._declared_memo: Dict[Tuple[str, str], Tuple[Any, Dict[str, str]]] = {}
         self._mlmd: Optional[metadata_store.MetadataStore] = None
         #: Attempts at a write that a concurrent writer aborted (MLMD retried each already).
         self.write_retries = WRITE_RETRIES

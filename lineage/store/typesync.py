@@ -17,6 +17,24 @@ from .errors import translated
 
 __all__ = ["TypeSync"]
 
+_ENCODED: Dict[Any, Any] = {}  # (class, value, declared type) -> what encode() made of it
+
+
+def _encode(value: Any, ptype: Any, what: str) -> Any:
+    """:func:`encode`, remembered for scalar values (the same code version, user and host are on
+    every step): the MLMD value it returns is only ever copied from, never changed."""
+    cls = value.__class__
+    if cls not in (str, int, float, bool) or (cls is str and len(value) > 4096):
+        return encode(value, ptype, what)
+    key = (cls, value.hex() if cls is float else value, ptype)  # hex: -0.0 is not 0.0
+    hit = _ENCODED.get(key)
+    if hit is None:
+        hit = encode(value, ptype, what)
+        if len(_ENCODED) >= 4096:
+            _ENCODED.clear()
+        _ENCODED[key] = hit
+    return hit
+
 
 class TypeSync(Reads):
     """Registering and reading types; building protos of new nodes."""
@@ -28,6 +46,7 @@ class TypeSync(Reads):
                                  ("context", self.mlmd.get_context_types)):
                 for t in getter():
                     self._types[(kind, t.name)] = t
+            self._declared_memo.clear()
 
     def has_type(self, kind: str, name: str) -> bool:
         """Whether the store holds a ``kind`` type called ``name`` (re-reads types once)."""
@@ -125,6 +144,10 @@ class TypeSync(Reads):
 
     def _type_id(self, kind: str, name: str) -> int:
         spec = self.registry.get(kind, name)
+        if spec is not None:
+            hit = self._ensured.get((kind, name))
+            if hit is not None and hit[0] is spec:  # this declaration is registered already
+                return hit[1]
         if spec is None:
             if kind == "execution":
                 spec = self.registry.execution_type(name)
@@ -139,15 +162,22 @@ class TypeSync(Reads):
                     f"unknown {kind} type {name!r}: declare it first "
                     f"(lineage.types.declare_artifact_type / a subclass of ArtifactType)"
                 )
-        return self.ensure_type(spec)
+        type_id = self.ensure_type(spec)
+        self._ensured[(kind, name)] = (spec, type_id)
+        return type_id
 
     def _declared(self, kind: str, name: str) -> Dict[str, str]:
         spec = self.registry.get(kind, name)
-        declared = dict(spec.properties) if spec else {}
         t = self._types.get((kind, name))
+        memo = (spec, id(t), len(t.properties) if t is not None else -1)
+        hit = self._declared_memo.get((kind, name))
+        if hit is not None and hit[0] == memo:
+            return hit[1]
+        declared = dict(spec.properties) if spec else {}
         if t is not None:
             for k, v in t.properties.items():
                 declared.setdefault(k, PTYPE_NAME.get(v, "STRING"))
+        self._declared_memo[(kind, name)] = (memo, declared)
         return declared
 
     def _fill(self, proto: Any, kind: str, type_name: str, properties: Mapping[str, Any],
@@ -161,9 +191,9 @@ class TypeSync(Reads):
         for k, v in properties.items():
             if v is not None:
                 side = "p" if k in declared else "c"
-                planned.append((side, k, encode(v, declared.get(k), f"{kind} {type_name}: property {k!r}")))
+                planned.append((side, k, _encode(v, declared.get(k), f"{kind} {type_name}: property {k!r}")))
         for k, v in custom.items():
-            planned.append(("c", k, encode(v, None, f"{kind} {type_name}: parameter {k!r}")))
+            planned.append(("c", k, _encode(v, None, f"{kind} {type_name}: parameter {k!r}")))
         if any(k == EXACT_KEY for _, k, _ in planned):
             raise InvalidInput(f"{kind} {type_name}: {EXACT_KEY!r} is lineage's own property name")
         if not planned:

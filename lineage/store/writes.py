@@ -225,8 +225,13 @@ class Writes(TypeSync):
                 raise NotFound(f"bulk import: artifact(s) {sorted(set(existing) - set(stored))} do not exist")
             art_protos = [stored[a] if isinstance(a, int) else self.new_artifact_proto(a) for a in artifacts]
             event_edges = []
+            merged: Dict[Tuple[int, int, str], Any] = {}
             for ei, ai, etype, key in edges:
-                event = pb.Event(type=EVENT_TYPE.Value(etype))
+                event = merged.get((ei, ai, etype))
+                if event is not None:  # one artifact bound to two arguments: one event, both names
+                    event.path.steps.add().key = key
+                    continue
+                event = merged[(ei, ai, etype)] = pb.Event(type=EVENT_TYPE.Value(etype))
                 event.path.steps.add().key = key
                 event_edges.append((ei, ai, event))
             contexts = self._context_protos(list(context_ids))
