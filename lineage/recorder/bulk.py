@@ -27,7 +27,7 @@ from ..records import Artifact
 from ..vocab import check_execution_state
 from .artifacts import resolve_artifact
 from .current import active_run, as_store
-from .manual import _items, _output
+from .manual import items_of, output_ref
 from .recording import now
 
 __all__ = ["record_many", "Recorded"]
@@ -109,11 +109,11 @@ class _Plan:
         except InvalidInput:
             raise InvalidInput(f"{what}: unknown state {entry.get('state')!r}") from None
         ins = [(_input_ref(self.store, item, self.by_uri, self.registered, f"{what}: input {key!r}"), key)
-               for key, value in (entry.get("inputs") or {}).items() for item in _items(value)]
+               for key, value in (entry.get("inputs") or {}).items() for item in items_of(value)]
         outs: List[Tuple[_Ref, str]] = []
         for key, value in (entry.get("outputs") or {}).items():
-            for item in _items(value):
-                ref = _output(type_name, key, item)
+            for item in items_of(value):
+                ref = output_ref(type_name, key, item)
                 if isinstance(ref, int):
                     outs.append((("id", ref), key))
                     continue

@@ -14,14 +14,14 @@ from .current import as_store
 from .recording import Recording
 from .step import StepResult
 
-__all__ = ["record"]
+__all__ = ["record", "items_of", "output_ref"]
 
 
-def _items(value: Any) -> list:
+def items_of(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _output(type: str, key: str, item: Any) -> ArtifactRef:
+def output_ref(type: str, key: str, item: Any) -> ArtifactRef:
     if isinstance(item, int) and not isinstance(item, bool):
         return item
     if not isinstance(item, Artifact):
@@ -67,9 +67,9 @@ def record(
     target = as_store(store)
     in_pairs: List[Tuple[str, Artifact]] = []
     for key, value in (inputs or {}).items():
-        for item in _items(value):
+        for item in items_of(value):
             in_pairs.append((key, resolve_artifact(target, item, None, what=f"record({type}): input {key!r}")))
-    out_pairs = [(_output(type, key, item), key) for key, value in (outputs or {}).items() for item in _items(value)]
+    out_pairs = [(output_ref(type, key, item), key) for key, value in (outputs or {}).items() for item in items_of(value)]
     props: Dict[str, Any] = {"step": type, "started_at": started_at, "ended_at": ended_at, **(properties or {})}
     rec = Recording(target, type, inputs=in_pairs, params=params, properties=props,
                     context_ids=[target.put_context(ctype, cname, update=False).id for ctype, cname in contexts])

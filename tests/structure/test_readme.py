@@ -35,7 +35,11 @@ def test_readme_python_snippets_run(tmp_path):
     default = Lineage.open(str(tmp_path / ".lineage" / "metadata.sqlite"), readonly=True)
     [cleaned_run] = default.executions("clean")
     assert cleaned_run.state == "COMPLETE" and cleaned_run.params["min_len"] == 5
-    assert {e.type for e in default.executions(limit=None)} == {"clean", "Train", "Push"}
+    assert {e.type for e in default.executions(limit=None)} == {"clean", "Train", "Push", "Clean"}
+    [bulk_clean] = default.executions("Clean")  # record_many's: its Train read what it wrote
+    [made] = [ev.artifact_id for ev in default.events(f"e{bulk_clean.id}") if ev.type == "OUTPUT"]
+    readers = {ev.execution_id for ev in default.events(f"a{made}") if ev.type == "INPUT"}
+    assert [default.execution(i).params["lr"] for i in readers] == [0.1]
     other = Lineage.open(str(tmp_path / "experiments.db"), readonly=True)
     assert [e.params["min_len"] for e in other.executions("clean")] == [1]
     sweep = Lineage.open(str(tmp_path / "sweep.db"), readonly=True)
