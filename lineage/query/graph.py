@@ -230,8 +230,9 @@ def reach(store: Store, roots: Sequence[Tuple[str, int]], direction: str = "DOWN
     edges: Dict[Tuple[int, int, bool], None] = {}
     frontier: Set[Tuple[str, int]] = set(roots)
     remaining = max_hops
+    cap = store.traversal_cap()
     while frontier:
-        hops = MAX_HOPS if remaining is None else min(remaining, MAX_HOPS)
+        hops = cap if remaining is None else min(remaining, cap)
         got = store.traversal_edges(
             artifact_ids=sorted(i for k, i in frontier if k == "artifact"),
             execution_ids=sorted(i for k, i in frontier if k == "execution"),
@@ -243,7 +244,7 @@ def reach(store: Store, roots: Sequence[Tuple[str, int]], direction: str = "DOWN
             edges[(aid, eid, is_input)] = None
         if remaining is not None:
             remaining -= hops
-        if hops < MAX_HOPS or (remaining is not None and remaining <= 0) \
+        if hops < cap or (remaining is not None and remaining <= 0) \
                 or len(arts) + len(execs) == before:
             break
         frontier = _ring(got, frontier, direction, hops)

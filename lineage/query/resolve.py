@@ -94,7 +94,7 @@ def model_name_of(a: Artifact) -> Optional[str]:
 def pushed_of(store: Store, model_name: str) -> List[Artifact]:
     """The PushedModel artifacts of one served model: ours carry ``model_name``; TFX's Pusher
     writes only its destination (``<serving_dir>/<model>/<version>``)."""
-    if "PushedModel" not in store.type_names("artifact"):
+    if not store.has_type("artifact", "PushedModel"):
         return []
     q = f"type = 'PushedModel' AND properties.model_name.string_value = {quote(model_name)}"
     try:

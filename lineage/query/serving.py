@@ -67,7 +67,7 @@ def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> Li
     included, marked by ``state``) and the version states servers reported (action
     ``observed``), oldest first."""
     ctx = store.get_context_by_name("ServingEndpoint", model_name) \
-        if "ServingEndpoint" in store.type_names("context") else None
+        if store.has_type("context", "ServingEndpoint") else None
     if ctx is None:
         tfx = tfx_pushes(store).get(model_name)
         if tfx:
@@ -120,7 +120,7 @@ def tfx_pushes(store: Store) -> Dict[str, List[Tuple[Execution, Artifact]]]:
     """Pushes recorded by TFX's Pusher, which writes no ServingEndpoint context: its PushedModel
     outputs marked ``pushed``, by served model name (the destination's folder,
     ``<serving_dir>/<model>/<version>``), oldest first."""
-    if "PushedModel" not in store.type_names("artifact") or store.has_custom_property("pushed_destination") is False:
+    if not store.has_type("artifact", "PushedModel") or store.has_custom_property("pushed_destination") is False:
         return {}   # (on SQLite one indexed read says whether any artifact has a TFX destination)
     arts = [a for a in store.list_artifacts(
         filter_query="type = 'PushedModel' AND custom_properties.pushed_destination.string_value LIKE '%'", limit=10_000)
@@ -246,8 +246,17 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
     types = set(store.type_names("execution"))
     if not names:
         return out
-    if "Push" not in types or "ServingObservation" in types:   # observations: answer from them
+    if "Push" not in types:
         return {n: _replayed_now(store, n) for n in names}
+    observed = set()
+    if "ServingObservation" in types:  # endpoints a server reported on: answer from what it said
+        found = store.endpoints_with("ServingObservation", names)
+        observed = found if found is not None else {n for n in names if store.list_executions(
+            filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {quote(n)} "
+                         f"AND type = 'ServingObservation'", limit=1)}
+        for n in sorted(observed):
+            out[n] = _replayed_now(store, n)
+        names = [n for n in names if n not in observed]
     pins = [t for t in ("Rollback", "Unpin", "Promote") if t in types]
     ops_by: Dict[str, List[Execution]] = {}
     if pins:
@@ -281,7 +290,7 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
 def endpoint_names(store: Store, limit: int = 500) -> List[str]:
     """Every served model name: ServingEndpoint contexts, then TFX Pusher destinations."""
     names = [c.name for c in store.list_contexts(filter_query="type = 'ServingEndpoint'", limit=limit)] \
-        if "ServingEndpoint" in store.type_names("context") else []
+        if store.has_type("context", "ServingEndpoint") else []
     return names + sorted(n for n in tfx_pushes(store) if n not in names)
 
 
@@ -298,7 +307,7 @@ def last_change(store: Store, model_name: str) -> Optional[Execution]:
     found = store.list_executions(
         filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {quote(model_name)} "
                      f"AND last_known_state = COMPLETE AND type != 'ServingObservation'", limit=1, order_by="id") \
-        if "ServingEndpoint" in store.type_names("context") else []
+        if store.has_type("context", "ServingEndpoint") else []
     if not found:
         tfx = [e for e, _ in tfx_pushes(store).get(model_name, [])]
         return tfx[-1] if tfx else None

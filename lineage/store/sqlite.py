@@ -114,11 +114,31 @@ class SqliteReads(TypeSync):
                     out[eid] = (names.get(tid, "?"), EXEC_STATE.Name(state) if state is not None else "UNKNOWN")
         return out
 
+    def traversal_cap(self) -> int:
+        """The most hops one :meth:`traversal_edges` call walks: MLMD's 100, none in SQL."""
+        return 1_000_000 if self._sql_reader() is not None else super().traversal_cap()  # type: ignore[misc]
+
+    def endpoints_with(self, type_name: str, names: Sequence[str]) -> Optional[Set[str]]:
+        """Which of these ServingEndpoint contexts hold an execution of ``type_name``: one SQL
+        query on SQLite; None elsewhere (ask MLMD per endpoint)."""
+        db = self._sql_reader()
+        if db is None:
+            return None
+        if not names:
+            return set()
+        with self._lock:
+            rows = db.execute(
+                "SELECT DISTINCT c.name FROM Context c JOIN Type ct ON ct.id = c.type_id "
+                "JOIN Association a ON a.context_id = c.id JOIN Execution e ON e.id = a.execution_id "
+                "JOIN Type et ON et.id = e.type_id WHERE ct.name = 'ServingEndpoint' AND et.name = ? "
+                f"AND c.name IN ({','.join('?' * len(names))})", [type_name, *names]).fetchall()
+        return {r[0] for r in rows}
+
     def traversal_edges(self, *, artifact_ids: Sequence[int] = (), execution_ids: Sequence[int] = (),
                         direction: str = "DOWNSTREAM", max_hops: int = 100) -> List[Tuple[int, int, bool]]:
-        """MLMD's traversal, events only (see :meth:`Traversal.traversal_edges`), as one recursive
-        SQL query on SQLite: the same nodes and events as ``get_lineage_subgraph`` (a property
-        test compares them), without its 100-node limit per call."""
+        """MLMD's traversal, events only (see :meth:`Traversal.traversal_edges`), in SQL on SQLite,
+        a query per level: the same nodes and events as ``get_lineage_subgraph`` (a property test
+        compares them), without its 100-node limit per call."""
         db = self._sql_reader()
         arts = sorted({int(i) for i in artifact_ids})
         execs = sorted({int(i) for i in execution_ids})
@@ -130,26 +150,34 @@ class SqliteReads(TypeSync):
         # downstream: artifact -> the executions it is an input of -> their outputs; upstream: reversed
         from_art, from_exec = (inputs, outputs) if direction == "DOWNSTREAM" else (outputs, inputs)
         hops = int(max_hops)
-        starts = [f"SELECT 0, id, 0 FROM Artifact WHERE id IN ({','.join(map(str, arts))})"] if arts else []
-        starts += [f"SELECT 1, id, 0 FROM Execution WHERE id IN ({','.join(map(str, execs))})"] if execs else []
-        walk = f"""WITH RECURSIVE walk(k, id, d) AS ({' UNION '.join(starts)}
-            UNION SELECT 1, ev.execution_id, w.d + 1 FROM walk w JOIN Event ev ON ev.artifact_id = w.id
-                  WHERE w.k = 0 AND ev.type IN ({from_art}) AND w.d < {hops}
-            UNION SELECT 0, ev.artifact_id, w.d + 1 FROM walk w JOIN Event ev ON ev.execution_id = w.id
-                  WHERE w.k = 1 AND ev.type IN ({from_exec}) AND w.d < {hops})
-            SELECT k, id, MIN(d) FROM walk GROUP BY k, id"""
         input_set = {EVENT_TYPE.Value(t) for t in INPUT_EVENTS}
         out: Dict[Tuple[int, int, bool], None] = {}
+        # Breadth first, a level per query and kind: each level's events are read by the indexed
+        # artifact_id / execution_id columns, and give both the edges and the next level (a
+        # recursive CTE would read the events twice and sort the whole walk to drop repeats).
         with self._lock:
-            nodes = db.execute(walk).fetchall()
-            # the events MLMD returns: those it walked, from a node fewer than max_hops away
-            inner = {k: [i for kk, i, d in nodes if kk == k and d < hops] for k in (0, 1)}
-            for k, column, types in ((0, "artifact_id", from_art), (1, "execution_id", from_exec)):
-                for i in range(0, len(inner[k]), 20000):
-                    chunk = ",".join(str(x) for x in inner[k][i:i + 20000])
-                    for aid, eid, t in db.execute(f"SELECT artifact_id, execution_id, type FROM Event "
-                                                  f"WHERE {column} IN ({chunk}) AND type IN ({types})"):
-                        out[(aid, eid, t in input_set)] = None
+            ids = ",".join(map(str, arts))
+            known_a = {i for (i,) in db.execute(f"SELECT id FROM Artifact WHERE id IN ({ids})")} if arts else set()
+            ids = ",".join(map(str, execs))
+            known_e = {i for (i,) in db.execute(f"SELECT id FROM Execution WHERE id IN ({ids})")} if execs else set()
+            level_a, level_e = sorted(known_a), sorted(known_e)
+            depth = 0
+            while (level_a or level_e) and depth < hops:
+                next_a: List[int] = []
+                next_e: List[int] = []
+                for level, column, types, seen, grow in ((level_a, "artifact_id", from_art, known_e, next_e),
+                                                         (level_e, "execution_id", from_exec, known_a, next_a)):
+                    for i in range(0, len(level), 20000):
+                        chunk = ",".join(str(x) for x in level[i:i + 20000])
+                        for aid, eid, t in db.execute(f"SELECT artifact_id, execution_id, type FROM Event "
+                                                      f"WHERE {column} IN ({chunk}) AND type IN ({types})"):
+                            out[(aid, eid, t in input_set)] = None
+                            other = eid if column == "artifact_id" else aid
+                            if other not in seen:
+                                seen.add(other)
+                                grow.append(other)
+                level_a, level_e = sorted(next_a), sorted(next_e)
+                depth += 1
         return list(out)
 
     def run_table(self, run_ids: Optional[Sequence[int]], *, skip_types: Sequence[str] = (),

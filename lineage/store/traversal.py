@@ -19,6 +19,10 @@ MAX_HOPS = 100  # MLMD's own cap per get_lineage_subgraph call
 class Traversal(Reads):
     """Lineage traversal calls (the graph logic above them is :mod:`lineage.query.graph`)."""
 
+    def traversal_cap(self) -> int:
+        """The most hops one :meth:`traversal_edges` call walks (MLMD's cap)."""
+        return MAX_HOPS
+
     def traversal_edges(self, *, artifact_ids: Sequence[int] = (), execution_ids: Sequence[int] = (),
                         direction: str = "DOWNSTREAM", max_hops: int = MAX_HOPS
                         ) -> List[Tuple[int, int, bool]]:
