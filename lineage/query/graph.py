@@ -238,13 +238,12 @@ def reach(store: Store, roots: Sequence[Tuple[str, int]], direction: str = "DOWN
             execution_ids=sorted(i for k, i in frontier if k == "execution"),
             direction=direction, max_hops=hops)
         before = len(arts) + len(execs)
-        for aid, eid, is_input in got:
-            arts.add(aid)
-            execs.add(eid)
-            edges[(aid, eid, is_input)] = None
+        arts.update(a for a, _, _ in got)
+        execs.update(e for _, e, _ in got)
+        edges.update(dict.fromkeys(got))
         if remaining is not None:
             remaining -= hops
-        if hops < cap or (remaining is not None and remaining <= 0) \
+        if cap > MAX_HOPS or hops < cap or (remaining is not None and remaining <= 0) \
                 or len(arts) + len(execs) == before:
             break
         frontier = _ring(got, frontier, direction, hops)

@@ -266,11 +266,16 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
                              f"AND type IN ({', '.join(quote(t) for t in pins)}) "
                              f"AND last_known_state = COMPLETE", limit=None, order_by="id"):
             ops_by.setdefault(str(e.properties.get("model_name")), []).append(e)
+    newest = store.newest_in_endpoints("Push", names)  # one query on SQLite, else one per endpoint
+    newest_push = {e.id: e for e in store.get_executions(sorted(newest.values()))} if newest else {}
     for name in names:
         ctx = f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {quote(name)}"
         ops = ops_by.get(name, [])
-        pushes = store.list_executions(
-            filter_query=f"{ctx} AND type = 'Push' AND last_known_state = COMPLETE", limit=1, order_by="id")
+        if newest is not None:
+            pushes = [newest_push[newest[name]]] if name in newest else []
+        else:
+            pushes = store.list_executions(
+                filter_query=f"{ctx} AND type = 'Push' AND last_known_state = COMPLETE", limit=1, order_by="id")
         if any(e.properties.get("target_version") is None and e.type != "Unpin" for e in ops + pushes):
             out[name] = _replayed_now(store, name)  # older records: replay them
             continue

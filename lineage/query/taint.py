@@ -36,10 +36,9 @@ class TaintRecord:
 
 def taint_marks(store: Store) -> List[Execution]:
     """Every Taint and Untaint execution (few: paged by id)."""
-    types = set(store.type_names("execution"))
     marks: List[Execution] = []
     for t in ("Taint", "Untaint"):
-        if t in types:
+        if store.has_type("execution", t):
             last = 0
             while True:
                 batch = store.list_executions(filter_query=f"type = '{t}' AND id > {last}",

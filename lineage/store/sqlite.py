@@ -114,6 +114,47 @@ class SqliteReads(TypeSync):
                     out[eid] = (names.get(tid, "?"), EXEC_STATE.Name(state) if state is not None else "UNKNOWN")
         return out
 
+    def executions_in_context(self, context_id: int, *, limit: Optional[int] = 100,
+                              ascending: bool = True) -> List[Any]:
+        """A page of a context's executions by id: the ids from MLMD's Association table (its
+        unique index on context and execution), then the records by id, on SQLite; MLMD's paged
+        call elsewhere (it sorts the whole context: 96 ms for the first 100 of 100k)."""
+        return self._page_of_context(context_id, "execution", limit, ascending)
+
+    def artifacts_in_context(self, context_id: int, *, limit: Optional[int] = 100,
+                             ascending: bool = True) -> List[Any]:
+        """A page of a context's artifacts by id (see :meth:`executions_in_context`)."""
+        return self._page_of_context(context_id, "artifact", limit, ascending)
+
+    def _page_of_context(self, context_id: int, kind: str, limit: Optional[int], ascending: bool) -> List[Any]:
+        db = self._sql_reader()
+        if db is None:
+            base = super().executions_in_context if kind == "execution" else super().artifacts_in_context  # type: ignore[misc]
+            return base(context_id, limit=limit, ascending=ascending)
+        table, column = ("Association", "execution_id") if kind == "execution" else ("Attribution", "artifact_id")
+        with self._lock:
+            ids = [r[0] for r in db.execute(
+                f"SELECT {column} FROM {table} WHERE context_id = ? ORDER BY {column} {'ASC' if ascending else 'DESC'} "
+                f"LIMIT ?", (int(context_id), int(limit or 100_000)))]
+        return self.get_executions(ids) if kind == "execution" else self.get_artifacts(ids)
+
+    def executions_producing(self, artifact_ids: Sequence[int]) -> List[Any]:
+        """The executions with an OUTPUT event to any of these artifacts: their ids from the
+        Event table's artifact index, then the records by id, on SQLite (MLMD's filter query
+        joins Event and took 2 ms a hop); the filter query elsewhere."""
+        db = self._sql_reader()
+        ids = sorted(set(int(i) for i in artifact_ids))
+        if db is None:
+            return super().executions_producing(ids)  # type: ignore[misc]
+        outputs = ",".join(str(EVENT_TYPE.Value(t)) for t in OUTPUT_EVENTS)
+        found: Set[int] = set()
+        with self._lock:
+            for i in range(0, len(ids), 20000):
+                chunk = ",".join(str(x) for x in ids[i:i + 20000])
+                found.update(r[0] for r in db.execute(
+                    f"SELECT execution_id FROM Event WHERE artifact_id IN ({chunk}) AND type IN ({outputs})"))
+        return self.get_executions(sorted(found))
+
     def traversal_cap(self) -> int:
         """The most hops one :meth:`traversal_edges` call walks: MLMD's 100, none in SQL."""
         return 1_000_000 if self._sql_reader() is not None else super().traversal_cap()  # type: ignore[misc]
@@ -133,6 +174,23 @@ class SqliteReads(TypeSync):
                 "JOIN Type et ON et.id = e.type_id WHERE ct.name = 'ServingEndpoint' AND et.name = ? "
                 f"AND c.name IN ({','.join('?' * len(names))})", [type_name, *names]).fetchall()
         return {r[0] for r in rows}
+
+    def newest_in_endpoints(self, type_name: str, names: Sequence[str], state: str = "COMPLETE") -> Optional[Dict[str, int]]:
+        """``{endpoint name: id of its newest execution of type_name in state}`` for these
+        ServingEndpoint contexts, in one SQL query on SQLite; None elsewhere."""
+        db = self._sql_reader()
+        if db is None:
+            return None
+        if not names:
+            return {}
+        with self._lock:
+            rows = db.execute(
+                "SELECT c.name, MAX(e.id) FROM Context c JOIN Type ct ON ct.id = c.type_id "
+                "JOIN Association a ON a.context_id = c.id JOIN Execution e ON e.id = a.execution_id "
+                "JOIN Type et ON et.id = e.type_id WHERE ct.name = 'ServingEndpoint' AND et.name = ? "
+                f"AND e.last_known_state = ? AND c.name IN ({','.join('?' * len(names))}) GROUP BY c.name",
+                [type_name, EXEC_STATE.Value(state), *names]).fetchall()
+        return {name: eid for name, eid in rows}
 
     def traversal_edges(self, *, artifact_ids: Sequence[int] = (), execution_ids: Sequence[int] = (),
                         direction: str = "DOWNSTREAM", max_hops: int = 100) -> List[Tuple[int, int, bool]]:
@@ -169,13 +227,13 @@ class SqliteReads(TypeSync):
                                                          (level_e, "execution_id", from_exec, known_a, next_a)):
                     for i in range(0, len(level), 20000):
                         chunk = ",".join(str(x) for x in level[i:i + 20000])
-                        for aid, eid, t in db.execute(f"SELECT artifact_id, execution_id, type FROM Event "
-                                                      f"WHERE {column} IN ({chunk}) AND type IN ({types})"):
-                            out[(aid, eid, t in input_set)] = None
-                            other = eid if column == "artifact_id" else aid
-                            if other not in seen:
-                                seen.add(other)
-                                grow.append(other)
+                        rows = db.execute(f"SELECT artifact_id, execution_id, type FROM Event "
+                                          f"WHERE {column} IN ({chunk}) AND type IN ({types})").fetchall()
+                        out.update(dict.fromkeys((a, e, t in input_set) for a, e, t in rows))
+                        found = {r[1] for r in rows} if column == "artifact_id" else {r[0] for r in rows}
+                        found -= seen
+                        seen |= found
+                        grow.extend(found)
                 level_a, level_e = sorted(next_a), sorted(next_e)
                 depth += 1
         return list(out)
