@@ -24,8 +24,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from lineage import Lineage, step, use  # noqa: E402
+from _out import add_json_arg, write_json  # noqa: E402
 from lineage.synthetic import generate  # noqa: E402
 
 
@@ -62,7 +64,7 @@ def _floor(path: str) -> int:
     return n
 
 
-def runs_table(runs: int, rounds: int) -> None:
+def runs_table(runs: int, rounds: int) -> dict:
     path = _store(runs)
     lin = Lineage.open(f"sqlite:///{path}", readonly=True)
     assert len(lin.runs_frame()) == runs  # warm the file cache
@@ -85,9 +87,11 @@ def runs_table(runs: int, rounds: int) -> None:
     print(f"  runs_frame (SQL on SQLite)        {s:7.3f} s")
     print(f"  through MLMD's API (one per run)  {m:7.3f} s   {m / s:5.1f}x slower")
     print(f"  floor: the rows, fetched only     {f:7.3f} s   runs_frame is {s / f:4.1f}x the floor")
+    return {"runs": runs, "executions": sum(lin.store.counts()["execution"].values()), "columns": frame.shape[1],
+            "runs_frame_s": s, "mlmd_api_s": m, "floor_s": f}
 
 
-def capture_cost(steps: int) -> None:
+def capture_cost(steps: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         lin = Lineage.open(f"sqlite:///{tmp}/m.sqlite", artifact_root=f"{tmp}/artifacts")
 
@@ -117,6 +121,7 @@ def capture_cost(steps: int) -> None:
                     ("always", "captured and kept (a StepLog per call)")):
         t = statistics.median(times[m])
         print(f"  {what:<40} {t * 1000:6.2f} ms   {100 * (t / base - 1):+6.1f}%")
+    return {m: statistics.median(times[m]) * 1e3 for m in modes}
 
 
 def main() -> None:
@@ -124,9 +129,11 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=300)
+    add_json_arg(ap)
     args = ap.parse_args()
-    runs_table(args.runs, args.rounds)
-    capture_cost(args.steps)
+    table = runs_table(args.runs, args.rounds)
+    capture = capture_cost(args.steps)
+    write_json(args.json, {"runs_table": table, "capture_ms": capture})
 
 
 if __name__ == "__main__":

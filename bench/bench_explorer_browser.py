@@ -16,6 +16,7 @@ Beside them, the same measures on a Streamlit app that only writes a header (wha
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -214,7 +215,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", default=str(ROOT / ".lineage" / "metadata.sqlite"))
     ap.add_argument("--large", default=str(ROOT / "bench" / ".cache" / "synthetic-12500-1000.sqlite"))
+    ap.add_argument("--large-label", default="100k", help="how the large store is named in the results")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", help="also write the figures to this file (bench/run_all reads it)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -233,7 +236,7 @@ def main() -> None:
         lin.close()
         print(file=sys.stderr)
     stores = (("example", args.store, pages_for(args.store, False)),
-              ("100k", str(large), pages_for(str(large), True)))
+              (args.large_label, str(large), pages_for(str(large), True)))
     results: dict = {}
     with sync_playwright() as p:
         browser = launch(p, chromium_path())
@@ -247,9 +250,13 @@ def main() -> None:
     print("Warm: the same page run again (Streamlit's rerun, as after any click).\n")
     print("| store | page | cold s, median (min-max) | warm s, median (min-max) |")
     print("| --- | --- | --- | --- |")
+    out: dict = {}
     for (name, key), rows in results.items():
         warm = [r[1] for r in rows if r[1] == r[1]]
         print(f"| {name} | {key} | {_cell([r[0] for r in rows])} | {_cell(warm) if warm else '-'} |")
+        out.setdefault(name, {})[key] = {"cold": [r[0] for r in rows], "warm": warm}
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

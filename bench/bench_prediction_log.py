@@ -22,12 +22,14 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import grpc  # noqa: E402
 
 from lineage.serving.server import ModelServer  # noqa: E402
 from lineage.serving.server.tfenv import tf  # noqa: E402
 from toy_models import build_toy  # noqa: E402
+from _out import add_json_arg, write_json  # noqa: E402
 
 
 def _config(path: Path, base: Path, logs: Optional[Path] = None) -> Path:
@@ -41,6 +43,7 @@ def _config(path: Path, base: Path, logs: Optional[Path] = None) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=2000)
+    add_json_arg(ap)
     args = ap.parse_args()
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
@@ -83,6 +86,8 @@ def main() -> None:
           f"p50 {100 * (p50['on'] / p50['off'] - 1):+.1f}%")
     print(f"  written {written} PredictionLogs (the warm-up's included), dropped {dropped}; "
           f"{len(closed)} file(s) closed")
+    write_json(args.json, {"requests": args.requests, "p50_ms": p50, "p99_ms": p99, "written": written,
+                           "dropped": dropped, "overhead_p50": p50["on"] / p50["off"] - 1})
 
 
 if __name__ == "__main__":

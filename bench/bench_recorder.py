@@ -1,20 +1,31 @@
-"""Cost of recording one step: ``@step`` against raw MLMD calls, side by side in one run.
+"""Cost of recording one step: ``@step`` against raw MLMD calls and MLflow, side by side in one run.
 
-    .venv/bin/python bench/bench_recorder.py [--steps 300] [--rounds 5]
+    .venv/bin/python bench/bench_recorder.py [--steps 300] [--rounds 5] [--mlflow PYTHON] [--json F]
 
-Each side records the same step (2 inputs, 1 output file, 5 parameters, in one run context) as
-RUNNING then COMPLETE into its own fresh SQLite file (WAL, as lineage creates them). The raw side
-is the floor: two ``put_execution`` calls with no fingerprint, no code version, no cache key.
-Rounds alternate between the sides so machine noise hits both alike; medians are reported,
-with the ratio.
+Each side records the same step (2 inputs, 1 output file, 5 parameters, in one run context)
+into its own fresh SQLite file (WAL, as lineage creates them; in tmpfs when there is one):
+
+- raw MLMD, the floor: two ``put_execution`` calls (RUNNING with the inputs, then COMPLETE with
+  the output), no fingerprint, no code version, no cache key;
+- ``@step`` given the recorded input artifacts;
+- ``@step`` given ``Dataset.at(path)`` for its inputs at every call (the README's pattern);
+- with ``--mlflow PYTHON`` (a Python with MLflow installed: ``bench/run_all`` makes one), MLflow
+  recording the same step (a run, 5 params, the inputs as tags, the output file as an artifact)
+  with its SQLite backend and its file store (``bench/mlflow_step.py``, in its own process; its
+  import is not timed).
+
+Rounds alternate between the sides so machine noise hits all alike; medians are reported,
+with min, max and the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +46,7 @@ def train(data: Input[Dataset], extra: Input[Dataset], model: Output[Model], lr:
     model.path.write_bytes(b"w" * 1024)
 
 
-def bench_lineage(root: Path, n: int) -> float:
+def bench_lineage(root: Path, n: int, paths: bool = False) -> float:
     lin = Lineage.open(f"sqlite:///{root / 'l.sqlite'}", artifact_root=str(root / "arts"))
     a, b = root / "a.csv", root / "b.csv"
     a.write_text("x" * 1000)
@@ -44,17 +55,35 @@ def bench_lineage(root: Path, n: int) -> float:
         da, db = lin.register(Dataset.at(a)), lin.register(Dataset.at(b))
         train(da, db, lr=0.0)  # warm: types, caches
         t = time.perf_counter()
-        for i in range(n):
-            train(da, db, lr=i * 0.001)
+        if paths:
+            for i in range(n):
+                train(Dataset.at(a), Dataset.at(b), lr=i * 0.001)
+        else:
+            for i in range(n):
+                train(da, db, lr=i * 0.001)
         return (time.perf_counter() - t) / n
 
 
-def bench_raw(root: Path, n: int) -> float:
-    path = root / "raw.sqlite"
-    with contextlib.closing(sqlite3.connect(str(path))) as db:
-        db.execute("PRAGMA journal_mode=WAL")
-    cfg = pb.ConnectionConfig()
-    cfg.sqlite.filename_uri = str(path)
+def bench_paths(root: Path, n: int) -> float:
+    return bench_lineage(root, n, paths=True)
+
+
+def bench_mlflow(python: str, backend: str, root: Path, n: int) -> float:
+    out = subprocess.run([python, str(Path(__file__).with_name("mlflow_step.py")), "--backend", backend,
+                          "--steps", str(n), "--dir", str(root)], capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise SystemExit(f"MLflow's side failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"] / 1e3
+
+
+def bench_raw(root: Path, n: int, cfg: "pb.ConnectionConfig | None" = None) -> float:
+    """The floor; on a SQLite file in ``root``, or on the store ``cfg`` names (MySQL/MariaDB)."""
+    if cfg is None:
+        path = root / "raw.sqlite"
+        with contextlib.closing(sqlite3.connect(str(path))) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+        cfg = pb.ConnectionConfig()
+        cfg.sqlite.filename_uri = str(path)
     store = metadata_store.MetadataStore(cfg)
     at = store.put_artifact_type(pb.ArtifactType(name="Dataset"))
     mt = store.put_artifact_type(pb.ArtifactType(name="Model"))
@@ -93,21 +122,36 @@ def bench_raw(root: Path, n: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--mlflow", help="a Python with MLflow installed (bench/.venv-mlflow/bin/python)")
+    ap.add_argument("--dir", default="/dev/shm" if Path("/dev/shm").is_dir() else None)
+    ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
-    ours, raw = [], []
+    sides = {"raw": bench_raw, "step": bench_lineage, "step_paths": bench_paths}
+    if args.mlflow:
+        sides["mlflow_sqlite"] = lambda root, n: bench_mlflow(args.mlflow, "sqlite", root, n)
+        sides["mlflow_file"] = lambda root, n: bench_mlflow(args.mlflow, "file", root, n)
+    times = {k: [] for k in sides}
     for r in range(args.rounds):
-        with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
-            raw.append(bench_raw(Path(d1), args.steps))
-            ours.append(bench_lineage(Path(d2), args.steps))
-        print(f"round {r + 1}/{args.rounds}: raw {raw[-1] * 1e3:.2f} ms, @step {ours[-1] * 1e3:.2f} ms",
+        for name, fn in sides.items():
+            with tempfile.TemporaryDirectory(dir=args.dir) as d:
+                times[name].append(fn(Path(d), args.steps))
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1] * 1e3:.2f} ms" for k, v in times.items()),
               file=sys.stderr)
-    m_raw, m_ours = statistics.median(raw), statistics.median(ours)
-    print(f"raw MLMD (RUNNING + COMPLETE): {m_raw * 1e3:.2f} ms/step")
-    print(f"@step (same, + fingerprint, code version, cache key, events by name): {m_ours * 1e3:.2f} ms/step")
-    print(f"ratio @step / raw: {m_ours / m_raw:.2f}x")
+    floor = statistics.median(times["raw"])
+    labels = {"raw": "raw MLMD (RUNNING + COMPLETE, nothing else)", "step": "@step, inputs recorded",
+              "step_paths": "@step, inputs as Dataset.at(path) each call",
+              "mlflow_sqlite": "MLflow, SQLite backend", "mlflow_file": "MLflow, file store"}
+    out = {}
+    for name, v in times.items():
+        m = statistics.median(v)
+        out[name] = {"ms": m * 1e3, "min_ms": min(v) * 1e3, "max_ms": max(v) * 1e3, "ratio": m / floor}
+        print(f"{labels[name]:45s} {m * 1e3:7.2f} ms/step  (min {min(v) * 1e3:.2f}, max {max(v) * 1e3:.2f})  "
+              f"{m / floor:.2f}x the raw floor")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"steps": args.steps, "rounds": args.rounds, "sides": out}, indent=1))
 
 
 if __name__ == "__main__":

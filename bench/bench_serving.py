@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import lineage.components  # noqa: E402,F401
 from lineage.components import push  # noqa: E402
@@ -38,6 +39,7 @@ from lineage.serving.server.tfenv import tf  # noqa: E402
 from lineage.serving.server import ModelServer  # noqa: E402
 from lineage.types import Model, ModelBlessing  # noqa: E402
 from toy_models import build_toy  # noqa: E402
+from _out import add_json_arg, write_json  # noqa: E402
 
 
 def med_ms(xs):
@@ -93,8 +95,13 @@ def latency(TF, server, name, model_dir, grpc_inputs, rest_body, n):
     return times
 
 
+RESULTS: dict = {}
+
+
 def report(title, times, n):
     base = med_ms(times["in process (the server's session)"])
+    RESULTS[title] = {k: {"p50_ms": med_ms(xs), "p99_ms": pct_ms(xs, 99), "ratio": med_ms(xs) / base}
+                      for k, xs in times.items()}
     print(f"{title}, 1 row, {n} requests each, interleaved:")
     for k, xs in times.items():
         print(f"  {k:36s} p50 {med_ms(xs):6.2f} ms ({med_ms(xs) / base:4.1f}x)   p99 {pct_ms(xs, 99):6.2f} ms")
@@ -107,6 +114,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--rollbacks", type=int, default=10)
     ap.add_argument("--example-home", type=Path, default=None)
+    add_json_arg(ap)
     args = ap.parse_args()
     TF = tf()
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
@@ -129,6 +137,7 @@ def main() -> None:
             t = time.perf_counter()
             lin.rollback("toy", to=target, **kw)
             times.append(time.perf_counter() - t)
+        RESULTS["rollback"] = {"p50_ms": med_ms(times), "max_ms": max(times) * 1e3, "n": len(times)}
         print(f"rollback (call -> target AVAILABLE, checks and recording included): median "
               f"{med_ms(times):.0f} ms, max {max(times) * 1e3:.0f} ms over {len(times)}")
         report("toy predict", latency(TF, server, "toy", tmp / "serving" / "toy" / "2",
@@ -146,6 +155,7 @@ def main() -> None:
                 {"instances": [row]}, args.requests), args.requests)
         finally:
             server.stop()
+    write_json(args.json, RESULTS)
     sys.stdout.flush()
     import os
 

@@ -6,9 +6,11 @@ unchanged data does not multiply nodes; changed content is a new artifact.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from ..errors import InvalidInput
 from ..fingerprint import fingerprint
@@ -23,13 +25,45 @@ __all__ = ["register", "resolve_artifact"]
 _ARTIFACT_REF = re.compile(r"(a|artifact[:/])\d+")
 
 
+def _file_signature(path: Path) -> Optional[Tuple[int, int, int, int, int]]:
+    """What changes when a regular file's content may have: device, inode, size, mtime and
+    ctime in ns (None for a directory or anything else: those are fingerprinted every time)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def register(store: Store, artifact: Artifact) -> Artifact:
     """The stored artifact for ``artifact``: recorded (fingerprinted when local) unless the same
-    content at the same URI is recorded already."""
+    content at the same URI is recorded already.
+
+    A local file this store registered before in this process, unchanged on disk since (same
+    inode, size, modification and change times), maps to the same artifact without being read
+    or looked up again: passing ``Dataset.at(path)`` to every step call costs a ``stat``."""
     if artifact.id is not None:
         return artifact
     props = dict(artifact.properties)
-    if is_local(artifact.uri):
+    local = is_local(artifact.uri)
+    key = (artifact.type, artifact.uri)
+    sig = _file_signature(artifact.path) if local else None
+    if sig is not None:
+        hit = store.registered.get(key)
+        if hit is not None and hit[0] == sig:
+            return hit[1]
+    stored = _register(store, artifact, props, local)
+    if sig is not None and stored.fingerprint:
+        if len(store.registered) >= 10_000:
+            store.registered.clear()
+        store.registered[key] = (sig, stored)
+    return stored
+
+
+def _register(store: Store, artifact: Artifact, props: dict, local: bool) -> Artifact:
+    if local:
         fp = fingerprint(artifact.path)
         props.update(fingerprint=fp.digest, size_bytes=fp.size_bytes, file_count=fp.file_count)
         found = store.find_artifact(artifact.type, artifact.uri, fp.digest)

@@ -37,6 +37,8 @@ class StoreBase:
         self._running: Dict[int, pb.Execution] = {}  # written RUNNING by this process
         self._ensured: Dict[Tuple[str, str], Tuple[Any, int]] = {}  # (kind, name) -> (spec registered, type id)
         self._declared_memo: Dict[Tuple[str, str], Tuple[Any, Dict[str, str]]] = {}
+        #: (type, uri) -> (file signature, stored artifact): files registered by this process
+        self.registered: Dict[Tuple[str, str], Tuple[Any, Any]] = {}
         self._mlmd: Optional[metadata_store.MetadataStore] = None
         #: Attempts at a write that a concurrent writer aborted (MLMD retried each already).
         self.write_retries = WRITE_RETRIES

@@ -446,3 +446,27 @@ def test_outputs_never_land_in_a_directory_another_store_left(tmp_path, raw):
     assert first.uri != second.uri
     assert Path(first.uri).read_text() == "great food\nterrible service"
     assert Path(second.uri).read_text() == ""
+
+
+def test_dataset_at_the_same_path_each_call_maps_to_one_artifact_until_the_file_changes(lin, tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("aaaa\n")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "p0").write_text("x")
+    ids = []
+    with run(pipeline="p", store=lin):
+        for _ in range(3):
+            ids.append(clean(Dataset.at(data)).id)
+        first = lin.register(Dataset.at(data))
+        os.utime(data, ns=(time.time_ns(), time.time_ns() + 5_000_000))  # same size, new content
+        data.write_text("bbbb\n")
+        second = lin.register(Dataset.at(data))
+        d1 = lin.register(Dataset.at(folder))
+        (folder / "p0").write_text("y")  # a folder is fingerprinted every time: a file inside changed
+        d2 = lin.register(Dataset.at(folder))
+    inputs = {ev.artifact_id for e in lin.executions("clean") for ev in lin.events(f"e{e.id}") if ev.type == "INPUT"}
+    assert inputs == {first.id} and len(set(ids)) == 3
+    assert second.id != first.id and second.fingerprint != first.fingerprint
+    assert d2.id != d1.id
+    assert lin.register(Dataset.at(data)).id == second.id  # unchanged since: the same one

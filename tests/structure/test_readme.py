@@ -63,3 +63,22 @@ def test_architecture_section_names_every_module():
             if not re.search(rf"\b{re.escape(name)}\b", block):
                 missing.append(str(module.relative_to(README.parent)))
     assert not missing, f"modules missing from the README's Architecture section: {missing}"
+
+
+def _results_block(text: str) -> str:
+    return text.split("<!-- results -->", 1)[1].split("<!-- /results -->", 1)[0]
+
+
+def test_the_performance_figures_are_those_bench_run_all_wrote():
+    """No number without its command: the README's figures are bench/RESULTS.md's summary, word
+    for word, and every row names the command that measured it."""
+    results = (README.parent / "bench" / "RESULTS.md").read_text()
+    block = _results_block(README.read_text())
+    assert block == _results_block(results)
+    rows = [line for line in block.splitlines() if line.startswith("| ") and not line.startswith("| metric")
+            and not line.startswith("| ---")]
+    assert len(rows) >= 10
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split(" | ")]
+        assert cells[-1].startswith(".venv/bin/python bench/"), row
+        assert (README.parent / cells[-1].split()[1]).exists(), row

@@ -1,0 +1,275 @@
+"""Run every benchmark, then write ``bench/RESULTS.md`` and the README's performance figures.
+
+Called by ``bench/run_all`` (which makes MLflow's environment first). Each benchmark runs as its
+own process with ``--json``; a failed one is reported in RESULTS.md and the others still run.
+The README's block between ``<!-- results -->`` and ``<!-- /results -->`` is the summary table
+of RESULTS.md, word for word (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+RESULTS = ROOT / "bench" / "RESULTS.md"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- results -->", "<!-- /results -->"
+
+
+def plan(quick: bool, mlflow: Optional[str]) -> Dict[str, List[str]]:
+    """name -> the command (as shown in RESULTS.md: relative to the checkout)."""
+    sizes = "10000,100000" if quick else "10000,100000,300000,1000000"
+    large = "bench/.cache/scale-100000.sqlite" if quick else "bench/.cache/scale-300000.sqlite"
+    r = (lambda full, q: str(q if quick else full))
+    out = {
+        "recorder": ["bench/bench_recorder.py", "--steps", r(300, 150), "--rounds", r(5, 3)]
+                    + (["--mlflow", mlflow] if mlflow else []),
+        "bulk": ["bench/bench_bulk.py", "--steps", r(10000, 4000), "--rounds", r(3, 2)],
+        "mariadb": ["bench/bench_mariadb.py", "--steps", r(300, 150), "--rounds", r(3, 2)],
+        "scale": ["bench/bench_scale.py", "--sizes", sizes, "--repeat", r(21, 11)],
+        "cli": ["bench/bench_cli_startup.py", "--rounds", r(7, 5)],
+        "experiments": ["bench/bench_experiments.py", "--rounds", r(3, 2), "--steps", r(300, 150)],
+        "explorer": ["bench/bench_explorer_browser.py", "--rounds", r(3, 2), "--large", large,
+                     "--large-label", "100k" if quick else "300k"],
+        "serving": ["bench/bench_serving.py", "--requests", r(500, 200), "--rollbacks", r(10, 4)],
+        "prediction_log": ["bench/bench_prediction_log.py", "--requests", r(2000, 600)],
+    }
+    return out
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        mem = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))) / 2**20
+    except (OSError, StopIteration):
+        mem = float("nan")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}; lineage at {commit or '?'}")
+
+
+def run_one(name: str, cmd: List[str], out_dir: Path) -> Dict[str, Any]:
+    target = out_dir / f"{name}.json"
+    print(f"\n== {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    t = time.perf_counter()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run([PY, *cmd, "--json", str(target)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=None, text=True)
+    sys.stderr.write(proc.stdout)
+    took = time.perf_counter() - t
+    if proc.returncode != 0 or not target.exists():
+        return {"error": f"exit {proc.returncode}", "seconds": took, "stdout": proc.stdout[-3000:]}
+    return {"data": json.loads(target.read_text()), "seconds": took}
+
+
+# ----------------------------------------------------------------- tables
+
+
+def ms(x: float) -> str:
+    return f"{x:.2f} ms" if x < 10 else f"{x:.1f} ms" if x < 100 else f"{x:.0f} ms"
+
+
+def ratio(x: float) -> str:
+    return f"{x:.2f}x"
+
+
+class Row:
+    def __init__(self, metric: str, goal: str, anchor: str, ours: str, r: str, met: Optional[bool], command: str):
+        self.cells = [metric, goal, anchor, ours, r, "yes" if met else "no" if met is False else "-", command]
+
+
+def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
+    rows: List[Row] = []
+
+    def have(name: str) -> Optional[Any]:
+        return res.get(name, {}).get("data")
+
+    rec = have("recorder")
+    if rec:
+        s = rec["sides"]
+        rows.append(Row("one step, recorded inputs (2 in, 1 out, 5 params, a run; SQLite in tmpfs)", "<= 1.2x",
+                        f"raw MLMD, two put_execution: {ms(s['raw']['ms'])}", ms(s["step"]["ms"]),
+                        ratio(s["step"]["ratio"]), s["step"]["ratio"] <= 1.2, cmds["recorder"]))
+        rows.append(Row("one step, inputs as Dataset.at(path) every call", "<= 1.5x",
+                        f"the same raw floor: {ms(s['raw']['ms'])}", ms(s["step_paths"]["ms"]),
+                        ratio(s["step_paths"]["ratio"]), s["step_paths"]["ratio"] <= 1.5, cmds["recorder"]))
+        if "mlflow_sqlite" in s:
+            for key, label in (("mlflow_sqlite", "SQLite backend"), ("mlflow_file", "file store")):
+                x = s[key]["ms"] / s["step"]["ms"]
+                rows.append(Row(f"one step against MLflow 3.17.2, {label}", ">= 10x faster" if key == "mlflow_sqlite" else "-",
+                                f"MLflow: {ms(s[key]['ms'])}", ms(s["step"]["ms"]), f"{x:.1f}x faster",
+                                x >= 10 if key == "mlflow_sqlite" else None, cmds["recorder"]))
+    bulk = have("bulk")
+    if bulk:
+        r = bulk["rates"]
+        rows.append(Row(f"bulk: {bulk['steps']:,} steps, batches of {bulk['batch']} (steps/s)", ">= 0.6x",
+                        f"MLMD put_lineage_subgraph: {r['raw put_lineage_subgraph']['median']:.0f}/s "
+                        f"(writing lineage's rows: {r['raw, the same rows as lineage']['median']:.0f}/s)",
+                        f"record_many: {r['record_many']['median']:.0f}/s", ratio(r["record_many"]["ratio"]),
+                        r["record_many"]["ratio"] >= 0.6, cmds["bulk"]))
+    mdb = have("mariadb")
+    if mdb:
+        rows.append(Row("one step on MariaDB (loopback, tmpfs)", "<= 1.5x",
+                        f"the same step on SQLite: {ms(mdb['sqlite_ms'])} (raw MLMD on MariaDB: {ratio(mdb['raw_ratio'])} "
+                        f"its SQLite)", f"{ms(mdb['mariadb_ms'])}, {mdb['statements_per_step']:.0f} SQL statements",
+                        ratio(mdb["ratio"]), mdb["ratio"] <= 1.5, cmds["mariadb"]))
+    sc = have("scale")
+    if sc:
+        sizes = sorted(sc.values(), key=lambda v: v["executions"])
+        million = next((v for v in sizes if v["events"] >= 1_000_000), None)
+        if million:
+            p = million["provenance"]
+            rows.append(Row(f"provenance p95, {million['events']:,} events", "<= 10 ms",
+                            f"MLMD get_lineage_subgraph p95: {ms(p['mlmd_get_lineage_subgraph']['p95_ms'])}",
+                            ms(p["lineage"]["p95_ms"]), ratio(p["lineage"]["p95_ms"] / p["mlmd_get_lineage_subgraph"]["p95_ms"]),
+                            p["lineage"]["p95_ms"] <= 10, cmds["scale"]))
+        hundred = next((v for v in sizes if v["executions"] >= 90_000), None)
+        if hundred:
+            h = hundred["impact_hot"]
+            rows.append(Row(f"impact of the hot dataset, {hundred['executions']:,} executions ({h['answer_nodes']:,} nodes)",
+                            "<= 100 ms", f"MLMD get_lineage_subgraph (events only): {ms(h['mlmd_get_lineage_subgraph']['p50_ms'])}; "
+                            f"one recursive SQL query: {ms(h['recursive_sql']['p50_ms'])}",
+                            ms(h["lineage"]["p50_ms"]), ratio(h["lineage"]["p50_ms"] / h["mlmd_get_lineage_subgraph"]["p50_ms"]),
+                            h["lineage"]["p50_ms"] <= 100, cmds["scale"]))
+        three = next((v for v in sizes if v["executions"] >= 290_000), None)
+        if three:
+            c = three["impact_cold"]
+            rows.append(Row(f"impact of a cold dataset, {three['executions']:,} executions ({c['answer_nodes']:,} nodes)",
+                            "<= 1 s", f"one recursive SQL query: {ms(c['recursive_sql']['p50_ms'])}",
+                            ms(c["lineage"]["p50_ms"]), ratio(c["lineage"]["p50_ms"] / c["recursive_sql"]["p50_ms"]),
+                            c["lineage"]["p50_ms"] <= 1000, cmds["scale"]))
+        big = max(sizes, key=lambda v: v["first_page"]["context_executions"])
+        f = big["first_page"]
+        rows.append(Row(f"first page (100) of a context of {f['context_executions']:,} executions", "<= 5 ms",
+                        f"MLMD paged get_executions_by_context: {ms(f['mlmd_paged']['p50_ms'])}",
+                        ms(f["lineage"]["p50_ms"]), ratio(f["lineage"]["p50_ms"] / f["mlmd_paged"]["p50_ms"]),
+                        f["lineage"]["p50_ms"] <= 5, cmds["scale"]))
+    cli = have("cli")
+    if cli:
+        c = cli["cases"]
+        floor = c["import ml_metadata"]["s"]
+        for name in ("lineage --help", "lineage ls runs", "lineage provenance", "lineage impact", "lineage history"):
+            if name in c:
+                goal = 1.5 if name == "lineage --help" else 2.0
+                rows.append(Row(f"`{name}`, a whole process", f"<= {goal}x", f"importing ml_metadata: {floor:.3f} s",
+                                f"{c[name]['s']:.3f} s", ratio(c[name]["ratio"]), c[name]["ratio"] <= goal, cmds["cli"]))
+    exp = have("explorer")
+    if exp:
+        large = [k for k in exp if k not in ("example", "floor")]
+        for store in large:
+            pages = exp[store]
+            cold = max((sorted(v["cold"])[len(v["cold"]) // 2], k) for k, v in pages.items() if not k.endswith("-hot"))
+            warm = max((sorted(v["warm"])[len(v["warm"]) // 2], k) for k, v in pages.items() if v["warm"])
+            empty = exp.get("floor", {}).get("(empty app: new tab, rerun)")
+            anchor = f"an empty Streamlit app: {sorted(empty['cold'])[len(empty['cold']) // 2]:.2f} s new tab" if empty else "-"
+            rows.append(Row(f"explorer, slowest page's first visit, {store} store", "<= 1 s", anchor,
+                            f"{cold[0]:.2f} s ({cold[1]})", "-", cold[0] <= 1.0, cmds["explorer"]))
+            rows.append(Row(f"explorer, slowest page's rerun, {store} store", "<= 0.1 s", "-",
+                            f"{warm[0]:.2f} s ({warm[1]})", "-", warm[0] <= 0.1, cmds["explorer"]))
+    return rows
+
+
+def table(rows: List[Row]) -> str:
+    head = "| metric | goal | anchor | lineage | ratio | met | command |\n| --- | --- | --- | --- | --- | --- | --- |\n"
+    return head + "".join("| " + " | ".join(c.replace("|", "\\|") for c in r.cells) + " |\n" for r in rows)
+
+
+def details(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> str:
+    out = []
+    sc = res.get("scale", {}).get("data")
+    if sc:
+        out.append("### Queries as the store grows\n\n`" + cmds["scale"] + "`\n\n"
+                   "| executions | events | provenance p50 / p95 (MLMD p50) | hot impact: nodes, lineage (MLMD, SQL floor) "
+                   "| cold impact: nodes, lineage (MLMD, SQL floor) | first page of the largest context (MLMD) |\n"
+                   "| --- | --- | --- | --- | --- | --- |\n")
+        for v in sorted(sc.values(), key=lambda v: v["executions"]):
+            p, h, c, f = v["provenance"], v["impact_hot"], v["impact_cold"], v["first_page"]
+            out.append(f"| {v['executions']:,} | {v['events']:,} | {ms(p['lineage']['p50_ms'])} / {ms(p['lineage']['p95_ms'])} "
+                       f"({ms(p['mlmd_get_lineage_subgraph']['p50_ms'])}) | {h['answer_nodes']:,}: {ms(h['lineage']['p50_ms'])} "
+                       f"({ms(h['mlmd_get_lineage_subgraph']['p50_ms'])}, {ms(h['recursive_sql']['p50_ms'])}) | "
+                       f"{c['answer_nodes']:,}: {ms(c['lineage']['p50_ms'])} ({ms(c['mlmd_get_lineage_subgraph']['p50_ms'])}, "
+                       f"{ms(c['recursive_sql']['p50_ms'])}) | {f['context_executions']:,}: {ms(f['lineage']['p50_ms'])} "
+                       f"({ms(f['mlmd_paged']['p50_ms'])}) |\n")
+        out.append("\n")
+    exp = res.get("explorer", {}).get("data")
+    if exp:
+        out.append("### Explorer pages in headless Chromium (seconds: median, min-max)\n\n`" + cmds["explorer"] + "`\n\n"
+                   "| store | page | first visit | rerun |\n| --- | --- | --- | --- |\n")
+        for store, pages in exp.items():
+            for page, v in pages.items():
+                def cell(xs: List[float]) -> str:
+                    xs = sorted(xs)
+                    return f"{xs[len(xs) // 2]:.2f} ({xs[0]:.2f}-{xs[-1]:.2f})" if xs else "-"
+                out.append(f"| {store} | {page} | {cell(v['cold'])} | {cell(v['warm'])} |\n")
+        out.append("\n")
+    for name, title in (("experiments", "Experiments"), ("serving", "Serving"), ("prediction_log", "Request logging"),
+                        ("bulk", "Bulk recording"), ("recorder", "One step"), ("mariadb", "MariaDB"), ("cli", "CLI")):
+        data = res.get(name, {}).get("data")
+        if data is not None:
+            out.append(f"### {title}\n\n`{cmds[name]}`\n\n```json\n{json.dumps(data, indent=1)}\n```\n\n")
+    return "".join(out)
+
+
+def write(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str], when: str) -> str:
+    rows = summary(res, cmds)
+    block = (f"Measured by `bench/run_all` on {when} ({machine()}). Every ratio compares two sides "
+             f"measured in the same run, rounds interleaved; medians unless said.\n\n" + table(rows))
+    failed = [f"- `{n}` failed ({r['error']}): see its output below" for n, r in res.items() if "error" in r]
+    text = ("# Benchmark results\n\nWritten by `bench/run_all`; do not edit (run it again).\n\n" + BEGIN + "\n"
+            + block + END + "\n\n" + ("## Failed\n\n" + "\n".join(failed) + "\n\n" if failed else "")
+            + "## Details\n\n" + details(res, cmds)
+            + "".join(f"### {n} (failed)\n\n```\n{r.get('stdout', '')}\n```\n\n" for n, r in res.items() if "error" in r))
+    RESULTS.write_text(text)
+    readme = README.read_text()
+    if BEGIN in readme and END in readme:
+        readme = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda m: BEGIN + "\n" + block + END, readme, flags=re.S)
+        README.write_text(readme)
+    return block
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer rounds; stores up to 100k executions")
+    ap.add_argument("--only", help="comma-separated benchmark names (keeps the others' last figures)")
+    ap.add_argument("--mlflow", help="a Python with MLflow (bench/run_all makes bench/.venv-mlflow)")
+    args = ap.parse_args()
+    steps = plan(args.quick, args.mlflow and os.path.relpath(args.mlflow, ROOT))
+    cmds = {n: ".venv/bin/python " + " ".join(c) for n, c in steps.items()}
+    if not (ROOT / ".lineage" / "metadata.sqlite").exists():
+        print("== the example pipeline first (the explorer's pages are measured on its store)", file=sys.stderr)
+        subprocess.run([str(ROOT / "scripts" / "example")], cwd=ROOT, check=True)
+    keep = ROOT / "bench" / ".cache" / "results.json"
+    res: Dict[str, Dict[str, Any]] = json.loads(keep.read_text()) if keep.exists() and args.only else {}
+    wanted = set(args.only.split(",")) if args.only else set(steps)
+    unknown = wanted - set(steps)
+    if unknown:
+        raise SystemExit(f"bench/run_all: unknown benchmark(s) {', '.join(sorted(unknown))}; known: {', '.join(steps)}")
+    with tempfile.TemporaryDirectory() as out_dir:
+        for name, cmd in steps.items():
+            if name in wanted:
+                res[name] = run_one(name, cmd, Path(out_dir))
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    keep.write_text(json.dumps(res))
+    block = write(res, cmds, dt.date.today().isoformat())
+    print("\n" + block, flush=True)
+    print(f"wrote {RESULTS.relative_to(ROOT)} and the README's figures", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
