@@ -39,7 +39,9 @@ def pages_for(uri: str, large: bool) -> dict:
     lin = Lineage.open(uri, readonly=True)
     pages = {p: f"page={p}" for p in TITLE}
     if large:
-        hot = lin.artifacts("Dataset", limit=1)[0]
+        # the generator's hot dataset (feeding 1,000 runs) is its first
+        hot = min(lin.store.list_artifacts(filter_query="type = 'Dataset'", limit=20, order_by="id", ascending=True),
+                  key=lambda a: a.id)
         pages["graph-hot"] = f"page=graph&node=a{hot.id}&direction=downstream&hops=40"
         pages["impact-hot"] = f"page=impact&node=a{hot.id}"
     lin.close()
