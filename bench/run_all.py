@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -95,11 +95,15 @@ class Row:
 
 
 def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
-    rows: List[Row] = []
-
     def have(name: str) -> Optional[Any]:
         return res.get(name, {}).get("data")
 
+    return (_recording_rows(have, cmds) + _query_rows(have("scale"), cmds) + _cli_rows(have("cli"), cmds)
+            + _explorer_rows(have("explorer"), cmds))
+
+
+def _recording_rows(have: Any, cmds: Dict[str, str]) -> List[Row]:
+    rows: List[Row] = []
     rec = have("recorder")
     if rec:
         s = rec["sides"]
@@ -129,7 +133,11 @@ def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
                         f"the same step on SQLite: {ms(mdb['sqlite_ms'])} (raw MLMD on MariaDB: {ratio(mdb['raw_ratio'])} "
                         f"its SQLite)", f"{ms(mdb['mariadb_ms'])}, {mdb['statements_per_step']:.0f} SQL statements",
                         ratio(mdb["ratio"]), mdb["ratio"] <= 1.5, cmds["mariadb"]))
-    sc = have("scale")
+    return rows
+
+
+def _query_rows(sc: Any, cmds: Dict[str, str]) -> List[Row]:
+    rows: List[Row] = []
     if sc:
         sizes = sorted(sc.values(), key=lambda v: v["executions"])
         million = next((v for v in sizes if v["events"] >= 1_000_000), None)
@@ -160,7 +168,11 @@ def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
                         f"MLMD paged get_executions_by_context: {ms(f['mlmd_paged']['p50_ms'])}",
                         ms(f["lineage"]["p50_ms"]), ratio(f["lineage"]["p50_ms"] / f["mlmd_paged"]["p50_ms"]),
                         f["lineage"]["p50_ms"] <= 5, cmds["scale"]))
-    cli = have("cli")
+    return rows
+
+
+def _cli_rows(cli: Any, cmds: Dict[str, str]) -> List[Row]:
+    rows: List[Row] = []
     if cli:
         c = cli["cases"]
         floor = c["import ml_metadata"]["s"]
@@ -169,7 +181,11 @@ def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
                 goal = 1.5 if name == "lineage --help" else 2.0
                 rows.append(Row(f"`{name}`, a whole process", f"<= {goal}x", f"importing ml_metadata: {floor:.3f} s",
                                 f"{c[name]['s']:.3f} s", ratio(c[name]["ratio"]), c[name]["ratio"] <= goal, cmds["cli"]))
-    exp = have("explorer")
+    return rows
+
+
+def _explorer_rows(exp: Any, cmds: Dict[str, str]) -> List[Row]:
+    rows: List[Row] = []
     if exp:
         large = [k for k in exp if k not in ("example", "floor")]
         for store in large:
