@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
-from ..codeversion import code_version
 from ..errors import InvalidInput, LineageError, NotFound
 from ..records import Artifact
 from ..vocab import check_execution_state
@@ -53,7 +52,10 @@ def record_many(steps: Iterable[Mapping[str, Any]], *, batch: int = 500, context
 
     Entries take :func:`lineage.record`'s keyword arguments (``type`` required; ``inputs``,
     ``outputs``, ``params``, ``state``, ``started_at``, ``ended_at``, ``properties``). The active
-    run's contexts and every ``(type, name)`` of ``contexts`` are attached to all of them.
+    run's contexts and every ``(type, name)`` of ``contexts`` are attached to all of them. What
+    is recorded is what the entries say: the steps ran elsewhere, so unlike ``record()`` no code
+    version of this process is added to each (the run context has it; give a step's own in its
+    ``properties``: ``git_commit``, ``python_version``...).
     ``progress(done, total)`` is called after each batch. Returns one :class:`Recorded` per entry,
     in order.
     """
@@ -62,13 +64,12 @@ def record_many(steps: Iterable[Mapping[str, Any]], *, batch: int = 500, context
     target = as_store(store)
     run = active_run()
     run = run if run is not None and run.store is target else None
-    code = dict(run.code) if run is not None else code_version()
     context_ids = list(run.context_ids) if run is not None else []
     for ctype, cname in contexts:
         cid = target.put_context(ctype, cname, update=False).id
         if cid not in context_ids:
             context_ids.append(cid)
-    plan = _Plan(target, code)
+    plan = _Plan(target)
     for n, entry in enumerate(steps):  # 1. every entry checked, before anything is written
         plan.add(n, entry)
     plan.check_ids()
@@ -83,9 +84,8 @@ def record_many(steps: Iterable[Mapping[str, Any]], *, batch: int = 500, context
 class _Plan:
     """The entries of one call, checked and resolved, and the ids of what was written so far."""
 
-    def __init__(self, store: Any, code: Mapping[str, Any]) -> None:
+    def __init__(self, store: Any) -> None:
         self.store = store
-        self.code = code
         self.entries: List[Tuple[str, str, Dict[str, Any], Dict[str, Any], List[Tuple[_Ref, str]],
                                  List[Tuple[_Ref, str]]]] = []
         self.new_outputs: List[Artifact] = []           # outputs of this call, in order
@@ -120,7 +120,7 @@ class _Plan:
                 self.by_uri[(ref.type, ref.uri)] = len(self.new_outputs)
                 outs.append((("new", len(self.new_outputs)), key))
                 self.new_outputs.append(ref)
-        props = {**self.code, "step": type_name, "started_at": entry.get("started_at"),
+        props = {"step": type_name, "started_at": entry.get("started_at"),
                  "ended_at": entry.get("ended_at"), **(entry.get("properties") or {})}
         if props["ended_at"] is None and state != "RUNNING":
             props["ended_at"] = now()
