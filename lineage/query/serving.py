@@ -257,6 +257,8 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
         for n in sorted(observed):
             out[n] = _replayed_now(store, n)
         names = [n for n in names if n not in observed]
+        if not names:
+            return out
     pins = [t for t in ("Rollback", "Unpin", "Promote") if t in types]
     ops_by: Dict[str, List[Execution]] = {}
     if pins:
