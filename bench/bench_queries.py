@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import statistics
 import sys
 import time
@@ -64,10 +65,12 @@ def main() -> None:
     ap.add_argument("--hot-runs", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--store", help="an existing store to use instead (bench/.cache/scale-100000.sqlite, say)")
+    ap.add_argument("--json", help="also write the figures to this file (bench/run_all reads it)")
     args = ap.parse_args()
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"synthetic-{args.runs}-{args.hot_runs}.sqlite"
-    if args.rebuild or not path.exists():
+    path = Path(args.store) if args.store else CACHE / f"synthetic-{args.runs}-{args.hot_runs}.sqlite"
+    if not args.store and (args.rebuild or not path.exists()):
         for p in CACHE.glob(path.name + "*"):
             p.unlink()
         lin = Lineage.open(str(path))
@@ -82,7 +85,9 @@ def main() -> None:
     hot = lin.artifacts("Dataset", limit=None)
     hot = min(hot, key=lambda a: a.id)  # the generator's hot dataset is the first
     pushed = [a.id for a in lin.store.list_artifacts(filter_query="type = 'PushedModel'", limit=None)]
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     build_s, g = timed(naive_graph, lin)
+    rss_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) * 1024  # KiB on Linux
     n_exec = sum(1 for k in g if k[0] == "e")
     print(f"store: {n_exec} executions, {g.number_of_nodes() - n_exec} artifacts, {counts['Model']} "
           f"models, {counts['PushedModel']} pushed versions; hot dataset a{hot.id}")
@@ -111,6 +116,14 @@ def main() -> None:
           f"descendants {med(imp_naive) * 1e3:.1f} ms (+ the build), median of {len(imp_ours)}")
     print(f"first answer (build + query) vs lineage: provenance {(build_s + med(prov_naive)) / med(prov_ours):.0f}x "
           f"slower naive, impact {(build_s + med(imp_naive)) / med(imp_ours):.0f}x slower naive")
+    print(f"naive graph: peak resident memory grew {rss_growth / 2**30:.2f} GiB while loading it")
+    if args.json:
+        import json
+        Path(args.json).write_text(json.dumps({
+            "store": str(path), "executions": n_exec, "events": g.number_of_edges(), "nodes": g.number_of_nodes(),
+            "naive_load_s": build_s, "naive_peak_rss_growth_bytes": rss_growth,
+            "provenance_ms": med(prov_ours) * 1e3, "naive_ancestors_ms": med(prov_naive) * 1e3,
+            "impact_ms": med(imp_ours) * 1e3, "naive_descendants_ms": med(imp_naive) * 1e3}, indent=1))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ def plan(quick: bool, mlflow: Optional[str]) -> Dict[str, List[str]]:
                      "--large-label", "100k" if quick else "300k"],
         "serving": ["bench/bench_serving.py", "--requests", r(500, 200), "--rollbacks", r(10, 4)],
         "prediction_log": ["bench/bench_prediction_log.py", "--requests", r(2000, 600)],
+        "naive": ["bench/bench_queries.py", "--store", "bench/.cache/scale-100000.sqlite", "--repeat", r(21, 7)],
     }
     return out
 
@@ -98,8 +99,18 @@ def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
     def have(name: str) -> Optional[Any]:
         return res.get(name, {}).get("data")
 
-    return (_recording_rows(have, cmds) + _query_rows(have("scale"), cmds) + _cli_rows(have("cli"), cmds)
-            + _explorer_rows(have("explorer"), cmds))
+    return (_recording_rows(have, cmds) + _query_rows(have("scale"), cmds) + _naive_rows(have("naive"), cmds)
+            + _cli_rows(have("cli"), cmds) + _explorer_rows(have("explorer"), cmds))
+
+
+def _naive_rows(nv: Any, cmds: Dict[str, str]) -> List[Row]:
+    if not nv:
+        return []
+    gib = nv["naive_peak_rss_growth_bytes"] / 2**30
+    return [Row(f"the naive way: {nv['events']:,} events loaded into networkx, then impact", "-",
+                f"load {nv['naive_load_s']:.1f} s and {gib:.2f} GiB of memory, then `descendants` {ms(nv['naive_descendants_ms'])}",
+                f"impact {ms(nv['impact_ms'])}, nothing loaded", f"{(nv['naive_load_s'] * 1e3 + nv['naive_descendants_ms']) / nv['impact_ms']:.0f}x "
+                f"sooner (first answer)", None, cmds["naive"])]
 
 
 def _recording_rows(have: Any, cmds: Dict[str, str]) -> List[Row]:
@@ -253,7 +264,7 @@ def details(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> str:
                     return f"{xs[len(xs) // 2]:.2f} ({xs[0]:.2f}-{xs[-1]:.2f})" if xs else "-"
                 out.append(f"| {store} | {page} | {cell(v['cold'])} | {cell(v['warm'])} |\n")
         out.append("\n")
-    for name, title in (("experiments", "Experiments"), ("serving", "Serving"), ("prediction_log", "Request logging"),
+    for name, title in (("naive", "The naive way (whole store in networkx)"), ("experiments", "Experiments"), ("serving", "Serving"), ("prediction_log", "Request logging"),
                         ("bulk", "Bulk recording"), ("recorder", "One step"), ("mariadb", "MariaDB"), ("cli", "CLI")):
         data = res.get(name, {}).get("data")
         if data is not None:
