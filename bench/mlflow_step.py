@@ -34,6 +34,8 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{root / 'mlflow.db'}" if args.backend == "sqlite" else (root / "mlruns").as_uri()
     mlflow.set_tracking_uri(uri)
+    # artifacts beside the store (in tmpfs too), not in ./mlruns where MLflow puts them by default
+    mlflow.create_experiment("bench", artifact_location=(root / "artifacts").as_uri())
     mlflow.set_experiment("bench")
     out = root / "model.bin"
     out.write_bytes(b"w" * 1024)

@@ -262,11 +262,13 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
     pins = [t for t in ("Rollback", "Unpin", "Promote") if t in types]
     ops_by: Dict[str, List[Execution]] = {}
     if pins:
+        ids = store.executions_in_endpoints(pins, names)  # SQL on SQLite, else MLMD's filter query
         in_names = ", ".join(quote(n) for n in names)
-        for e in store.list_executions(
-                filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name IN ({in_names}) "
-                             f"AND type IN ({', '.join(quote(t) for t in pins)}) "
-                             f"AND last_known_state = COMPLETE", limit=None, order_by="id"):
+        pin_execs = store.get_executions(ids) if ids is not None else store.list_executions(
+            filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name IN ({in_names}) "
+                         f"AND type IN ({', '.join(quote(t) for t in pins)}) "
+                         f"AND last_known_state = COMPLETE", limit=None, order_by="id", ascending=True)
+        for e in pin_execs:
             ops_by.setdefault(str(e.properties.get("model_name")), []).append(e)
     newest = store.newest_in_endpoints("Push", names)  # one query on SQLite, else one per endpoint
     newest_push = {e.id: e for e in store.get_executions(sorted(newest.values()))} if newest else {}

@@ -159,38 +159,67 @@ class SqliteReads(TypeSync):
         """The most hops one :meth:`traversal_edges` call walks: MLMD's 100, none in SQL."""
         return 1_000_000 if self._sql_reader() is not None else super().traversal_cap()  # type: ignore[misc]
 
-    def endpoints_with(self, type_name: str, names: Sequence[str]) -> Optional[Set[str]]:
-        """Which of these ServingEndpoint contexts hold an execution of ``type_name``: one SQL
-        query on SQLite; None elsewhere (ask MLMD per endpoint)."""
+    def _endpoint_rows(self, type_names: Sequence[str], names: Sequence[str], state: Optional[str],
+                       newest_only: bool) -> Optional[List[Tuple[str, int]]]:
+        """``(endpoint name, execution id)`` of the executions of ``type_names`` (in ``state``)
+        associated with these ServingEndpoint contexts, or only the newest per endpoint. Few such
+        executions (observations, rollbacks): found by MLMD's (type, name) index, then checked
+        against each context's association index. Many (pushes): each context's associations
+        read newest first. None when not on SQLite."""
         db = self._sql_reader()
         if db is None:
             return None
         if not names:
-            return set()
+            return []
+        self._load_types()
+        tids = [t.id for (k, n), t in self._types.items() if k == "execution" and n in set(type_names)]
+        se = self._types.get(("context", "ServingEndpoint"))
+        if not tids or se is None:
+            return []
+        where_state = f" AND e.last_known_state = {EXEC_STATE.Value(state)}" if state else ""
+        in_types = ",".join(map(str, tids))
+        out: List[Tuple[str, int]] = []
         with self._lock:
-            rows = db.execute(
-                "SELECT DISTINCT c.name FROM Context c JOIN Type ct ON ct.id = c.type_id "
-                "JOIN Association a ON a.context_id = c.id JOIN Execution e ON e.id = a.execution_id "
-                "JOIN Type et ON et.id = e.type_id WHERE ct.name = 'ServingEndpoint' AND et.name = ? "
-                f"AND c.name IN ({','.join('?' * len(names))})", [type_name, *names]).fetchall()
-        return {r[0] for r in rows}
+            (few,) = db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM Execution WHERE type_id IN ({in_types}) LIMIT 5000)").fetchone()
+            if few < 5000:
+                rows = db.execute(
+                    "SELECT c.name, e.id FROM Execution e CROSS JOIN Context c CROSS JOIN Association a "
+                    f"WHERE e.type_id IN ({in_types}){where_state} AND c.type_id = ? "
+                    f"AND c.name IN ({','.join('?' * len(names))}) AND a.context_id = c.id AND a.execution_id = e.id "
+                    "ORDER BY e.id", [se.id, *names]).fetchall()
+                if not newest_only:
+                    return [(n, i) for n, i in rows]
+                newest: Dict[str, int] = {}
+                for n, i in rows:
+                    newest[n] = i
+                return list(newest.items())
+            for name in names:
+                found = db.execute(
+                    "SELECT a.execution_id FROM Context c CROSS JOIN Association a CROSS JOIN Execution e "
+                    f"WHERE c.type_id = ? AND c.name = ? AND a.context_id = c.id AND e.id = a.execution_id "
+                    f"AND e.type_id IN ({in_types}){where_state} ORDER BY a.execution_id DESC"
+                    + (" LIMIT 1" if newest_only else ""), (se.id, name)).fetchall()
+                out += [(name, i) for (i,) in found]
+        return out
+
+    def endpoints_with(self, type_name: str, names: Sequence[str]) -> Optional[Set[str]]:
+        """Which of these ServingEndpoint contexts hold an execution of ``type_name`` (SQL on
+        SQLite; None elsewhere: ask MLMD per endpoint)."""
+        rows = self._endpoint_rows([type_name], names, None, newest_only=True)
+        return None if rows is None else {n for n, _ in rows}
 
     def newest_in_endpoints(self, type_name: str, names: Sequence[str], state: str = "COMPLETE") -> Optional[Dict[str, int]]:
         """``{endpoint name: id of its newest execution of type_name in state}`` for these
-        ServingEndpoint contexts, in one SQL query on SQLite; None elsewhere."""
-        db = self._sql_reader()
-        if db is None:
-            return None
-        if not names:
-            return {}
-        with self._lock:
-            rows = db.execute(
-                "SELECT c.name, MAX(e.id) FROM Context c JOIN Type ct ON ct.id = c.type_id "
-                "JOIN Association a ON a.context_id = c.id JOIN Execution e ON e.id = a.execution_id "
-                "JOIN Type et ON et.id = e.type_id WHERE ct.name = 'ServingEndpoint' AND et.name = ? "
-                f"AND e.last_known_state = ? AND c.name IN ({','.join('?' * len(names))}) GROUP BY c.name",
-                [type_name, EXEC_STATE.Value(state), *names]).fetchall()
-        return {name: eid for name, eid in rows}
+        ServingEndpoint contexts (SQL on SQLite; None elsewhere)."""
+        rows = self._endpoint_rows([type_name], names, state, newest_only=True)
+        return None if rows is None else dict(rows)
+
+    def executions_in_endpoints(self, type_names: Sequence[str], names: Sequence[str],
+                                state: str = "COMPLETE") -> Optional[List[int]]:
+        """The ids of every execution of ``type_names`` in ``state`` in these ServingEndpoint
+        contexts, ascending (SQL on SQLite; None elsewhere)."""
+        rows = self._endpoint_rows(type_names, names, state, newest_only=False)
+        return None if rows is None else sorted({i for _, i in rows})
 
     def traversal_edges(self, *, artifact_ids: Sequence[int] = (), execution_ids: Sequence[int] = (),
                         direction: str = "DOWNSTREAM", max_hops: int = 100) -> List[Tuple[int, int, bool]]:
