@@ -34,6 +34,7 @@ import logging
 import secrets
 import time
 import traceback
+import weakref
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -120,7 +121,7 @@ class Step:
         self._signature: Optional[inspect.Signature] = None
         self._source_hash: Optional[str] = None
         self._src_dir: Optional[Path] = None
-        self._git: Optional[Tuple[Any, Dict[str, Any]]] = None  # (the run it was asked in, state)
+        self._git: Optional[Tuple[Any, Dict[str, Any]]] = None  # (the run it was asked in, weakly; state)
         self._is_async = inspect.iscoroutinefunction(fn)
 
     def __repr__(self) -> str:
@@ -160,10 +161,10 @@ class Step:
     def git(self) -> Dict[str, Any]:
         """The git state of the repository holding the step's source (asked once per run)."""
         run = active_run()
-        if run is not None and self._git is not None and self._git[0] is run:
+        if run is not None and self._git is not None and self._git[0]() is run:
             return self._git[1]
         state = self._git_now()
-        self._git = (run, state) if run is not None else None
+        self._git = (weakref.ref(run), state) if run is not None else None  # the run is not kept alive
         return state
 
     def _git_now(self) -> Dict[str, Any]:
