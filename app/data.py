@@ -16,7 +16,7 @@ import streamlit as st
 
 from lineage import Lineage
 from lineage.query import observed_state, replay, replay_steps
-from lineage.query.graph import LineageGraph
+from lineage.query.graph import Shape
 from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
 from lineage.vocab import RUN_CONTEXT_TYPES, is_blessed, type_leaf
@@ -57,11 +57,17 @@ def md_text(text: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", "  \n")
 
 
+# Alerts name their icon: given none, Streamlit takes a leading emoji of the text as the icon (a
+# name from the store starting with one would lose it) and first compiles a 0.5 s emoji pattern.
+ICON_ERROR, ICON_WARNING, ICON_INFO, ICON_OK = ":material/error:", ":material/warning:", ":material/info:", \
+    ":material/check_circle:"
+
+
 def error_text(title: str, text: Any) -> None:
     """An error box with our own ``title``, and stored or user-given text below it as plain
     text: Markdown elements would render its links (GFM turns bare URLs into links even when
     escaped), images and HTML."""
-    st.error(title)
+    st.error(title, icon=ICON_ERROR)
     st.code(str(text), language="text", wrap_lines=True)
 
 
@@ -172,18 +178,18 @@ def q_endpoints(uri: Optional[str]) -> List[Dict[str, Any]]:
     lin = open_store(uri)
     names = lin.serving_endpoints()
     now = lin.serving_now(names)
+    changes = {name: lin.last_serving_change(name) for name in names}
+    contexts = lin.store.contexts_of_executions([ev.id for ev in changes.values() if ev is not None])
+    any_taint = bool(lin.tainted())   # none in the store: nothing served can be made from one
     out = []
     for name in names:
-        ev = lin.last_serving_change(name)
-        run = ""
-        if ev is not None:
-            runs = [x.name for x in lin.contexts(ev) if x.type in RUN_CONTEXT_TYPES]
-            run = runs[0] if runs else ""
+        ev = changes[name]
+        runs = [x.name for x in contexts.get(ev.id, []) if x.type in RUN_CONTEXT_TYPES] if ev is not None else []
         out.append({"endpoint": name, "version": now.get(name),
-                    "tainted": _serving_taints(lin, name, now.get(name)),
+                    "tainted": _serving_taints(lin, name, now.get(name)) if any_taint else "",
                     "last change": when(ev.properties.get("ended_at") or ev.created) if ev else "",
                     "by": f"e{ev.id} {ev.type} ({ev.properties.get('user') or '?'})" if ev else "",
-                    "run": run})
+                    "run": runs[0] if runs else ""})
     return out
 
 
@@ -377,12 +383,12 @@ def q_node(uri: Optional[str], ref: str) -> Dict[str, Any]:
 
 
 @st.cache_resource(ttl=30, max_entries=8, show_spinner=False)
-def q_lineage(uri: Optional[str], ref: str, direction: str, hops: int) -> Tuple[LineageGraph, Tuple[int, ...]]:
-    """The shape of the traversal around ``ref`` (ids, types, states, edges: ``Lineage.sketch``)
+def q_lineage(uri: Optional[str], ref: str, direction: str, hops: int) -> Tuple[Shape, Tuple[int, ...]]:
+    """The shape of the traversal around ``ref`` (ids, types, states, edges: ``Lineage.shape``)
     and the tainted artifact ids; kept as objects (not copied per rerun) so that expanding a group
     redraws without walking the store again."""
     lin = open_store(uri)
-    return lin.sketch(ref, direction, hops), tuple(sorted(lin.tainted()))
+    return lin.shape(ref, direction, hops), tuple(sorted(lin.tainted()))
 
 
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)
@@ -390,5 +396,5 @@ def q_view(uri: Optional[str], ref: str, direction: str, hops: int,
            expanded: Tuple[Tuple[str, int], ...] = ()) -> Dict[str, Any]:
     g, taints = q_lineage(uri, ref, direction, hops)
     view = open_store(uri).view(g, expanded=dict(expanded), tainted=taints)
-    return {"view": view, "size": len(g), "edges": g.graph.number_of_edges(),
-            "tainted": sorted(f"a{i}" for i in taints if f"a{i}" in g.graph)}
+    return {"view": view, "size": len(g), "edges": len(g.edges),
+            "tainted": sorted(f"a{i}" for i in taints if f"a{i}" in g)}

@@ -21,7 +21,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lineage import Lineage  # noqa: E402
-from lineage.app.data import (PAGES, TITLES, chart_bar, chart_curves, chart_parallel, chart_steps,  # noqa: E402
+from lineage.app.data import (ICON_ERROR, ICON_INFO, ICON_OK, ICON_WARNING, PAGES, TITLES, chart_bar, chart_curves, chart_parallel, chart_steps,  # noqa: E402
                               error_text, md_text, open_store, q_counts, q_curves, q_diff, q_endpoints, q_find,
                               q_history, q_impact, q_metric_names, q_metrics, q_node, q_provenance, q_run_notes,
                               q_run_steps, q_runs, q_runs_frame, q_state, q_step_log, q_traffic, q_version_checks,
@@ -157,7 +157,7 @@ def page_overview(uri: Optional[str], lin: Lineage) -> None:
     endpoints = q_endpoints(uri)
     for e in endpoints:
         if e["tainted"]:
-            st.error(f"{e['endpoint']} serves version {e['version']}, made from tainted data")
+            st.error(f"{e['endpoint']} serves version {e['version']}, made from tainted data", icon=ICON_ERROR)
             st.code(e["tainted"], language="text", wrap_lines=True)
     if endpoints:
         table(endpoints, "overview_endpoints",
@@ -193,7 +193,7 @@ def page_runs(uri: Optional[str], lin: Lineage) -> None:
     if until:
         runs = [r for r in runs if r["started"][:len(until)] <= until]
     if not runs:
-        st.info("No runs match.")
+        st.info("No runs match.", icon=ICON_INFO)
         return
     names = [r["name"] for r in runs]
     table(runs, "runs_table", [{"runs_run": n} for n in names])
@@ -241,7 +241,7 @@ def page_experiments(uri: Optional[str], lin: Lineage) -> None:
         error_text("Cannot list these runs", exc)
         return
     if frame.empty:
-        st.info("No runs match.")
+        st.info("No runs match.", icon=ICON_INFO)
         return
     st.caption(f"{len(frame)} run{'' if len(frame) == 1 else 's'}. Click a column to sort; select runs "
                f"(at most {CHOSEN}) to draw their curves.")
@@ -268,12 +268,12 @@ def page_experiments(uri: Optional[str], lin: Lineage) -> None:
         metric = st.selectbox("Metric", names, key="exp_metric")
         chart_curves(q_curves(uri, tuple(chosen), metric), metric)
     else:
-        st.info("These runs logged no metric histories (log_metric inside a step body, or the Keras callback).")
+        st.info("These runs logged no metric histories (log_metric inside a step body, or the Keras callback).", icon=ICON_INFO)
     params = [c for c in frame.columns if c.startswith("params.") and pd.api.types.is_numeric_dtype(frame[c])
               and frame[c].nunique(dropna=True) > 1]
     st.subheader("Parameters against a metric")
     if not metric_cols or not params:
-        st.info("Parallel coordinates need runs that differ in a numeric parameter and logged a metric.")
+        st.info("Parallel coordinates need runs that differ in a numeric parameter and logged a metric.", icon=ICON_INFO)
         return
     target = st.selectbox("Colour by", metric_cols, key="exp_colour")
     data = frame[["run"] + params + [target]].dropna(subset=[target]).head(2000)
@@ -292,7 +292,7 @@ def show_node(uri: Optional[str], ref: str, *, narrow: bool = False) -> None:
     st.text(f"type: {d['type']}")
     if d["kind"] == "artifact":
         if d.get("tainted"):
-            st.error("This artifact is tainted, or was made from tainted data")
+            st.error("This artifact is tainted, or was made from tainted data", icon=ICON_ERROR)
             st.code("\n".join(d["tainted"]), language="text", wrap_lines=True)
         st.text(f"uri: {d['uri']}\nstate: {d['state']}\nfingerprint: {d['fingerprint'] or '-'}\ncreated: {d['created']}")
     elif d["kind"] == "execution":
@@ -362,7 +362,7 @@ def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
     if selected is not None and selected not in choices:
         choices.insert(0, selected)   # a deep-linked artifact the search does not list
     if not choices:
-        st.info("No artifacts match.")
+        st.info("No artifacts match.", icon=ICON_INFO)
         return
     ref = st.selectbox("Artifact", choices, key="artifacts_ref")
     to_url(artifact=ref[1:])
@@ -372,13 +372,13 @@ def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
     if st.button("Verify (re-fingerprint now)"):
         report = lin.verify(ref)
         if report.clean and report.ok:
-            st.success("The files match the recorded fingerprint.")
+            st.success("The files match the recorded fingerprint.", icon=ICON_OK)
         elif report.missing:
-            st.error("The files are missing.")
+            st.error("The files are missing.", icon=ICON_ERROR)
         elif report.changed:
-            st.error("The files changed since they were recorded.")
+            st.error("The files changed since they were recorded.", icon=ICON_ERROR)
         else:
-            st.warning("No local fingerprint to verify.")
+            st.warning("No local fingerprint to verify.", icon=ICON_WARNING)
 
 
 def _artifact_ref(uri: Optional[str]) -> Callable[[str], str]:
@@ -425,7 +425,7 @@ def _first_with_statistics(lin: Lineage, ids: List[str], look: int = 20) -> str:
 def page_data(uri: Optional[str], lin: Lineage) -> None:
     arts = q_find(uri, "artifact", "", "type in ('Dataset', 'Examples', 'ExampleStatistics')", "", 200)
     if not arts:
-        st.info("No datasets recorded yet.")
+        st.info("No datasets recorded yet.", icon=ICON_INFO)
         return
     label = {f"a{a['id']}": f"a{a['id']} {a['type']} {a['uri']}" for a in arts}
     ids = list(label)
@@ -440,7 +440,7 @@ def page_data(uri: Optional[str], lin: Lineage) -> None:
     art = lin.artifact(int(first[1:]))
     stats = _statistics_for(lin, art)
     if stats is None:
-        st.warning("No statistics were recorded at ingest for this dataset.")
+        st.warning("No statistics were recorded at ingest for this dataset.", icon=ICON_WARNING)
         return
     st.text(f"statistics: a{stats['artifact']}")
     st.subheader("Rows per split")
@@ -459,7 +459,7 @@ def page_data(uri: Optional[str], lin: Lineage) -> None:
     if other != "(none)":
         other_stats = _statistics_for(lin, lin.artifact(int(other[1:])))
         if other_stats is None:
-            st.warning("No statistics for the second dataset.")
+            st.warning("No statistics for the second dataset.", icon=ICON_WARNING)
             return
         st.subheader("How the two differ")
         rows = []
@@ -475,7 +475,7 @@ def page_data(uri: Optional[str], lin: Lineage) -> None:
         if rows:
             st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True, width="stretch")
         else:
-            st.success("The statistics are the same.")
+            st.success("The statistics are the same.", icon=ICON_OK)
 
 
 def page_graph(uri: Optional[str], lin: Lineage) -> None:
@@ -485,7 +485,7 @@ def page_graph(uri: Optional[str], lin: Lineage) -> None:
     if not ref:
         latest = q_find(uri, "artifact", "", "", "", 1)
         if not latest:
-            st.info("Nothing recorded yet.")
+            st.info("Nothing recorded yet.", icon=ICON_INFO)
             return
         ref = f"a{latest[0]['id']}"
     cols = st.columns([2, 2, 3])
@@ -561,7 +561,7 @@ def _report(uri: Optional[str], key: str, hint: str, what: str,
     ref = st.text_input(hint, key=key).strip()
     to_url(node=ref)
     if not ref:
-        st.info("Nothing recorded yet.")
+        st.info("Nothing recorded yet.", icon=ICON_INFO)
         return None
     try:
         return ref, load(uri, ref)
@@ -592,7 +592,7 @@ def page_provenance(uri: Optional[str], lin: Lineage) -> None:
     t = p["target"]
     st.text(f"provenance of {t['ref']} {t['type']} {t['uri']}")
     if p["tainted"]:
-        st.error("Made from tainted data")
+        st.error("Made from tainted data", icon=ICON_ERROR)
         st.code("\n".join(f"{x['artifact']}: {x['reason']}" for x in p["tainted"]), language="text", wrap_lines=True)
     if p["pushed"]:
         props = p["pushed"].get("properties", {})
@@ -633,7 +633,7 @@ def page_impact(uri: Optional[str], lin: Lineage) -> None:
     c3.metric("Pushed versions", len(imp["pushed"]))
     c4.metric("Serving now", len(serving))
     if serving:
-        st.error("Affected versions are serving now: " + ", ".join(f"{p['model']}:{p['version']}" for p in serving))
+        st.error("Affected versions are serving now: " + ", ".join(f"{p['model']}:{p['version']}" for p in serving), icon=ICON_ERROR)
     _artifact_table("pushed versions", imp["pushed"])
     _artifact_table("models", imp["models"])
     _artifact_table("evaluations", imp["evaluations"])
@@ -650,7 +650,7 @@ def _link_ref(ref: str) -> str:
 def page_serving(uri: Optional[str], lin: Lineage) -> None:
     endpoints = q_endpoints(uri)
     if not endpoints:
-        st.info("Nothing has been pushed yet. The push step records a ServingEndpoint per model name.")
+        st.info("Nothing has been pushed yet. The push step records a ServingEndpoint per model name.", icon=ICON_INFO)
         return
     names = [e["endpoint"] for e in endpoints]
     name = linked_select("Model", names, "serving_model", "model", "a served model")
@@ -714,7 +714,7 @@ def _traffic(uri: Optional[str], name: str) -> None:
         st.caption("No training statistics were found upstream of this version.")
     flagged = [f["feature"] for f in skew["features"] if f["skewed"]]
     if flagged:
-        st.warning("Skewed: " + ", ".join(md_text(f) for f in flagged))
+        st.warning("Skewed: " + ", ".join(md_text(f) for f in flagged), icon=ICON_WARNING)
     st.dataframe(pd.DataFrame(skew["features"]), hide_index=True, width="stretch")
 
 
@@ -723,12 +723,12 @@ def _version_badges(uri: Optional[str], name: str, version: int, *, serving: boo
     checks = q_version_checks(uri, name, version)
     what = f"version {version}" + (" (serving now)" if serving else "")
     if checks["tainted"]:
-        st.error(f"{what} was made from tainted data")
+        st.error(f"{what} was made from tainted data", icon=ICON_ERROR)
         st.code("\n".join(checks["tainted"]), language="text", wrap_lines=True)
     if checks["blessed"] is False:
-        st.warning(f"{what} was not blessed by its evaluation")
+        st.warning(f"{what} was not blessed by its evaluation", icon=ICON_WARNING)
     if not checks["tainted"] and checks["blessed"]:
-        st.success(f"{what}: blessed, nothing upstream tainted")
+        st.success(f"{what}: blessed, nothing upstream tainted", icon=ICON_OK)
 
 
 def _two_newest_versions(models: List[Dict[str, Any]]) -> tuple:
@@ -743,7 +743,7 @@ def _two_newest_versions(models: List[Dict[str, Any]]) -> tuple:
 def page_compare(uri: Optional[str], lin: Lineage) -> None:
     models = q_find(uri, "artifact", "PushedModel", "", "", 200) or q_find(uri, "artifact", "Model", "", "", 200)
     if len(models) < 2:
-        st.info("Compare needs two models.")
+        st.info("Compare needs two models.", icon=ICON_INFO)
         return
     label = {f"a{m['id']}": f"a{m['id']} {m['type']} {m['uri']}" for m in models}
     ids = list(label)
@@ -769,7 +769,7 @@ def page_compare(uri: Optional[str], lin: Lineage) -> None:
         error_text(f"Cannot compare {a} with {b}", exc)
         return
     if d["same"]:
-        st.success("No differences in data, modules, parameters, code or metrics.")
+        st.success("No differences in data, modules, parameters, code or metrics.", icon=ICON_OK)
     for section, changes in d["sections"].items():
         if changes:
             st.subheader(md_text(section))
@@ -784,7 +784,7 @@ def page_compare(uri: Optional[str], lin: Lineage) -> None:
 
 def first_run_page() -> None:
     st.title("lineage explorer")
-    st.info("This store is empty: nothing has been recorded yet.")
+    st.info("This store is empty: nothing has been recorded yet.", icon=ICON_INFO)
     st.markdown("Record a first run, then reload this page:")
     st.code("""from lineage import step, run, Input, Output
 from lineage.types import Dataset

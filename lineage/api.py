@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence,
 
 from . import query, recorder
 from .errors import InvalidInput, NotFound
-from .query import (Diff, HealthReport, Impact, LineageGraph, Provenance, ServingEvent, ServingState,
+from .query import (Diff, HealthReport, Impact, LineageGraph, Provenance, Shape, ServingEvent, ServingState,
                     TaintRecord, VerifyReport)
 from .records import Artifact, Context, Event, Execution
 from .refs import NodeRef
@@ -278,26 +278,29 @@ class Lineage:
 
     def lineage(self, node: NodeRef, direction: str = "both", max_hops: Optional[int] = None,
                 types: Optional[Sequence[str]] = None) -> LineageGraph:
-        found = query.resolve_node(self.store, node)
-        if isinstance(found, Context):
-            raise InvalidInput(f"{node!r} is a context ({found.ref}): a context has no lineage of its own; "
-                               f"start from an artifact, an execution or a served model")
-        roots = [(found.kind, found.id)]
-        graph = query.trace(self.store, roots, direction, max_hops)
+        graph = query.trace(self.store, [self._lineage_root(node)], direction, max_hops)
         return graph.only(types) if types else graph
 
     def sketch(self, node: NodeRef, direction: str = "both", max_hops: Optional[int] = None) -> LineageGraph:
         """The shape of :meth:`lineage` (same nodes and edges; type and state, no properties):
         for drawing large neighbourhoods."""
+        return query.sketch(self.store, [self._lineage_root(node)], direction, max_hops)
+
+    def shape(self, node: NodeRef, direction: str = "both", max_hops: Optional[int] = None) -> Shape:
+        """:meth:`sketch` in plain dicts, without building a networkx graph (for :meth:`view`:
+        what the explorer draws; 26k nodes in about a third of the time)."""
+        return query.shape(self.store, [self._lineage_root(node)], direction, max_hops)
+
+    def _lineage_root(self, node: NodeRef) -> Tuple[str, int]:
         found = query.resolve_node(self.store, node)
         if isinstance(found, Context):
             raise InvalidInput(f"{node!r} is a context ({found.ref}): a context has no lineage of its own; "
                                f"start from an artifact, an execution or a served model")
-        return query.sketch(self.store, [(found.kind, found.id)], direction, max_hops)
+        return found.kind, found.id
 
-    def view(self, graph: LineageGraph, *, expanded: Optional[Dict[str, int]] = None,
+    def view(self, graph: Union[LineageGraph, Shape], *, expanded: Optional[Dict[str, int]] = None,
              min_group: Optional[int] = None, tainted: Optional[Sequence[int]] = None) -> "GraphView":
-        """``graph`` (from :meth:`lineage` or :meth:`sketch`) as the explorer draws it: sibling
+        """``graph`` (from :meth:`lineage`, :meth:`sketch` or :meth:`shape`) as the explorer draws it: sibling
         fan-out grouped, columns by depth, taints marked (:mod:`lineage.query.view`; ``tainted``
         artifact ids when already known, else :meth:`tainted`)."""
         from .query.view import MIN_GROUP, view_of

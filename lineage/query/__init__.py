@@ -31,7 +31,7 @@ from . import experiments, predictions  # noqa: F401  (lineage.query.experiments
 from .diff import Diff, diff
 from .experiments import run_or_node
 from .find import find
-from .graph import LineageGraph, reach, sketch, trace
+from .graph import LineageGraph, Shape, reach, shape, sketch, trace
 from .health import Finding, HealthReport, check_health
 from .impact import Impact, ImpactedPush, impact
 from .nodes import consumers, inputs, outputs, producers
@@ -44,7 +44,7 @@ from .taint import TaintRecord, tainted, tainted_upstream
 from .verify import VerifyReport, verify
 
 __all__ = ["run_or_node", 
-    "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "reach", "sketch", "trace", "Impact", "ImpactedPush", "impact",
+    "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "Shape", "reach", "shape", "sketch", "trace", "Impact", "ImpactedPush", "impact",
     "Provenance", "provenance", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
     "ServingState", "endpoint_names", "last_change", "observed_state", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
     "as_artifact", "resolve_served", "resolve_node", "check_type", "check_context", "near", "consumers", "inputs", "outputs", "producers", "TaintRecord", "tainted", "tainted_upstream", "VerifyReport", "verify",

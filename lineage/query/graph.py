@@ -20,7 +20,7 @@ from ..vocab import ANNOTATION_TYPES, INPUT_EVENTS, OUTPUT_EVENTS
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["LineageGraph", "trace", "reach", "sketch", "node_key", "ANNOTATION_TYPES"]
+__all__ = ["LineageGraph", "Shape", "trace", "reach", "shape", "sketch", "node_key", "ANNOTATION_TYPES"]
 
 
 
@@ -333,40 +333,93 @@ def _walk_upstream(store: Store, roots: Sequence[Tuple[str, int]], max_hops: Opt
     return arts, execs, events
 
 
-def sketch(store: Store, roots: Sequence[Tuple[str, int]], direction: str = "DOWNSTREAM",
-           max_hops: Optional[int] = None) -> LineageGraph:
-    """The shape of :func:`trace`'s graph, for drawing large neighbourhoods: the same nodes and
-    edges, each node with ``kind``, ``id``, ``type`` and ``state`` but no properties
-    (``record`` is None; read the few you need). Built from :func:`reach` (events only) and
-    the type and state of each node, about 3x faster than ``trace`` on 26k nodes."""
-    import networkx as nx
+class Shape:
+    """A traversal's shape in plain dicts (no networkx): what drawing a large neighbourhood
+    needs. ``nodes`` maps a key (``a12``, ``e7``) to ``kind``, ``id``, ``type``, ``state`` and
+    ``record`` (None unless read); ``edges`` follow the data, in the order found; ``succ`` and
+    ``pred`` are their adjacency. :func:`sketch` is the same shape as a :class:`LineageGraph`."""
 
+    def __init__(self, nodes: Dict[str, Dict[str, Any]], edges: Sequence[Tuple[str, str]], roots: Sequence[str],
+                 direction: str, max_hops: Optional[int] = None) -> None:
+        self.nodes = nodes
+        self.edges = list(edges)
+        self.roots = tuple(roots)
+        self.direction = direction
+        self.max_hops = max_hops
+        self.succ: Dict[str, List[str]] = {k: [] for k in nodes}
+        self.pred: Dict[str, List[str]] = {k: [] for k in nodes}
+        for u, v in self.edges:
+            self.succ[u].append(v)
+            self.pred[v].append(u)
+
+    def __repr__(self) -> str:
+        return f"<Shape {self.direction} from {', '.join(self.roots)}: {len(self.nodes)} nodes, {len(self.edges)} edges>"
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.nodes
+
+    @classmethod
+    def of(cls, graph: LineageGraph) -> "Shape":
+        """The shape of a :class:`LineageGraph` (its node attributes shared, not copied)."""
+        return cls(dict(graph.graph.nodes(data=True)), list(graph.graph.edges), graph.roots, graph.direction,
+                   graph.max_hops)
+
+    def union(self, other: "Shape") -> "Shape":
+        """Both shapes, as networkx's ``compose`` joins two graphs: ``other``'s node attributes
+        win, nodes and edges keep the order they were first found in."""
+        nodes = dict(self.nodes)
+        nodes.update(other.nodes)
+        return Shape(nodes, list(dict.fromkeys(self.edges + other.edges)), list(dict.fromkeys(self.roots + other.roots)),
+                     "BIDIRECTIONAL", self.max_hops)
+
+
+def shape(store: Store, roots: Sequence[Tuple[str, int]], direction: str = "DOWNSTREAM",
+          max_hops: Optional[int] = None) -> Shape:
+    """The nodes and edges of :func:`trace`'s graph, each node with its type and state, without
+    properties or networkx: :func:`reach` (events only), then one read of the types and states."""
     direction = direction.upper()
     if direction in ("BOTH", "BIDIRECTIONAL"):
-        return sketch(store, roots, "UPSTREAM", max_hops).union(sketch(store, roots, "DOWNSTREAM", max_hops))
+        return shape(store, roots, "UPSTREAM", max_hops).union(shape(store, roots, "DOWNSTREAM", max_hops))
     if direction not in ("UPSTREAM", "DOWNSTREAM"):
         raise InvalidInput(f"direction must be upstream, downstream or both, not {direction!r}")
     arts, execs, edges = reach(store, roots, direction, max_hops)
     a_types = store.artifact_types(sorted(arts))
     e_info = store.execution_types(sorted(execs))
-    g = nx.DiGraph()
-    g.add_nodes_from((f"a{i}", {"kind": "artifact", "id": i, "type": a_types.get(i, "?"), "state": None, "record": None})
-                     for i in arts)
+    nodes: Dict[str, Dict[str, Any]] = {
+        f"a{i}": {"kind": "artifact", "id": i, "type": a_types.get(i, "?"), "state": None, "record": None}
+        for i in arts}
     states: Dict[int, str] = {}
     for i in execs:
         type_name, states[i] = e_info.get(i, ("?", "UNKNOWN"))
         if type_name not in ANNOTATION_TYPES:
-            g.add_node(f"e{i}", kind="execution", id=i, type=type_name, state=states[i], record=None)
-    g.add_edges_from((f"a{aid}", f"e{eid}", {"event": "INPUT", "key": None}) if is_input else
-                     (f"e{eid}", f"a{aid}", {"event": "OUTPUT", "key": None})   # a cache hit made nothing
-                     for aid, eid, is_input in edges
-                     if f"e{eid}" in g and (is_input or states[eid] != "CACHED"))
+            nodes[f"e{i}"] = {"kind": "execution", "id": i, "type": type_name, "state": states[i], "record": None}
+    pairs = [(f"a{aid}", f"e{eid}") if is_input else (f"e{eid}", f"a{aid}")
+             for aid, eid, is_input in edges
+             if f"e{eid}" in nodes and (is_input or states[eid] != "CACHED")]   # a cache hit made nothing
     for kind, i in roots:
         key = node_key(kind, i)
-        if key not in g:
+        if key not in nodes:
             rec = store.get_artifact(i) if kind == "artifact" else store.get_execution(i)
-            g.add_node(key, kind=kind, id=i, type=rec.type, state=rec.state, record=rec)
-    return LineageGraph(g, [node_key(k, i) for k, i in roots], direction, max_hops)
+            nodes[key] = {"kind": kind, "id": i, "type": rec.type, "state": rec.state, "record": rec}
+    return Shape(nodes, list(dict.fromkeys(pairs)), [node_key(k, i) for k, i in roots], direction, max_hops)
+
+
+def sketch(store: Store, roots: Sequence[Tuple[str, int]], direction: str = "DOWNSTREAM",
+           max_hops: Optional[int] = None) -> LineageGraph:
+    """The shape of :func:`trace`'s graph, for drawing large neighbourhoods: the same nodes and
+    edges, each node with ``kind``, ``id``, ``type`` and ``state`` but no properties
+    (``record`` is None; read the few you need). :func:`shape` as a networkx graph, about 3x
+    faster than ``trace`` on 26k nodes."""
+    import networkx as nx
+
+    s = shape(store, roots, direction, max_hops)
+    g = nx.DiGraph()
+    g.add_nodes_from(s.nodes.items())
+    g.add_edges_from((u, v, {"event": "INPUT" if u[0] == "a" else "OUTPUT", "key": None}) for u, v in s.edges)
+    return LineageGraph(g, s.roots, s.direction, max_hops)
 
 
 def trace(store: Store, roots: Sequence[Tuple[str, int]], direction: str = "UPSTREAM",

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ..store import Store
-from .graph import LineageGraph
+from .graph import LineageGraph, Shape
 
 __all__ = ["GraphView", "ViewNode", "view_of", "MIN_GROUP", "SHOWN_PER_CLICK"]
 
@@ -62,15 +62,14 @@ class GraphView:
         return {m: n.id for n in self.nodes for m in n.members}
 
 
-def _depths(graph: LineageGraph, focus: Sequence[str]) -> Dict[str, int]:
-    g = graph.graph
+def _depths(g: Shape, focus: Sequence[str]) -> Dict[str, int]:
     depth: Dict[str, int] = {}
-    for sign, step in ((1, g.successors), (-1, g.predecessors)):
+    for sign, step in ((1, g.succ), (-1, g.pred)):
         seen = {f: 0 for f in focus}
         todo = deque(focus)
         while todo:
             k = todo.popleft()
-            for n in step(k):
+            for n in step[k]:
                 if n not in seen:
                     seen[n] = seen[k] + 1
                     todo.append(n)
@@ -82,11 +81,11 @@ def _depths(graph: LineageGraph, focus: Sequence[str]) -> Dict[str, int]:
     todo = deque(sorted(depth, key=lambda k: abs(depth[k])))
     while todo:
         k = todo.popleft()
-        for n in g.successors(k):
+        for n in g.succ[k]:
             if n not in depth:
                 depth[n] = depth[k] + 1
                 todo.append(n)
-        for n in g.predecessors(k):
+        for n in g.pred[k]:
             if n not in depth:
                 depth[n] = depth[k] - 1
                 todo.append(n)
@@ -95,8 +94,20 @@ def _depths(graph: LineageGraph, focus: Sequence[str]) -> Dict[str, int]:
     return depth
 
 
-def _marks(graph: LineageGraph, key: str, focus: Iterable[str], hot: Iterable[str]) -> Tuple[str, ...]:
-    d = graph.graph.nodes[key]
+def _below(g: Shape, keys: Iterable[str]) -> Set[str]:
+    """``keys`` in ``g`` and everything downstream of them."""
+    out = {k for k in keys if k in g.nodes}
+    todo = deque(out)
+    while todo:
+        for n in g.succ[todo.popleft()]:
+            if n not in out:
+                out.add(n)
+                todo.append(n)
+    return out
+
+
+def _marks(g: Shape, key: str, focus: Iterable[str], hot: Iterable[str]) -> Tuple[str, ...]:
+    d = g.nodes[key]
     state = d["record"].state if d.get("record") is not None else d.get("state")
     out = []
     if key in focus:
@@ -110,9 +121,8 @@ def _marks(graph: LineageGraph, key: str, focus: Iterable[str], hot: Iterable[st
     return tuple(out)
 
 
-def _records(graph: LineageGraph, keys: Iterable[str], store: Optional[Store]) -> Dict[str, object]:
+def _records(g: Shape, keys: Iterable[str], store: Optional[Store]) -> Dict[str, object]:
     """The records of ``keys``: from the graph, else read in one batch per kind (a sketch)."""
-    g = graph.graph
     out = {k: g.nodes[k].get("record") for k in keys}
     missing = [k for k, r in out.items() if r is None]
     if missing:
@@ -130,23 +140,23 @@ def _group_id(bucket: Tuple) -> str:
     return f"g{depth}:{kind}:{type_name}:{','.join(marks)}"
 
 
-def view_of(graph: LineageGraph, *, tainted: Iterable[int] = (), min_group: int = MIN_GROUP,
+def view_of(graph: Union[LineageGraph, Shape], *, tainted: Iterable[int] = (), min_group: int = MIN_GROUP,
             expanded: Optional[Mapping[str, int]] = None, store: Optional[Store] = None) -> GraphView:
-    """The readable view of ``graph`` (focused on its roots). ``tainted`` are artifact ids
-    (marked with everything downstream of them); ``expanded`` maps a group id to how many of
-    its members to draw one by one (the rest stay grouped as "x N more"). A :func:`sketch`
-    needs ``store``: the records of the nodes drawn one by one are read from it."""
-    from .export import downstream_of, label_of
+    """The readable view of ``graph`` (focused on its roots): a :class:`LineageGraph` or the
+    :class:`Shape` of one. ``tainted`` are artifact ids (marked with everything downstream of
+    them); ``expanded`` maps a group id to how many of its members to draw one by one (the rest
+    stay grouped as "x N more"). A sketch or shape needs ``store``: the records of the nodes drawn
+    one by one are read from it."""
+    from .export import label_of
 
-    g = graph.graph
+    g = graph if isinstance(graph, Shape) else Shape.of(graph)
     expanded = dict(expanded or {})
-    focus = [r for r in graph.roots if r in g]
-    hot = downstream_of(graph, [f"a{i}" for i in tainted])
-    depth = _depths(graph, focus)
+    focus = [r for r in g.roots if r in g.nodes]
+    hot = _below(g, [f"a{i}" for i in tainted])
+    depth = _depths(g, focus)
     buckets: Dict[Tuple, List[str]] = {}
-    for k in g.nodes:
-        d = g.nodes[k]
-        marks = _marks(graph, k, focus, hot)
+    for k, d in g.nodes.items():
+        marks = _marks(g, k, focus, hot)
         buckets.setdefault((depth[k], d["kind"], d["type"], marks), []).append(k)
 
     split: List[Tuple[Tuple, List[str], List[str]]] = []
@@ -158,7 +168,7 @@ def view_of(graph: LineageGraph, *, tainted: Iterable[int] = (), min_group: int 
         else:
             shown = max(0, expanded.get(gid, 0))
             split.append((bucket, keys[:shown], keys[shown:]))
-    records = _records(graph, [k for _, singles, _ in split for k in singles], store)
+    records = _records(g, [k for _, singles, _ in split for k in singles], store)
     nodes: List[ViewNode] = []
     for (dep, kind, type_name, marks), singles, rest in split:
         gid = _group_id((dep, kind, type_name, marks))
@@ -175,7 +185,7 @@ def view_of(graph: LineageGraph, *, tainted: Iterable[int] = (), min_group: int 
         e = (holder[u], holder[v])
         counts[e] = counts.get(e, 0) + 1
     edges = sorted((u, v, c) for (u, v), c in counts.items())
-    return GraphView(_layout(nodes, edges), edges, g.number_of_nodes(), g.number_of_edges())
+    return GraphView(_layout(nodes, edges), edges, len(g.nodes), len(g.edges))
 
 
 def _layout(nodes: List[ViewNode], edges: List[Tuple[str, str, int]]) -> List[ViewNode]:

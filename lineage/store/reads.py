@@ -3,7 +3,7 @@ unpaged context reads are quadratic); some empty answers MLMD gives as NotFound 
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from ..errors import NotFound
 from ..records import Artifact, Context, Event, Execution
@@ -81,6 +81,10 @@ class Reads(StoreBase):
 
     def contexts_of_execution(self, execution_id: int) -> List[Context]:
         return [context_record(c) for c in self._list("reading contexts", self.mlmd.get_contexts_by_execution, execution_id)]
+
+    def contexts_of_executions(self, ids: Sequence[int]) -> Dict[int, List[Context]]:
+        """``{execution id: its contexts}`` for many executions (one MLMD call each here)."""
+        return {int(i): self.contexts_of_execution(int(i)) for i in dict.fromkeys(ids)}
 
     def contexts_of_artifact(self, artifact_id: int) -> List[Context]:
         return [context_record(c) for c in self._list("reading contexts", self.mlmd.get_contexts_by_artifact, artifact_id)]

@@ -138,6 +138,24 @@ class SqliteReads(TypeSync):
                 f"LIMIT ?", (int(context_id), int(limit or 100_000)))]
         return self.get_executions(ids) if kind == "execution" else self.get_artifacts(ids)
 
+    def contexts_of_executions(self, ids: Sequence[int]) -> Dict[int, List[Any]]:
+        """``{execution id: its contexts}`` from one read of MLMD's Association table, on SQLite
+        (it has no index by execution: MLMD's call per execution scans it, 16 ms each at 100k
+        executions); one MLMD call per execution elsewhere."""
+        db = self._sql_reader()
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        if db is None or not ids:
+            return super().contexts_of_executions(ids)  # type: ignore[misc]
+        with self._lock:
+            rows = db.execute(f"SELECT execution_id, context_id FROM Association "
+                              f"WHERE execution_id IN ({','.join(map(str, ids))}) ORDER BY id").fetchall()
+        by_id = {c.id: c for c in self.get_contexts(sorted({c for _, c in rows}))}
+        out: Dict[int, List[Any]] = {i: [] for i in ids}
+        for e, c in rows:
+            if c in by_id:
+                out[e].append(by_id[c])
+        return out
+
     def executions_producing(self, artifact_ids: Sequence[int]) -> List[Any]:
         """The executions with an OUTPUT event to any of these artifacts: their ids from the
         Event table's artifact index, then the records by id, on SQLite (MLMD's filter query

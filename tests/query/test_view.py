@@ -141,7 +141,15 @@ def test_a_sketch_draws_exactly_what_the_full_traversal_draws(synthetic, directi
             assert sorted(full.graph.edges) == sorted(shape.graph.edges)
             for k, d in shape.graph.nodes(data=True):
                 assert d["type"] == full.graph.nodes[k]["type"]
-            a, b = lin.view(full, expanded={"g1:execution:Ingest:": 3}), lin.view(shape, expanded={"g1:execution:Ingest:": 3})
+            plain = lin.shape(focus, direction, hops)   # the explorer's input: no networkx
+            assert list(plain.nodes) == list(shape.graph.nodes) and sorted(plain.edges) == sorted(shape.graph.edges)
+            assert all(plain.succ[k] == list(shape.graph.successors(k)) for k in plain.nodes)
+            assert {k: (d["kind"], d["type"], d["state"]) for k, d in plain.nodes.items()} == \
+                   {k: (d["kind"], d["type"], d["state"]) for k, d in shape.graph.nodes(data=True)}
+            opened = {"g1:execution:Ingest:": 3}
+            a, b, c = lin.view(full, expanded=opened), lin.view(shape, expanded=opened), lin.view(plain, expanded=opened)
             assert [(n.id, n.label, n.members, n.marks, n.x, n.y) for n in a.nodes] == \
-                   [(n.id, n.label, n.members, n.marks, n.x, n.y) for n in b.nodes]
-            assert a.edges == b.edges
+                   [(n.id, n.label, n.members, n.marks, n.x, n.y) for n in b.nodes] == \
+                   [(n.id, n.label, n.members, n.marks, n.x, n.y) for n in c.nodes]
+            assert a.edges == b.edges == c.edges
+            assert (c.graph_nodes, c.graph_edges) == (len(full), full.graph.number_of_edges())

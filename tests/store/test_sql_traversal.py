@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ml_metadata.errors import NotFoundError
 
 from lineage import Lineage, record
 from lineage.store.traversal import Traversal
@@ -49,3 +50,22 @@ def test_impact_and_sketch_agree_with_and_without_the_fast_path(store, monkeypat
     assert store.impact(info_hot).to_dict() == fast
     slow = store.sketch(info_hot, "downstream", 40)
     assert sorted(slow.graph.edges) == sorted(shape.graph.edges) and len(slow) == len(shape)
+
+
+def test_contexts_of_many_executions_are_mlmds(store):
+    """The explorer's Overview reads the runs of every endpoint's last change in one query: the
+    same contexts as MLMD's call per execution, an unknown id mapping to none."""
+    s = store.store
+    ids = [e.id for e in store.executions(limit=None)] + [10**6]
+    fast = s.contexts_of_executions(ids)
+    assert set(fast) == set(ids) and fast[10**6] == []
+    with_contexts = 0
+    for i in ids[:-1]:
+        try:
+            raw = sorted(c.id for c in s.mlmd.get_contexts_by_execution(i))
+        except NotFoundError:   # MLMD's answer for an execution in no context
+            raw = []
+        assert sorted(c.id for c in fast[i]) == raw
+        with_contexts += bool(raw)
+        assert {c.type for c in fast[i]} == {c.type for c in s.contexts_of_execution(i)}
+    assert with_contexts > len(ids) // 2
