@@ -1,19 +1,23 @@
-"""The two maintained graph components for Streamlit, side by side in headless Chromium: the
-same layered graph (positions given, no layout in the browser) drawn by st-cytoscape
-(Cytoscape.js, canvas; what the explorer uses) and by streamlit-flow-component (React Flow,
-one DOM element per node), at several sizes, rounds interleaved.
+"""Graph components for Streamlit, side by side in headless Chromium: the same layered graph
+(positions given, no layout in the browser) drawn by the explorer's own component
+(``app/graph_component``: Cytoscape.js's release file and 50 lines of JavaScript), by
+st-cytoscape (the same Cytoscape.js inside React and Streamlit's component library; what the
+explorer used before) and by streamlit-flow-component (React Flow, one DOM element per node), at
+several sizes, rounds interleaved.
 
-    .venv/bin/pip install streamlit-flow-component==1.6.1   # for this comparison only
+    .venv/bin/pip install st-cytoscape==0.0.5 streamlit-flow-component==1.6.1   # the other two sides
     .venv/bin/python bench/bench_graph_components.py [--sizes 30,300,3000] [--rounds 3]
 
 Measured per size and component: time from navigation until every node is drawn, and from a
 click on a node until the page's Python knows which node it was (the round trip a focus change
-needs). Answers checked: both draw exactly the nodes given, and both report the clicked node.
+needs). Answers checked: each draws exactly the nodes given and reports the clicked node. A side
+whose package is not installed is left out, and the output says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import subprocess
 import sys
@@ -32,15 +36,21 @@ cols = 10
 ids = [f"n{i}" for i in range(n)]
 pos = {k: ((i % cols) * 190.0, (i // cols) * 64.0) for i, k in enumerate(ids)}
 edges = [(ids[i], ids[i + 1]) for i in range(n - 1) if (i + 1) % cols]
-if which == "cytoscape":
+els = [{"data": {"id": k, "label": k}, "position": {"x": x, "y": y}} for k, (x, y) in pos.items()]
+els += [{"data": {"id": f"{u}-{v}", "source": u, "target": v}} for u, v in edges]
+style = [{"selector": "node", "style": {"label": "data(label)", "shape": "round-rectangle", "width": 150, "height": 42}},
+         {"selector": "edge", "style": {"curve-style": "bezier", "target-arrow-shape": "triangle"}}]
+if which == "lineage":
+    import streamlit.components.v1 as components
+    comp = components.declare_component("bench_lineage", path=sys.argv[3])
+    value = comp(elements=els, stylesheet=style, height=700, layout={"name": "preset", "fit": True}, minZoom=0.05,
+                 maxZoom=3, key="g", default={"nodes": [], "edges": []})
+    picked = (value or {}).get("nodes") or []
+elif which == "cytoscape":
     from pathlib import Path
     import streamlit.components.v1 as components
     import st_cytoscape
     comp = components.declare_component("bench_cy", path=str(Path(st_cytoscape.__file__).parent / "frontend/build"))
-    els = [{"data": {"id": k, "label": k}, "position": {"x": x, "y": y}} for k, (x, y) in pos.items()]
-    els += [{"data": {"id": f"{u}-{v}", "source": u, "target": v}} for u, v in edges]
-    style = [{"selector": "node", "style": {"label": "data(label)", "shape": "round-rectangle", "width": 150, "height": 42}},
-             {"selector": "edge", "style": {"curve-style": "bezier", "target-arrow-shape": "triangle"}}]
     value = comp(elements=els, stylesheet=style, width="100%", height="700px", layout={"name": "preset", "fit": True},
                  selectionType="single", userZoomingEnabled=True, userPanningEnabled=True, minZoom=0.05, maxZoom=3,
                  key="g", default={"nodes": [], "edges": []})
@@ -68,11 +78,11 @@ def one(page, port: int, which: str, n: int) -> tuple:
     page.goto(f"http://127.0.0.1:{port}/")
     page.wait_for_selector("iframe", timeout=120000)
     frame = page.query_selector("iframe").content_frame()
-    count = CY_COUNT if which == "cytoscape" else FLOW_COUNT
+    count = FLOW_COUNT if which == "flow" else CY_COUNT
     # React Flow draws only the nodes in view: wait for the first drawn, then count what it holds
     frame.wait_for_function(f"() => ({count})() > 0", timeout=120000)
     drawn = time.perf_counter() - t0
-    if which == "cytoscape":
+    if which != "flow":
         total = frame.evaluate(CY_COUNT)
         pos = frame.evaluate("""() => { const c = [...document.querySelectorAll('div')].find(d => d._cyreg);
             const n = c._cyreg.cy.getElementById('n0'); c._cyreg.cy.center(n); const r = c.getBoundingClientRect();
@@ -102,21 +112,27 @@ def main() -> None:
     app.write_text(APP)
     sizes = [int(s) for s in args.sizes.split(",")]
     results: dict = {}
+    sides = ["lineage"] + [w for w, mod in (("cytoscape", "st_cytoscape"), ("flow", "streamlit_flow"))
+                           if importlib.util.find_spec(mod) is not None]
+    missing = {"cytoscape", "flow"} - set(sides)
+    if missing:
+        print(f"left out (not installed; see the docstring): {', '.join(sorted(missing))}", file=sys.stderr)
     with sync_playwright() as p:
         browser = launch(p, chromium_path())
         for n in sizes:
             procs = {}
             try:
-                for which in ("cytoscape", "flow"):
+                for which in sides:
                     port = free_port()
                     procs[which] = (port, subprocess.Popen(
                         [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
                          "--server.port", str(port), "--server.address", "127.0.0.1",
-                         "--browser.gatherUsageStats", "false", "--", which, str(n)],
+                         "--browser.gatherUsageStats", "false", "--", which, str(n),
+                         str(ROOT / "app" / "graph_component")],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 time.sleep(4)
                 for r in range(args.rounds + 1):  # round 0 warms the server up, not counted
-                    for which in ("cytoscape", "flow"):
+                    for which in sides:
                         page = browser.new_page(viewport={"width": 1440, "height": 900})
                         drawn, click, total = one(page, procs[which][0], which, n)
                         page.close()

@@ -23,7 +23,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     config = parse_store_uri(args.store)
     if config.backend == "sqlite" and not config.path.exists():
         raise LineageError(f"no lineage store at {config.path}: record a run first, or pass --store")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+    # lineage.app.serve is Streamlit's command line, after importing what every page needs
+    cmd = [sys.executable, "-m", "lineage.app.serve", "run", str(app), "--server.headless", "true",
            "--server.address", args.host, "--server.port", str(args.port),
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer", "--"]
     if args.store:  # in the environment, not the command line: `ps` shows argv, passwords included

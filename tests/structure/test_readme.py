@@ -55,7 +55,9 @@ def test_architecture_section_names_every_module():
     block = README.read_text().split("## Architecture")[1].split("\n## ")[0]
     pkg = README.parent / "lineage"
     missing = []
-    for folder in (pkg, pkg / "store", pkg / "query", pkg / "record", pkg / "serving", pkg / "serving" / "server"):
+    folders = (pkg, pkg / "store", pkg / "query", pkg / "recorder", pkg / "serving", pkg / "serving" / "server")
+    assert all(f.is_dir() for f in folders), [str(f) for f in folders if not f.is_dir()]
+    for folder in folders:
         for module in sorted(folder.glob("*.py")):
             name = module.stem
             if name in ("__init__", "api", "cli", "synthetic"):

@@ -223,13 +223,13 @@ def test_served_explorer_in_headless_chromium(store, beacon):
             page.screenshot(path=str(shots / "serving.png"), full_page=True)
 
             page.goto(f"http://127.0.0.1:{port}/?artifact={store['odd'].id}")
-            page.get_by_text(SCRIPT, exact=False).first.wait_for(timeout=60000)
+            page.get_by_text(SCRIPT, exact=False).filter(visible=True).first.wait_for(timeout=60000)
             assert dialogs == []                 # the <script> was text, not code
             page.screenshot(path=str(shots / "artifact-with-script-text.png"), full_page=True)
 
             # A failed step's error message with Markdown and HTML in it: shown as its characters.
             page.goto(f"http://127.0.0.1:{port}/?page=runs&run=payload-run")
-            page.get_by_text("**bold text**", exact=False).first.wait_for(timeout=60000)
+            page.get_by_text("**bold text**", exact=False).filter(visible=True).first.wait_for(timeout=60000)
             page.wait_for_timeout(1500)  # give a renderer time to fetch, if it were going to
             assert page.get_by_text("![md image]", exact=False).count() >= 1
             links = page.locator(f'a[href*="127.0.0.1:{beacon.port}"]')

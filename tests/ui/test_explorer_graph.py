@@ -22,7 +22,12 @@ def fanned(tmp_path_factory):
     failed = record("Ingest", inputs={"raw": hot}, state="FAILED", store=lin).execution
     cached = record("Ingest", inputs={"raw": hot}, state="CACHED", store=lin).execution
     lin.taint(lin.node(f"a{info.modules[0]}"), "tokenizer bug")
-    yield {"uri": lin.uri, "info": info, "failed": failed, "cached": cached, "lin": lin}
+    from lineage.types import Dataset
+
+    wide = record("Upload", outputs={"data": Dataset.at(tmp_path_factory.mktemp("wide") / "wide.csv")}, store=lin).data
+    for _ in range(85):    # more readers than one click draws (40)
+        record("Score", inputs={"data": wide}, store=lin)
+    yield {"uri": lin.uri, "info": info, "failed": failed, "cached": cached, "lin": lin, "wide": wide}
     lin.close()
 
 
@@ -118,3 +123,20 @@ def test_a_served_version_built_on_the_tainted_module_warns_on_overview(ui, fann
     for name in hit:
         page.locator('[data-testid="stAlert"]', has_text=f"{name} serves version {now[name]}, made from tainted data") \
             .first.wait_for(timeout=60000)
+
+
+def test_each_click_on_a_group_draws_the_next_members(ui, fanned):
+    """A group of 85 draws 40 members per click: the same group node clicked twice (the same
+    value twice from the component) draws 80, the rest stays grouped."""
+    page, base = ui
+    page.goto(f"{base}/?page=graph&node=a{fanned['wide'].id}&direction=downstream&hops=1")
+    [group] = _by_label(graph_nodes(page), "x85 Score")
+    for shown, rest in ((40, 45), (80, 5)):
+        click_graph_node(page, group["id"])
+        for _ in range(60):
+            nodes = graph_nodes(page)
+            if _by_label(nodes, f"x{rest} more Score"):
+                break
+            page.wait_for_timeout(500)
+        singles = [n for n in nodes if n["label"].startswith("Score e")]
+        assert len(singles) == shown and [n["id"] for n in _by_label(nodes, f"x{rest} more Score")] == [group["id"]]

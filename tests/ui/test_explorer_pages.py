@@ -51,7 +51,7 @@ def _browse(uri, shots, checks):
 
 
 def _text(text):
-    return lambda page: page.get_by_text(text, exact=False).first.wait_for(timeout=30000)
+    return lambda page: page.get_by_text(text, exact=False).filter(visible=True).first.wait_for(timeout=30000)
 
 
 def _metric(label, value):

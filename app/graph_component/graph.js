@@ -1,0 +1,50 @@
+// The explorer's graph: Cytoscape.js in a Streamlit component (the iframe protocol of
+// streamlit.components.v1, without React or Arrow). Python sends the elements with their
+// positions, the style and the opening viewport; a tap on a node sends back
+// {nodes: [its id], edges: [], at: <time>} (``at`` makes every tap a new value, so a second tap
+// on the same group draws more of it). Nothing is sent when a drawing is made: a new drawing
+// costs no rerun of the page.
+(function () {
+  "use strict";
+  var box = document.getElementById("cy");
+  var cy = null;
+  var drawn = null;   // the arguments of the drawing on screen: a rerun with the same ones keeps pan and zoom
+  var height = 0;
+
+  function send(type, data) {
+    var msg = {isStreamlitMessage: true, type: type};
+    for (var k in data) { msg[k] = data[k]; }
+    window.parent.postMessage(msg, "*");
+  }
+
+  function render(args) {
+    if (args.height !== height) {
+      height = args.height;
+      box.style.height = height + "px";
+      send("streamlit:setFrameHeight", {height: height});
+    }
+    var key = JSON.stringify([args.elements, args.stylesheet, args.layout]);
+    if (key === drawn) {
+      return;
+    }
+    drawn = key;
+    if (cy) {
+      cy.destroy();
+    }
+    cy = cytoscape({
+      container: box, elements: args.elements, style: args.stylesheet, layout: args.layout,
+      minZoom: args.minZoom, maxZoom: args.maxZoom, wheelSensitivity: 0.3,
+      boxSelectionEnabled: false, autoungrabify: true, selectionType: "single"
+    });
+    cy.on("tap", "node", function (ev) {
+      send("streamlit:setComponentValue", {value: {nodes: [ev.target.id()], edges: [], at: Date.now()}, dataType: "json"});
+    });
+  }
+
+  window.addEventListener("message", function (ev) {
+    if (ev.data && ev.data.type === "streamlit:render") {
+      render(ev.data.args);
+    }
+  });
+  send("streamlit:componentReady", {apiVersion: 1});
+})();
