@@ -19,7 +19,7 @@ from lineage.query import observed_state, replay, replay_steps
 from lineage.query.graph import Shape
 from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
-from lineage.vocab import RUN_CONTEXT_TYPES, is_blessed, type_leaf
+from lineage.vocab import INPUT_EVENTS, RUN_CONTEXT_TYPES, is_blessed, type_leaf
 
 LISTED = 200  # rows of a node's consumers listed (a hot dataset has thousands): the newest
 PAGES = ["overview", "runs", "experiments", "artifacts", "data", "graph", "provenance", "impact", "serving", "compare"]
@@ -370,8 +370,9 @@ def q_node(uri: Optional[str], ref: str) -> Dict[str, Any]:
         d.update(uri=node.uri, state=node.state, fingerprint=node.fingerprint,
                  tainted=[f"a{t.artifact_id}: {t.reason}" for t in lin.taints_of(node)],
                  producers=[exec_row(e) for e in lin.producers(node)])
-        consumers = sorted(lin.consumers(node), key=lambda e: -e.id)
-        d.update(consumers=[exec_row(e) for e in consumers[:LISTED]], consumers_total=len(consumers))
+        total = len({e.execution_id for e in lin.events(node) if e.type in INPUT_EVENTS})
+        consumers = sorted(lin.consumers(node, newest=LISTED), key=lambda e: -e.id)
+        d.update(consumers=[exec_row(e) for e in consumers], consumers_total=total)
     elif isinstance(node, Execution):
         d.update(state=node.state, error=node.error, started=when(node.started),
                  duration_s=round(node.duration_s, 3) if node.duration_s is not None else None,

@@ -239,8 +239,9 @@ class Lineage:
     def producers(self, artifact: NodeRef) -> List[Execution]:
         return query.producers(self.store, self._id(artifact, "artifact"))
 
-    def consumers(self, artifact: NodeRef) -> List[Execution]:
-        return query.consumers(self.store, self._id(artifact, "artifact"))
+    def consumers(self, artifact: NodeRef, *, newest: Optional[int] = None) -> List[Execution]:
+        """The executions that read ``artifact``, oldest first; ``newest=N``: only the last N."""
+        return query.consumers(self.store, self._id(artifact, "artifact"), newest)
 
     def _id(self, ref: NodeRef, want: str) -> int:
         found = query.resolve_node(self.store, ref)

@@ -337,7 +337,7 @@ class Shape:
     """A traversal's shape in plain dicts (no networkx): what drawing a large neighbourhood
     needs. ``nodes`` maps a key (``a12``, ``e7``) to ``kind``, ``id``, ``type``, ``state`` and
     ``record`` (None unless read); ``edges`` follow the data, in the order found; ``succ`` and
-    ``pred`` are their adjacency. :func:`sketch` is the same shape as a :class:`LineageGraph`."""
+    ``pred`` are their adjacency (a node without edges on that side is absent). :func:`sketch` is the same shape as a :class:`LineageGraph`."""
 
     def __init__(self, nodes: Dict[str, Dict[str, Any]], edges: Sequence[Tuple[str, str]], roots: Sequence[str],
                  direction: str, max_hops: Optional[int] = None) -> None:
@@ -346,11 +346,18 @@ class Shape:
         self.roots = tuple(roots)
         self.direction = direction
         self.max_hops = max_hops
-        self.succ: Dict[str, List[str]] = {k: [] for k in nodes}
-        self.pred: Dict[str, List[str]] = {k: [] for k in nodes}
+        self.succ: Dict[str, List[str]] = {}   # only the nodes with an edge: use .get(key, ())
+        self.pred: Dict[str, List[str]] = {}
+        succ, pred = self.succ, self.pred
         for u, v in self.edges:
-            self.succ[u].append(v)
-            self.pred[v].append(u)
+            if u in succ:
+                succ[u].append(v)
+            else:
+                succ[u] = [v]
+            if v in pred:
+                pred[v].append(u)
+            else:
+                pred[v] = [u]
 
     def __repr__(self) -> str:
         return f"<Shape {self.direction} from {', '.join(self.roots)}: {len(self.nodes)} nodes, {len(self.edges)} edges>"

@@ -3,7 +3,7 @@ input and output artifacts by argument name."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from ..records import Artifact, Execution
 from ..store import Store
@@ -12,9 +12,9 @@ from ..vocab import INPUT_EVENTS, OUTPUT_EVENTS
 __all__ = ["producers", "consumers", "inputs", "outputs"]
 
 
-def _linked(store: Store, artifact_id: int, types: Sequence[str]) -> List[Execution]:
+def _linked(store: Store, artifact_id: int, types: Sequence[str], newest: Optional[int] = None) -> List[Execution]:
     ids = sorted({e.execution_id for e in store.events_of_artifacts([artifact_id]) if e.type in types})
-    return store.get_executions(ids)
+    return store.get_executions(ids if newest is None else ids[len(ids) - min(newest, len(ids)):])
 
 
 def producers(store: Store, artifact_id: int) -> List[Execution]:
@@ -22,9 +22,10 @@ def producers(store: Store, artifact_id: int) -> List[Execution]:
     return _linked(store, artifact_id, OUTPUT_EVENTS)
 
 
-def consumers(store: Store, artifact_id: int) -> List[Execution]:
-    """The executions that read ``artifact_id``."""
-    return _linked(store, artifact_id, INPUT_EVENTS)
+def consumers(store: Store, artifact_id: int, newest: Optional[int] = None) -> List[Execution]:
+    """The executions that read ``artifact_id``, by id (only the ``newest`` ones, if given: a
+    shared dataset is read by thousands)."""
+    return _linked(store, artifact_id, INPUT_EVENTS, newest)
 
 
 def _io(store: Store, execution_id: int, types: Sequence[str]) -> Dict[str, List[Artifact]]:

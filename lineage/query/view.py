@@ -69,7 +69,7 @@ def _depths(g: Shape, focus: Sequence[str]) -> Dict[str, int]:
         todo = deque(focus)
         while todo:
             k = todo.popleft()
-            for n in step[k]:
+            for n in step.get(k, ()):
                 if n not in seen:
                     seen[n] = seen[k] + 1
                     todo.append(n)
@@ -81,11 +81,11 @@ def _depths(g: Shape, focus: Sequence[str]) -> Dict[str, int]:
     todo = deque(sorted(depth, key=lambda k: abs(depth[k])))
     while todo:
         k = todo.popleft()
-        for n in g.succ[k]:
+        for n in g.succ.get(k, ()):
             if n not in depth:
                 depth[n] = depth[k] + 1
                 todo.append(n)
-        for n in g.pred[k]:
+        for n in g.pred.get(k, ()):
             if n not in depth:
                 depth[n] = depth[k] - 1
                 todo.append(n)
@@ -99,7 +99,7 @@ def _below(g: Shape, keys: Iterable[str]) -> Set[str]:
     out = {k for k in keys if k in g.nodes}
     todo = deque(out)
     while todo:
-        for n in g.succ[todo.popleft()]:
+        for n in g.succ.get(todo.popleft(), ()):
             if n not in out:
                 out.add(n)
                 todo.append(n)

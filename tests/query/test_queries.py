@@ -455,3 +455,19 @@ def test_tfx_runs_are_runs(tfx):
     assert r.type == "run" and r.name == "chicago_taxi_beam.2020-06-17T21:49:51.783778"
     assert [c.name for c in tfx.runs("chicago_taxi_beam")] == [r.name] and tfx.runs("other") == []
     assert len(tfx.run_steps(r.name)) == 9
+
+
+def test_producers_and_consumers_are_mlmds_events(lin, tmp_path):
+    """Producers and consumers against raw MLMD events; ``newest=N`` keeps the last N readers."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    data = record("Upload", outputs={"data": Dataset.at(tmp_path / "d.csv")}, store=lin)
+    readers = [record("Score", inputs={"data": data.data}, store=lin).execution.id for _ in range(5)]
+    record("Other", outputs={"x": Dataset.at(tmp_path / "x.csv")}, store=lin)   # unrelated
+    events = lin.store.mlmd.get_events_by_artifact_ids([data.data.id])
+    inputs = sorted(e.execution_id for e in events if e.type == metadata_store_pb2.Event.INPUT)
+    outputs = sorted(e.execution_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT)
+    assert [e.id for e in lin.consumers(data.data)] == inputs == readers
+    assert [e.id for e in lin.producers(data.data)] == outputs == [data.execution.id]
+    assert [e.id for e in lin.consumers(data.data, newest=2)] == readers[-2:]
+    assert lin.consumers(data.data, newest=0) == [] and len(lin.consumers(data.data, newest=50)) == 5
