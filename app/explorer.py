@@ -309,7 +309,9 @@ def show_node(uri: Optional[str], ref: str, *, narrow: bool = False) -> None:
     cols[0].json(plain(d["properties"]), expanded=True)
     cols[1].caption("custom properties / parameters")
     cols[1].json(plain(d["custom_properties"]), expanded=True)
-    if d["kind"] == "artifact":
+    if narrow:   # beside the graph: a few rows each, drawn as static tables (no data grid to load)
+        _panel_tables(d)
+    elif d["kind"] == "artifact":
         st.caption("produced by")
         st.dataframe(pd.DataFrame(d["producers"]), hide_index=True, width="stretch")
         total = d["consumers_total"]
@@ -326,9 +328,33 @@ def show_node(uri: Optional[str], ref: str, *, narrow: bool = False) -> None:
             st.markdown(" · ".join(f"a{r['id']} {md_text(type_leaf(r['type']))}: "
                                    f"[what produced it](?page=provenance&node=a{r['id']}), "
                                    f"[what it affects](?page=impact&node=a{r['id']})" for r in outputs))
-    if d.get("contexts"):
+    if d.get("contexts") and not narrow:
         st.caption("contexts")
         st.dataframe(pd.DataFrame(d["contexts"]), hide_index=True, width="stretch")
+
+
+PANEL_ROWS = 8  # rows per table in the graph's side panel; the artifact or run page lists them all
+
+
+def _panel_tables(d: Dict[str, Any]) -> None:
+    """The graph's side panel: the node's neighbours and contexts, a few rows each, as static
+    tables, with where to see the rest."""
+    if d["kind"] == "artifact":
+        parts = [("produced by", d["producers"], len(d["producers"])),
+                 ("consumed by", d["consumers"], d["consumers_total"])]
+    else:
+        parts = [(title, [dict(r, argument=k) for k, v in d[title].items() for r in v], None)
+                 for title in ("inputs", "outputs")]
+    parts.append(("contexts", d.get("contexts") or [], None))
+    for title, rows, total in parts:
+        total = len(rows) if total is None else total
+        if not rows:
+            continue
+        keep = ["id", "type", "state", "argument", "name"]
+        shown = [{k: r[k] for k in keep if k in r} for r in rows[:PANEL_ROWS]]
+        st.caption(title + (f" ({total}; {len(shown)} here, all on the "
+                            f"{'Artifacts' if d['kind'] == 'artifact' else 'Runs'} page)" if total > len(shown) else ""))
+        st.table(pd.DataFrame(shown).astype(str).set_index("id"))
 
 
 def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
@@ -512,7 +538,6 @@ def page_graph(uri: Optional[str], lin: Lineage) -> None:
     left, right = st.columns([5, 2])
     with left:
         graph_view.draw(view, key="graph_canvas", on_change=_graph_click)
-        st.markdown(graph_view.legend(view), unsafe_allow_html=True)  # every text in it is escaped
         groups = sum(1 for n in view.nodes if n.group)
         note = f"{g['size']} nodes, {g['edges']} edges, drawn as {len(view.nodes)}"
         if groups:

@@ -9,7 +9,6 @@ takes the same time whatever the store's size, and the same view always looks th
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -92,21 +91,20 @@ def draw(view: GraphView, *, key: str, on_change: Callable[[], None]) -> Optiona
     ``{"nodes": [its id], "edges": [], "at": <ms>}`` (every click a new value)."""
     height = height_of(view)
     return _component()(elements=elements(view), stylesheet=STYLESHEET, height=height, layout=_opening(view, height),
-                        minZoom=0.1, maxZoom=3.0, key=key, default={"nodes": [], "edges": []}, on_change=on_change)
+                        legend=legend(view), minZoom=0.1, maxZoom=3.0, key=key, default={"nodes": [], "edges": []},
+                        on_change=on_change)
 
 
-def legend(view: GraphView) -> str:
-    """HTML (every text escaped) naming the colours of the types drawn and the marks."""
+def legend(view: GraphView) -> List[Dict[str, str]]:
+    """The legend drawn under the graph (in the component, as text): the colour of each type
+    drawn, then the marks; each item ``{"label", "fill", "border"}``."""
     seen: Dict[str, str] = {}
     for n in sorted(view.nodes, key=lambda n: (n.kind, n.type)):
         seen.setdefault(n.type.rsplit(".", 1)[-1], style_of(n.kind, n.type)[1])
-    chip = ('<span style="display:inline-block;margin:0 10px 4px 0;padding:1px 6px;border:{b};'
-            'background:{f};font-size:12px">{t}</span>')
-    parts = [chip.format(b="1px solid #64748b", f=f, t=html.escape(t)) for t, f in seen.items()]
+    items = [{"label": t, "fill": f, "border": "1px solid #64748b"} for t, f in seen.items()]
     marks = [("focus", f"3px solid {FOCUS_COLOUR}", NEUTRAL_ARTIFACT[1]),
              ("FAILED", f"3px solid {FAILED_COLOUR}", NEUTRAL_ARTIFACT[1]),
              ("CACHED (reused, made nothing)", "2px dashed #64748b", NEUTRAL_ARTIFACT[1]),
              ("tainted, or downstream of a taint", f"1px solid {FAILED_COLOUR}", TAINT_COLOUR),
              ("xN: N of one type at one depth (click to expand)", "4px double #64748b", NEUTRAL_ARTIFACT[1])]
-    parts += [chip.format(b=b, f=f, t=html.escape(t)) for t, b, f in marks]
-    return "<div>" + "".join(parts) + "</div>"
+    return items + [{"label": t, "fill": f, "border": b} for t, b, f in marks]

@@ -1,6 +1,6 @@
 // The explorer's graph: Cytoscape.js in a Streamlit component (the iframe protocol of
 // streamlit.components.v1, without React or Arrow). Python sends the elements with their
-// positions, the style and the opening viewport; a tap on a node sends back
+// positions, the style, the opening viewport and the legend (drawn under it); a tap on a node sends back
 // {nodes: [its id], edges: [], at: <time>} (``at`` makes every tap a new value, so a second tap
 // on the same group draws more of it). Nothing is sent when a drawing is made: a new drawing
 // costs no rerun of the page.
@@ -10,6 +10,7 @@
   var cy = null;
   var drawn = null;   // the arguments of the drawing on screen: a rerun with the same ones keeps pan and zoom
   var height = 0;
+  var frame = 0;   // the iframe's height: the drawing and its legend
 
   function send(type, data) {
     var msg = {isStreamlitMessage: true, type: type};
@@ -17,11 +18,26 @@
     window.parent.postMessage(msg, "*");
   }
 
+  function drawLegend(items) {
+    var legend = document.getElementById("legend");
+    legend.textContent = "";
+    (items || []).forEach(function (item) {   // text only: a type name is never markup
+      var chip = document.createElement("span");
+      chip.textContent = item.label;
+      chip.style.background = item.fill;
+      chip.style.border = item.border;
+      legend.appendChild(chip);
+    });
+    return legend.offsetHeight;
+  }
+
   function render(args) {
-    if (args.height !== height) {
+    var total = args.height + drawLegend(args.legend);
+    if (args.height !== height || total !== frame) {
       height = args.height;
+      frame = total;
       box.style.height = height + "px";
-      send("streamlit:setFrameHeight", {height: height});
+      send("streamlit:setFrameHeight", {height: frame});
     }
     var key = JSON.stringify([args.elements, args.stylesheet, args.layout]);
     if (key === drawn) {
@@ -40,6 +56,14 @@
       send("streamlit:setComponentValue", {value: {nodes: [ev.target.id()], edges: [], at: Date.now()}, dataType: "json"});
     });
   }
+
+  window.addEventListener("resize", function () {   // a narrower frame wraps the legend onto more lines
+    var total = height + document.getElementById("legend").offsetHeight;
+    if (height && total !== frame) {
+      frame = total;
+      send("streamlit:setFrameHeight", {height: frame});
+    }
+  });
 
   window.addEventListener("message", function (ev) {
     if (ev.data && ev.data.type === "streamlit:render") {

@@ -3,6 +3,7 @@ app in headless Chromium through Playwright."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -104,8 +105,9 @@ def test_graph_page_draws_the_lineage_and_marks_taints(store):
     assert "tainted" in g["nodes"][f"a{store['module2'].id}"]["classes"]   # the tainted module, in red
     assert "tainted" not in g["nodes"][f"a{store['raw'].id}"]["classes"]
     assert f"tainted: a{store['module2'].id}" in texts(at)
-    legend = " ".join(m.value for m in at.markdown)
-    assert "HubModule" in legend and "CACHED" in legend
+    [graph] = at.get("component_instance")
+    legend = [item["label"] for item in json.loads(graph.proto.json_args)["legend"]]   # drawn under the graph
+    assert "HubModule" in legend and "CACHED (reused, made nothing)" in legend and "Model" in legend
 
 
 def test_serving_page_timeline_and_rollback_commands(store):

@@ -90,7 +90,8 @@ def test_taint_marks_everything_downstream_of_the_tainted_module(ui, fanned):
     nodes = graph_nodes(page)
     assert nodes and all("tainted" in n["classes"] for n in nodes)
     assert any(n["label"].startswith("x") and "Train" in n["label"] for n in nodes)
-    page.get_by_text("tainted, or downstream of a taint").first.wait_for(timeout=30000)   # the legend
+    frame = page.frame_locator('iframe[title*="lineage_graph"]')
+    frame.get_by_text("tainted, or downstream of a taint").wait_for(timeout=30000)   # the legend, under the graph
     page.get_by_text(f"tainted: {module}", exact=False).first.wait_for(timeout=30000)
 
 
