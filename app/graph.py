@@ -73,8 +73,10 @@ def _opening(view: GraphView, height: int) -> Dict[str, Any]:
     if w * ZOOM <= WIDTH and h * ZOOM <= height:
         return {"name": "preset", "fit": True, "padding": 30}
     focus = next((n for n in view.nodes if "focus" in n.marks), view.nodes[0])
-    left = min(xs)
-    at_x = 100.0 if focus.x - left < X_STEP / 2 else WIDTH / 2
+    left, right = min(xs), max(xs)
+    # a focus in the first column (downstream) opens at the left edge, in the last (upstream) at the
+    # right edge, so that what it leads to or came from fills the view; otherwise in the middle
+    at_x = 100.0 if focus.x - left < X_STEP / 2 else WIDTH - 100.0 if right - focus.x < X_STEP / 2 else WIDTH / 2
     return {"name": "preset", "fit": False, "zoom": ZOOM,
             "pan": {"x": at_x - focus.x * ZOOM, "y": height / 2 - focus.y * ZOOM}}
 

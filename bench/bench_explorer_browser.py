@@ -2,11 +2,11 @@
 ui`, timed from navigation until the page has finished running and drawn (the graph: every node
 on the canvas), on the example store and on the large synthetic store, with screenshots.
 
-    .venv/bin/python bench/bench_explorer_browser.py [--store URI] [--large URI] [--rounds 3]
+    .venv/bin/python bench/bench_explorer_browser.py [--store URI] [--large URI --large-label NAME ...] [--rounds 3]
 
 --store defaults to the example pipeline's store (./.lineage/metadata.sqlite; run scripts/example
-first); --large to bench/.cache/synthetic-12500-1000.sqlite (built once with lineage.synthetic,
-about 100k executions, if absent). Cold: a page's first visit on a fresh server (empty caches),
+first); --large (repeatable, each with its --large-label) to bench/.cache/synthetic-12500-1000.sqlite
+(built once with lineage.synthetic, about 100k executions, if absent). Cold: a page's first visit on a fresh server (empty caches),
 reached from the sidebar in one browser tab; the hot dataset's deep links in a new tab. Warm: the
 page run again in place (Streamlit's rerun, as after any click; caches full). Rounds alternate;
 medians with min and max. Screenshots go to test-output/screenshots/bench-<store>-<page>.png.
@@ -213,11 +213,28 @@ def _cell(values: list) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
+def _build_if_absent(large: Path) -> None:
+    if large.exists():
+        return
+    from lineage import Lineage
+    from lineage.synthetic import generate
+
+    large.parent.mkdir(parents=True, exist_ok=True)
+    print(f"building {large} (12,500 runs, about 100k executions; a few minutes, once)", file=sys.stderr)
+    lin = Lineage.open(f"sqlite:///{large}")
+    generate(lin, runs=12500, hot_runs=1000, datasets=8, endpoints=20,
+             progress=lambda d, t: print(f"\r  {d}/{t} runs", end="", file=sys.stderr))
+    lin.close()
+    print(file=sys.stderr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", default=str(ROOT / ".lineage" / "metadata.sqlite"))
-    ap.add_argument("--large", default=str(ROOT / "bench" / ".cache" / "synthetic-12500-1000.sqlite"))
-    ap.add_argument("--large-label", default="100k", help="how the large store is named in the results")
+    ap.add_argument("--large", action="append",
+                    help="a large store (repeatable; default bench/.cache/synthetic-12500-1000.sqlite)")
+    ap.add_argument("--large-label", action="append",
+                    help="how each --large store is named in the results, in the same order (default 100k)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="also write the figures to this file (bench/run_all reads it)")
     args = ap.parse_args()
@@ -225,20 +242,15 @@ def main() -> None:
 
     from explorer_helpers import chromium_path, launch
 
-    large = Path(args.large.replace("sqlite:///", ""))
-    if not large.exists():
-        from lineage import Lineage
-        from lineage.synthetic import generate
-
-        large.parent.mkdir(parents=True, exist_ok=True)
-        print(f"building {large} (12,500 runs, about 100k executions; a few minutes, once)", file=sys.stderr)
-        lin = Lineage.open(f"sqlite:///{large}")
-        generate(lin, runs=12500, hot_runs=1000, datasets=8, endpoints=20,
-                 progress=lambda d, t: print(f"\r  {d}/{t} runs", end="", file=sys.stderr))
-        lin.close()
-        print(file=sys.stderr)
-    stores = (("example", args.store, pages_for(args.store, False)),
-              (args.large_label, str(large), pages_for(str(large), True)))
+    larges = [Path(x.replace("sqlite:///", "")) for x in (args.large or [str(ROOT / "bench" / ".cache" /
+                                                                            "synthetic-12500-1000.sqlite")])]
+    labels = args.large_label or ["100k"]
+    if len(labels) != len(larges):
+        ap.error("give one --large-label per --large")
+    for large in larges:
+        _build_if_absent(large)
+    stores = [("example", args.store, pages_for(args.store, False))] + \
+        [(label, str(large), pages_for(str(large), True)) for label, large in zip(labels, larges)]
     results: dict = {}
     with sync_playwright() as p:
         browser = launch(p, chromium_path())
