@@ -683,7 +683,8 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
         return
     history = q_history(uri, name)
     state = q_state(uri, name)
-    st.text(f"serving now: version {state['version']}" + (" (pinned)" if state["pinned"] else "")
+    st.text("serving now: " + ("nothing" if state["version"] is None else f"version {state['version']}")
+            + (" (pinned)" if state["pinned"] else "")
             + (f"; labels {state['labels']}" if state["labels"] else "") + f"; since {state['since']}"
             + (" (as the server reported)" if state.get("source") == "observed" else ""))
     if state["version"] is not None:

@@ -111,7 +111,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     text = table(rows, ["when", "action", "version", "label", "state", "execution", "by", "forced"])
     at = f"at {args.at}" if args.at else "now"
     labels = ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())) or "-"
-    text += (f"\nserving {at}: version {state.version}" + (" (pinned)" if state.pinned else "")
+    text += (f"\nserving {at}: " + ("nothing" if state.version is None else f"version {state.version}")
+             + (" (pinned)" if state.pinned else "")
              + f"; labels: {labels} " + ("(as servers reported)" if state.source == "observed"
                                           else "(from the recorded changes)"))
     data: Dict[str, Any] = {"events": json_rows, "state": state.to_dict()}

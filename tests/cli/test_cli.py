@@ -167,6 +167,8 @@ def test_provenance_impact_history_diff(served):
     assert lines[-1] == "serving now: version 1 (pinned); labels: stable=1 (from the recorded changes)"
     r = cli("history", "reviews", "--at", "1970-01-01T00:40:00Z", "--store", lin.uri)
     assert r.stdout.splitlines()[-1].startswith("serving at 1970-01-01T00:40:00Z: version 2")
+    r = cli("history", "reviews", "--at", "1970-01-01T00:00:10Z", "--store", lin.uri)   # before the first push
+    assert r.stdout.splitlines()[-1].startswith("serving at 1970-01-01T00:00:10Z: nothing; labels: -")
 
     r = cli("diff", f"a{m1.id}", f"a{m2.id}", "--store", lin.uri)
     assert "parameters:\n  lr: 0.01 -> 0.05" in r.stdout

@@ -167,6 +167,16 @@ def test_empty_store_shows_a_first_run_page(tmp_path):
     assert "@step" in at.code[0].value
 
 
+def test_an_endpoint_whose_only_push_failed_serves_nothing(tmp_path):
+    from helpers import record_pipeline, record_push
+
+    lin = Lineage.open(f"sqlite:///{tmp_path / 'metadata.sqlite'}")
+    _, _, _, model, ev = record_pipeline(lin, tmp_path)
+    record_push(lin, model, ev.blessing, 1, at=1000.0, state="FAILED", name="ghost")
+    at = app(lin.uri, page="serving", model="ghost")
+    assert "serving now: nothing; since" in texts(at) and "version None" not in texts(at)
+
+
 def test_works_on_the_upgraded_tfx_store(tfx_store, tmp_path):
     from lineage.store import upgrade_store
     from lineage.uris import parse_store_uri
