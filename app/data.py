@@ -63,6 +63,18 @@ ICON_ERROR, ICON_WARNING, ICON_INFO, ICON_OK = ":material/error:", ":material/wa
     ":material/check_circle:"
 
 
+def md_table(rows: List[Dict[str, Any]]) -> str:
+    """A Markdown table of ``rows`` (the keys of the first are the columns), every cell escaped
+    as :func:`md_text` does: drawn by the page's own Markdown renderer, without the data grid or
+    Arrow code a DataFrame element loads."""
+    cols = list(rows[0]) if rows else []
+
+    def cell(v: Any) -> str:
+        return md_text("" if v is None else str(v).replace("\n", " "))
+    return ("| " + " | ".join(cell(c) for c in cols) + " |\n|" + "---|" * len(cols) + "\n"
+            + "".join("| " + " | ".join(cell(r.get(c)) for c in cols) + " |\n" for r in rows))
+
+
 def error_text(title: str, text: Any) -> None:
     """An error box with our own ``title``, and stored or user-given text below it as plain
     text: Markdown elements would render its links (GFM turns bare URLs into links even when

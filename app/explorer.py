@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lineage import Lineage  # noqa: E402
 from lineage.app.data import (ICON_ERROR, ICON_INFO, ICON_OK, ICON_WARNING, PAGES, TITLES, chart_bar, chart_curves, chart_parallel, chart_steps,  # noqa: E402
-                              error_text, md_text, open_store, q_counts, q_curves, q_diff, q_endpoints, q_find,
+                              error_text, md_table, md_text, open_store, q_counts, q_curves, q_diff, q_endpoints, q_find,
                               q_history, q_impact, q_metric_names, q_metrics, q_node, q_provenance, q_run_notes,
                               q_run_steps, q_runs, q_runs_frame, q_state, q_step_log, q_traffic, q_version_checks,
                               q_view,
@@ -304,11 +304,17 @@ def show_node(uri: Optional[str], ref: str, *, narrow: bool = False) -> None:
             with st.expander("Log: what the step printed and logged" + (" (with its traceback)" if d["error"] else ""),
                              expanded=bool(d["error"])):
                 st.code(log_text[-20000:], language="text")
-    cols = [st.container(), st.container()] if narrow else st.columns(2)
-    cols[0].caption("properties")
-    cols[0].json(plain(d["properties"]), expanded=True)
-    cols[1].caption("custom properties / parameters")
-    cols[1].json(plain(d["custom_properties"]), expanded=True)
+    if narrow:   # beside the graph: as plain text (no JSON viewer or syntax highlighter to load)
+        st.caption("properties")
+        st.text(json.dumps(plain(d["properties"]), indent=1, default=str))
+        st.caption("custom properties / parameters")
+        st.text(json.dumps(plain(d["custom_properties"]), indent=1, default=str))
+    else:
+        cols = st.columns(2)
+        cols[0].caption("properties")
+        cols[0].json(plain(d["properties"]), expanded=True)
+        cols[1].caption("custom properties / parameters")
+        cols[1].json(plain(d["custom_properties"]), expanded=True)
     if narrow:   # beside the graph: a few rows each, drawn as static tables (no data grid to load)
         _panel_tables(d)
     elif d["kind"] == "artifact":
@@ -351,10 +357,10 @@ def _panel_tables(d: Dict[str, Any]) -> None:
         if not rows:
             continue
         keep = ["id", "type", "state", "argument", "name"]
-        shown = [{k: r[k] for k in keep if k in r} for r in rows[:PANEL_ROWS]]
+        shown = [{k: type_leaf(r[k]) if k == "type" else r[k] for k in keep if k in r} for r in rows[:PANEL_ROWS]]
         st.caption(title + (f" ({total}; {len(shown)} here, all on the "
                             f"{'Artifacts' if d['kind'] == 'artifact' else 'Runs'} page)" if total > len(shown) else ""))
-        st.table(pd.DataFrame(shown).astype(str).set_index("id"))
+        st.markdown(md_table(shown))
 
 
 def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
