@@ -294,3 +294,15 @@ def test_provenance_and_impact_reports_on_screen(store):
     assert [m.value for m in at.metric][:4] == ["1", "1", "1", "0"]
     at = app(store["uri"], page="impact", node="a99999")
     assert any("Cannot show the impact of 'a99999'" in e.value for e in at.error)
+
+
+def test_panel_tables_escape_what_the_store_holds():
+    """The graph's side panel draws its tables as Markdown: a cell's pipes, links and newlines
+    stay text and never break the table."""
+    from lineage.app.data import md_table
+
+    text = md_table([{"id": 7, "name": "a|b [x](http://127.0.0.1:9/) **bold**\nnext"}, {"id": 8, "name": None}])
+    lines = text.splitlines()
+    assert lines[0] == "| id | name |" and lines[1] == "|---|---|" and len(lines) == 4
+    assert "a\\|b \\[x\\]\\(http\\:\\/\\/127\\.0\\.0\\.1\\:9\\/\\) \\*\\*bold\\*\\* next" in lines[2]
+    assert lines[3] == "| 8 |  |"
