@@ -191,7 +191,7 @@ def q_endpoints(uri: Optional[str]) -> List[Dict[str, Any]]:
     names = lin.serving_endpoints()
     now = lin.serving_now(names)
     changes = {name: lin.last_serving_change(name) for name in names}
-    contexts = lin.store.contexts_of_executions([ev.id for ev in changes.values() if ev is not None])
+    contexts = lin.contexts_of_executions([ev for ev in changes.values() if ev is not None])
     any_taint = bool(lin.tainted())   # none in the store: nothing served can be made from one
     out = []
     for name in names:

@@ -257,6 +257,11 @@ class Lineage:
             return self.store.contexts_of_artifact(found.id)
         return self.store.parent_contexts(found.id)
 
+    def contexts_of_executions(self, executions: Sequence[Execution]) -> Dict[int, List[Context]]:
+        """``{execution id: its contexts}`` for many executions at once (on SQLite one read of
+        MLMD's Association table, which has no index by execution)."""
+        return self.store.contexts_of_executions([e.id for e in executions])
+
     def type_names(self, kind: str) -> List[str]:
         """The names of the ``artifact``, ``execution`` or ``context`` types the store holds."""
         return self.store.type_names(kind)
@@ -288,8 +293,8 @@ class Lineage:
         return query.sketch(self.store, [self._lineage_root(node)], direction, max_hops)
 
     def shape(self, node: NodeRef, direction: str = "both", max_hops: Optional[int] = None) -> Shape:
-        """:meth:`sketch` in plain dicts, without building a networkx graph (for :meth:`view`:
-        what the explorer draws; 26k nodes in about a third of the time)."""
+        """:meth:`sketch` in plain dicts, without networkx (for :meth:`view`, as the explorer's
+        graph page draws it: no networkx import, and about 1.3x faster on 26k nodes)."""
         return query.shape(self.store, [self._lineage_root(node)], direction, max_hops)
 
     def _lineage_root(self, node: NodeRef) -> Tuple[str, int]:

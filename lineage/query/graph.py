@@ -337,7 +337,8 @@ class Shape:
     """A traversal's shape in plain dicts (no networkx): what drawing a large neighbourhood
     needs. ``nodes`` maps a key (``a12``, ``e7``) to ``kind``, ``id``, ``type``, ``state`` and
     ``record`` (None unless read); ``edges`` follow the data, in the order found; ``succ`` and
-    ``pred`` are their adjacency (a node without edges on that side is absent). :func:`sketch` is the same shape as a :class:`LineageGraph`."""
+    ``pred`` are their adjacency (a node without edges on that side is absent). :func:`sketch`
+    is the same shape as a :class:`LineageGraph`."""
 
     def __init__(self, nodes: Dict[str, Dict[str, Any]], edges: Sequence[Tuple[str, str]], roots: Sequence[str],
                  direction: str, max_hops: Optional[int] = None) -> None:

@@ -69,3 +69,6 @@ def test_contexts_of_many_executions_are_mlmds(store):
         with_contexts += bool(raw)
         assert {c.type for c in fast[i]} == {c.type for c in s.contexts_of_execution(i)}
     assert with_contexts > len(ids) // 2
+    some = store.executions(limit=5)
+    assert {i: [c.id for c in cs] for i, cs in store.contexts_of_executions(some).items()} == \
+           {e.id: [c.id for c in fast[e.id]] for e in some}   # the same through Lineage
