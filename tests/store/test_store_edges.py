@@ -85,7 +85,7 @@ def test_debug_logs_and_ps_never_show_the_password(mariadb, tmp_path):
     try:
         time.sleep(2)
         cmdline = Path(f"/proc/{ui.pid}/cmdline").read_bytes().decode(errors="replace")
-        assert "streamlit" in cmdline and mariadb.password not in cmdline
+        assert "explorer.py" in cmdline and mariadb.password not in cmdline   # the explorer's server
     finally:
         ui.terminate()
         ui.wait(30)

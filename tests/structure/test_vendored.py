@@ -23,8 +23,11 @@ def test_vendored_javascript_is_the_pinned_release():
 def test_the_component_files_are_package_data():
     import glob
 
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["lineage.app"]
-    served = {Path(p).name for pattern in data for p in glob.glob(str(ROOT / "app" / pattern))}
-    assert {"index.html", "graph.js", "cytoscape.min.js"} <= served
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "lineage.app.graph_component" in tool["packages"]
+    folder = ROOT / tool["package-dir"]["lineage.app.graph_component"]
+    data = tool["package-data"]["lineage.app.graph_component"]
+    served = {Path(p).name for pattern in data for p in glob.glob(str(folder / pattern))}
+    assert {"index.html", "graph.js", "cytoscape.min.js", "vendored.json"} <= served
     html = (ROOT / "app" / "graph_component" / "index.html").read_text()
     assert all(f'src="{name}"' in html for name in ("cytoscape.min.js", "graph.js"))
