@@ -170,7 +170,8 @@ def test_one_top_level_import_name():
     setup = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert {p.split(".")[0] for p in setup["packages"]} == {"lineage"}
     assert setup["package-dir"] == {"lineage": "lineage", "lineage.components": "components",
-                                    "lineage.app": "app", "lineage.schemas": "schemas"}
+                                    "lineage.app": "app", "lineage.app.graph_component": "app/graph_component",
+                                    "lineage.schemas": "schemas"}
     for stray in ("components", "app", "schemas"):
         for name, path in modules().items():
             for target, _, line in imports(name, path, modules()):
