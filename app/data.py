@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from lineage import Lineage
-from lineage.query import observed_state, replay, replay_steps
+from lineage.query import replay_steps
 from lineage.query.graph import Shape
 from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
@@ -241,10 +241,12 @@ def q_version_checks(uri: Optional[str], model: str, version: int) -> Dict[str, 
 @st.cache_data(ttl=30, show_spinner=False)
 def q_state(uri: Optional[str], model: str) -> Dict[str, Any]:
     """The serving state now and the serving version after each effective event (one replay)."""
-    history = open_store(uri).serving_history(model)
+    lin = open_store(uri)
+    history = lin.serving_history(model)
     timeline = [(ev.time, after.version) for ev, after in replay_steps(model, history)]
-    state = observed_state(replay(model, history), history, None)   # what servers reported, if any
+    state = lin.state_of(model, history)   # what servers reported, if any, by their leases
     return {"version": state.version, "pinned": state.pinned, "source": state.source,
+            "stale": state.describe() if state.stale else "",
             "labels": ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())),
             "since": when(state.since), "timeline": timeline}
 

@@ -689,6 +689,8 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
         return
     history = q_history(uri, name)
     state = q_state(uri, name)
+    if state.get("stale"):
+        st.warning("serving now: " + md_text(state["stale"]) + ". `lineage doctor` lists lost servers.", icon=ICON_WARNING)
     st.text("serving now: " + ("nothing" if state["version"] is None else f"version {state['version']}")
             + (" (pinned)" if state["pinned"] else "")
             + (f"; labels {state['labels']}" if state["labels"] else "") + f"; since {state['since']}"

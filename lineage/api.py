@@ -332,6 +332,13 @@ class Lineage:
     def served_at(self, model_name: str, when: Any = "now") -> ServingState:
         return query.served_at(self.store, model_name, when)
 
+    def state_of(self, model_name: str, history: Sequence[ServingEvent], until: Optional[float] = None) -> ServingState:
+        """The serving state ``history`` (from :meth:`serving_history`) adds up to at ``until``
+        (None: now), read with the reporting servers' leases: what :meth:`served_at` answers,
+        without reading the history again."""
+        return query.observed_state(query.replay(model_name, history, until), history, until,
+                                    query.leases_for(self.store, history))
+
     def serving_now(self, model_names: Sequence[str]) -> Dict[str, Optional[int]]:
         """The version serving now of each model (None where nothing serves)."""
         return query.serving_now(self.store, model_names)
@@ -375,13 +382,20 @@ class Lineage:
 
     def doctor(self, *, fix: bool = False, check_files: bool = True) -> Tuple[HealthReport, Optional[Execution]]:
         """What is inconsistent (abandoned RUNNING executions and runs, missing files, unknown
-        served versions); with ``fix=True`` the abandoned rows are closed, recorded as a ``Doctor``
-        execution (returned): a serving change that took effect (its version's files are in place,
-        the model config says what it wrote) COMPLETE, everything else FAILED."""
+        served versions, lost model servers, request logs a crashed server left unfinished); with
+        ``fix=True`` they are closed, recorded as a ``Doctor`` execution (returned, its ``closed``
+        property saying what became of each): a serving change that took effect (its version's
+        files are in place, the model config says what it wrote) COMPLETE, other abandoned rows
+        FAILED, a lost server's versions END ("server lost"), an unfinished log RECOVERED."""
+        import dataclasses
+
+        from .serving.health import serving_closers
         from .serving.settle import settle
 
         report = query.check_health(self.store, check_files=check_files)
-        return report, (recorder.repair(self.store, report, settle) if fix else None)
+        findings, closers = serving_closers(self.store, report.servers)
+        report = dataclasses.replace(report, findings=report.findings + findings)
+        return report, (recorder.repair(self.store, report, settle, closers) if fix else None)
 
     # ------------------------------------------------------------------- serving
 

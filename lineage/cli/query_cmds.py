@@ -111,7 +111,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     text = table(rows, ["when", "action", "version", "label", "state", "execution", "by", "forced"])
     at = f"at {args.at}" if args.at else "now"
     labels = ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())) or "-"
-    text += (f"\nserving {at}: " + ("nothing" if state.version is None else f"version {state.version}")
+    text += (f"\nserving {at}: " + state.describe()
              + (" (pinned)" if state.pinned else "")
              + f"; labels: {labels} " + ("(as servers reported)" if state.source == "observed"
                                           else "(from the recorded changes)"))
@@ -132,7 +132,12 @@ def _check_serving(lin: Lineage, args: argparse.Namespace) -> List[str]:
     from ..serving.config import default_config_path
     from ..serving.observe import check
 
-    client = ServingClient(args.server, None, timeout=10.0)
+    server = args.server
+    if server is None:   # the server that reported what serves, as it recorded its own address
+        state = lin.served_at(args.model, "now")
+        reporters = [e.server for e in lin.serving_history(args.model) if e.action == "observed" and e.server]
+        server = state.reported_by or (reporters[-1] if reporters else "127.0.0.1:8500")
+    client = ServingClient(server, None, timeout=10.0)
     try:
         config = Path(args.config) if args.config else default_config_path(lin.artifact_root)
         return check(lin.store, args.model, client, config)
@@ -257,7 +262,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--at", default=None, metavar="WHEN", help="which version served then (ISO time)")
     p.add_argument("--check", action="store_true",
                    help="compare the answer with the live server and its model config; exit 1 if they differ")
-    p.add_argument("--server", default="127.0.0.1:8500", metavar="HOST:PORT", help="for --check: gRPC ModelService")
+    p.add_argument("--server", default=None, metavar="HOST:PORT",
+                   help="for --check: gRPC ModelService (default: the address the serving server recorded, "
+                        "else 127.0.0.1:8500)")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="for --check: the model config (default: <store home>/serving/models.config)")
     p.set_defaults(func=cmd_history)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -26,6 +27,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     lin = Lineage.open(args.store)
     res = lin.rollback(args.model, to=args.to, previous=args.previous, last_good=args.last_good,
                        force=args.force, **_serving_kwargs(args))
+    if not res.changed:
+        emit(args, dataclasses_asdict(res), f"{args.model}: version {res.version} is already serving"
+             + (" (the newest version passing every check)" if args.last_good else ", pinned") + "; nothing changed")
+        return 0
     text = (f"{args.model}: now serving version {res.version} (was {res.previous}); pinned, label stable -> "
             f"{res.version}; took {res.seconds:.2f}s" + (" (forced)" if res.forced else "")
             + (f"; recorded as e{res.execution.id}" if res.execution else ""))
@@ -52,7 +57,7 @@ def cmd_unpin(args: argparse.Namespace) -> int:
 def dataclasses_asdict(res: Any) -> Dict[str, Any]:
     return {"model_name": res.model_name, "version": res.version, "previous": res.previous,
             "execution": res.execution.ref if res.execution else None, "seconds": round(res.seconds, 3),
-            "forced": getattr(res, "forced", False)}
+            "forced": getattr(res, "forced", False), "changed": res.changed}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -149,7 +154,7 @@ def _when(t: Optional[float]) -> str:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from ..serving.client import ServerUnreachable, ServingClient
-    from ..serving.observe import watch
+    from ..serving.observe import Lease, watch
 
     lin = Lineage.open(args.store)
     models = args.model or [c.name for c in lin.contexts_of_type("ServingEndpoint")]
@@ -161,23 +166,47 @@ def cmd_watch(args: argparse.Namespace) -> int:
         print(f"{model} version {version}: {state}" + (f" ({error})" if error else ""), flush=True)
 
     print(f"watching {', '.join(models)} on {args.server} every {args.interval:g}s; recording to {lin.uri}"
-          + ("" if args.once else " (Ctrl-C stops)"), file=sys.stderr, flush=True)
+          + ("" if args.once else " (SIGTERM or Ctrl-C stops)"), file=sys.stderr, flush=True)
+    # each answered poll renews this watcher's lease: what it recorded holds for 3 intervals after
+    lease = Lease(args.server, "watch", heartbeat=args.interval)
+    begun = False
+    stop = _stop_on_signals()
     try:
-        while True:
+        while not stop.is_set():
             try:
-                watch(lin.store, client, models, server=args.server, rounds=1, on_change=said)
+                if not begun:
+                    client.status(models[0])   # is anybody there? (before the lease starts)
+                    lease.begin(lin.store)
+                    begun = True
+                watch(lin.store, client, models, server=args.server, rounds=1, on_change=said, lease=lease)
             except ServerUnreachable as exc:
                 if args.once:
                     raise
                 print(f"lineage: {exc}; trying again in {args.interval:g}s", file=sys.stderr, flush=True)
             if args.once:
                 return 0
-            time.sleep(args.interval)
-    except KeyboardInterrupt:
+            stop.wait(args.interval)
         return 0
     finally:
+        if begun:
+            lease.end(lin.store)
         client.close()
         lin.close()
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM, SIGINT or SIGHUP (a second one exits at once), so a long-running
+    command stops as a supervisor asks and records its own end."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            os._exit(1)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    return stop
 
 
 

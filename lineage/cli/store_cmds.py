@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List
 
 from ..records import Artifact, Execution
 from ..uris import parse_store_uri
@@ -111,11 +111,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             for f in report.findings]
     text = table(rows, ["kind", "ref", "detail", "fix"]) if rows else f"{lin.uri}: nothing inconsistent found"
     fixed = [f for f in report.findings if f.fixable] if doctor is not None else []
-    if doctor is not None:
-        text += (f"\nclosed {len(fixed)} abandoned row(s) as FAILED: {', '.join(f.ref for f in fixed)} "
-                 f"(recorded as e{doctor.id})")
+    if doctor is not None:   # what became of each, as the Doctor execution records it: "e12 COMPLETE, c3 FAILED"
+        outcomes: Dict[str, List[str]] = {}
+        for item in str(doctor.get("closed") or "").split(", "):
+            ref, _, state = item.rpartition(" ")
+            outcomes.setdefault(state, []).append(ref)
+        text += "\nclosed " + "; ".join(f"{', '.join(refs)} as {state}" for state, refs in outcomes.items()) \
+            + f" (recorded as e{doctor.id})"
     elif any(f.fixable for f in report.findings):
-        text += "\n`lineage doctor --fix` closes the rows marked fix (FAILED, with the reason, recorded)"
+        text += ("\n`lineage doctor --fix` settles the rows marked fix (recorded): a serving change that took effect "
+                 "COMPLETE, other abandoned rows FAILED, a lost server's versions END, an unfinished log RECOVERED")
     data = {**report.to_dict(), "fixed": [f.ref for f in fixed],
             "doctor_execution": f"e{doctor.id}" if doctor is not None else None}
     emit(args, data, text)

@@ -5,7 +5,10 @@
 - serving changes (push, rollback, promote, unpin) left RUNNING the same way;
 - recorded artifacts missing on disk;
 - version directories in a serving root that the store does not know (a push killed after
-  copying, or files put there by hand).
+  copying, or files put there by hand);
+- model servers (``lineage serve``, ``lineage watch``) whose lease expired without an end: lost
+  (their process is gone, or on another host and not seen) or unresponsive (their process runs
+  here but does not renew its lease).
 
 Reading only; :mod:`lineage.recorder.repair` closes what can be closed.
 """
@@ -13,14 +16,16 @@ Reading only; :mod:`lineage.recorder.repair` closes what can be closed.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..owner import owner_alive
-from ..records import Artifact, Context, Execution
+from ..records import Artifact, Context, Execution, iso, utc_from_s
 from ..layout import versions_on_disk
 from ..store import Store
 from ..vocab import execution_role
+from .leases import ServerLease, all_leases
 from .resolve import model_name_of, pushed_version
 from .verify import verify
 
@@ -30,7 +35,8 @@ __all__ = ["Finding", "HealthReport", "check_health"]
 @dataclasses.dataclass(frozen=True)
 class Finding:
     kind: str        # abandoned-execution | abandoned-serving-change | abandoned-run | unknown-owner
-    #                  | missing-artifact | unknown-version
+    #                  | missing-artifact | unknown-version | lost-server | unresponsive-server
+    #                  | unfinished-request-log
     ref: str         # e12, c3, a7, or MODEL:VERSION
     detail: str
     fixable: bool    # lineage doctor --fix closes it
@@ -44,6 +50,7 @@ class HealthReport:
     findings: List[Finding]
     executions: List[Execution] = dataclasses.field(repr=False, default_factory=list)  # fixable ones
     runs: List[Context] = dataclasses.field(repr=False, default_factory=list)          # fixable ones
+    servers: List[ServerLease] = dataclasses.field(repr=False, default_factory=list)   # lost ones
 
     @property
     def healthy(self) -> bool:
@@ -113,16 +120,35 @@ def _unknown_versions(store: Store, report: List[Finding]) -> None:
                                       False))
 
 
-def check_health(store: Store, *, check_files: bool = True) -> HealthReport:
+def _lost_servers(store: Store, report: List[Finding], fixable: List[ServerLease], now: float) -> None:
+    for lease in all_leases(store):
+        if lease.end_state or lease.expires_at >= now:
+            continue
+        seen = f"{iso(utc_from_s(lease.heartbeat_at))} ({int(now - lease.heartbeat_at)} s ago)"
+        what = "model server" if lease.kind == "serve" else f"{lease.kind} of"
+        if owner_alive(lease.owner):
+            report.append(Finding("unresponsive-server", f"c{lease.id}", f"{what} {lease.address} has not renewed its "
+                                  f"lease since {seen}, but its process ({lease.owner}) runs (stopped with SIGSTOP? "
+                                  f"store unreachable from it?)", False))
+            continue
+        gone = "its process is gone" if owner_alive(lease.owner) is False else f"on {lease.machine or 'another host'}"
+        report.append(Finding("lost-server", f"c{lease.id}", f"{what} {lease.address} not seen since {seen}, lease of "
+                              f"{lease.lease_seconds:g} s expired ({gone}); what it reported is stale", True))
+        fixable.append(lease)
+
+
+def check_health(store: Store, *, check_files: bool = True, now: Optional[float] = None) -> HealthReport:
     """Everything inconsistent in the store (see the module docstring)."""
     findings: List[Finding] = []
     executions: List[Execution] = []
     runs: List[Context] = []
+    servers: List[ServerLease] = []
     _running_executions(store, findings, executions)
     _running_runs(store, findings, runs)
+    _lost_servers(store, findings, servers, now if now is not None else time.time())
     if check_files:
         missing: List[Artifact] = verify(store).missing
         findings += [Finding("missing-artifact", f"a{a.id}", f"{a.type} at {a.uri} is gone", False)
                      for a in missing]
     _unknown_versions(store, findings)
-    return HealthReport(findings, executions, runs)
+    return HealthReport(findings, executions, runs, servers)

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import NotFound
 from ..records import Artifact, Execution, iso, utc_from_s
 from ..store import Store
 from ..vocab import artifact_role, execution_role, quote, type_leaf
+from .leases import ServerLease, leases_at, leases_of
 from .resolve import event_time, model_name_of, parse_when, pushed_version
 
 __all__ = ["ServingEvent", "ServingState", "serving_history", "tfx_pushes", "endpoint_names", "replay_steps", "replay", "observed_state",
-           "serving_now", "served_at", "last_change"]
+           "leases_for", "serving_now", "served_at", "last_change"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +30,7 @@ class ServingEvent:
     forced: bool = False
     observed: Optional[str] = None   # for action "observed": the version's state the server reported
     server: Optional[str] = None     # ... and which server reported it
+    instance: Optional[str] = None   # ... and which process of it (its ModelServer lease)
 
     @property
     def when(self) -> _dt.datetime:
@@ -53,13 +56,40 @@ class ServingState:
     event: Optional[ServingEvent]
     source: str = "recorded changes"   # or "observed": what servers reported (ServingObservation)
     available: Tuple[int, ...] = ()    # observed: the versions a server had AVAILABLE
+    # observed, but only by servers whose lease expired (not seen since ``last_seen``): what they
+    # last reported, not a fact
+    stale: bool = False
+    reported_by: Optional[str] = None  # observed: the server (host:port) that reported ``version``
+    last_seen: Optional[float] = None  # ... and when it was last known to be alive
+
+    def describe(self, now: Optional[float] = None) -> str:
+        """``version 3`` / ``nothing``; a stale answer says who reported it and since when it is
+        not seen: ``version 3, last reported by 127.0.0.1:8500 4 min ago, server not seen since``."""
+        text = "nothing" if self.version is None else f"version {self.version}"
+        if self.stale:
+            ago = (now if now is not None else time.time()) - (self.last_seen or 0)
+            text += f", last reported by {self.reported_by} {_ago(ago)}, server not seen since"
+        return text
 
     def to_dict(self) -> Dict[str, Any]:
         return {"model_name": self.model_name, "version": self.version, "pinned": self.pinned,
                 "labels": self.labels, "versions": list(self.versions),
                 "since": iso(utc_from_s(self.since)) if self.since else None,
                 "execution": self.event.execution.ref if self.event else None,
-                "source": self.source, "available": list(self.available)}
+                "source": self.source, "available": list(self.available), "stale": self.stale,
+                "reported_by": self.reported_by,
+                "last_seen": iso(utc_from_s(self.last_seen)) if self.last_seen else None}
+
+
+def _ago(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s} s ago"
+    if s < 7200:
+        return f"{s // 60} min ago"
+    if s < 172800:
+        return f"{s // 3600} h ago"
+    return f"{s // 86400} days ago"
 
 
 def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> List[ServingEvent]:
@@ -167,26 +197,49 @@ def _observation(e: Execution) -> ServingEvent:
     version = e.get("target_version")
     return ServingEvent(time=float(e.get("observed_at") or event_time(e)), action="observed",
                         version=int(version) if version is not None else None, label=None, execution=e,
-                        state=e.state, observed=str(e.get("serving_state")), server=e.get("server"))
+                        state=e.state, observed=str(e.get("serving_state")), server=e.get("server"),
+                        instance=e.get("server_instance"))
 
 
-def observed_state(intended: ServingState, history: Sequence[ServingEvent], until: Optional[float]) -> ServingState:
-    """``intended`` corrected by what servers reported up to ``until``: a version serves when a
-    server last reported it AVAILABLE, and unlabelled requests go to the highest of those (TF
-    Serving's rule). Labels are the intended ones that point at an available version. Without
-    observations, ``intended`` unchanged."""
+def observed_state(intended: ServingState, history: Sequence[ServingEvent], until: Optional[float],
+                   leases: Sequence[ServerLease] = ()) -> ServingState:
+    """``intended`` corrected by what servers reported up to ``until`` (None: now): a version
+    serves when a server last reported it AVAILABLE, and unlabelled requests go to the highest of
+    those (TF Serving's rule). Labels are the intended ones that point at an available version.
+    Reports are read by the lease rules of :mod:`lineage.query.leases`: a replaced process's
+    versions are gone; a stale one's are the answer only when no live server reports any, and
+    then the answer says so (``stale``). Without observations, ``intended`` unchanged."""
+    t = until if until is not None else time.time()
     newest: Dict[Tuple[Optional[str], int], ServingEvent] = {}
     for ev in history:
-        if ev.action == "observed" and ev.version is not None and (until is None or ev.time <= until):
-            newest[(ev.server, ev.version)] = ev
+        if ev.action == "observed" and ev.version is not None and ev.time <= t:
+            newest[(ev.instance or ev.server, ev.version)] = ev
     if not newest:
         return intended
-    available = sorted({v for (_, v), ev in newest.items() if ev.observed == "AVAILABLE"})
+    status = leases_at(leases, t)
+    seen = {x.name: x for x in leases}
+    live: Dict[int, ServingEvent] = {}
+    stale: Dict[int, ServingEvent] = {}
+    for (_, v), ev in newest.items():
+        if ev.observed != "AVAILABLE":
+            continue
+        st = status.get(ev.instance or "", "live")   # a report without a lease: as recorded
+        if st == "live":
+            live[v] = max(ev, live.get(v, ev), key=lambda e: e.time)
+        elif st == "stale":
+            stale[v] = max(ev, stale.get(v, ev), key=lambda e: e.time)
+    chosen = live or stale
+    available = sorted(chosen)
     version = available[-1] if available else None
-    since_ev = max((ev for (_, v), ev in newest.items() if v == version), key=lambda e: e.time, default=None)
+    since_ev = chosen.get(version) if version is not None else None
+    if since_ev is None:   # nothing serves: since the newest report that said so
+        since_ev = max(newest.values(), key=lambda e: e.time)
+    lease = seen.get(since_ev.instance or "")
     return dataclasses.replace(
         intended, version=version, labels={k: v for k, v in intended.labels.items() if v in available},
-        since=since_ev.time if since_ev else None, source="observed", available=tuple(available))
+        since=since_ev.time, source="observed", available=tuple(available), stale=bool(stale) and not live,
+        reported_by=since_ev.server if version is not None else None,
+        last_seen=(lease.heartbeat_at if lease is not None else since_ev.time) if version is not None else None)
 
 
 def replay_steps(model_name: str, history: Iterable[ServingEvent]) -> Iterator[Tuple[ServingEvent, ServingState]]:
@@ -330,4 +383,9 @@ def served_at(store: Store, model_name: str, when: Any = "now") -> ServingState:
     rollback / promote / unpin executions add up to."""
     history = serving_history(store, model_name)
     until = parse_when(when)
-    return observed_state(replay(model_name, history, until), history, until)
+    return observed_state(replay(model_name, history, until), history, until, leases_for(store, history))
+
+
+def leases_for(store: Store, history: Sequence[ServingEvent]) -> List[ServerLease]:
+    """The leases of every process that reported at an address in ``history``'s observations."""
+    return leases_of(store, {ev.server for ev in history if ev.action == "observed" and ev.instance and ev.server})

@@ -6,7 +6,7 @@ is deleted)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from ..query.health import HealthReport
 from ..records import Execution
@@ -17,21 +17,28 @@ __all__ = ["repair"]
 
 
 Settle = Callable[[Execution], Optional[Tuple[str, str, List[Tuple[Any, str]]]]]
+#: something else doctor closes: ``(ref, outcome, close)``; ``close(doctor_id)`` does it
+Closer = Tuple[str, str, Callable[[int], None]]
 
 
-def repair(store: Store, report: HealthReport, settle: Optional[Settle] = None) -> Optional[Execution]:
+def repair(store: Store, report: HealthReport, settle: Optional[Settle] = None,
+           others: Sequence[Closer] = ()) -> Optional[Execution]:
     """Close the fixable findings of ``report``; returns the Doctor execution (None: nothing to do).
     ``settle(execution)`` may say how an abandoned execution really ended: ``(state, reason,
-    outputs)``."""
-    if not report.executions and not report.runs:
+    outputs)``. ``others`` are closed too (a lost server's versions, a crashed server's request
+    logs). The Doctor's ``closed`` property says what became of each: ``e12 COMPLETE, c3 FAILED``."""
+    if not report.executions and not report.runs and not others:
         return None
-    closed = [f"e{e.id}" for e in report.executions] + [f"c{c.id}" for c in report.runs]
+    verdicts = {e.id: settle(e) if settle is not None else None for e in report.executions}
+    outcome = ([f"e{e.id} {'COMPLETE' if v is not None and v[0] == 'COMPLETE' else 'FAILED'}"
+                for e, v in ((e, verdicts[e.id]) for e in report.executions)]
+               + [f"c{c.id} FAILED" for c in report.runs] + [f"{ref} {what}" for ref, what, _ in others])
     reasons = {f.ref: f.detail for f in report.findings if f.fixable}
-    rec = Recording(store, "Doctor", properties={"step": "lineage.doctor", "closed": ", ".join(closed)},
+    rec = Recording(store, "Doctor", properties={"step": "lineage.doctor", "closed": ", ".join(outcome)},
                     in_run=False)
     doctor, _ = rec.finish("COMPLETE")
     for e in report.executions:
-        verdict = settle(e) if settle is not None else None
+        verdict = verdicts[e.id]
         why = reasons.get(f"e{e.id}", "abandoned")
         if verdict is not None and verdict[0] == "COMPLETE":
             store.write_execution(type=e.type, state="COMPLETE", execution_id=e.id, outputs=verdict[2], properties={
@@ -48,4 +55,6 @@ def repair(store: Store, report: HealthReport, settle: Optional[Settle] = None) 
         store.put_context("PipelineRun", c.name, {
             "state": "FAILED", "ended_at": now(), "error_type": "Abandoned",
             "error_message": f"{reasons.get(f'c{c.id}', 'abandoned')}; closed by lineage doctor (e{doctor.id})"})
+    for _, _, close in others:
+        close(doctor.id)
     return doctor

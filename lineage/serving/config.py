@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, ContextManager, Optional, Union
+from typing import Any, Callable, ContextManager, Optional, Union
 
 from ..errors import InvalidInput
 from ..layout import versions_on_disk
@@ -68,9 +68,13 @@ def check_model_name(name: Any) -> str:
     return name
 
 
-def config_lock(path: Union[str, Path]) -> ContextManager[None]:
-    """Serialise read-modify-write of a model config between processes (push, rollback...)."""
-    return file_lock(path)
+def config_lock(path: Union[str, Path], *, timeout: Optional[float] = None,
+                on_wait: Optional[Callable[[str], None]] = None) -> ContextManager[None]:
+    """Serialise every change of a model config between processes on this machine: push,
+    rollback, promote and unpin each hold it from reading the file to the server having the new
+    config (or the old one restored), so no change undoes another. Waits ``timeout`` seconds at
+    most (then ``LockTimeout``), calling ``on_wait(holder)`` first when it has to wait."""
+    return file_lock(path, timeout=timeout, on_wait=on_wait)
 
 
 def write_text_atomic(path: Union[str, Path], text: str) -> None:

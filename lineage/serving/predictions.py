@@ -23,9 +23,11 @@ __all__ = ["record_prediction_log", "already_recorded"]
 
 def record_prediction_log(store: Store, model_name: str, path: str, version_counts: Mapping[int, int], *,
                           first: float, last: float, sampling_rate: float, dropped: int = 0,
-                          server: str = "", input_statistics: Optional[Mapping[str, Any]] = None) -> Execution:
+                          server: str = "", input_statistics: Optional[Mapping[str, Any]] = None,
+                          lost: int = 0) -> Execution:
     """Record one closed log file (see the module docstring). ``version_counts``: sampled
-    requests per version that answered them."""
+    requests per version that answered them; ``lost``: bytes of a truncated tail left out when a
+    crashed server's file was recovered."""
     fp = fingerprint(path)
     counts = {int(v): int(n) for v, n in version_counts.items() if n}
     pushed = {pushed_version(a): a for a in sorted(pushed_of(store, model_name), key=lambda a: a.id)}
@@ -35,6 +37,8 @@ def record_prediction_log(store: Store, model_name: str, path: str, version_coun
         "request_count": sum(counts.values()), "first_request_at": first, "last_request_at": last,
         "sampling_rate": sampling_rate, "dropped_count": int(dropped), "server": server,
         "fingerprint": fp.digest, "size_bytes": fp.size_bytes, "file_count": fp.file_count}
+    if lost:
+        props["lost_bytes"] = int(lost)
     if input_statistics:
         props["input_statistics"] = json.dumps(input_statistics, sort_keys=True)
     if len(counts) == 1:

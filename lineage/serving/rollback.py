@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import LineageError, NotFound
 from ..query import (inputs, near, producers, pushed_of, pushed_version, replay_steps, served_at, serving_history,
@@ -28,7 +29,7 @@ from ..store import Store
 from ..values import describe
 from ..vocab import is_blessed
 from .client import ServerUnreachable, ServingClient
-from .config import (default_config_path, model_entry, read_config, versions_on_disk, write_config,
+from .config import (config_lock, default_config_path, model_entry, read_config, versions_on_disk, write_config,
                      write_text_atomic)
 
 __all__ = ["RollbackFailed", "RollbackResult", "Check", "check_version", "gate", "rollback", "promote", "unpin"]
@@ -54,6 +55,7 @@ class RollbackResult:
     execution: Optional[Execution]
     seconds: float  # command to target AVAILABLE
     forced: bool = False
+    changed: bool = True   # False: it already served as asked; nothing was changed or recorded
 
 
 def _pushed(store: Store, model_name: str, version: int) -> Optional[Artifact]:
@@ -129,7 +131,8 @@ def _recorded(store: Store, type_name: str, model_name: str, work: Callable[[Rec
 
 
 class _Change:
-    """A config change applied to file and server, undone on failure."""
+    """A config change applied to file and server, undone on failure. Made and applied while
+    :func:`_locked` holds the config lock."""
 
     def __init__(self, config_path: Path, client: ServingClient, model_name: str) -> None:
         self.path = config_path
@@ -146,6 +149,7 @@ class _Change:
             raise RollbackFailed(f"{self.model_name} is not in the serving config {self.path}; push it first")
         edit(entry)
         write_config(self.path, config)
+        self.written_text = self.path.read_text()
         try:
             try:
                 self.client.reload_config(config)
@@ -157,9 +161,9 @@ class _Change:
                 self.client.status(self.model_name)  # is anybody there?
         except BaseException as exc:
             why = self._load_error(wait_for) if isinstance(exc, LineageError) else ""
-            self.restore()
+            restored = self.restore()
             if isinstance(exc, LineageError):
-                raise RollbackFailed(f"{exc}{why}; the previous config was restored") from None
+                raise RollbackFailed(f"{exc}{why}; {restored}") from None
             raise
         return time.monotonic() - t0
 
@@ -173,7 +177,12 @@ class _Change:
             return ""
         return f" (the server could not load {self.model_name} version {version}: {errors[0]})" if errors else ""
 
-    def restore(self) -> None:
+    def restore(self) -> str:
+        """Put the config back as it was, unless it changed since this change wrote it (then it
+        is someone else's now, and stays). Says which."""
+        now = self.path.read_text() if self.path.exists() else None
+        if getattr(self, "written_text", None) is not None and now != self.written_text:
+            return f"{self.path} was changed by someone else since, and was left as it is"
         if self.before_text is None:
             self.path.unlink(missing_ok=True)
         else:
@@ -182,6 +191,15 @@ class _Change:
             self.client.reload_config(self.before)
         except LineageError:
             pass  # unreachable: it never saw the new config either, or will re-read the file
+        return "the previous config was restored"
+
+
+def _locked(path: Path, timeout: float) -> ContextManager[None]:
+    """The config lock, waited for up to ``timeout`` seconds, saying on stderr whom it waits for."""
+    def waiting(holder: str) -> None:
+        print(f"lineage: waiting for another change of {path} to finish ({holder})", file=sys.stderr, flush=True)
+
+    return config_lock(path, timeout=timeout, on_wait=waiting)
 
 
 def _client(server: Optional[str], rest: Optional[str], timeout: float) -> ServingClient:
@@ -229,6 +247,13 @@ def rollback(store: Store, model_name: str, *, to: Optional[int] = None, previou
     if sum(bool(x) for x in (to is not None, previous, last_good)) != 1:
         raise RollbackFailed("say which version: to=N, previous=True or last_good=True (exactly one)")
     _known_model(store, model_name)
+    path = _config_path(store, config_path)
+    with _locked(path, timeout):   # from reading what serves to the server having the new config
+        return _rollback(store, model_name, to, previous, last_good, force, path, server, rest, timeout)
+
+
+def _rollback(store: Store, model_name: str, to: Optional[int], previous: bool, last_good: bool, force: bool,
+              path: Path, server: Optional[str], rest: Optional[str], timeout: float) -> RollbackResult:
     current = _serving_now(store, model_name)
     if previous:
         to = _previous_version(store, model_name)
@@ -236,9 +261,12 @@ def rollback(store: Store, model_name: str, *, to: Optional[int] = None, previou
         to = _last_good(store, model_name)
     assert to is not None
     target = _check_version_number(to)
+    if last_good and target == current:
+        return RollbackResult(model_name, target, current, None, 0.0, force, changed=False)
+    if target == current and _pins(path, model_name, target):
+        return RollbackResult(model_name, target, current, None, 0.0, force, changed=False)
     pushed, checks = check_version(store, model_name, target)
     prev_pushed = _pushed(store, model_name, current) if current is not None else None
-    path = _config_path(store, config_path)
     client = _client(server, rest, timeout)
     seconds = 0.0
 
@@ -265,6 +293,17 @@ def rollback(store: Store, model_name: str, *, to: Optional[int] = None, previou
     return RollbackResult(model_name, target, current, rec.execution, seconds, force)
 
 
+def _pins(path: Path, model_name: str, version: int) -> bool:
+    """Whether the model config already says what a rollback to ``version`` would write."""
+    try:
+        entry = model_entry(read_config(path), model_name) if path.exists() else None
+    except LineageError:
+        return False
+    policy = entry.model_version_policy if entry is not None else None
+    return (policy is not None and policy.WhichOneof("policy_choice") == "specific"
+            and list(policy.specific.versions) == [version] and dict(entry.version_labels) == {"stable": version})
+
+
 def _last_good(store: Store, model_name: str) -> int:
     """The newest pushed version that passes every check."""
     candidates = sorted({v for v in (pushed_version(a) for a in pushed_of(store, model_name))
@@ -285,8 +324,14 @@ def promote(store: Store, model_name: str, *, version: int, label: str = "canary
         raise RollbackFailed(f"label {label!r} must be letters, digits, '-' or '_'")
     _known_model(store, model_name)
     target = _check_version_number(version)
-    pushed, checks = check_version(store, model_name, target)
     path = _config_path(store, config_path)
+    with _locked(path, timeout):
+        return _promote(store, model_name, target, label, force, path, server, rest, timeout)
+
+
+def _promote(store: Store, model_name: str, target: int, label: str, force: bool, path: Path,
+             server: Optional[str], rest: Optional[str], timeout: float) -> RollbackResult:
+    pushed, checks = check_version(store, model_name, target)
     client = _client(server, rest, timeout)
     seconds = 0.0
 
@@ -303,7 +348,7 @@ def promote(store: Store, model_name: str, *, version: int, label: str = "canary
 
     def work(rec: Recording) -> Dict[str, Any]:
         nonlocal seconds
-        _refuse(gate(checks, force), f"label {model_name} version {version} {label!r}", True)
+        _refuse(gate(checks, force), f"label {model_name} version {target} {label!r}", True)
         seconds = _Change(path, client, model_name).apply(edit, target, timeout)
         return {"version": target, "label": label}
 
@@ -322,9 +367,15 @@ def unpin(store: Store, model_name: str, *, force: bool = False, config_path: Op
     """Serve the newest version again (policy latest 1; labels on other versions dropped), after
     the same checks of that version as a rollback (``force`` overrides blessing and taint)."""
     _known_model(store, model_name)
+    path = _config_path(store, config_path)
+    with _locked(path, timeout):
+        return _unpin(store, model_name, force, path, server, rest, timeout)
+
+
+def _unpin(store: Store, model_name: str, force: bool, path: Path, server: Optional[str], rest: Optional[str],
+           timeout: float) -> RollbackResult:
     current = _serving_now(store, model_name)
     prev_pushed = _pushed(store, model_name, current) if current is not None else None
-    path = _config_path(store, config_path)
     client = _client(server, rest, timeout)
     seconds = 0.0
     newest: List[int] = []
@@ -349,8 +400,7 @@ def unpin(store: Store, model_name: str, *, force: bool = False, config_path: Op
             try:
                 client.wait_available(model_name, newest[0], timeout)
             except LineageError as exc:
-                change.restore()
-                raise RollbackFailed(f"{exc}; the previous config was restored") from None
+                raise RollbackFailed(f"{exc}; {change.restore()}") from None
         return {"version": newest[0] if newest else None}
 
     try:

@@ -94,7 +94,7 @@ def test_sigkill_leaves_an_owner_that_doctor_finds_and_fix_closes(lin, tmp_path)
 
     r = _lineage("doctor", "--fix", "--store", lin.uri)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"e{e.id}" in r.stdout and "closed 2" in r.stdout
+    assert f"closed e{e.id}, c" in r.stdout and " as FAILED (recorded as e" in r.stdout
     again = Lineage.open(lin.uri, readonly=True)
     closed = again.execution(e.id)
     assert closed.state == "FAILED" and closed.get("error_type") == "Abandoned"

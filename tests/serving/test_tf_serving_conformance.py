@@ -460,7 +460,108 @@ def test_a_version_folder_without_a_saved_model_is_listed_with_its_error(server)
     assert (v["version"], v["state"], v["status"]["error_code"]) == ("123", "END", "NOT_FOUND")
     assert "Could not find SavedModel .pb or .pbtxt" in v["status"]["error_message"]
     status, body, _ = _rest(server, "POST", "/v1/models/bad:predict", {"instances": [1.0]})
-    assert status == 404 and "Servable not found" in body["error"]
+    assert status == 400 and "failed to load" in body["error"]
+
+
+def _TestBadModel(server):
+    """tensorflow_model_server_test.py's _TestBadModel: a Predict on bad_half_plus_two (no
+    saved_model.pb) is FAILED_PRECONDITION."""
+    with pytest.raises(grpc.RpcError) as err:
+        _predict(server, "bad", specify_output=False)
+    assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_bad_model(server):
+    _TestBadModel(server)
+
+
+def testGetModelMetadataWithoutAField(server):
+    """get_model_metadata_impl.cc: a request must name at least one metadata_field, and only
+    signature_def is supported."""
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    req = get_model_metadata_pb2.GetModelMetadataRequest()
+    req.model_spec.name = "default"
+    with pytest.raises(grpc.RpcError) as err:
+        _stub(server).GetModelMetadata(req, 30)
+    assert (err.value.code(), err.value.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "GetModelMetadataRequest must specify at least one metadata_field")
+    req.metadata_field.append("nope")
+    with pytest.raises(grpc.RpcError) as err:
+        _stub(server).GetModelMetadata(req, 30)
+    assert (err.value.code(), err.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT,
+                                                       "Metadata field nope is not supported")
+
+
+def test_rest_unknown_signature_name(server):
+    """The REST predict handler reads the JSON against the signature: an unknown one is 400 with
+    TF Serving's text."""
+    status, body, _ = _rest(server, "POST", "/v1/models/default:predict",
+                            {"signature_name": "nope", "instances": [1.0]})
+    assert (status, body) == (400, {"error": 'Serving signature name: "nope" not found in signature def'})
+
+
+def test_rest_a_huge_json_integer_is_a_bad_request(server):
+    status, body, _ = _rest(server, "POST", "/v1/models/default:predict",
+                            '{"instances": [' + "9" * 1_000_000 + "]}")
+    assert (status, body) == (400, {"error": "JSON Parse error: Number too big to be stored in double."})
+
+
+def test_grpc_tensor_protos_that_cannot_be_read_are_invalid_arguments(server):
+    from tensorflow_serving.apis import predict_pb2
+
+    req = predict_pb2.PredictRequest()
+    req.model_spec.name = "default"
+    req.inputs["x"].dtype = 999
+    req.inputs["x"].tensor_shape.dim.add().size = 1
+    req.inputs["x"].float_val.append(1.0)
+    with pytest.raises(grpc.RpcError) as err:
+        _stub(server).Predict(req, 30)
+    assert (err.value.code(), err.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT,
+                                                       "tensor parsing error: x: unknown dtype 999")
+    req.inputs["x"].dtype = 1   # DT_FLOAT, shape [3], five values
+    req.inputs["x"].tensor_shape.dim[0].size = 3
+    req.inputs["x"].float_val.extend([2.0, 3.0, 4.0, 5.0])
+    with pytest.raises(grpc.RpcError) as err:
+        _stub(server).Predict(req, 30)
+    assert (err.value.code(), err.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT,
+                                                       "tensor parsing error: x: 5 values for shape [3] (3 elements)")
+
+
+def test_a_model_removed_by_a_reload_stays_listed_with_its_versions_ended(reloadable, models):
+    """ServableStateMonitor keeps what it saw: GetModelStatus of a removed model lists its versions END."""
+    from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
+
+    s, base = reloadable
+    _reload(s, f'model_config_list {{ config {{ name: "other" base_path: "{models["default"]}" }} }}')
+    req = get_model_status_pb2.GetModelStatusRequest()
+    req.model_spec.name = TWO_VERSIONS
+    stub = model_service_pb2_grpc.ModelServiceStub(grpc.insecure_channel(f"127.0.0.1:{s.grpc_port}"))
+    result = stub.GetModelStatus(req, 30)
+    assert [(v.version, v.state) for v in result.model_version_status] == [(VERSION + 1, 50)]   # END
+    status, body, _ = _rest(s, "POST", f"/v1/models/{TWO_VERSIONS}:predict", {"instances": [1.0]})
+    assert status == 404
+
+
+def test_a_poll_reapplies_the_file_over_a_reload_request(models, tmp_path):
+    """With --model_config_file_poll_wait_seconds, TF Serving re-applies the file on every poll:
+    a model added by HandleReloadConfigRequest is gone after the next poll."""
+    cfg = tmp_path / "models.config"
+    _one_model_config(cfg, "half_plus_two", models["default"])
+    s = ModelServer(str(cfg), grpc_port=0, rest_port=0, poll_seconds=0.3).start()
+    try:
+        _reload(s, "model_config_list {" + _entry("half_plus_two", models["default"])
+                + _entry("half_plus_three", models["half_plus_three"]) + "}")
+        assert _rest(s, "POST", "/v1/models/half_plus_three:predict", {"instances": [1.0]})[:2] == (
+            200, {"predictions": [3.5]})
+        deadline = time.monotonic() + 30
+        while _rest(s, "POST", "/v1/models/half_plus_three:predict", {"instances": [1.0]})[0] == 200:
+            assert time.monotonic() < deadline, "the file was not re-applied"
+            time.sleep(0.1)
+        assert _rest(s, "POST", "/v1/models/half_plus_two:predict", {"instances": [1.0]})[:2] == (
+            200, {"predictions": [2.5]})
+    finally:
+        s.stop()
 
 
 # ------------------------------- HandleReloadConfigRequest: server_core.cc's checks (divergence 3)
@@ -473,7 +574,12 @@ def _reload(server, text):
     req = model_management_pb2.ReloadConfigRequest()
     req.config.CopyFrom(text_format.Parse(text, model_server_config_pb2.ModelServerConfig()))
     stub = model_service_pb2_grpc.ModelServiceStub(grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}"))
-    return stub.HandleReloadConfigRequest(req, 60).status
+    try:
+        return stub.HandleReloadConfigRequest(req, 60).status
+    except grpc.RpcError as err:   # model_service_impl.cc: a refused config is the call's status too
+        from tensorflow_serving.apis import status_pb2
+
+        return status_pb2.StatusProto(error_code=err.code().value[0], error_message=err.details())
 
 
 @pytest.fixture
@@ -486,7 +592,8 @@ def reloadable(models, tmp_path):
 
 
 @pytest.mark.parametrize("config,code,says", [
-    ('custom_model_config { }', 9, "only legal to transition from one ModelConfigList to another"),
+    ('custom_model_config { }', 3, "ServerModelConfig type not supported by HandleReloadConfigRequest. Only "
+                                   "ModelConfigList is currently supported"),
     ('model_config_list { config { name: "a" base_path: "{base}" } config { name: "a" base_path: "{base}" } }', 3,
      "Illegal to list model a multiple times in config list"),
     ('model_config_list { config { name: "a" base_path: "relative/path" } }', 3,

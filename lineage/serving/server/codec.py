@@ -46,17 +46,35 @@ def tensor_to_array(TF: Any, proto: Any, limit: int, name: str) -> Any:
             raise ServingError(f"input {name!r}: dimension {d.size} is negative")
         count *= d.size
     try:
-        size = max(TF.dtypes.as_dtype(proto.dtype).size, 1)
-    except (TypeError, ValueError):  # DT_INVALID, or a dtype with no fixed size (strings)
+        dtype = TF.dtypes.as_dtype(proto.dtype)
+    except (TypeError, ValueError, KeyError):
+        raise ServingError(f"tensor parsing error: {name}: unknown dtype {proto.dtype}") from None
+    try:
+        size = max(dtype.size, 1)
+    except (TypeError, ValueError):  # a dtype with no fixed size (strings)
         size = 1
     if count * size > limit:
         raise ServingError(f"input {name!r} of shape {[d.size for d in proto.tensor_shape.dim]} would take "
                            f"{count * size} bytes, over the server's limit of {limit} bytes per tensor",
                            "RESOURCE_EXHAUSTED", 413)
+    shape = [d.size for d in proto.tensor_shape.dim]
+    if proto.tensor_content:
+        if len(proto.tensor_content) != count * size:
+            raise ServingError(f"tensor parsing error: {name}: tensor_content holds {len(proto.tensor_content)} "
+                               f"bytes, shape {shape} of {dtype.name} needs {count * size}")
+    else:
+        given = max((len(getattr(proto, f)) for f in _VALUE_FIELDS), default=0)
+        if given > count:   # fewer is TensorFlow's rule (the last value repeats), more is an error
+            raise ServingError(f"tensor parsing error: {name}: {given} values for shape {shape} "
+                               f"({count} element{'s' if count != 1 else ''})")
     try:
         return np.asarray(TF.make_ndarray(proto))
-    except (TypeError, ValueError) as exc:
-        raise ServingError(f"input {name!r}: cannot parse tensor from proto: {str(exc)[:200]}") from None
+    except Exception as exc:   # whatever TensorFlow makes of a proto it cannot read: the request's fault
+        raise ServingError(f"tensor parsing error: {name}: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
+
+
+_VALUE_FIELDS = ("half_val", "float_val", "double_val", "int_val", "string_val", "scomplex_val", "int64_val",
+                 "bool_val", "dcomplex_val", "uint32_val", "uint64_val", "resource_handle_val", "variant_val")
 
 
 def is_b64(x: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -113,8 +114,8 @@ class ModelServer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._config = None
-        self._config_mtime: Optional[float] = None
-        self._config_override = None  # set by HandleReloadConfigRequest
+        self._config_override = None  # set by HandleReloadConfigRequest, until the next poll
+        self._removed: Dict[str, ModelState] = {}  # models a reload removed: their versions stay listed, END
         self._loader: Optional[threading.Thread] = None
         self._grpc = None
         self._http: Any = None  # the REST server (rest.start_rest)
@@ -127,28 +128,46 @@ class ModelServer:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> "ModelServer":
+        """Bind both ports (a port in use fails here, before any model loads or any state is
+        reported), load what the config asks for, then serve."""
         from .tfenv import tf  # TF_USE_LEGACY_KERAS, quiet logs
 
         self.tf = tf()
+        from .grpc_api import start_grpc
         from .predlog import RequestLogger
+        from .rest import start_rest
 
-        self.request_log = RequestLogger(self.tf, **self._log_options)
-        self._reload(force=True)
+        grpc_server = self._grpc = start_grpc(self, start=False)
+        try:
+            self._http = start_rest(self, start=False)
+            self.request_log = RequestLogger(self.tf, **self._log_options)
+            self._reload(force=True)
+        except BaseException:
+            grpc_server.stop(None)
+            if self._http is not None:
+                self._http.close()
+            if self.request_log is not None:
+                self.request_log.stop()
+            raise
         self._loader = threading.Thread(target=self._loop, name="model-loader", daemon=True)
         self._loader.start()
-        self._start_grpc()
-        self._start_rest()
+        grpc_server.start()
+        self._http.start()
         log.info("serving %s: gRPC %s:%s, REST %s:%s", self.config_path, self.host, self.grpc_port,
                  self.host, self.rest_port)
         return self
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop as a supervisor expects on SIGTERM: take no new request, let the ones being
+        answered finish (up to ``grace`` seconds), unload every version (each reported UNLOADING
+        and END), write what was sampled and close every request log file."""
         self._stop.set()
         self._wake.set()
-        if self._grpc is not None:
-            self._grpc.stop(grace=1).wait()
+        done = self._grpc.stop(grace) if self._grpc is not None else None   # refuses new RPCs at once
         if self._http is not None:
-            self._http.close()
+            self._http.close(grace)
+        if done is not None:
+            done.wait(grace + 1)
         with self._lock:
             models = list(self._models.values())
         for state in models:   # as TF Serving does on shutdown: every version unloads
@@ -191,17 +210,14 @@ class ModelServer:
         self._reload(force=True)
 
     def _current_config(self, force: bool):
-        try:
-            mtime = os.stat(self.config_path).st_mtime_ns
-        except OSError:
-            mtime = None
-        if mtime != self._config_mtime:  # the file changed: it wins over an in-memory reload
-            self._config_mtime = mtime
-            self._config_override = None
-            return read_config(self.config_path)
-        if self._config_override is not None:
+        """The config to adopt: a poll (``force`` False) re-reads the file and applies it, as TF
+        Serving does on every ``--model_config_file_poll_wait_seconds`` (so a config sent by
+        HandleReloadConfigRequest lasts until the next poll); a start reads the file; a reload
+        request brings its own config."""
+        if force and self._config_override is not None:
             return self._config_override
-        return self._config if self._config is not None and not force else read_config(self.config_path)
+        self._config_override = None
+        return read_config(self.config_path)
 
     def _reload(self, force: bool = False) -> None:
         with self._reload_lock:  # the poller and a ReloadConfig request never interleave
@@ -217,7 +233,9 @@ class ModelServer:
         old_labels = {name: dict(state.labels) for name, state in models.items()}
         for name in list(models):
             if name not in entries:  # removed from the config: unload everything
-                self._retire(models.pop(name), keep=())
+                gone = models.pop(name)
+                self._retire(gone, keep=())
+                self._removed[name] = gone   # TF Serving's ServableStateMonitor keeps them, END
         for name, entry in entries.items():
             state = models.get(name)
             policy, labels = policy_of(entry), {k: int(v) for k, v in entry.version_labels.items()}
@@ -240,6 +258,8 @@ class ModelServer:
             state.labels = old_labels.get(state.name, {})
         with self._lock:
             self._models = models
+            for name in entries:
+                self._removed.pop(name, None)
         if self.request_log is not None:
             from .predlog import log_config_of
 
@@ -291,7 +311,7 @@ class ModelServer:
 
     def status(self, name: str, version: Optional[int] = None) -> List[Version]:
         with self._lock:
-            state = self._models.get(name)
+            state = self._models.get(name) or self._removed.get(name)
         if state is None:
             raise not_found(f"Could not find any versions of model {name}")
         versions = state.versions
@@ -313,11 +333,16 @@ class ModelServer:
         versions = state.versions
         if version is not None:
             v = versions.get(version)
+            if v is not None and v.state == END and v.error:
+                raise _failed_load(name, v)
             if v is None or v.state != AVAILABLE:
                 raise not_found(f"Servable not found for request: Specific({name}, {version})")
             return v
         live = [v for v in versions.values() if v.state == AVAILABLE]
         if not live:
+            failed = [v for v in versions.values() if v.state == END and v.error]
+            if failed:   # every version it was asked to serve failed to load (TF Serving's _TestBadModel)
+                raise _failed_load(name, max(failed, key=lambda v: v.number))
             raise not_found(f"Servable not found for request: Latest({name})")
         return max(live, key=lambda v: v.number)
 
@@ -398,17 +423,6 @@ class ModelServer:
             raise not_found(f"Could not find version label {label} of model {name}")
         return state.labels[label]
 
-    def _start_grpc(self) -> None:
-        from .grpc_api import start_grpc
-
-        self._grpc = start_grpc(self)
-
-    def _start_rest(self) -> None:
-        from .rest import start_rest
-
-        self._http = start_rest(self)
-
-
 def parse_channel_arguments(text: str) -> List[Tuple[str, Any]]:
     """TF Serving's ``--grpc_channel_arguments``: ``key=value`` pairs separated by commas, values
     that are integers passed as integers."""
@@ -441,6 +455,10 @@ def check_config(config: Any) -> None:
         from .predlog import log_config_of
 
         log_config_of(entry)   # a logging_config this server cannot honour is refused with the config
+
+
+def _failed_load(name: str, v: Version) -> ServingError:
+    return ServingError(f"Servable {name} version {v.number} failed to load: {v.error}", "FAILED_PRECONDITION", 400)
 
 
 def _unavailable_labels(models: Dict[str, ModelState]) -> Dict[ModelState, str]:
@@ -498,34 +516,53 @@ def _type_error(value: Any, dtype: Any) -> str:
 
 def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = "127.0.0.1",
                   poll_seconds: float = 1.0, batch_size: int = 0, batch_timeout_ms: float = 2.0,
-                  record_to: Optional[str] = None, **options: Any) -> None:
-    """Run until interrupted (what ``lineage serve`` does); with ``record_to`` (a store URI) every
-    version state change is recorded there as a ServingObservation."""
+                  record_to: Optional[str] = None, grace: float = 5.0, **options: Any) -> None:
+    """Run until SIGTERM, SIGINT (Ctrl-C) or SIGHUP, then stop gracefully (:meth:`ModelServer.stop`)
+    and exit 0; a second signal exits at once (1). With ``record_to`` (a store URI) every version
+    state change is recorded there as a ServingObservation, under a lease this process renews
+    (:class:`~lineage.serving.observe.Observer`), ended when it stops. A server that fails to
+    start (a port in use, a config TF Serving refuses) raises, and records nothing."""
     from ..observe import Observer
 
-    observer = Observer(record_to, f"{host}:{grpc_port}") if record_to is not None else None
+    observer = Observer(record_to, config_path=config_path) if record_to is not None else None
     if observer is not None:   # each closed request log file is recorded too
         options.setdefault("on_log_closed", observer.log_closed)
     server = ModelServer(config_path, grpc_port=grpc_port, rest_port=rest_port, host=host,
                          poll_seconds=poll_seconds, batch_size=batch_size,
                          batch_timeout_ms=batch_timeout_ms, on_state=observer, **options)
-    if observer is not None and grpc_port == 0:
-        observer.server = ""   # named once the port is known (below)
-    server.start()
-    if observer is not None:
-        observer.server = f"{host}:{server.grpc_port}"
-    print(f"serving {config_path}: gRPC {host}:{server.grpc_port}, REST http://{host}:{server.rest_port} "
-          f"(Ctrl-C stops)", flush=True)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stopping.is_set():   # asked twice: leave now
+            os._exit(1)
+        log.info("%s: stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+        server.start()
+    except BaseException:
         if observer is not None:
-            observer.close()
-        # TensorFlow can segfault in interpreter teardown (tensorflow/tensorflow#59242).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+            observer.close()   # never began: nothing of this server is recorded
+        raise
+    if observer is not None:
+        observer.begin(f"{host}:{server.grpc_port}")
+    from .predlog import recover_parts   # a crashed predecessor's unfinished request logs: closed, recorded
+
+    for closed in recover_parts(server.request_log.prefixes(), server.tf):
+        if observer is not None:
+            observer.log_closed(closed)
+    print(f"serving {config_path}: gRPC {host}:{server.grpc_port}, REST http://{host}:{server.rest_port} "
+          f"(SIGTERM or Ctrl-C stops)", flush=True)
+    while not stopping.wait(3600):
+        pass
+    t0 = time.monotonic()
+    server.stop(grace)
+    if observer is not None:
+        observer.close()
+    log.info("stopped in %.2fs", time.monotonic() - t0)
+    # TensorFlow can segfault in interpreter teardown (tensorflow/tensorflow#59242).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

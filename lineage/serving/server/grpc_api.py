@@ -6,6 +6,7 @@ service classes over a
 
 from __future__ import annotations
 
+import errno
 import functools
 import time
 from concurrent import futures
@@ -18,6 +19,7 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
 
 from .codec import classifications, single_input, tensor_to_array, typed_tensor_proto
 from .errors import ServingError
+from .ports import check_port_free
 from .savedmodel import check_inputs
 
 __all__ = ["PredictionService", "ModelService", "start_grpc", "fill_classifications", "fill_regressions"]
@@ -31,6 +33,15 @@ def _dtype(TF: Any, enum: int) -> str:
     """TensorFlow's DataTypeString (float, double, int64...), as TF Serving's messages name types."""
     name = TF.dtypes.as_dtype(enum).name if enum else "invalid"
     return {"float32": "float", "float64": "double"}.get(name, name)
+
+
+def _known_dtypes() -> frozenset:
+    from tensorflow.core.framework import types_pb2
+
+    return frozenset(types_pb2.DataType.values())
+
+
+_KNOWN_DTYPES = _known_dtypes()
 
 
 def _answer_spec(spec: Any, name: str, version: Any, signature: str) -> None:
@@ -91,6 +102,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             key, sd = self.server.signature(v, request.model_spec.signature_name)
             check_inputs(sd, request.inputs)
             for k, t in request.inputs.items():
+                if t.dtype not in _KNOWN_DTYPES:
+                    raise ServingError(f"tensor parsing error: {k}: unknown dtype {t.dtype}")
                 if t.dtype != sd.inputs[k].dtype:
                     raise ServingError(f"Expects arg[{k}] to be {_dtype(self.TF, sd.inputs[k].dtype)} but "
                                        f"{_dtype(self.TF, t.dtype)} is provided")
@@ -186,8 +199,11 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def GetModelMetadata(self, request, context):
         try:
             name, version, label = _spec_of(request.model_spec)
-            if list(request.metadata_field) not in ([], ["signature_def"]):
-                raise ServingError("Metadata field(s) not supported: " + ", ".join(request.metadata_field))
+            if not request.metadata_field:   # get_model_metadata_impl.cc
+                raise ServingError("GetModelMetadataRequest must specify at least one metadata_field")
+            for field in request.metadata_field:
+                if field != "signature_def":
+                    raise ServingError(f"Metadata field {field} is not supported")
             v = self.server.resolve(name, version, label)
             resp = get_model_metadata_pb2.GetModelMetadataResponse()
             resp.model_spec.name, resp.model_spec.version.value = name, v.number
@@ -221,32 +237,46 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
             _abort(context, err)
 
     def HandleReloadConfigRequest(self, request, context):
+        # model_service_impl.cc: the error goes in response.status *and* is the call's gRPC status
+        # (so a client sees an RpcError; the response itself is not sent with a non-OK status)
         resp = model_management_pb2.ReloadConfigResponse()
         try:
+            if request.config.WhichOneof("config") != "model_config_list":
+                raise ServingError("ServerModelConfig type not supported by HandleReloadConfigRequest. Only "
+                                   "ModelConfigList is currently supported")
             self.server.reload_config(request.config)
-        except ServingError as err:  # report, as TF Serving does, in the status
-            resp.status.error_code = grpc.StatusCode[err.code].value[0]
-            resp.status.error_message = str(err)
+        except ServingError as err:
+            _abort(context, err)
         except Exception as exc:
-            resp.status.error_code = grpc.StatusCode.INTERNAL.value[0]
-            resp.status.error_message = f"{type(exc).__name__}: {str(exc)[:500]}"
+            _abort(context, ServingError(f"{type(exc).__name__}: {str(exc)[:500]}", "INTERNAL", 500))
         return resp
 
 
-def start_grpc(server: Any) -> Any:
-    """A started gRPC server for ``server`` on its host and gRPC port (0 picks a free port,
-    written back to ``server.grpc_port``)."""
+def start_grpc(server: Any, *, start: bool = True) -> Any:
+    """A gRPC server for ``server`` on its host and gRPC port (0 picks a free port, written back
+    to ``server.grpc_port``), bound, and serving unless ``start=False`` (then call ``.start()``).
+    A port in use is an ``OSError`` naming it, before gRPC prints anything."""
+    check_port_free(server.host, server.grpc_port, "gRPC")
     srv = grpc.server(futures.ThreadPoolExecutor(max_workers=server.workers),
                       options=[("grpc.max_receive_message_length", server.max_request_bytes),
                                ("grpc.so_reuseport", 0), *server.grpc_options])
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(server), srv)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(server), srv)
-    port = srv.add_insecure_port(f"{server.host}:{server.grpc_port}")
+    try:
+        port = srv.add_insecure_port(f"{server.host}:{server.grpc_port}")
+    except RuntimeError:   # grpcio >= 1.60 raises where older ones returned 0
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen for gRPC on {server.host}:{server.grpc_port} (in use?)")
+        raise OSError(errno.EADDRINUSE, f"cannot listen for gRPC on {server.host}:{server.grpc_port} (in use?)")
     server.grpc_port = port
-    if server.grpc_socket_path and not srv.add_insecure_port(f"unix:{server.grpc_socket_path}"):
-        raise OSError(f"cannot listen for gRPC on the Unix socket {server.grpc_socket_path}")
-    srv.start()
+    if server.grpc_socket_path:
+        try:
+            ok = srv.add_insecure_port(f"unix:{server.grpc_socket_path}")
+        except RuntimeError:
+            ok = 0
+        if not ok:
+            srv.stop(None)
+            raise OSError(errno.EADDRINUSE, f"cannot listen for gRPC on the Unix socket {server.grpc_socket_path}")
+    if start:
+        srv.start()
     return srv
-

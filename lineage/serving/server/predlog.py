@@ -24,6 +24,7 @@ import logging
 import os
 import queue
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -34,7 +35,7 @@ from .errors import ServingError
 log = logging.getLogger("lineage.serving")
 
 __all__ = ["RequestLogger", "LogConfig", "ClosedLog", "log_config_of", "COLLECTOR_TYPES", "read_records", "scan",
-           "ingest"]
+           "ingest", "find_parts", "recover_part", "recover_parts"]
 
 #: the log collector types this server writes (TF Serving finds its collector by this type name
 #: among the ones its build registered: a fleet names its own)
@@ -62,6 +63,7 @@ class ClosedLog:
     dropped: int          # samples dropped (queue full) while this file was open
     size_bytes: int
     input_statistics: Dict[str, dict] = dataclasses.field(default_factory=dict)  # lineage.statistics
+    lost: int = 0         # recovered from a crashed server's .part file: bytes of its unreadable tail
 
 
 def log_config_of(entry: Any) -> Optional[LogConfig]:
@@ -213,6 +215,10 @@ class RequestLogger:
         """The models that log now (a config reload); others stop logging."""
         self._configs = dict(configs)
 
+    def prefixes(self) -> Dict[str, str]:
+        """``{filename_prefix: model}`` of the models that log now."""
+        return {cfg.prefix: model for model, cfg in self._configs.items()}
+
     def wants(self, model: str) -> Optional[LogConfig]:
         """This model's config when this request is sampled, else None (the request path's only cost)."""
         cfg = self._configs.get(model)
@@ -271,6 +277,8 @@ class RequestLogger:
                         log.warning("could not log a request to %s: %s", item[0], exc)
                 finally:
                     self._queue.task_done()
+            for f in self._files.values():   # each burst reaches the disk: a crash loses at most the next one
+                f.writer.flush()
 
     def _write(self, model: str, version: int, kind: str, build: Callable[[], Tuple[Any, Any]], at: float) -> None:
         from tensorflow_serving.apis import prediction_log_pb2
@@ -342,12 +350,25 @@ class RequestLogger:
 # ------------------------------------------------------------------ reading the files back
 
 
-def read_records(path: str, limit: Optional[int] = None) -> Any:
+def _masked_crc(data: bytes) -> int:
+    """TFRecord's masked CRC32C of ``data``."""
+    import google_crc32c
+
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def read_records(path: str, limit: Optional[int] = None, *, sizes: Optional[List[int]] = None) -> Any:
     """The PredictionLog protos of a TFRecord file, in order (at most ``limit``). TFRecord
-    framing is read here (length, its CRC, data, its CRC); a truncated file raises ValueError."""
+    framing is read and checked here (length, its CRC, data, its CRC); a truncated or corrupt
+    record raises ValueError naming the file and how many records were intact before it. With
+    ``sizes``, each intact record's byte length (framing included) is appended to it."""
+    from google.protobuf.message import DecodeError
     from tensorflow_serving.apis import prediction_log_pb2
 
     n = 0
+    total = os.path.getsize(path)
+    at = 0
     with open(path, "rb") as fh:
         while limit is None or n < limit:
             head = fh.read(12)
@@ -356,13 +377,83 @@ def read_records(path: str, limit: Optional[int] = None) -> Any:
             if len(head) < 12:
                 raise ValueError(f"{path}: truncated TFRecord header after {n} records")
             length = int.from_bytes(head[:8], "little")
-            data = fh.read(length)
-            if len(data) < length or len(fh.read(4)) < 4:
+            if int.from_bytes(head[8:], "little") != _masked_crc(head[:8]):
+                raise ValueError(f"{path}: corrupt TFRecord length after {n} records (CRC mismatch)")
+            if at + 16 + length > total:
                 raise ValueError(f"{path}: truncated TFRecord after {n} records")
+            data = fh.read(length)
+            crc = fh.read(4)
+            if len(data) < length or len(crc) < 4:
+                raise ValueError(f"{path}: truncated TFRecord after {n} records")
+            if int.from_bytes(crc, "little") != _masked_crc(data):
+                raise ValueError(f"{path}: corrupt TFRecord after {n} records (CRC mismatch)")
             record = prediction_log_pb2.PredictionLog()
-            record.ParseFromString(data)
+            try:
+                record.ParseFromString(data)
+            except DecodeError:
+                raise ValueError(f"{path}: record {n + 1} is not a PredictionLog") from None
             n += 1
+            at += 16 + length
+            if sizes is not None:
+                sizes.append(16 + length)
             yield record
+
+
+PART_NAME = re.compile(r"\.(?P<version>\d+)\.\d{8}T\d{6}\.(?P<pid>\d+)-\d+\.tfrecord\.part$")
+
+
+def find_parts(prefixes: Dict[str, str], *, include_live: bool = False) -> List[Tuple[str, str]]:
+    """``[(path, model)]``: the ``.part`` request log files under ``prefixes`` (``{prefix:
+    model}``) whose writing process is gone (its pid no longer runs on this machine; every one
+    with ``include_live``)."""
+    import glob
+
+    out = []
+    for prefix, model in sorted(prefixes.items()):
+        for path in sorted(glob.glob(glob.escape(prefix) + ".*.tfrecord.part")):
+            m = PART_NAME.search(path[len(prefix):])
+            if m is None:
+                continue
+            if not include_live and os.path.exists(f"/proc/{m['pid']}") and int(m["pid"]) != os.getpid():
+                continue   # still being written by a live server
+            out.append((path, model))
+    return out
+
+
+def recover_part(path: str, model: str, TF: Any = None) -> ClosedLog:
+    """Close a ``.part`` file a crashed server left: its intact records are kept (the file is cut
+    after the last one and renamed without ``.part``); the unreadable tail's bytes are counted in
+    ``lost``, never silently dropped."""
+    sizes: List[int] = []
+    try:
+        for _ in read_records(path, sizes=sizes):
+            pass
+    except ValueError:
+        pass   # the tail after the intact records
+    good = sum(sizes)
+    lost = os.path.getsize(path) - good
+    final = path[:-len(".part")]
+    if lost:
+        os.truncate(path, good)
+    os.replace(path, final)
+    counts, first, last, rate, names, stats = scan(final, TF) if good else ({}, 0.0, 0.0, 0.0, set(), {})
+    m = PART_NAME.search(path)
+    version = next(iter(counts)) if len(counts) == 1 else int(m["version"]) if m else 0
+    log.warning("recovered %s: %d intact records, %d bytes of a truncated tail lost", final,
+                sum(counts.values()), lost)
+    return ClosedLog(final, next(iter(names)) if len(names) == 1 else model, version, sum(counts.values()), first,
+                     last, rate, 0, good, stats, lost)
+
+
+def recover_parts(prefixes: Dict[str, str], TF: Any = None) -> List[ClosedLog]:
+    """Recover every abandoned ``.part`` file under ``prefixes`` (see :func:`recover_part`)."""
+    out = []
+    for path, model in find_parts(prefixes):
+        try:
+            out.append(recover_part(path, model, TF))
+        except OSError as exc:
+            log.warning("could not recover %s: %s", path, exc)
+    return out
 
 
 def scan(path: str, TF: Any = None) -> Tuple[Dict[int, int], float, float, float, set, Dict[str, dict]]:
@@ -407,8 +498,8 @@ def ingest(store: Any, model_name: str, directory: str) -> List[Tuple[str, str]]
             continue
         try:
             counts, first, last, rate, names, stats = scan(path)
-        except ValueError as exc:
-            out.append((path, f"not read: {exc}"))
+        except (ValueError, OverflowError, OSError) as exc:   # one bad file is reported; the others go on
+            out.append((path, f"skipped, not recorded: {exc}"))
             continue
         if not counts:
             out.append((path, "empty"))

@@ -17,6 +17,7 @@ from ..states import state_name
 from .codec import (classifications, decode, is_b64, json_default, rest_value, single_input, to_example,
                     typed_tensor_proto)
 from .errors import ServingError
+from .ports import check_port_free
 
 log = logging.getLogger("lineage.serving")
 
@@ -74,29 +75,45 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too L
 
 
 class RestServer:
-    """The HTTP server (waitress) serving :func:`application` in a daemon thread."""
+    """The HTTP server (waitress) serving :func:`application` in a daemon thread, once started."""
 
     def __init__(self, server: Any) -> None:
         self._server = server
         self.port = server.effective_port
         self._thread = threading.Thread(target=server.run, name="rest", daemon=True)
+
+    def start(self) -> "RestServer":
         self._thread.start()
+        return self
 
-    def close(self) -> None:
+    def close(self, grace: float = 0.0) -> None:
+        """Stop: take no new connection, let the requests being answered finish and their answers
+        go out (up to ``grace`` seconds), then close every connection."""
         from waitress import wasyncore
+        from waitress.channel import HTTPChannel
 
-        self._server.task_dispatcher.shutdown()
+        self._server.accepting = False   # no new connection is taken (readable() is asked each turn)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and self._thread.is_alive():
+            busy = [ch for ch in list(self._server._map.values()) if isinstance(ch, HTTPChannel)
+                    and (ch.requests or ch.total_outbufs_len)]
+            if not busy:
+                break
+            time.sleep(0.01)
+        self._server.task_dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()) + 1)
         wasyncore.close_all(self._server._map)
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
 
 
-def start_rest(model_server: Any) -> RestServer:
+def start_rest(model_server: Any, *, start: bool = True) -> RestServer:
     """A REST server for ``model_server`` on its host and REST port (port 0 picks a free port,
-    written back to ``model_server.rest_port``). Connections idle for ``idle_timeout`` seconds
-    (a stalled client, half a request) are closed, at most ``max_connections`` are open at once
+    written back to ``model_server.rest_port``), bound, and serving unless ``start=False``.
+    Connections idle for ``idle_timeout`` seconds (a stalled client, half a request) are closed, at most ``max_connections`` are open at once
     (more wait in the listen backlog), and bodies over ``max_request_bytes`` are refused (413)."""
     from waitress.server import create_server
 
+    check_port_free(model_server.host, model_server.rest_port, "REST")
     if not os.environ.get("LINEAGE_VERBOSE"):
         logging.getLogger("waitress").setLevel(logging.ERROR)
     server = create_server(application(model_server), host=model_server.host, port=model_server.rest_port,
@@ -107,7 +124,7 @@ def start_rest(model_server: Any) -> RestServer:
                            ident="lineage", expose_tracebacks=False)
     rest = RestServer(server)
     model_server.rest_port = rest.port
-    return rest
+    return rest.start() if start else rest
 
 
 def _parse_path(method: str, path: str) -> Tuple[str, Optional[int], Optional[str], Optional[str]]:
@@ -216,12 +233,18 @@ def _parse_json(body: bytes) -> Dict[str, Any]:
         raise ServingError(f"JSON Parse error: Invalid encoding in string. at offset: {exc.start}") from None
     except RecursionError:  # Python's parser recurses; TF Serving's does not, but a limit is right
         raise ServingError("JSON Parse error: The document is nested too deeply.") from None
+    except ValueError:   # an integer past Python's 4,300-digit limit: rapidjson's error for a huge number
+        raise ServingError("JSON Parse error: Number too big to be stored in double.") from None
     if not isinstance(req, dict):
         raise ServingError(f"JSON Value: {_short(req)} Is not object")
     return req
 
 def _predict(server: Any, v: Any, sig_name: str, req: Dict[str, Any]) -> Tuple[Dict[str, Any], Any]:
-    _, sd = server.signature(v, sig_name)
+    try:
+        _, sd = server.signature(v, sig_name)
+    except ServingError:   # the REST handler reads the JSON against the signature first (TF Serving's words)
+        raise ServingError(f'Serving signature name: "{sig_name or "serving_default"}" not found in signature def',
+                           "INVALID_ARGUMENT", 400) from None
     names = sorted(sd.inputs)
     if ("instances" in req) == ("inputs" in req):
         raise ServingError("Missing 'inputs' or 'instances' key" if "instances" not in req
