@@ -12,9 +12,9 @@ from lineage.serving.server import tfenv  # noqa: F401  (sets TF_USE_LEGACY_KERA
 from .evaluate import evaluate
 from .hub import build_text_embedding, publish_module, resolve_module
 from .ingest import ingest
-from .push import PushRefused, push
+from .push import PushRefused, push, push_saved_model
 from .train import train
 from .transform import transform
 
 __all__ = ["ingest", "transform", "build_text_embedding", "publish_module", "resolve_module",
-           "train", "evaluate", "push", "PushRefused"]
+           "train", "evaluate", "push", "push_saved_model", "PushRefused"]

@@ -18,13 +18,14 @@ from typing import Optional, Union
 from lineage import Input, Lineage, Output, annotate, attach_context, step
 from lineage.api import current_lineage, use
 from lineage.errors import LineageError
+from lineage.records import Artifact
 from lineage.query.taint import tainted_upstream
 from lineage.recorder import current_store, record_intent
 from lineage.serving.config import check_model_name, default_config_path, ensure_model
 from lineage.types import Model, ModelBlessing, PushedModel
 from lineage.vocab import is_blessed
 
-__all__ = ["push", "PushRefused", "serving_root_for"]
+__all__ = ["push", "push_saved_model", "PushRefused", "serving_root_for"]
 
 
 class PushRefused(LineageError):
@@ -38,9 +39,13 @@ def serving_root_for(lin: Lineage) -> Path:
 
 @step(type="Push")
 def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[PushedModel],
-          model_name: str, serving_root: str, config_path: str, force: bool = False):
+          model_name: str, serving_root: str, config_path: str, force: bool = False,
+          version: Optional[int] = None, reason: str = ""):
     annotate(model_name=model_name, forced=bool(force))
-    if not is_blessed(blessing.get("blessed")) and not force:
+    if blessing is None and not force:
+        raise PushRefused(f"model a{model.id} has no blessing (no evaluation blessed it); it was not pushed. "
+                          f"Evaluate it, or push anyway with force=True (recorded as forced)")
+    if blessing is not None and not is_blessed(blessing.get("blessed")) and not force:
         failed = blessing.get("failed_thresholds") or "[]"
         raise PushRefused(
             f"model a{model.id} is not blessed (failed thresholds: {failed}); it was not pushed. "
@@ -52,10 +57,17 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
             f"model a{model.id} was made from tainted data ("
             + "; ".join(f"a{t.artifact_id}: {t.reason}" for t in taints)
             + "); it was not pushed. Retrain without it, or push anyway with force=True (recorded as forced)")
+    if force:   # what the force overrode, and why, on the record
+        overridden = ([] if blessing is not None and is_blessed(blessing.get("blessed")) else ["blessing"]) \
+            + (["taint"] if taints else [])
+        annotate(force_reason="; ".join(filter(None, [reason, f"overrode: {', '.join(overridden) or 'nothing'}"])))
     base = Path(serving_root) / model_name
     base.mkdir(parents=True, exist_ok=True)
     versions = [int(p.name) for p in base.iterdir() if p.name.isdigit()]
-    version = max(versions, default=0) + 1
+    if version is not None and (version in versions or (base / f".{version}.incoming").exists()):
+        raise PushRefused(f"{model_name} version {version} already exists in {base}; it was not pushed "
+                          f"(versions are immutable: pick another number, or leave it out for the next one)")
+    version = version if version is not None else max(versions, default=0) + 1
     # the intent first: a push killed after the rename below leaves a RUNNING Push naming this
     # version under the endpoint, which `lineage doctor` completes (the files are there) or fails
     annotate(target_version=version, serving_path=str(base / str(version)), config_path=config_path)
@@ -74,12 +86,75 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
 
 def push(model, blessing, *, model_name: str, force: bool = False,
          serving_root: Union[str, Path, None] = None, config_path: Union[str, Path, None] = None,
-         store: Optional[Lineage] = None):
-    """Push ``model`` (blessed by ``blessing``) as the next version of ``model_name``."""
+         store: Optional[Lineage] = None, version: Optional[int] = None, reason: str = ""):
+    """Push ``model`` (blessed by ``blessing``; None: none, which only ``force`` lets through) as
+    the next version of ``model_name`` (or as ``version``, which must be new). A forced push
+    records what it overrode and ``reason``."""
     check_model_name(model_name)  # before anything is copied or recorded
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)
+                                or not 0 < version < 2**31):
+        raise PushRefused(f"version {version!r} is not a version number (1 to {2**31 - 1}); nothing was pushed")
     lin = store or current_lineage()
     root = Path(serving_root) if serving_root else serving_root_for(lin)
     config = Path(config_path) if config_path else default_config_path(lin.artifact_root)
     with use(lin):
         return _push(model, blessing, model_name=model_name, serving_root=str(root.absolute()),
-                     config_path=str(config.absolute()), force=force)
+                     config_path=str(config.absolute()), force=force, version=version, reason=reason)
+
+
+def push_saved_model(lin: Lineage, model_dir: Union[str, Path], *, model_name: str,
+                     blessing: Optional[str] = None, version: Optional[int] = None, force: bool = False,
+                     reason: str = "", serving_root: Union[str, Path, None] = None,
+                     config_path: Union[str, Path, None] = None):
+    """``lineage push``: a SavedModel folder a user trained themselves, recorded as a ``Model``
+    (fingerprinted; the same bytes reuse the recorded artifact), checked by the same gate as a
+    rollback (its blessing: ``blessing`` (a ref), else the newest blessing an evaluation of it
+    made; taint), copied atomically into the serving root and recorded as a ``PushedModel``.
+    Everything is checked before anything is recorded or copied."""
+    check_model_name(model_name)
+    path = Path(model_dir)
+    if not path.is_dir():
+        raise PushRefused(f"{model_dir} is not a directory: give the SavedModel folder (it holds saved_model.pb)")
+    if not (path / "saved_model.pb").exists() and not (path / "saved_model.pbtxt").exists():
+        raise PushRefused(f"{model_dir} is not a SavedModel (no saved_model.pb or saved_model.pbtxt in it): "
+                          f"export it with tf.saved_model.save or model.export")
+    bless = lin.node(blessing) if blessing is not None else None
+    if bless is not None and bless.type != "ModelBlessing":
+        raise PushRefused(f"{blessing} is a {bless.type}, not a ModelBlessing: name the blessing an evaluation made")
+    model = lookup_or_new(lin, path)
+    if bless is None and model.id is not None:
+        bless = _newest_blessing(lin, model.id)
+    if bless is None and not force:
+        raise PushRefused(f"{model_dir} has no blessing: evaluate it (or name one with --blessing aN), or push "
+                          f"anyway with --force (recorded as forced); nothing was pushed")
+    if bless is not None and not is_blessed(bless.get("blessed")) and not force:
+        raise PushRefused(f"{model_dir} is not blessed ({bless.ref}: failed thresholds "
+                          f"{bless.get('failed_thresholds') or '[]'}): push anyway with --force (recorded); "
+                          f"nothing was pushed")
+    taints = tainted_upstream(lin.store, model.id) if model.id is not None else []
+    if taints and not force:
+        raise PushRefused(f"{model_dir} was made from tainted data ("
+                          + "; ".join(f"a{t.artifact_id}: {t.reason}" for t in taints)
+                          + "): push anyway with --force (recorded); nothing was pushed")
+    root = Path(serving_root) if serving_root else serving_root_for(lin)
+    if version is not None and (root / model_name / str(version)).exists():
+        raise PushRefused(f"{model_name} version {version} already exists in {root / model_name}: versions are "
+                          f"immutable (pick another number, or leave --version out for the next one); "
+                          f"nothing was pushed")
+    return push(model, bless, model_name=model_name, force=force, serving_root=root,
+                config_path=config_path, store=lin, version=version, reason=reason)
+
+
+def lookup_or_new(lin: Lineage, path: Path) -> Artifact:
+    """The recorded Model with ``path``'s bytes at ``path``, else ``Model.at(path)`` (recorded on use)."""
+    from lineage.fingerprint import fingerprint
+    from lineage.uris import to_uri
+
+    found = lin.store.find_artifact("Model", to_uri(path), fingerprint(path).digest)
+    return found if found is not None else Model.at(path)
+
+
+def _newest_blessing(lin: Lineage, model_id: int) -> Optional[Artifact]:
+    blessings = [a for e in lin.consumers(f"a{model_id}") for a in lin.outputs(e).get("blessing", [])
+                 if a.type == "ModelBlessing"]
+    return max(blessings, key=lambda a: a.id) if blessings else None

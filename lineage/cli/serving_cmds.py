@@ -54,6 +54,22 @@ def cmd_unpin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    from ..components.push import push_saved_model
+
+    lin = Lineage.open(args.store)
+    if args.reason and not args.force:
+        raise LineageError("--reason goes with --force (it says why the gate was overridden)")
+    pushed = push_saved_model(lin, args.model_dir, model_name=args.model, blessing=args.blessing,
+                              version=args.version, force=args.force, reason=args.reason or "",
+                              serving_root=args.serving_root, config_path=args.config)
+    version = pushed.properties["pushed_version"]
+    emit(args, {"model_name": args.model, "version": version, "pushed": pushed.ref, "uri": pushed.uri,
+                "forced": bool(args.force)},
+         f"{args.model}: pushed version {version} ({pushed.ref}) to {pushed.uri}" + (" (forced)" if args.force else ""))
+    return 0
+
+
 def dataclasses_asdict(res: Any) -> Dict[str, Any]:
     return {"model_name": res.model_name, "version": res.version, "previous": res.previous,
             "execution": res.execution.ref if res.execution else None, "seconds": round(res.seconds, 3),
@@ -268,6 +284,21 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("model")
     p.add_argument("--force", action="store_true", help="override the blessing and taint checks (recorded)")
     p.set_defaults(func=cmd_unpin)
+
+    p = sub.add_parser("push", parents=[common],
+                       help="push a SavedModel you trained as the next version of a served model (recorded, gated)")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="the SavedModel folder (saved_model.pb in it)")
+    p.add_argument("--model", required=True, metavar="NAME", help="the served model's name")
+    p.add_argument("--version", type=int, default=None, metavar="N", help="the version number (default: the next)")
+    p.add_argument("--blessing", default=None, metavar="aN",
+                   help="the ModelBlessing that clears it (default: the newest one an evaluation of it made)")
+    p.add_argument("--force", action="store_true", help="push without a blessing or with tainted data (recorded)")
+    p.add_argument("--reason", default=None, help="with --force: why (recorded)")
+    p.add_argument("--serving-root", default=None, metavar="DIR",
+                   help="where version folders go (default: <store home>/serving, LINEAGE_SERVING_ROOT)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="TF Serving model config (default: <store home>/serving/models.config)")
+    p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("serve", parents=[common],
                        help="the local TF-Serving-compatible server (gRPC + REST) for the model config")

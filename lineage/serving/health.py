@@ -29,9 +29,10 @@ __all__ = ["serving_closers", "log_prefixes", "end_lost_server"]
 
 def end_lost_server(store: Store, lease: ServerLease, doctor_id: int) -> None:
     """Record END ("server lost") for each version ``lease``'s process last reported in another
-    state, at the last moment it was known alive; end the lease LOST. Returns how many."""
+    state, at the last moment it was known alive; end the lease LOST. A lost *watcher* only has its
+    lease ended: the server it watched may well run on (its reports stay stale, never END)."""
     newest: Dict[Tuple[str, int], Tuple[float, int, str]] = {}
-    if store.has_type("execution", "ServingObservation"):
+    if lease.kind == "serve" and store.has_type("execution", "ServingObservation"):
         for e in store.list_executions(filter_query=f"type = 'ServingObservation' AND "
                                        f"properties.server_instance.string_value = {quote(lease.name)}", limit=None):
             key = (str(e.get("model_name")), int(e.get("target_version")))

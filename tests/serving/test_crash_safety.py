@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 
+from helpers import cli
 from lineage import Lineage, record, use
 from lineage.components import push
 from lineage.serving.config import model_entry, read_config
@@ -123,7 +124,9 @@ def test_a_rollback_killed_after_the_config_write_is_completed_by_doctor(sqlite_
     try:
         [rb] = [e for e in fresh.serving_history("reviews") if e.action == "rollback"]
         assert (rb.state, rb.version) == ("RUNNING", 1)                   # in history, as an intent
-        fresh.doctor(fix=True)
+        r = cli("doctor", "--fix", "--no-files", "--store", sqlite_uri)   # as an operator runs it
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"closed e{rb.execution.id} as COMPLETE (recorded as e" in r.stdout   # says what it did
         assert fresh.execution(rb.execution.id).state == "COMPLETE"
         state = fresh.served_at("reviews", "now")
         assert (state.version, state.pinned, state.labels) == (1, True, {"stable": 1})

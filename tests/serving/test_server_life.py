@@ -133,6 +133,14 @@ def _until(fn, what, seconds=60.0):
         time.sleep(0.1)
 
 
+def _serving(served: Served, version: int):
+    """Whether a server reported ``version`` serving (not the recorded changes' answer)."""
+    def check() -> bool:
+        state = served.state()
+        return state.source == "observed" and state.version == version
+    return check
+
+
 def _observed(served: Served):
     with Lineage.open(served.uri) as lin:
         return [(e.version, e.observed, e.server) for e in lin.serving_history("toy") if e.action == "observed"]
@@ -149,10 +157,11 @@ def served(tmp_path):
 def test_a_server_that_cannot_listen_records_nothing_and_says_so_in_one_line(served):
     a = served.start()
     try:
-        _until(lambda: served.state().version == 3, "version 3 observed")
+        _until(_serving(served, 3), "version 3 observed")
         r = served.cli("rollback", "toy", "--to", "1", "--server", a.address, "--rest", a.base,
                        "--config", str(served.config), "--timeout", "30")
         assert r.returncode == 0, r.stderr
+        _until(lambda: _observed(served)[-1:] == [(3, "END", a.address)], "version 3 unloaded, recorded")
         before = _observed(served)
         # a second server on the first one's gRPC port, then on its REST port
         for grpc_port, rest_port, busy in ((a.grpc_port, 0, a.grpc_port), (0, a.rest_port, a.rest_port)):
@@ -188,7 +197,7 @@ def _leases(lin):
 def test_a_signal_stops_the_server_gracefully_and_it_records_its_end(served, sig):
     logs = served.log_requests()
     a = served.start()
-    _until(lambda: served.state().version == 3, "version 3 observed")
+    _until(_serving(served, 3), "version 3 observed")
     for i in range(20):
         assert a.predict(float(i)) == 3.0
     answers, failures = [], []
@@ -235,11 +244,11 @@ def test_a_signal_stops_the_server_gracefully_and_it_records_its_end(served, sig
 
 def test_a_killed_server_is_replaced_by_its_restart_then_goes_stale_and_doctor_ends_it(served):
     a = served.start()
-    _until(lambda: served.state().version == 3, "version 3 observed")
+    _until(_serving(served, 3), "version 3 observed")
     a.kill()   # SIGKILL: no UNLOADING, no END, no end of lease
     served.pin(2)
     b = served.start(a.grpc_port)   # the operator restarts it on the same port, pinned to 2
-    _until(lambda: served.state().version == 2, "version 2 observed")
+    _until(_serving(served, 2), "version 2 observed")
     state = served.state()
     assert (state.version, state.available, state.stale) == (2, (2,), False)   # not 3: that process is gone
     assert b.predict() == 2.0
@@ -303,7 +312,7 @@ def test_two_rollbacks_at_once_happen_one_after_the_other(tmp_path):
     served = Served(tmp_path, 4)
     a = served.start()
     try:
-        _until(lambda: served.state().version == 4, "version 4 observed")
+        _until(_serving(served, 4), "version 4 observed")
         common = ["--server", a.address, "--rest", a.base, "--config", str(served.config)]
         exe = str(Path(sys.executable).parent / "lineage")
         env = {**{k: v for k, v in os.environ.items() if k != "LINEAGE_STORE"}, **served.env}
@@ -330,7 +339,7 @@ def test_two_rollbacks_at_once_happen_one_after_the_other(tmp_path):
         assert a.predict() == 2.0
         entry = model_entry(read_config(served.config), "toy")
         assert list(entry.model_version_policy.specific.versions) == [2]
-        _until(lambda: served.state().version == 2, "version 2 observed")
+        _until(_serving(served, 2), "version 2 observed")
         r = served.cli("history", "toy", "--check", "--config", str(served.config))   # 5: the recorded address
         assert r.returncode == 0, r.stdout + r.stderr
         assert "agrees" in r.stdout
@@ -341,7 +350,7 @@ def test_two_rollbacks_at_once_happen_one_after_the_other(tmp_path):
 def test_rollback_to_the_last_good_version_already_serving_changes_nothing(served):
     a = served.start()
     try:
-        _until(lambda: served.state().version == 3, "version 3 observed")
+        _until(_serving(served, 3), "version 3 observed")
         with Lineage.open(served.uri) as lin:
             before = len(lin.serving_history("toy"))
         config_before = served.config.read_text()

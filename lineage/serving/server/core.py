@@ -561,7 +561,8 @@ def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = 
     server.stop(grace)
     if observer is not None:
         observer.close()
-    log.info("stopped in %.2fs", time.monotonic() - t0)
+    print(f"stopped in {time.monotonic() - t0:.2f}s; {server.metrics.total()} requests answered since the start",
+          flush=True)
     # TensorFlow can segfault in interpreter teardown (tensorflow/tensorflow#59242).
     sys.stdout.flush()
     sys.stderr.flush()

@@ -67,6 +67,11 @@ class Metrics:
             self._count[(model, api, status)] += 1
             self._seconds[(model, api)] += time.perf_counter() - started
 
+    def total(self) -> int:
+        """Requests answered so far (every status)."""
+        with self._lock:
+            return sum(self._count.values())
+
     def prometheus(self, available: Dict[str, int]) -> str:
         """The Prometheus text exposition, with TF Serving's metric names."""
         with self._lock:

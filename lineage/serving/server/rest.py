@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import select
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -87,23 +88,40 @@ class RestServer:
         return self
 
     def close(self, grace: float = 0.0) -> None:
-        """Stop: take no new connection, let the requests being answered finish and their answers
-        go out (up to ``grace`` seconds), then close every connection."""
+        """Stop: take the connections the kernel already completed, then close the listening
+        socket (new ones are refused); let every request taken be answered and the answers go out
+        (up to ``grace`` seconds); then close every connection."""
         from waitress import wasyncore
         from waitress.channel import HTTPChannel
 
-        self._server.accepting = False   # no new connection is taken (readable() is asked each turn)
+        srv = self._server
+        closed = threading.Event()
+
+        def stop_listening() -> None:   # on the server's own loop thread
+            try:
+                while select.select([srv.socket], [], [], 0)[0]:   # the listen backlog: taken, answered
+                    srv.handle_accept()
+                srv.accepting = False
+                srv.close()
+            finally:
+                closed.set()
+
         deadline = time.monotonic() + grace
+        if self._thread.is_alive():
+            srv.trigger.pull_trigger(stop_listening)
+            closed.wait(max(grace, 1.0))
+        else:
+            srv.accepting = False
         while time.monotonic() < deadline and self._thread.is_alive():
-            busy = [ch for ch in list(self._server._map.values()) if isinstance(ch, HTTPChannel)
-                    and (ch.requests or ch.total_outbufs_len)]
+            now = time.time()   # waitress's clock for last_activity
+            busy = [ch for ch in list(srv._map.values()) if isinstance(ch, HTTPChannel)
+                    and (ch.requests or ch.request is not None or ch.total_outbufs_len
+                         or now - ch.last_activity < 0.1)]   # just taken: its request is on its way
             if not busy:
                 break
             time.sleep(0.01)
         self._server.task_dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()) + 1)
-        wasyncore.close_all(self._server._map)
-        if self._thread.is_alive():
-            self._thread.join(5)
+        wasyncore.close_all(srv._map)   # its loop thread ends at its next turn (a daemon: not waited for)
 
 
 def start_rest(model_server: Any, *, start: bool = True) -> RestServer:
