@@ -72,9 +72,10 @@ def start(uri: str, config: Path, heartbeat: float = 10.0, record_it: bool = Tru
     g, r = free_port(), free_port()
     env = {**{k: v for k, v in os.environ.items() if k != "LINEAGE_STORE"},
            "LINEAGE_HEARTBEAT_SECONDS": str(heartbeat)}
-    cmd = [EXE, "serve", "--store", uri, "--config", str(config), "--grpc-port", str(g), "--rest-port", str(r)]
+    cmd = [EXE, "serve", "-v", "--store", uri, "--config", str(config), "--grpc-port", str(g), "--rest-port", str(r)]
     proc = subprocess.Popen(cmd + ([] if record_it else ["--no-record"]), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env, text=True)
+                            stderr=subprocess.PIPE, env=env, text=True)
+    threading.Thread(target=_keep_phases, args=(proc,), daemon=True).start()   # drained: it never blocks
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -84,6 +85,16 @@ def start(uri: str, config: Path, heartbeat: float = 10.0, record_it: bool = Tru
         except OSError:
             time.sleep(0.2)
     raise SystemExit("the server did not start")
+
+
+PHASES: dict = {}
+
+
+def _keep_phases(proc: subprocess.Popen) -> None:
+    """The server's log (-v), drained; its "stopped: ..." line says where the stop's time went."""
+    for line in proc.stderr:
+        if "stopped: REST drained" in line:
+            PHASES[proc.pid] = line.split("stopped: ", 1)[1].strip()
 
 
 def stub(port: int):
@@ -171,7 +182,8 @@ def graceful_stop(uri: str, config: Path) -> dict:
     said = proc.stdout.read()
     m = re.search(r"(\d+) requests answered since the start", said)
     taken = int(m.group(1)) if m else -1
-    return {"stop_s": took, "exit_code": code, **counts, "server_answered": taken,
+    time.sleep(0.2)
+    return {"stop_s": took, "exit_code": code, **counts, "server_answered": taken, "phases": PHASES.get(proc.pid, ""),
             "taken_not_received": taken - counts["answered"] - 1 if taken >= 0 else None,   # 1: the readiness GET
             "failures": failures}
 

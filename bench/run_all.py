@@ -47,6 +47,7 @@ def plan(quick: bool, mlflow: Optional[str]) -> Dict[str, List[str]]:
                     + ([] if quick else ["--large", large, "--large-label", "300k"]),
         "shape": ["bench/bench_shape.py", "--store", "bench/.cache/scale-100000.sqlite", "--repeat", r(11, 5)],
         "serving": ["bench/bench_serving.py", "--requests", r(500, 200), "--rollbacks", r(10, 4)],
+        "server_life": ["bench/bench_server_life.py", "--rounds", r(5, 3), "--requests", r(3000, 1000)],
         "prediction_log": ["bench/bench_prediction_log.py", "--requests", r(2000, 600)],
         "naive": ["bench/bench_queries.py", "--store", "bench/.cache/scale-100000.sqlite", "--repeat", r(21, 7)],
     }
@@ -103,7 +104,28 @@ def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
         return res.get(name, {}).get("data")
 
     return (_recording_rows(have, cmds) + _query_rows(have("scale"), cmds) + _naive_rows(have("naive"), cmds)
-            + _cli_rows(have("cli"), cmds) + _shape_rows(have("shape"), cmds) + _explorer_rows(have("explorer"), cmds))
+            + _cli_rows(have("cli"), cmds) + _shape_rows(have("shape"), cmds) + _explorer_rows(have("explorer"), cmds)
+            + _server_life_rows(have("server_life"), cmds))
+
+
+def _server_life_rows(sl: Any, cmds: Dict[str, str]) -> List[Row]:
+    if not sl:
+        return []
+    g, c = sl["graceful_stop"], sl["lease_cost_grpc_predict"]
+    lost = g["failed_after_taken"]
+    rows = [Row(f"graceful stop (SIGTERM) with 8 clients sending, {len(g['rounds'])} servers", "< 2 s, 0 taken requests lost",
+                f"{g['answered']:,} answered; {g['failed_at_the_client']} failed at the client, never taken by the server",
+                f"{g['stop_s_median']:.2f} s (max {g['stop_s_max']:.2f} s), {lost} taken and lost", "-",
+                g["stop_s_max"] < 2 and lost == 0, cmds["server_life"])]
+    base = c["no recording (no lease)"]["p50_ms"]
+    default = c["heartbeat 10 s (default)"]
+    share = c["default heartbeat's estimated share of p50"]
+    rows.append(Row("the lease's cost on gRPC Predict p50 (heartbeat every 10 s)", "< 1%",
+                    f"the same server, not recording: {ms(base)}; heartbeat every 0.05 s: "
+                    f"{ms(c['heartbeat 0.05 s (200x)']['p50_ms'])}",
+                    f"{ms(default['p50_ms'])}; heartbeat's share estimated from the 200x one: {share * 100:.2f}%",
+                    ratio(default["ratio"]), share < 0.01, cmds["server_life"]))
+    return rows
 
 
 def _shape_rows(sh: Any, cmds: Dict[str, str]) -> List[Row]:
@@ -277,7 +299,8 @@ def details(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> str:
                 out.append(f"| {store} | {page} | {cell(v['cold'])} | {cell(v['warm'])} |\n")
         out.append("\n")
     for name, title in (("shape", "The graph page's computation (shape and view, against networkx)"),
-                        ("naive", "The naive way (whole store in networkx)"), ("experiments", "Experiments"), ("serving", "Serving"), ("prediction_log", "Request logging"),
+                        ("naive", "The naive way (whole store in networkx)"), ("experiments", "Experiments"), ("serving", "Serving"),
+                        ("server_life", "A server's life: graceful stop, the lease"), ("prediction_log", "Request logging"),
                         ("bulk", "Bulk recording"), ("recorder", "One step"), ("mariadb", "MariaDB"), ("cli", "CLI")):
         data = res.get(name, {}).get("data")
         if data is not None:
@@ -285,14 +308,39 @@ def details(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> str:
     return "".join(out)
 
 
+def earlier(missing: List[str], cmds: Dict[str, str]) -> tuple:
+    """The rows and detail sections RESULTS.md holds for the benchmarks in ``missing`` (not run now,
+    and not in the cache, as on a fresh clone with --only): ``(rows, details, when)``."""
+    if not RESULTS.exists() or not missing:
+        return "", "", ""
+    text = RESULTS.read_text()
+    scripts = {cmds[n].split()[1] for n in missing}   # bench/bench_x.py: its options may differ (--mlflow)
+
+    def theirs(command: str) -> bool:
+        parts = command.strip().strip("`").split()
+        return len(parts) > 1 and parts[1] in scripts
+
+    rows = "".join(line + "\n" for line in text.split(BEGIN, 1)[-1].split(END, 1)[0].splitlines()
+                   if line.startswith("| ") and not line.startswith("| metric") and not line.startswith("| ---")
+                   and theirs(line.rstrip().rstrip("|").rstrip().rsplit(" | ", 1)[-1]))
+    sections = text.split("## Details\n\n", 1)[-1].split("\n### ")
+    kept = "".join("### " + sec.lstrip("# ").rstrip() + "\n\n" for sec in sections
+                   if any(theirs(line) for line in sec.splitlines() if line.startswith("`")))
+    m = re.search(r"Measured by `bench/run_all` on (\S+) ", text)
+    return rows, kept, m.group(1) if m else ""
+
+
 def write(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str], when: str) -> str:
     rows = summary(res, cmds)
+    old_rows, old_details, old_when = earlier([n for n in cmds if n not in res], cmds)
     block = (f"Measured by `bench/run_all` on {when} ({machine()}). Every ratio compares two sides "
-             f"measured in the same run, rounds interleaved; medians unless said.\n\n" + table(rows))
+             f"measured in the same run, rounds interleaved; medians unless said."
+             + (f" Rows of benchmarks not run this time are kept from the run of {old_when}." if old_rows else "")
+             + "\n\n" + table(rows) + old_rows)
     failed = [f"- `{n}` failed ({r['error']}): see its output below" for n, r in res.items() if "error" in r]
     text = ("# Benchmark results\n\nWritten by `bench/run_all`; do not edit (run it again).\n\n" + BEGIN + "\n"
             + block + END + "\n\n" + ("## Failed\n\n" + "\n".join(failed) + "\n\n" if failed else "")
-            + "## Details\n\n" + details(res, cmds)
+            + "## Details\n\n" + details(res, cmds) + old_details
             + "".join(f"### {n} (failed)\n\n```\n{r.get('stdout', '')}\n```\n\n" for n, r in res.items() if "error" in r))
     RESULTS.write_text(text)
     readme = README.read_text()

@@ -161,13 +161,16 @@ class ModelServer:
         """Stop as a supervisor expects on SIGTERM: take no new request, let the ones being
         answered finish (up to ``grace`` seconds), unload every version (each reported UNLOADING
         and END), write what was sampled and close every request log file."""
+        t0 = time.monotonic()
         self._stop.set()
         self._wake.set()
         done = self._grpc.stop(grace) if self._grpc is not None else None   # refuses new RPCs at once
         if self._http is not None:
             self._http.close(grace)
+        t_rest = time.monotonic()
         if done is not None:
             done.wait(grace + 1)
+        t_grpc = time.monotonic()
         with self._lock:
             models = list(self._models.values())
         for state in models:   # as TF Serving does on shutdown: every version unloads
@@ -176,6 +179,8 @@ class ModelServer:
             self.request_log.stop()
         if self._loader is not None:
             self._loader.join(10)
+        log.info("stopped: REST drained in %.3fs, gRPC in %.3fs, versions unloaded and logs closed in %.3fs",
+                 t_rest - t0, t_grpc - t0, time.monotonic() - t_grpc)
 
     def __enter__(self) -> "ModelServer":
         return self.start()
