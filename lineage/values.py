@@ -56,6 +56,8 @@ def stored_double(value: float) -> float:
 
 
 def _fits(value: float) -> bool:
+    if value == 0.0 and math.copysign(1.0, value) < 0:
+        return False   # -0.0: the column would read back 0.0 (and equal it), so it is kept exactly too
     return abs(value) <= FLOAT_MAX and stored_double(value) == value and float(f"{value:.6f}") == value
 
 

@@ -13,7 +13,23 @@ from ..records import Execution
 from ..store import Store
 from .recording import Recording, now
 
-__all__ = ["repair"]
+__all__ = ["repair", "last_alive"]
+
+
+def last_alive(e: Execution) -> float:
+    """The last moment an abandoned execution's process is known to have been alive: its last
+    write (MLMD's update time), never the moment it was found (a process killed 9 s in ran 9 s)."""
+    times = [e.update_time_ms / 1000.0, float(e.get("started_at") or 0)]
+    return max(times) or now()
+
+
+def _run_last_alive(store: Store, c: Any) -> float:
+    """An abandoned run's last sign of life: the newest write of it or of any of its steps."""
+    times = [float(c.properties.get("resumed_at") or 0), float(c.properties.get("started_at") or 0),
+             c.update_time_ms / 1000.0 if getattr(c, "update_time_ms", 0) else 0.0]
+    for e in store.list_executions(filter_query=f"contexts_a.id = {c.id}", limit=50, order_by="id", ascending=False):
+        times += [last_alive(e), float(e.get("ended_at") or 0)]
+    return max(times) or now()
 
 
 Settle = Callable[[Execution], Optional[Tuple[str, str, List[Tuple[Any, str]]]]]
@@ -49,11 +65,11 @@ def repair(store: Store, report: HealthReport, settle: Optional[Settle] = None,
         if verdict is not None:
             why = f"{why}; {verdict[1]}"
         store.write_execution(type=e.type, state="FAILED", execution_id=e.id, properties={
-            "error_type": "Abandoned", "ended_at": now(), "closed_by": doctor.id,
+            "error_type": "Abandoned", "ended_at": last_alive(e), "closed_by": doctor.id,
             "error_message": f"{why}; closed by lineage doctor (e{doctor.id})"})
     for c in report.runs:
         store.put_context("PipelineRun", c.name, {
-            "state": "FAILED", "ended_at": now(), "error_type": "Abandoned",
+            "state": "FAILED", "ended_at": _run_last_alive(store, c), "error_type": "Abandoned",
             "error_message": f"{reasons.get(f'c{c.id}', 'abandoned')}; closed by lineage doctor (e{doctor.id})"})
     for _, _, close in others:
         close(doctor.id)

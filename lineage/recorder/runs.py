@@ -15,11 +15,11 @@ import secrets
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from ..codeversion import clear_git_cache, code_version
-from ..errors import InvalidInput
+from ..errors import AlreadyExists, InvalidInput
 from ..records import Context
 from ..store import Store
 from .current import active_run, as_store, reset_active_run, run_closed, run_opened, set_active_run
-from ..owner import this_owner
+from ..owner import owner_alive, this_owner
 from .recording import now, start_pending
 
 __all__ = ["Run", "run", "current_run"]
@@ -43,7 +43,7 @@ class Run:
     """
 
     def __init__(self, pipeline: str, experiment: Optional[str] = None, name: Optional[str] = None,
-                 store: Any = None) -> None:
+                 store: Any = None, resume: bool = False) -> None:
         for label, value in (("pipeline", pipeline), ("experiment", experiment), ("name", name)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise InvalidInput(f"run {label} must be a non-empty string, not {value!r}")
@@ -52,6 +52,7 @@ class Run:
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
         self.name = name or f"{pipeline}-{stamp}-{secrets.token_hex(3)}"
         self._store_arg = store
+        self.resume = resume
         self.store: Optional[Store] = None
         self.context: Optional[Context] = None
         self.context_ids: List[int] = []
@@ -73,11 +74,14 @@ class Run:
         props = {"pipeline": self.pipeline, "experiment": self.experiment, "state": "RUNNING",
                  "owner": this_owner(), **{k: self.code.get(k) for k in
                                            ("git_commit", "git_dirty", "user", "host")}}
-        existing = store.get_context_by_name("PipelineRun", self.name)
-        if existing is not None and existing.properties.get("started_at"):
-            # resuming a run by name: it started when it first started
-            self.started_at = existing.properties["started_at"]
-            props["resumed_at"] = now()
+        # created only if new (MLMD's unique name makes this the one atomic claim of the name)
+        claimed = store.put_context("PipelineRun", self.name, {**props, "started_at": self.started_at}, update=False)
+        if claimed.properties.get("owner") != props["owner"] or claimed.properties.get("started_at") != self.started_at:
+            self._check_resumable(claimed)
+            if claimed.properties.get("started_at"):
+                # resuming a run by name: it started when it first started
+                self.started_at = claimed.properties["started_at"]
+                props["resumed_at"] = now()
         props["started_at"] = self.started_at
         self.context = store.put_context("PipelineRun", self.name, props)
         ids.append(self.context.id)
@@ -91,6 +95,20 @@ class Run:
         self.state = "RUNNING"
         log.info("run %s started (pipeline %s) in %s", self.name, self.pipeline, store.config.redacted())
         return self
+
+    def _check_resumable(self, existing: Context) -> None:
+        """A run of this name exists: resuming it is fine once it ended, or when asked for
+        (``resume=True``); one still running in another live process is refused, naming it."""
+        owner = existing.properties.get("owner")
+        if self.resume or existing.properties.get("state") != "RUNNING" or not owner or owner == this_owner():
+            return
+        alive = owner_alive(owner)
+        if alive is False:
+            return   # its process is gone: this one takes the run over (as a resume)
+        where = "is running in another process" if alive else "is RUNNING, owned by a process on another host"
+        raise AlreadyExists(f"run {self.name!r} {where} ({owner}); two processes under one run name would "
+                            f"merge their steps. Give this run another name, wait for that one to end, or "
+                            f"pass run(..., resume=True) to add to it on purpose")
 
     def finish(self, error: Optional[BaseException] = None) -> None:
         if self.store is None or self.state not in ("RUNNING",):
@@ -144,11 +162,12 @@ class Run:
 
 
 def run(pipeline: str = "default", experiment: Optional[str] = None, name: Optional[str] = None,
-        *, store: Any = None) -> Run:
+        *, store: Any = None, resume: bool = False) -> Run:
     """A run context manager: ``with run(pipeline="reviews", experiment="baseline"):``.
 
     ``name`` reuses an existing PipelineRun of that name (resuming it) or creates it;
-    without one a unique name is made. ``store`` is a Lineage or a store URI; by default the
-    current store.
+    without one a unique name is made. A run of that name still RUNNING in another live process
+    is refused (``AlreadyExists``, naming its owner) unless ``resume=True``. ``store`` is a Lineage
+    or a store URI; by default the current store.
     """
-    return Run(pipeline, experiment, name, store)
+    return Run(pipeline, experiment, name, store, resume)

@@ -31,12 +31,17 @@ import hashlib
 import inspect
 import json
 import logging
+import numbers
+import os
 import secrets
 import time
 import traceback
+import types
+import typing
+import warnings
 import weakref
 from collections.abc import Mapping as MappingABC
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..codeversion import git_state, source_hash
@@ -49,12 +54,13 @@ from ..types import ArtifactArg, ArtifactType, OutputArtifact, annotation_names
 from ..values import cache_form, describe
 from ..vocab import LOG_KEY, METRICS_KEY, quote
 from ..schema import REGISTRY
+from ..uris import to_uri
 from .artifacts import resolve_artifact
 from .capture import Capture, capture_mode, capturing
 from .current import active_run, current_store
 from .recording import Recording, now, running_after
 
-__all__ = ["step", "Step", "StepResult"]
+__all__ = ["step", "Step", "StepResult", "LineageWarning", "check_parameter"]
 
 log = logging.getLogger("lineage")
 
@@ -107,7 +113,8 @@ class Step:
     """A decorated step. Call it like the function; see the module docstring."""
 
     def __init__(self, fn: Callable[..., Any], *, name: Optional[str] = None,
-                 type: Optional[str] = None, cache: bool = False, capture: Any = None) -> None:
+                 type: Optional[str] = None, cache: bool = False, capture: Any = None,
+                 paths_as_inputs: Optional[bool] = None) -> None:
         if not callable(fn):
             raise InvalidInput(f"@step decorates a function, not {fn!r}")
         self.fn = fn
@@ -123,6 +130,9 @@ class Step:
         self._src_dir: Optional[Path] = None
         self._git: Optional[Tuple[Any, Dict[str, Any]]] = None  # (the run it was asked in, weakly; state)
         self._is_async = inspect.iscoroutinefunction(fn)
+        # a parameter naming an existing file: recorded as an input (True), or warned about once
+        self.paths_as_inputs = paths_as_inputs
+        self._warned: set = set()
 
     def __repr__(self) -> str:
         return f"<step {self.type_name} ({self.name})>"
@@ -244,13 +254,16 @@ class _Call:
         return self.bound.kwargs
 
     def _split_arguments(self) -> Tuple[List[Tuple[str, Artifact]], Dict[str, Any]]:
-        """Resolve the inputs to stored artifacts; everything else not an output is a parameter."""
+        """Resolve the inputs to stored artifacts; everything else not an output is a parameter
+        (checked against a scalar annotation; a path to an existing file is an input when the
+        step asks for that, else warned about once)."""
         step = self.step
         inputs: List[Tuple[str, Artifact]] = []
         params: Dict[str, Any] = {}
         for name, value in self.bound.arguments.items():
             spec = self.specs.get(name)
-            kind = step.signature.parameters[name].kind
+            parameter = step.signature.parameters[name]
+            kind = parameter.kind
             if spec is None:
                 if kind == inspect.Parameter.VAR_KEYWORD:
                     params.update(value)
@@ -258,6 +271,14 @@ class _Call:
                     if value:
                         params[name] = list(value)
                 else:
+                    check_parameter(step.type_name, name, parameter.annotation, value)
+                    path = _existing_path(parameter.annotation, value)
+                    if path is not None and self._path_as_input(name, path):
+                        art = resolve_artifact(self.store, Artifact(id=None, type="Dataset", uri=to_uri(path),
+                                                                    properties={"external": True}), "Dataset",
+                                               what=f"step {step.type_name}: parameter {name!r}")
+                        inputs.append((name, art))   # the body still gets the path it was given
+                        continue
                     params[name] = value
             elif spec.direction == "input" and value is not None:  # None: an optional input not given
                 art = resolve_artifact(self.store, value, spec.type_name,
@@ -265,6 +286,24 @@ class _Call:
                 inputs.append((name, art))
                 self.bound.arguments[name] = art
         return inputs, params
+
+    def _path_as_input(self, name: str, path: Path) -> bool:
+        """Whether parameter ``name``'s existing ``path`` is recorded as an input; when not, the
+        lost lineage is said once per step and parameter."""
+        step = self.step
+        wanted = step.paths_as_inputs if step.paths_as_inputs is not None else \
+            os.environ.get("LINEAGE_PATHS_AS_INPUTS", "") not in ("", "0", "false", "no")
+        if wanted:
+            return True
+        if name not in step._warned:
+            step._warned.add(name)
+            warnings.warn(f"step {step.type_name}: parameter {name!r} names an existing "
+                          f"{'folder' if path.is_dir() else 'file'} ({path}) but is recorded as a plain value: it "
+                          f"gets no fingerprint and no input event, so provenance will not show it. Annotate it "
+                          f"Input[Dataset] (the body then gets an artifact with .path), or record such paths as "
+                          f"inputs with @step(paths_as_inputs=True) or LINEAGE_PATHS_AS_INPUTS=1",
+                          LineageWarning, stacklevel=5)
+        return False
 
     def begin(self) -> Optional[Any]:
         """Record the start (or a cache hit, whose result is returned)."""
@@ -471,15 +510,77 @@ def _file_artifact(type_name: str, path: Path, properties: Mapping[str, Any],
 
 
 def step(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
-         type: Optional[str] = None, cache: bool = False, capture: Any = None) -> Any:
+         type: Optional[str] = None, cache: bool = False, capture: Any = None,
+         paths_as_inputs: Optional[bool] = None) -> Any:
     """Record every call of the decorated function. ``@step`` and ``@step(...)`` both work.
 
     ``type`` is the MLMD execution type (default: the function's name), ``name`` the step
     name recorded with it (default: ``module:qualname``), ``cache=True`` reuses a previous
     identical run whose outputs still verify. ``capture`` says when what the body prints and logs
     (and its traceback) is kept as a ``StepLog``: ``"failed"`` (the default, or
-    ``$LINEAGE_CAPTURE``), ``"always"`` (or True), ``"off"`` (or False).
+    ``$LINEAGE_CAPTURE``), ``"always"`` (or True), ``"off"`` (or False). A parameter that is not
+    an ``Input`` but names an existing file or folder (annotated ``Path``, or unannotated and
+    given a path) is recorded as a plain value and warned about once; ``paths_as_inputs=True`` (or
+    ``$LINEAGE_PATHS_AS_INPUTS=1``) records it as an input ``Dataset`` instead (fingerprinted, in
+    provenance), the body still getting the path. A parameter annotated ``int``, ``float``,
+    ``bool`` or ``str`` given another type is refused before anything runs or is recorded.
     """
     if fn is None:
-        return lambda f: Step(f, name=name, type=type, cache=cache, capture=capture)
-    return Step(fn, name=name, type=type, cache=cache, capture=capture)
+        return lambda f: Step(f, name=name, type=type, cache=cache, capture=capture, paths_as_inputs=paths_as_inputs)
+    return Step(fn, name=name, type=type, cache=cache, capture=capture, paths_as_inputs=paths_as_inputs)
+
+
+class LineageWarning(UserWarning):
+    """Lineage that would be lost silently (a path recorded as a plain value, ...)."""
+
+
+_SCALARS = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+def _scalar_annotation(annotation: Any) -> Tuple[Optional[type], bool]:
+    """``(int|float|bool|str, optional)`` for such an annotation (``Optional[int]`` too), else ``(None, _)``."""
+    if annotation in _SCALARS:
+        return annotation, False
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        other = args[0] if args[1] is type(None) else args[1]
+        if other in _SCALARS:
+            return other, True
+    return None, False
+
+
+def check_parameter(step_type: str, name: str, annotation: Any, value: Any) -> None:
+    """Refuse a value that is not of a parameter's scalar annotation (``int``, ``float``, ``bool``,
+    ``str``, or ``Optional`` of one), before anything runs or is recorded: an int annotation
+    takes integers (numpy's too), a float one any real number, never a bool for either."""
+    kind, optional = _scalar_annotation(annotation)
+    if kind is None or (value is None and optional):
+        return
+    ok = {int: isinstance(value, numbers.Integral) and not isinstance(value, bool),
+          float: isinstance(value, numbers.Real) and not isinstance(value, bool),
+          bool: isinstance(value, bool),
+          str: isinstance(value, str)}[kind]
+    if not ok:
+        raise InvalidInput(f"step {step_type}: parameter {name!r} is annotated {_SCALARS[kind]} but was given "
+                           f"{value!r} ({type(value).__name__}); pass {'an' if kind is int else 'a'} "
+                           f"{_SCALARS[kind]}, or change the annotation (nothing was run or recorded)")
+
+
+def _existing_path(annotation: Any, value: Any) -> Optional[Path]:
+    """The existing file or folder a plain parameter names: one annotated ``Path`` (or
+    ``os.PathLike``), or unannotated and given a ``Path`` or a string that looks like a path."""
+    path_annotation = isinstance(annotation, type) and issubclass(annotation, (PurePath, os.PathLike))
+    if isinstance(value, (PurePath, os.PathLike)):
+        text = os.fspath(value)
+    elif isinstance(value, str) and (path_annotation or (annotation is inspect.Parameter.empty
+                                                         and (os.sep in value or Path(value).suffix))):
+        text = value
+    else:
+        return None
+    if not (path_annotation or annotation is inspect.Parameter.empty) or not isinstance(text, str) or not text:
+        return None
+    try:
+        path = Path(text)
+        return path if path.exists() else None
+    except (OSError, ValueError):
+        return None
