@@ -102,7 +102,7 @@ def exec_row(e: Execution) -> Dict[str, Any]:
 
 # ---------------------------------------------------------------------- charts
 # Vega-Lite specs straight to st.vega_lite_chart: st.bar_chart / st.line_chart import Altair,
-# which costs 1.5 s on the first chart of a process.
+# which is slow to import on the first chart of a process.
 
 
 def chart_bar(df: pd.DataFrame, x: str, y: str, color: Optional[str] = None) -> None:

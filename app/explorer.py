@@ -732,7 +732,7 @@ def _traffic(uri: Optional[str], name: str) -> None:
     """Logged requests per version over time, and the newest logged version's skew."""
     traffic = q_traffic(uri, name)
     if not traffic["rows"]:
-        st.caption("No request logs for this model (give it a logging_config: see the README's Prediction logs).")
+        st.caption("No request logs for this model (give it a logging_config: see docs/serving.md, Prediction logs).")
         return
     st.subheader("Traffic per version (logged requests)")
     chart_bar(pd.DataFrame(traffic["rows"]), "when", "sampled requests", color="version")

@@ -8,7 +8,7 @@ into its own fresh SQLite file (WAL, as lineage creates them; in tmpfs when ther
 - raw MLMD, the floor: two ``put_execution`` calls (RUNNING with the inputs, then COMPLETE with
   the output), no fingerprint, no code version, no cache key;
 - ``@step`` given the recorded input artifacts;
-- ``@step`` given ``Dataset.at(path)`` for its inputs at every call (the README's pattern);
+- ``@step`` given ``Dataset.at(path)`` for its inputs at every call (the docs' pattern);
 - with ``--mlflow PYTHON`` (a Python with MLflow installed: ``bench/run_all`` makes one), MLflow
   recording the same step (a run, 5 params, the inputs as tags, the output file as an artifact)
   with its SQLite backend and its file store (``bench/mlflow_step.py``, in its own process; its

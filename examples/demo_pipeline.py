@@ -131,7 +131,8 @@ def main(argv=None) -> int:
         print(f"  e{ex.id:<4} {ex.type:<9} {ex.state:<9} -> {outputs}")
     acc = outs.evaluation.custom_properties.get("accuracy")
     print(f"  model a{model.id}: accuracy {acc}, blessed={outs.blessing.properties['blessed']}")
-    print("Next: `lineage ls runs`, `lineage show e%d`, `lineage show a%d`" % (steps[-1].id, model.id))
+    print("Next, in the checkout: `source .venv/bin/activate` (puts `lineage` on this shell's PATH), then "
+          "`lineage ls runs`, `lineage show e%d`, `lineage show a%d`" % (steps[-1].id, model.id))
     return 0
 
 

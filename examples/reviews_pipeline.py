@@ -118,8 +118,9 @@ def main(argv=None) -> int:
               f"blessed={ev.blessing.properties['blessed']}, path {pushed.uri}")
     print(f"Module {module_v1.properties['handle']} (a{module_v1.id}) feeds: "
           + ", ".join(f"{p.model_name}:{p.version}" for p in lin.impact(module_v1).pushed))
-    print("Next: `lineage provenance reviews:2`, `lineage impact a%d`, `lineage history reviews`, "
-          "`lineage export reviews:2 --format dot`" % module_v1.id)
+    print("Next, in this folder: `source .venv/bin/activate` (puts `lineage` on this shell's PATH), then "
+          "`lineage history reviews`, `lineage provenance reviews`, `lineage impact %s`, `lineage ui`"
+          % module_v1.properties["handle"])
     return 0
 
 

@@ -1,6 +1,6 @@
 """lineage: experiment and artifact lineage for TensorFlow pipelines, on ML Metadata.
 
-Record with ``@step`` and ``with run(...)``; query with ``Lineage.open()``. See README.md.
+Record with ``@step`` and ``with run(...)``; query with ``Lineage.open()``. See README.md and docs/.
 This package never imports TensorFlow.
 
 Its names are imported when first used (PEP 562), so ``lineage --help`` and other light entry

@@ -94,7 +94,7 @@ class Lineage:
 
     def artifacts(self, type: Optional[str] = None, *, limit: Optional[int] = 100,
                   filter_query: Optional[str] = None) -> List[Artifact]:
-        """Newest first. ``filter_query`` is an MLMD filter (see the README's ``find``)."""
+        """Newest first. ``filter_query`` is an MLMD filter (see docs/queries.md, ``find``)."""
         query.check_type(self.store, "artifact", type)
         return self.store.list_artifacts(filter_query=_and(_type_clause(type), filter_query),
                                          limit=limit)
@@ -294,7 +294,7 @@ class Lineage:
 
     def shape(self, node: NodeRef, direction: str = "both", max_hops: Optional[int] = None) -> Shape:
         """:meth:`sketch` in plain dicts, without networkx (for :meth:`view`, as the explorer's
-        graph page draws it: no networkx import, and about 1.3x faster on 26k nodes)."""
+        graph page draws it: no networkx import; bench/bench_shape.py compares the two)."""
         return query.shape(self.store, [self._lineage_root(node)], direction, max_hops)
 
     def _lineage_root(self, node: NodeRef) -> Tuple[str, int]:

@@ -6,6 +6,7 @@
 ``c3``                 context 3 (also ``context:3``)
 ``reviews:2``          version 2 of the served model ``reviews`` (its PushedModel)
 ``reviews``            the version of ``reviews`` serving now
+``pub/text/1``         the TF-Hub module recorded under that handle (its HubModule)
 =====================  =============================================================
 
 :func:`parse_ref` handles the node forms; :func:`is_served_spec` tells a served-model form

@@ -110,7 +110,7 @@ def serving_skew(store: Store, model_name: str, *, version: Optional[int] = None
     files = prediction_logs(store, model_name, since=since, until=until, version=version)
     if not files:
         raise NotFound(f"no logged requests of {model_name}" + (f" version {version}" if version is not None else "")
-                       + ": give the model a logging_config (see README, Prediction logs)")
+                       + ": give the model a logging_config (see docs/serving.md, Prediction logs)")
     if version is None:
         version = max(int(v) for a in files for v in json.loads(a.properties.get("version_counts") or "{}"))
         files = [a for a in files if str(version) in json.loads(a.properties.get("version_counts") or "{}")]

@@ -20,8 +20,8 @@ __all__ = ["as_artifact", "resolve_served", "resolve_node", "near", "check_type"
 
 def resolve_node(store: Store, ref: Any) -> Union[Artifact, Execution, Context]:
     """Any reference of the grammar in :mod:`lineage.refs` as its record: a record, ``12`` /
-    ``a12`` / ``e7`` / ``c3``, ``MODEL:VERSION``, a run name, or a bare model name (the version
-    serving now). An unknown name is a NotFound naming the near matches."""
+    ``a12`` / ``e7`` / ``c3``, ``MODEL:VERSION``, a run name, a bare model name (the version
+    serving now), or a module handle ``publisher/name/version`` (the HubModule recorded under it). An unknown name is a NotFound naming the near matches."""
     if isinstance(ref, Artifact) and ref.id is None:
         return lookup(store, ref)
     if isinstance(ref, (Artifact, Execution, Context)):
@@ -41,6 +41,11 @@ def resolve_node(store: Store, ref: Any) -> Union[Artifact, Execution, Context]:
 
 
 def _named(store: Store, name: str) -> Union[Artifact, Context]:
+    if "/" in name and store.has_type("artifact", "HubModule"):   # a module handle: publisher/name/version
+        found = store.list_artifacts(filter_query=f"type = 'HubModule' AND properties.handle.string_value = "
+                                                  f"{quote(name)}", limit=1, order_by="id", ascending=False)
+        if found:
+            return found[0]
     run = store.get_context_by_name("PipelineRun", name) if store.has_type("context", "PipelineRun") else None
     model = store.get_context_by_name("ServingEndpoint", name) \
         if store.has_type("context", "ServingEndpoint") else None
@@ -53,7 +58,7 @@ def _named(store: Store, name: str) -> Union[Artifact, Context]:
         return resolve_served(store, name)
     names = [c.name for t in ("PipelineRun", "ServingEndpoint") if store.has_type("context", t)
              for c in store.list_contexts(filter_query=f"type = '{t}'", limit=2000)]
-    raise NotFound(f"{name!r} is not a node reference (a12, e7, c3), a run or a served model in "
+    raise NotFound(f"{name!r} is not a node reference (a12, e7, c3), a run, a served model or a module handle in "
                    f"{store.config.redacted()}" + near(name, names))
 
 

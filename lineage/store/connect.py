@@ -71,7 +71,7 @@ def connection_config(cfg: StoreConfig, readonly: bool) -> pb.ConnectionConfig:
         else:
             if not path.exists():
                 # WAL is stored in the file: readers stop blocking the writer and
-                # put_execution gets about 2x faster (see MLMD_NOTES).
+                # put_execution gets faster (docs/architecture.md, "ML Metadata facts").
                 with contextlib.closing(sqlite3.connect(str(path))) as db:
                     db.execute("PRAGMA journal_mode=WAL")
             conn.sqlite.connection_mode = 3  # READWRITE_OPENCREATE

@@ -91,7 +91,7 @@ class Reads(StoreBase):
 
     def executions_in_context(self, context_id: int, *, limit: Optional[int] = 100,
                               ascending: bool = True) -> List[Execution]:
-        # Always page: without ListOptions this MLMD call is quadratic (MLMD_NOTES).
+        # Always page: without ListOptions this MLMD call is quadratic (docs/architecture.md, "ML Metadata facts").
         opts = list_options(limit or 100_000, None, "id", ascending)
         return [execution_record(e) for e in self._list("reading a context's executions", self.mlmd.get_executions_by_context,
             context_id, list_options=opts)]

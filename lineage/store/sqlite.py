@@ -118,7 +118,7 @@ class SqliteReads(TypeSync):
                               ascending: bool = True) -> List[Any]:
         """A page of a context's executions by id: the ids from MLMD's Association table (its
         unique index on context and execution), then the records by id, on SQLite; MLMD's paged
-        call elsewhere (it sorts the whole context: 96 ms for the first 100 of 100k)."""
+        call elsewhere (it sorts the whole context first; bench/bench_scale.py measures both)."""
         return self._page_of_context(context_id, "execution", limit, ascending)
 
     def artifacts_in_context(self, context_id: int, *, limit: Optional[int] = 100,
@@ -140,8 +140,8 @@ class SqliteReads(TypeSync):
 
     def contexts_of_executions(self, ids: Sequence[int]) -> Dict[int, List[Any]]:
         """``{execution id: its contexts}`` from one read of MLMD's Association table, on SQLite
-        (it has no index by execution: MLMD's call per execution scans it, 16 ms each at 100k
-        executions); one MLMD call per execution elsewhere."""
+        (it has no index by execution: MLMD's call per execution scans it); one MLMD call per
+        execution elsewhere."""
         db = self._sql_reader()
         ids = list(dict.fromkeys(int(i) for i in ids))
         if db is None or not ids:
@@ -159,7 +159,7 @@ class SqliteReads(TypeSync):
     def executions_producing(self, artifact_ids: Sequence[int]) -> List[Any]:
         """The executions with an OUTPUT event to any of these artifacts: their ids from the
         Event table's artifact index, then the records by id, on SQLite (MLMD's filter query
-        joins Event and took 2 ms a hop); the filter query elsewhere."""
+        joins Event on every hop); the filter query elsewhere."""
         db = self._sql_reader()
         ids = sorted(set(int(i) for i in artifact_ids))
         if db is None:

@@ -31,7 +31,7 @@ def served(lin, tmp_path):
     (["find", "--type", "NoSuchType"], "unknown artifact type 'NoSuchType'"),
     (["find", "--type", "Model", "--context", "r9"], "no context named 'r9'"),
     (["find", "--type", "Model", "--where", "lrr > 0"], "has a property 'lrr'"),
-    (["show", "nosuchrun"], "is not a node reference (a12, e7, c3), a run or a served model"),
+    (["show", "nosuchrun"], "is not a node reference (a12, e7, c3), a run, a served model or a module handle"),
     (["provenance", "reviws"], "did you mean 'reviews'?"),
     (["provenance", "reviews:9"], "has no pushed version 9"),
     (["upstream", "a999"], "artifact 999 does not exist"),

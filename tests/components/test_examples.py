@@ -1,4 +1,4 @@
-"""The example pipeline (the README's main job) records what it says it records."""
+"""The example pipeline (the main job, `scripts/example`) records what it says it records."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from lineage import Lineage
+
+REPO = Path(__file__).resolve().parents[2]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo_pipeline.py"
 
@@ -38,3 +40,11 @@ def test_demo_pipeline_records_a_run_and_caches_ingest_the_second_time(tmp_path)
     assert blessing.type == "ModelBlessing" and blessing.properties["blessed"] is True
     evaluation = lin.outputs(eval1)["evaluation"][0]
     assert 0.7 <= evaluation.custom_properties["accuracy"] <= 1.0
+
+
+def test_example_help_prints_help_and_exits_zero():
+    out = subprocess.run([sys.executable, str(REPO / "examples" / "reviews_pipeline.py"), "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "usage: reviews_pipeline.py" in out.stdout
+    assert "Traceback" not in out.stdout + out.stderr

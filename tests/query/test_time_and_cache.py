@@ -7,7 +7,7 @@ each call's outcome (a cache hit returns the earlier output, unless that was mad
 data). Then for every artifact: provenance (upstream) is exactly what it was made from, impact
 (downstream) exactly what was made from it afterwards.
 
-The semantics under test (README, "Time and cache hits"): a cache hit is a reuse, not a
+The semantics under test (docs/queries.md, "Time and cache hits"): a cache hit is a reuse, not a
 production; provenance of X follows what actually produced X; impact of A holds only what was
 made from A afterwards.
 """

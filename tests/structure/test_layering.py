@@ -1,6 +1,6 @@
 """The architecture, checked: every import in lineage (function-level ones included) points down
 the stack, no import cycle, no private name imported from another module, TensorFlow only in the
-components and the model server, ML Metadata only in the store. See the README's Architecture."""
+components and the model server, ML Metadata only in the store. See docs/architecture.md."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def layer_of(name: str) -> int:
         for p in prefixes:
             if _within(name, p) and len(p) > best:
                 best, layer = len(p), i
-    assert layer >= 0, f"{name} belongs to no layer: add it to LAYERS (and to the README's diagram)"
+    assert layer >= 0, f"{name} belongs to no layer: add it to LAYERS (and to docs/architecture.md's diagram)"
     return layer
 
 

@@ -11,6 +11,14 @@ from lineage import Lineage, record, run, step
 from lineage.types import Dataset
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/app drives the explorer in a browser: marked `ui` (scripts/test --fast
+    leaves them out)."""
+    for item in items:
+        if "/tests/app/" in str(item.fspath):
+            item.add_marker(pytest.mark.ui)
+
+
 @pytest.fixture(scope="module")
 def beacon():
     b = Beacon()

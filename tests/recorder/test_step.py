@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import lineage
-from lineage import Input, Lineage, Output, record, run, step
+from lineage import Input, Lineage, Output, record, run, step, use
 from lineage.errors import FingerprintError, InvalidInput
 from lineage.records import Artifact
 from lineage.recorder import current_execution_id
@@ -470,3 +470,20 @@ def test_dataset_at_the_same_path_each_call_maps_to_one_artifact_until_the_file_
     assert second.id != first.id and second.fingerprint != first.fingerprint
     assert d2.id != d1.id
     assert lin.register(Dataset.at(data)).id == second.id  # unchanged since: the same one
+
+
+def test_an_async_step_with_cache_returns_the_cached_output_when_awaited(lin, tmp_path):
+    raw = tmp_path / "raw.csv"
+    raw.write_text("a,b\n1,2\n")
+
+    @step(cache=True)
+    async def clean(src: Input[Dataset], out: Output[Dataset]):
+        await asyncio.sleep(0)
+        out.path.write_text(src.path.read_text().upper())
+
+    with use(lin):
+        first = asyncio.run(clean(Dataset.at(raw)))
+        second = asyncio.run(clean(Dataset.at(raw)))
+    assert second.id == first.id and Path(second.uri).read_text() == "A,B\n1,2\n"
+    states = [e.state for e in lin.executions("clean", limit=None)]
+    assert sorted(states) == ["CACHED", "COMPLETE"]
