@@ -339,9 +339,10 @@ class Lineage:
         return query.observed_state(query.replay(model_name, history, until), history, until,
                                     query.leases_for(self.store, history))
 
-    def serving_now(self, model_names: Sequence[str]) -> Dict[str, Optional[int]]:
-        """The version serving now of each model (None where nothing serves)."""
-        return query.serving_now(self.store, model_names)
+    def serving_now(self, model_names: Union[str, Sequence[str]]) -> Dict[str, Optional[int]]:
+        """The version serving now of each model (None where nothing serves); one model's name
+        alone is taken as that one model."""
+        return query.serving_now(self.store, [model_names] if isinstance(model_names, str) else model_names)
 
     def serving_endpoints(self, *, limit: int = 500) -> List[str]:
         """Every served model name: ServingEndpoint contexts (ours), then the destinations TFX's

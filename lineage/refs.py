@@ -39,6 +39,8 @@ def parse_ref(ref: Any) -> Tuple[str, int]:
     if isinstance(ref, bool):
         raise InvalidInput(f"not a node reference: {ref!r}")
     if isinstance(ref, int):
+        if not 0 <= ref < 2**63:
+            raise InvalidInput(f"{ref!r}: no artifact can have that id (ids are 0 to 2**63 - 1)")
         return "artifact", ref
     text = str(ref).strip().lower()
     for sep in (":", "/"):
@@ -53,6 +55,8 @@ def parse_ref(ref: Any) -> Tuple[str, int]:
             f"not a node reference: {ref!r}; use an artifact id (12 or a12), an execution "
             f"(e7 or execution:7) or a context (c3)"
         )
+    if int(num) >= 2**63:   # ML Metadata's ids are 64-bit
+        raise InvalidInput(f"{ref!r}: no {KINDS[kind]} can have id {num} (ids are below 2**63)")
     return KINDS[kind], int(num)
 
 

@@ -12,12 +12,24 @@ import argparse
 import json
 import logging
 import sys
-from typing import Iterable, Optional
+from typing import Iterable, NoReturn, Optional
 
 from ..errors import LineageError
 from . import experiment_cmds, query_cmds, serving_cmds, store_cmds, ui_cmd
 
 __all__ = ["main", "build_parser"]
+
+#: exit statuses: 0 done, 1 an error (one line on stderr), 2 a command line that does not parse,
+#: 130 interrupted
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line naming where to read more (exit 2), like every
+    other error of the command."""
+
+    def error(self, message: str) -> "NoReturn":   # type: ignore[override]
+        self.exit(USAGE_ERROR, f"lineage: error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
                         help="log progress (-v) or debug details and tracebacks (-vv)")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lineage", parents=[common],
         description="Experiment and artifact lineage for TensorFlow pipelines, on ML Metadata.",
     )
@@ -72,6 +84,13 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:   # not one of ours: still one line, the traceback under -vv
+        if args.verbose >= 2:
+            raise
+        what = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.filename else str(exc)
+        print(f"lineage: error: {type(exc).__name__}: {what.splitlines()[0] if what else ''} "
+              f"(-vv shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

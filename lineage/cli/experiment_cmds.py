@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import shutil
 import sys
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from ..errors import InvalidInput
 from .output import Lineage, emit, table, when
@@ -45,9 +46,45 @@ def cmd_runs(args: argparse.Namespace) -> int:
             if isinstance(v, float):
                 s[k] = f"{v:.6g}"
         shown.append(s)
-    cols = [c for c in frame.columns if c not in ("pipeline", "git_commit") or args.columns]
-    emit(args, rows, table(shown, cols) if rows else "no runs match")
+    if args.columns or args.all_columns:
+        cols = [c for c in frame.columns if c not in ("pipeline", "git_commit") or args.columns]
+        note = ""
+    else:
+        cols, left = default_columns(shown, list(frame.columns), shutil.get_terminal_size((160, 24)).columns)
+        note = (f"\n({left} more column{'s' if left != 1 else ''}: constant across these runs or past the "
+                f"terminal's width; --all-columns, --columns A,B or --csv show them)") if left else ""
+    emit(args, rows, table(shown, cols) + note if rows else "no runs match")
     return 0
+
+
+#: always shown, in this order, when present
+_FIRST = ("run", "state", "start", "duration_s")
+
+
+def default_columns(rows: List[Dict[str, Any]], columns: List[str], width: int) -> Tuple[List[str], int]:
+    """The columns a person compares runs on, that fit ``width``: the run, state, start and
+    duration; the experiment when it differs; the metrics; then the parameters, tags and other
+    columns whose value differs between the rows (with one row: the metrics and parameters). Returns them and how many were
+    left out."""
+    def varies(c: str) -> bool:
+        values = {repr(r.get(c)) for r in rows}
+        return len(values) > 1 or (len(rows) == 1 and rows[0].get(c) not in (None, ""))
+
+    def rank(c: str) -> int:
+        return -1 if c == "experiment" else 0 if c.startswith("metrics.") else 1 if c.startswith("params.") else 2
+
+    wanted = [c for c in _FIRST if c in columns]
+    wanted += sorted((c for c in columns if c not in _FIRST and c not in ("pipeline", "git_commit") and varies(c)),
+                     key=lambda c: (rank(c), columns.index(c)))
+    shown: List[str] = []
+    used = 0
+    for c in wanted:
+        w = max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) + 2
+        if shown and used + w > width and c not in _FIRST:
+            continue
+        shown.append(c)
+        used += w
+    return shown, len([c for c in columns if c not in ("pipeline", "git_commit")]) - len(shown)
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
@@ -131,6 +168,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--sort", default=None, metavar="COLUMN",
                    help="order by a column: accuracy, 'accuracy desc' or --sort=-accuracy (default: newest first)")
     p.add_argument("--columns", default=None, help="only these columns, comma-separated")
+    p.add_argument("--all-columns", action="store_true",
+                   help="every column (by default: run, state, start, duration, the metrics, then what varies, "
+                        "as many as fit the terminal)")
     p.add_argument("--csv", action="store_true", help="CSV (every column)")
     p.add_argument("--limit", type=int, default=None)
     p.set_defaults(func=cmd_runs)

@@ -161,7 +161,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_find(args: argparse.Namespace) -> int:
     lin = Lineage.open(args.store, readonly=True)
-    kind = "execution" if args.executions else "artifact"
+    if args.kind and args.executions and args.kind != "execution":
+        raise LineageError("--executions and --kind artifact say different things: give one")
+    kind = "execution" if args.executions else (args.kind or "artifact")
     rows = lin.find(args.type, args.where, kind=kind, context=args.context, since=args.since,
                     until=args.until, limit=args.limit)
     if kind == "artifact":
@@ -279,6 +281,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--where", default=None, metavar="FILTER",
                    help="e.g. \"lr > 0.05 and optimizer = 'adam'\"")
     p.add_argument("--executions", action="store_true", help="find executions instead of artifacts")
+    p.add_argument("--kind", choices=("artifact", "execution"), default=None,
+                   help="what to find: artifact (default) or execution (the same as --executions)")
     p.add_argument("--context", default=None, help="a context name, or TYPE:NAME")
     p.add_argument("--since", default=None, metavar="WHEN")
     p.add_argument("--until", default=None, metavar="WHEN")

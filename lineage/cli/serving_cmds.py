@@ -181,8 +181,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     def said(model: str, version: int, state: str, error: str) -> None:
         print(f"{model} version {version}: {state}" + (f" ({error})" if error else ""), flush=True)
 
-    print(f"watching {', '.join(models)} on {args.server} every {args.interval:g}s; recording to {lin.uri}"
-          + ("" if args.once else " (SIGTERM or Ctrl-C stops)"), file=sys.stderr, flush=True)
+    if not args.once:   # a one-shot poll says only what changed (or its one-line error)
+        print(f"watching {', '.join(models)} on {args.server} every {args.interval:g}s; recording to {lin.uri} "
+              f"(SIGTERM or Ctrl-C stops)", file=sys.stderr, flush=True)
     # each answered poll renews this watcher's lease: what it recorded holds for 3 intervals after
     lease = Lease(args.server, "watch", heartbeat=args.interval)
     begun = False

@@ -6,10 +6,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import os
 import random
 import re
 import shutil
+import socket
 import sqlite3
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -50,8 +53,17 @@ def creation_lock(config: StoreConfig, readonly: bool) -> Iterator[None]:
         yield
         return
     assert config.path is not None
-    with file_lock(config.path):
+    try:
+        lock = file_lock(config.path)
+        lock.__enter__()
+    except OSError as exc:   # /proc/x.db, /sys/x.db, a folder that cannot be made
+        raise StoreUnavailable(f"cannot create a store at {config.path}: {exc.strerror or exc} "
+                               f"({exc.filename or config.path}); give a path in a folder you can write to "
+                               f"(--store sqlite:///PATH or LINEAGE_STORE)") from None
+    try:
         yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def connection_config(cfg: StoreConfig, readonly: bool) -> pb.ConnectionConfig:
@@ -113,7 +125,8 @@ def connect(cfg: StoreConfig, *, readonly: bool = False, upgrade: bool = False) 
     attempts = 12 if cfg.backend == "mysql" else 1
     for attempt in range(attempts):
         try:
-            return metadata_store.MetadataStore(conn, enable_upgrade_migration=upgrade)
+            with _native_log_quiet(cfg.backend != "sqlite"):
+                return metadata_store.MetadataStore(conn, enable_upgrade_migration=upgrade)
         except (RuntimeError, mlmd_errors.StatusError) as exc:
             text = str(exc)
             racing = any(s in text for s in ("subset of tables", "retry connection", "concurrent connection",
@@ -146,6 +159,45 @@ def _snapshot(cfg: StoreConfig) -> Path:
     return snap
 
 
+@contextlib.contextmanager
+def _native_log_quiet(on: bool) -> Iterator[None]:
+    """MLMD's C++ side logs a failed server connection to the process's stderr (three lines of
+    glog: "MySQL database was not initialized...") before Python sees the error, which lineage
+    then says in one line of its own: hold that native output back unless debugging (-vv)."""
+    if not on or logging.getLogger("lineage").isEnabledFor(logging.DEBUG):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def _server_reason(cfg: StoreConfig) -> str:
+    """Why a database server refused us, as far as can be told without its client library
+    (MLMD's error says "errno: , error:." with nothing filled in)."""
+    host, port = cfg.host, cfg.port
+    if cfg.socket:
+        return (f"nothing answers on the socket {cfg.socket}" if not Path(cfg.socket).exists() else
+                "the server refused the connection: a wrong user or password, or no such database")
+    if not host:
+        return "the server could not be reached"
+    try:
+        with socket.create_connection((host, int(port or 3306)), timeout=3):
+            pass
+    except OSError as exc:
+        return f"nothing answers at {host}:{port or 3306} ({exc.strerror or exc}): is the server running there?"
+    return (f"the server at {host}:{port or 3306} answers but refused the login: a wrong user or password "
+            f"(the URI's, or LINEAGE_MYSQL_PASSWORD), or a database it cannot create")
+
+
 def connect_error(cfg: StoreConfig, exc: BaseException) -> StoreError:
     text = first_line(exc)
     where = cfg.redacted()
@@ -163,6 +215,8 @@ def connect_error(cfg: StoreConfig, exc: BaseException) -> StoreError:
         )
     if cfg.backend == "sqlite":
         return StoreUnavailable(f"cannot open the SQLite store {where}: {text}")
+    if "errno: , error:" in text or "mysql_real_connect failed" in text:
+        return StoreUnavailable(f"cannot connect to {where}: {_server_reason(cfg)}")
     return StoreUnavailable(
         f"cannot connect to {where}: {text}. Is the server running, does the database "
         f"exist, and is the password right (set LINEAGE_MYSQL_PASSWORD)?"

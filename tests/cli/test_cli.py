@@ -209,3 +209,29 @@ def test_find_verify_taint_export(served, tmp_path):
     assert r.returncode == 0 and f"a{m1.id} Model" in r.stdout and "Train" not in r.stdout
     r = cli("downstream", f"a{raw.id}", "--hops", "2", "--store", lin.uri)
     assert r.stdout.splitlines()[0].endswith("5 nodes")  # two ingests and their examples
+
+
+def test_runs_shows_what_varies_and_fits_the_terminal(tmp_path):
+    """`lineage runs` by default: run, state, start, duration, the metrics, then what differs
+    between the runs, as many columns as fit the terminal (COLUMNS), saying how many it left out."""
+    from lineage import Lineage, log_metric, run, step
+
+    @step(type="Fit")
+    def fit(lr: float, label: str = "label", epochs: int = 3):
+        log_metric("loss", 1 / (1 + lr))
+
+    lin = Lineage.open(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    for lr in (0.1, 0.3):
+        with run(pipeline="p", experiment="sweep", store=lin):
+            fit(lr)
+    r = cli("runs", "--store", lin.uri, env={"COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    header = r.stdout.splitlines()[0].split()
+    assert header[:4] == ["RUN", "STATE", "START", "DURATION_S"]
+    assert "METRICS.LOSS" in header and "PARAMS.FIT.LR" in header
+    assert not [c for c in header if c in ("PARAMS.FIT.LABEL", "PARAMS.FIT.EPOCHS", "EXPERIMENT")]   # constant
+    assert "more columns" in r.stdout.splitlines()[-1] and "--all-columns" in r.stdout.splitlines()[-1]
+    narrow = cli("runs", "--store", lin.uri, env={"COLUMNS": "60"})
+    assert max(len(line) for line in narrow.stdout.splitlines()[:-1]) <= 90   # the first four always
+    every = cli("runs", "--store", lin.uri, "--all-columns", env={"COLUMNS": "60"})
+    assert "PARAMS.FIT.LABEL" in every.stdout.splitlines()[0]

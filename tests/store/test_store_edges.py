@@ -41,6 +41,22 @@ def test_a_socket_uri_connects_and_a_host_beside_a_socket_is_refused(mariadb):
         parse_store_uri(f"mysql://root@db.example/{db}?socket={mariadb.socket}")
 
 
+def test_a_wrong_password_or_a_dead_server_is_one_line_saying_which(mariadb):
+    """MLMD's own error says "errno: , error:." after three lines of its C++ log on stderr."""
+    from helpers import cli, free_port
+
+    db = mariadb.new_database()
+    wrong = f"mysql://{mariadb.user}:not-the-password@127.0.0.1:{mariadb.port}/{db}"
+    r = cli("ls", "runs", "--store", wrong)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "answers but refused the login: a wrong user or password" in r.stderr
+    assert "not-the-password" not in r.stderr and "errno: , error:" not in r.stderr
+    dead = f"mysql://{mariadb.user}@127.0.0.1:{free_port()}/{db}"
+    r = cli("ls", "runs", "--store", dead)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "nothing answers at 127.0.0.1:" in r.stderr and "is the server running there?" in r.stderr
+
+
 def test_read_only_never_creates_a_database(mariadb):
     name = f"never_created_{os.getpid()}"
     with pytest.raises(LineageError):
