@@ -56,18 +56,15 @@ def record_observation(store: Store, model_name: str, version: int, state: str, 
     return rec.finish("COMPLETE", reread=False)[0]
 
 
-def last_observed(store: Store, model_name: str, server: Optional[str] = None,
-                  instance: Optional[str] = None) -> Dict[int, str]:
-    """The newest recorded state of each version of ``model_name`` (as ``server``, or the
-    process ``instance``, reported it, if given)."""
+def last_observed(store: Store, model_name: str, server: Optional[str] = None) -> Dict[int, str]:
+    """The newest recorded state of each version of ``model_name`` (as ``server`` reported it,
+    if given)."""
     if not store.has_type("execution", "ServingObservation"):
         return {}
     q = (f"type = 'ServingObservation' AND contexts_a.type = 'ServingEndpoint' "
          f"AND contexts_a.name = {quote(model_name)}")
     if server is not None:
         q += f" AND properties.server.string_value = {quote(server)}"
-    if instance is not None:
-        q += f" AND properties.server_instance.string_value = {quote(instance)}"
     newest: Dict[int, Tuple[float, int, str]] = {}
     for e in store.list_executions(filter_query=q, limit=None, order_by="id"):
         key = (float(e.get("observed_at") or 0), e.id)

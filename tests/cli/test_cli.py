@@ -143,6 +143,7 @@ def served(lin, tmp_path):
     return served_store(lin, tmp_path)
 
 
+@pytest.mark.slow   # several seconds: left out of scripts/test --fast
 def test_provenance_impact_history_diff(served):
     lin, raw, module, m1, m2 = served
     r = cli("provenance", "reviews:2", "--store", lin.uri)
@@ -175,6 +176,7 @@ def test_provenance_impact_history_diff(served):
     assert json.loads(cli("diff", "r1", "r2", "--json", "--store", lin.uri).stdout)["same"] is False
 
 
+@pytest.mark.slow   # several seconds: left out of scripts/test --fast
 def test_find_verify_taint_export(served, tmp_path):
     lin, raw, module, m1, m2 = served
     r = cli("find", "--executions", "--where", "lr > 0.02", "--store", lin.uri, "--json")

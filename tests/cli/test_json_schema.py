@@ -50,6 +50,7 @@ def served(lin, tmp_path):
     return lin, raw, module, m1, m2
 
 
+@pytest.mark.slow   # several seconds: left out of scripts/test --fast
 def test_every_command_speaks_one_schema(served):
     lin, raw, module, m1, m2 = served
     commands = [["ls", "artifacts"], ["ls", "executions"], ["ls", "runs"], ["show", m1.ref], ["show", "r1"],

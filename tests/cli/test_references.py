@@ -57,6 +57,7 @@ def test_a_failed_operation_on_an_unknown_model_creates_nothing(served, tmp_path
     assert not (tmp_path / "m.config").exists()
 
 
+@pytest.mark.slow   # several seconds: left out of scripts/test --fast
 def test_every_command_takes_every_reference_form(served):
     lin, raw, m1, p1 = served
     run_ctx = lin.store.get_context_by_name("PipelineRun", "r1")

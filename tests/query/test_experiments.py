@@ -167,6 +167,7 @@ def test_tags_and_notes_keep_their_whole_history(lin, tmp_path):
         lin.tag("no-such-run", a="b")
 
 
+@pytest.mark.slow   # several seconds: left out of scripts/test --fast
 def test_the_cli_prints_runs_metrics_logs_tags_and_notes(lin, tmp_path):
     @step(type="Fit", capture=True)
     def fit(lr: float):

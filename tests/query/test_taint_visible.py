@@ -4,6 +4,8 @@ a result made from a tainted input."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from lineage import Input, Output, run, step
@@ -12,6 +14,7 @@ from lineage.types import Dataset, Examples
 from helpers import cli
 
 
+@pytest.mark.slow   # several seconds: left out of scripts/test --fast
 def test_show_and_provenance_say_tainted(lin, tmp_path):
     from helpers import record_pipeline, record_push
 

@@ -14,6 +14,8 @@ made from A afterwards.
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 import tempfile
 from pathlib import Path
@@ -78,6 +80,7 @@ OPS = st.lists(st.one_of(
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=OPS)
+@pytest.mark.slow   # several seconds: left out of scripts/test --fast
 def test_provenance_and_impact_match_the_reference(ops):
     home = Path(tempfile.mkdtemp(prefix="lineage-prop-"))
     lin = Lineage.open(f"sqlite:///{home / 'metadata.sqlite'}", artifact_root=str(home / "artifacts"))

@@ -71,6 +71,7 @@ def test_cli_arguments_that_cannot_work_are_usage_errors(args, says):
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow   # several seconds: left out of scripts/test --fast
 def test_a_port_in_use_is_one_clear_line(tmp_path):
     config = tmp_path / "models.config"
     config.write_text("model_config_list {}\n")

@@ -25,6 +25,7 @@ def store(tmp_path_factory):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
+@pytest.mark.slow   # several seconds: left out of scripts/test --fast
 def test_sql_traversal_returns_exactly_mlmds_events(store, data):
     s = store.store
     assert s._sql_reader() is not None   # the fast path is the one under test

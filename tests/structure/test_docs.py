@@ -74,6 +74,12 @@ def test_the_readme_stays_a_first_page():
         assert (ROOT / link).exists(), link
 
 
+def test_no_page_is_left_with_a_placeholder():
+    for page in PAGES:
+        found = re.findall(r"\b[A-Z]+_TIME\b|\bTODO\b|\bTBD\b", page.read_text())
+        assert not found, f"{page.relative_to(ROOT)}: {found}"
+
+
 def test_every_page_is_in_the_sites_navigation():
     nav = (ROOT / "mkdocs.yml").read_text()
     for page in DOCS.glob("*.md"):

@@ -102,7 +102,8 @@ class RestServer:
                 while select.select([srv.socket], [], [], 0)[0]:   # the listen backlog: taken, answered
                     srv.handle_accept()
                 srv.accepting = False
-                srv.close()
+                wasyncore.dispatcher.close(srv)   # the listening socket only (the server's close() also
+                #                                   closes the trigger the loop still needs)
             finally:
                 closed.set()
 
@@ -121,7 +122,13 @@ class RestServer:
                 break
             time.sleep(0.01)
         self._server.task_dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()) + 1)
-        wasyncore.close_all(srv._map)   # its loop thread ends at its next turn (a daemon: not waited for)
+        if not self._thread.is_alive():
+            wasyncore.close_all(srv._map)
+            return
+        # closed on the loop's own thread, so the loop ends at once (its map is empty) and is
+        # waited for: no descriptor it holds is touched after a next server reuses the number
+        srv.trigger.pull_trigger(lambda: wasyncore.close_all(srv._map))
+        self._thread.join(5)
 
 
 def start_rest(model_server: Any, *, start: bool = True) -> RestServer:
