@@ -570,14 +570,15 @@ def _existing_path(annotation: Any, value: Any) -> Optional[Path]:
     """The existing file or folder a plain parameter names: one annotated ``Path`` (or
     ``os.PathLike``), or unannotated and given a ``Path`` or a string that looks like a path."""
     path_annotation = isinstance(annotation, type) and issubclass(annotation, (PurePath, os.PathLike))
+    if not path_annotation and annotation is not inspect.Parameter.empty:
+        return None
     if isinstance(value, (PurePath, os.PathLike)):
         text = os.fspath(value)
-    elif isinstance(value, str) and (path_annotation or (annotation is inspect.Parameter.empty
-                                                         and (os.sep in value or Path(value).suffix))):
+    elif isinstance(value, str) and (path_annotation or os.sep in value or Path(value).suffix):
         text = value
     else:
         return None
-    if not (path_annotation or annotation is inspect.Parameter.empty) or not isinstance(text, str) or not text:
+    if not isinstance(text, str) or not text:
         return None
     try:
         path = Path(text)
