@@ -7,16 +7,19 @@ given for an artifact is recorded (:func:`to_uri`).
 ``sqlite:////abs/x.db``        a SQLite file, absolute path (four slashes)
 ``/abs/x.db``, ``x.db``        a plain path is a SQLite file too
 ``mysql://user[:pw]@host[:port]/db[?socket=/run/mysqld.sock]``   MySQL / MariaDB
+``postgresql://user[:pw]@host[:port]/db[?host=/run/postgresql]``  PostgreSQL
 ``memory://``                  an in-memory store (one process, gone on exit)
 =============================  ==================================================
 
-The MySQL password comes from the URI or from ``LINEAGE_MYSQL_PASSWORD``; it is never
-printed (:meth:`StoreConfig.redacted`) and never recorded.
+A server's password comes from the URI, or from ``LINEAGE_MYSQL_PASSWORD`` (MySQL) or
+``LINEAGE_PG_PASSWORD`` (PostgreSQL); it is never printed (:meth:`StoreConfig.redacted`) and never
+recorded.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import os
 from pathlib import Path
 from typing import Optional
@@ -30,16 +33,19 @@ __all__ = ["StoreConfig", "parse_store_uri", "to_uri", "DEFAULT_HOME", "ENV_STOR
 ENV_STORE = "LINEAGE_STORE"
 ENV_ARTIFACTS = "LINEAGE_ARTIFACTS"
 ENV_MYSQL_PASSWORD = "LINEAGE_MYSQL_PASSWORD"
+ENV_PG_PASSWORD = "LINEAGE_PG_PASSWORD"
+#: backend -> (URI scheme, default port, password variable) of the database servers
+SERVERS = {"mysql": ("mysql", 3306, ENV_MYSQL_PASSWORD), "postgresql": ("postgresql", 5432, ENV_PG_PASSWORD)}
 DEFAULT_HOME = ".lineage"
 _HELP = (
     "use sqlite:///relative/path.db, sqlite:////absolute/path.db, "
-    "mysql://user@host:3306/database or memory://"
+    "mysql://user@host:3306/database, postgresql://user@host:5432/database or memory://"
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class StoreConfig:
-    backend: str  # sqlite | mysql | memory
+    backend: str  # sqlite | mysql | postgresql | memory
     path: Optional[Path] = None
     host: str = ""
     port: int = 3306
@@ -57,8 +63,8 @@ class StoreConfig:
             return "memory://"
         auth = self.user + (":***" if self.password else "")
         where = f"{self.host}:{self.port}" if self.host else "localhost"
-        extra = f"?socket={self.socket}" if self.socket else ""
-        return f"mysql://{auth}@{where}/{self.database}{extra}"
+        extra = f"?{'socket' if self.backend == 'mysql' else 'host'}={self.socket}" if self.socket else ""
+        return f"{SERVERS[self.backend][0]}://{auth}@{where}/{self.database}{extra}"
 
     __str__ = redacted
 
@@ -91,32 +97,38 @@ def parse_store_uri(uri: Optional[str] = None, *, artifact_root: Optional[str] =
             raise InvalidInput(f"store URI {uri!r} names no file; {_HELP}")
         return _sqlite(path, art_env)
     if scheme in ("mysql", "mariadb", "mysql+pymysql"):
-        if not parts.hostname and not parse_qs(parts.query).get("socket"):
-            raise InvalidInput(f"store URI {_redact(uri)!r} names no host; {_HELP}")
-        database = parts.path.lstrip("/")
-        if not database:
-            raise InvalidInput(f"store URI {_redact(uri)!r} names no database; {_HELP}")
-        try:
-            port = parts.port or 3306
-        except ValueError:
-            raise InvalidInput(f"store URI {_redact(uri)!r} has a port that is not a number") from None
-        query = parse_qs(parts.query)
-        socket = (query.get("socket") or [""])[0]
-        if socket and parts.hostname not in (None, "", "localhost"):
-            raise InvalidInput(f"store URI {_redact(uri)!r} names both the host {parts.hostname!r} and a "
-                               f"socket: a socket is on this machine, write mysql://user@localhost/db?socket=...")
-        password = unquote(parts.password) if parts.password else os.environ.get(ENV_MYSQL_PASSWORD, "")
-        return StoreConfig(
-            "mysql",
-            host=parts.hostname or "",
-            port=port,
-            database=database,
-            user=unquote(parts.username or ""),
-            password=password,
-            socket=socket,
-            artifact_root=default_root,
-        )
+        return _server("mysql", uri, parts, default_root)
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+        return _server("postgresql", uri, parts, default_root)
     raise InvalidInput(f"unknown store URI scheme {scheme!r} in {_redact(uri)!r}; {_HELP}")
+
+
+def _server(backend: str, uri: str, parts, default_root: Path) -> StoreConfig:
+    """A MySQL/MariaDB or PostgreSQL store URI. A local socket is ``?socket=PATH`` (MySQL) or
+    ``?host=DIRECTORY`` (PostgreSQL, libpq's spelling; ``?socket=`` is accepted too)."""
+    scheme, default_port, password_env = SERVERS[backend]
+    query = parse_qs(parts.query)
+    socket = (query.get("socket") or query.get("host") or [""])[0] if backend == "postgresql" else \
+        (query.get("socket") or [""])[0]
+    if not parts.hostname and not socket:
+        raise InvalidInput(f"store URI {_redact(uri)!r} names no host; {_HELP}")
+    database = parts.path.lstrip("/")
+    if not database:
+        raise InvalidInput(f"store URI {_redact(uri)!r} names no database; {_HELP}")
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise InvalidInput(f"store URI {_redact(uri)!r} has a port that is not a number") from None
+    if socket and parts.hostname not in (None, "", "localhost"):
+        raise InvalidInput(f"store URI {_redact(uri)!r} names both the host {parts.hostname!r} and a "
+                           f"socket: a socket is on this machine, write {scheme}://user@localhost/db?"
+                           f"{'socket' if backend == 'mysql' else 'host'}=...")
+    password = unquote(parts.password) if parts.password else os.environ.get(password_env, "")
+    user = unquote(parts.username or "")
+    if not user and backend == "postgresql":
+        user = getpass.getuser()   # libpq's default (ML Metadata aborts the process without one)
+    return StoreConfig(backend, host=parts.hostname or "", port=port, database=database,
+                       user=user, password=password, socket=socket, artifact_root=default_root)
 
 
 def _sqlite(path: str, art_env: Optional[str]) -> StoreConfig:

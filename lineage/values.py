@@ -192,6 +192,8 @@ def exact_entries(raw: Optional[str]) -> Dict[str, Dict[str, Any]]:
     """The ``lineage:exact`` property's content: ``{"p": {name: tree}, "c": {name: tree}}``."""
     if not raw:
         return {"p": {}, "c": {}}
+    if raw.startswith("b64:"):   # written so on PostgreSQL (see lineage.store.backends.PostgreSQLText)
+        raw = base64.b64decode(raw[4:]).decode("utf-8")
     doc = json.loads(raw)
     return {"p": dict(doc.get("p", {})), "c": dict(doc.get("c", {}))}
 

@@ -34,40 +34,11 @@ _SKIP = tuple(ANNOTATION_TYPES | {"Tag", "Note", "ServingObservation"})
 _TAG = "tags."
 
 
-def _run_contexts(store: Store, experiment: Optional[str], pipeline: Optional[str],
-                  limit: Optional[int]) -> List[Context]:
-    types = [t for t in RUN_CONTEXT_TYPES if store.has_type("context", t)]
-    if not types:
-        return []
-    clauses = []
-    for t in types:
-        parts = [f"type = {quote(t)}"]
-        if pipeline:
-            parts.append(f"properties.{'pipeline' if t == 'PipelineRun' else 'pipeline_name'}.string_value = "
-                         f"{quote(pipeline)}")
-        if experiment:
-            if t != "PipelineRun":
-                continue
-            parts.append(f"properties.experiment.string_value = {quote(experiment)}")
-        clauses.append("(" + " AND ".join(parts) + ")")
-    if not clauses:
-        return []
-    return store.list_contexts(filter_query=" OR ".join(clauses), limit=limit)
-
-
 def run_rows(store: Store, *, experiment: Optional[str] = None, pipeline: Optional[str] = None,
              limit: Optional[int] = None) -> List[Dict[str, Any]]:
     """The runs table as a list of dicts, newest run first (see the module docstring)."""
-    table = store.run_table(None, skip_types=_SKIP)
-    if table is not None:  # every run, in a fixed number of reads: keep the chosen ones
-        def chosen(p: Dict[str, Any]) -> bool:
-            return (not pipeline or (p.get("pipeline") or p.get("pipeline_name")) == pipeline) and \
-                (not experiment or p.get("experiment") == experiment)
-        picked = [(cid, t) for cid, t in table.items() if chosen(t["properties"])][:limit]
-    else:
-        contexts = _run_contexts(store, experiment, pipeline, limit)
-        table = store.run_table([c.id for c in contexts], skip_types=_SKIP) or {}
-        picked = [(c.id, table[c.id]) for c in contexts if c.id in table]
+    picked = list(store.run_table(None, pipeline=pipeline, experiment=experiment, limit=limit,
+                                  skip_types=_SKIP).items())
     if not picked and (experiment or pipeline) and store.has_type("context", "PipelineRun"):
         from .subject import check_context
         if experiment:

@@ -101,7 +101,7 @@ def pushed_of(store: Store, model_name: str) -> List[Artifact]:
         found = store.list_artifacts(filter_query=q, limit=10_000)
     except InvalidInput:  # a foreign store whose PushedModel type has no model_name property
         found = []
-    if found or store.has_custom_property("pushed_destination") is False:
+    if found or not store.has_custom_property("pushed_destination"):
         return found
     tfx = "type = 'PushedModel' AND custom_properties.pushed_destination.string_value LIKE '%'"
     return [a for a in store.list_artifacts(filter_query=tfx, limit=10_000)

@@ -150,8 +150,8 @@ def tfx_pushes(store: Store) -> Dict[str, List[Tuple[Execution, Artifact]]]:
     """Pushes recorded by TFX's Pusher, which writes no ServingEndpoint context: its PushedModel
     outputs marked ``pushed``, by served model name (the destination's folder,
     ``<serving_dir>/<model>/<version>``), oldest first."""
-    if not store.has_type("artifact", "PushedModel") or store.has_custom_property("pushed_destination") is False:
-        return {}   # (on SQLite one indexed read says whether any artifact has a TFX destination)
+    if not store.has_type("artifact", "PushedModel") or not store.has_custom_property("pushed_destination"):
+        return {}
     arts = [a for a in store.list_artifacts(
         filter_query="type = 'PushedModel' AND custom_properties.pushed_destination.string_value LIKE '%'", limit=10_000)
         if a.get("model_name") is None and a.get("pushed") not in (0, "0", False)]
@@ -303,10 +303,7 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
         return {n: _replayed_now(store, n) for n in names}
     observed = set()
     if "ServingObservation" in types:  # endpoints a server reported on: answer from what it said
-        found = store.endpoints_with("ServingObservation", names)
-        observed = found if found is not None else {n for n in names if store.list_executions(
-            filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {quote(n)} "
-                         f"AND type = 'ServingObservation'", limit=1)}
+        observed = store.endpoints_with("ServingObservation", names)
         for n in sorted(observed):
             out[n] = _replayed_now(store, n)
         names = [n for n in names if n not in observed]
@@ -315,24 +312,13 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
     pins = [t for t in ("Rollback", "Unpin", "Promote") if t in types]
     ops_by: Dict[str, List[Execution]] = {}
     if pins:
-        ids = store.executions_in_endpoints(pins, names)  # SQL on SQLite, else MLMD's filter query
-        in_names = ", ".join(quote(n) for n in names)
-        pin_execs = store.get_executions(ids) if ids is not None else store.list_executions(
-            filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name IN ({in_names}) "
-                         f"AND type IN ({', '.join(quote(t) for t in pins)}) "
-                         f"AND last_known_state = COMPLETE", limit=None, order_by="id", ascending=True)
-        for e in pin_execs:
+        for e in store.get_executions(store.executions_in_endpoints(pins, names)):
             ops_by.setdefault(str(e.properties.get("model_name")), []).append(e)
-    newest = store.newest_in_endpoints("Push", names)  # one query on SQLite, else one per endpoint
-    newest_push = {e.id: e for e in store.get_executions(sorted(newest.values()))} if newest else {}
+    newest = store.newest_in_endpoints("Push", names)
+    newest_push = {e.id: e for e in store.get_executions(sorted(newest.values()))}
     for name in names:
-        ctx = f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {quote(name)}"
         ops = ops_by.get(name, [])
-        if newest is not None:
-            pushes = [newest_push[newest[name]]] if name in newest else []
-        else:
-            pushes = store.list_executions(
-                filter_query=f"{ctx} AND type = 'Push' AND last_known_state = COMPLETE", limit=1, order_by="id")
+        pushes = [newest_push[newest[name]]] if name in newest else []
         if any(e.properties.get("target_version") is None and e.type != "Unpin" for e in ops + pushes):
             out[name] = _replayed_now(store, name)  # older records: replay them
             continue

@@ -10,7 +10,9 @@
 ``reads``           nodes, lists (paged), events, context membership
 ``typesync``        type registration (idempotent, additive) and typed property maps
 ``traversal``       MLMD's bounded lineage traversal and producer look-ups
-``sqlite``          read-only SQL fast paths on a SQLite file
+``mlmd_reads``      aggregate reads (counts, endpoint histories, runs table) through MLMD's API
+``sqlite``          the same reads in SQL on a SQLite file
+``backends``        one class per database, chosen when the store opens
 ``writes``          contexts, executions with events, bulk subgraphs
 ``upgrade``         explicit schema migration
 ==================  ===========================================================================
@@ -18,18 +20,72 @@
 
 from __future__ import annotations
 
-from .errors import mlmd_version
-from .sqlite import SqliteReads
-from .traversal import MAX_HOPS, Traversal
-from .upgrade import upgrade_store
-from .writes import ArtifactRef, Writes
+import os
 
-__all__ = ["Store", "upgrade_store", "ArtifactRef", "mlmd_version", "MAX_HOPS"]
+# ML Metadata's C++ side logs every failed SQL statement at ERROR to the process's stderr (on
+# PostgreSQL: each duplicate key of a concurrent writer lineage retries). lineage says what went
+# wrong in its own words; GLOG_minloglevel=0 in the environment shows ML Metadata's log again.
+# (glog reads it once, when ML Metadata's library loads: set before any import of it.)
+os.environ.setdefault("GLOG_minloglevel", "3")
+
+from typing import Any, Dict, Type  # noqa: E402
+
+from ..uris import StoreConfig  # noqa: E402
+from .backends import PostgreSQLText, PostgreSQLTypeLock  # noqa: E402
+from .errors import mlmd_version  # noqa: E402
+from .mlmd_reads import MlmdReads  # noqa: E402
+from .sqlite import SqliteReads  # noqa: E402
+from .traversal import MAX_HOPS  # noqa: E402
+from .upgrade import upgrade_store  # noqa: E402
+from .writes import ArtifactRef, Writes  # noqa: E402
+
+__all__ = ["Store", "SqliteStore", "MySQLStore", "PostgreSQLStore", "MemoryStore", "BACKENDS",
+           "upgrade_store", "ArtifactRef", "mlmd_version", "MAX_HOPS"]
 
 
-class Store(Writes, SqliteReads, Traversal):
+class Store(Writes, MlmdReads):
     """One connection to an MLMD store, safe to share between threads.
 
     ``readonly=True`` never writes (no type registration either), and for SQLite opens the
     file read-only; this is how queries open stores that other tools wrote.
+
+    ``Store(config)`` gives the class of the config's backend (:data:`BACKENDS`): every reading
+    method answers on every backend, through MLMD's API unless the backend has a faster way.
     """
+
+    backend = "mlmd"
+
+    def __new__(cls, config: StoreConfig, *args: Any, **kwargs: Any) -> "Store":
+        if cls is Store:
+            cls = BACKENDS.get(config.backend, Store)
+        return super().__new__(cls)
+
+
+class SqliteStore(SqliteReads, Store):
+    """A SQLite file: reads in SQL on the file where that is faster (:mod:`lineage.store.sqlite`)."""
+
+    backend = "sqlite"
+
+
+class MySQLStore(Store):
+    """MySQL or MariaDB through MLMD's API."""
+
+    backend = "mysql"
+
+
+class PostgreSQLStore(PostgreSQLTypeLock, PostgreSQLText, Store):
+    """PostgreSQL through MLMD's API: types registered under an advisory lock, text with a
+    backslash kept out of MLMD's SQL."""
+
+    backend = "postgresql"
+
+
+class MemoryStore(Store):
+    """MLMD's in-memory store (one process)."""
+
+    backend = "memory"
+
+
+#: store backend (:attr:`lineage.uris.StoreConfig.backend`) -> its class
+BACKENDS: Dict[str, Type[Store]] = {"sqlite": SqliteStore, "mysql": MySQLStore, "postgresql": PostgreSQLStore,
+                                    "memory": MemoryStore}

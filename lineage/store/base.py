@@ -4,9 +4,10 @@ retried when a concurrent writer aborted them."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, ContextManager, Dict, Optional, Tuple
 
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
@@ -47,6 +48,24 @@ class StoreBase:
             if not readonly:
                 self.ensure_schema()
 
+    # What a backend may need to do differently with text (see lineage.store.backends).
+    @staticmethod
+    def column_text_ok(text: str) -> bool:
+        """Whether ML Metadata writes this text into a property column as it is."""
+        return True
+
+    def column_text(self, text: str) -> str:
+        """What a column holds for text it cannot hold as it is (``lineage:exact`` keeps it)."""
+        return text
+
+    def check_text(self, action: str, args: Any) -> None:
+        """Refuse, before ML Metadata sees it, text this backend cannot be given."""
+
+    def type_lock(self) -> ContextManager[None]:
+        """Held around type registration, between processes and machines, where ML Metadata's
+        own registration is not safe from concurrent writers (PostgreSQL); nothing elsewhere."""
+        return contextlib.nullcontext()
+
     def ensure_schema(self) -> None:  # pragma: no cover - defined by TypeSync
         raise NotImplementedError
 
@@ -70,11 +89,13 @@ class StoreBase:
         return self._mlmd
 
     def _call(self, action: str, fn, *args, **kwargs):
+        self.check_text(action, (args, tuple(kwargs.values())))
         with self._lock, translated(action, self.config.redacted()):
             return fn(*args, **kwargs)
 
     def _list(self, action: str, fn, *args, **kwargs) -> list:
         """A read returning a list; MLMD answers some empty ones with NotFound."""
+        self.check_text(action, (args, tuple(kwargs.values())))
         with self._lock, translated(action, self.config.redacted()):
             try:
                 return list(fn(*args, **kwargs))
@@ -87,6 +108,7 @@ class StoreBase:
             raise ReadOnlyStore(
                 f"{action}: the store {self.config.redacted()} was opened read-only"
             )
+        self.check_text(action, (args, tuple(kwargs.values())))
         for attempt in range(self.write_retries):
             try:
                 with self._lock:

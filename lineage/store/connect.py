@@ -24,7 +24,7 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 
 from ..errors import InvalidInput, StoreError, StoreNeedsUpgrade, StoreNotFound, StoreUnavailable
 from ..locks import file_lock
-from ..uris import StoreConfig
+from ..uris import SERVERS, StoreConfig
 from .errors import first_line, mlmd_version
 
 __all__ = ["connect", "creation_lock", "RedactPasswords"]
@@ -99,6 +99,15 @@ def connection_config(cfg: StoreConfig, readonly: bool) -> pb.ConnectionConfig:
         conn.mysql.password = cfg.password
         # Read-only writes nothing anywhere: it never creates a missing database either.
         conn.mysql.skip_db_creation = readonly
+    elif cfg.backend == "postgresql":
+        pg = conn.postgresql
+        pg.host = cfg.socket or cfg.host   # libpq: a host that is a directory is a socket's
+        pg.port = str(cfg.port)
+        pg.dbname = cfg.database
+        pg.user = cfg.user
+        if cfg.password:
+            pg.password = cfg.password
+        pg.skip_db_creation = readonly
     else:
         raise InvalidInput(f"unknown store backend {cfg.backend!r}")
     conn.retry_options.max_num_retries = 10
@@ -122,7 +131,7 @@ def connect(cfg: StoreConfig, *, readonly: bool = False, upgrade: bool = False) 
                 return metadata_store.MetadataStore(conn)
             except (RuntimeError, mlmd_errors.StatusError) as exc2:
                 raise connect_error(cfg, exc2) from None
-    attempts = 12 if cfg.backend == "mysql" else 1
+    attempts = 12 if cfg.backend in SERVERS else 1
     for attempt in range(attempts):
         try:
             with _native_log_quiet(cfg.backend != "sqlite"):
@@ -130,7 +139,8 @@ def connect(cfg: StoreConfig, *, readonly: bool = False, upgrade: bool = False) 
         except (RuntimeError, mlmd_errors.StatusError) as exc:
             text = str(exc)
             racing = any(s in text for s in ("subset of tables", "retry connection", "concurrent connection",
-                                             "Deadlock", "try restarting transaction")) \
+                                             "Deadlock", "try restarting transaction",
+                                             "already exists", "could not serialize", "deadlock detected")) \
                 or isinstance(exc, (mlmd_errors.AbortedError, mlmd_errors.AlreadyExistsError))
             if not racing or attempt == attempts - 1:
                 raise connect_error(cfg, exc) from None
@@ -163,7 +173,8 @@ def _snapshot(cfg: StoreConfig) -> Path:
 def _native_log_quiet(on: bool) -> Iterator[None]:
     """MLMD's C++ side logs a failed server connection to the process's stderr (three lines of
     glog: "MySQL database was not initialized...") before Python sees the error, which lineage
-    then says in one line of its own: hold that native output back unless debugging (-vv)."""
+    then says in one line of its own: hold that native output back unless debugging (-vv)
+    (lineage.store also sets GLOG_minloglevel; this covers a process that loaded MLMD first)."""
     if not on or logging.getLogger("lineage").isEnabledFor(logging.DEBUG):
         yield
         return
@@ -183,19 +194,37 @@ def _native_log_quiet(on: bool) -> Iterator[None]:
 def _server_reason(cfg: StoreConfig) -> str:
     """Why a database server refused us, as far as can be told without its client library
     (MLMD's error says "errno: , error:." with nothing filled in)."""
-    host, port = cfg.host, cfg.port
+    host, port = cfg.host, cfg.port or SERVERS[cfg.backend][1]
+    _, _, password_env = SERVERS[cfg.backend]
     if cfg.socket:
-        return (f"nothing answers on the socket {cfg.socket}" if not Path(cfg.socket).exists() else
+        where = Path(cfg.socket) / f".s.PGSQL.{port}" if cfg.backend == "postgresql" else Path(cfg.socket)
+        return (f"nothing answers on the socket {where}" if not where.exists() else
                 "the server refused the connection: a wrong user or password, or no such database")
     if not host:
         return "the server could not be reached"
     try:
-        with socket.create_connection((host, int(port or 3306)), timeout=3):
+        with socket.create_connection((host, int(port)), timeout=3):
             pass
     except OSError as exc:
-        return f"nothing answers at {host}:{port or 3306} ({exc.strerror or exc}): is the server running there?"
-    return (f"the server at {host}:{port or 3306} answers but refused the login: a wrong user or password "
-            f"(the URI's, or LINEAGE_MYSQL_PASSWORD), or a database it cannot create")
+        return f"nothing answers at {host}:{port} ({exc.strerror or exc}): is the server running there?"
+    return (f"the server at {host}:{port} answers but refused the login: a wrong user or password "
+            f"(the URI's, or {password_env}), or a database that does not exist and was not created")
+
+
+def _postgresql_says(cfg: StoreConfig) -> str:
+    """What PostgreSQL itself answers this login, through psycopg (ML Metadata's error says only
+    "PostgreSQL metadata source error"); "" when psycopg is absent or the login works."""
+    try:
+        import psycopg
+    except ImportError:
+        return ""
+    try:
+        psycopg.connect(host=cfg.socket or cfg.host, port=cfg.port, dbname=cfg.database, user=cfg.user,
+                        password=cfg.password or None, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        text = " ".join(str(exc).split())
+        return text.split("FATAL:", 1)[-1].strip() if "FATAL:" in text else text
+    return ""
 
 
 def connect_error(cfg: StoreConfig, exc: BaseException) -> StoreError:
@@ -215,9 +244,16 @@ def connect_error(cfg: StoreConfig, exc: BaseException) -> StoreError:
         )
     if cfg.backend == "sqlite":
         return StoreUnavailable(f"cannot open the SQLite store {where}: {text}")
-    if "errno: , error:" in text or "mysql_real_connect failed" in text:
+    if cfg.backend == "postgresql" and "metadata source error" in text:
+        told = _postgresql_says(cfg)
+        if told and "does not exist" in told and "database" in told:
+            return StoreNotFound(f"no lineage store at {where}: the database {cfg.database!r} does not exist "
+                                 f"(a read-only open creates none): record a run first, or `lineage init --store {where}`")
+        if told and ("password" in told or "role" in told or "permission denied" in told):
+            return StoreUnavailable(f"cannot connect to {where}: {_server_reason(cfg)} (the server says: {told})")
+    if "errno: , error:" in text or "mysql_real_connect failed" in text or "metadata source error" in text:
         return StoreUnavailable(f"cannot connect to {where}: {_server_reason(cfg)}")
     return StoreUnavailable(
         f"cannot connect to {where}: {text}. Is the server running, does the database "
-        f"exist, and is the password right (set LINEAGE_MYSQL_PASSWORD)?"
+        f"exist, and is the password right (set {SERVERS.get(cfg.backend, SERVERS['mysql'])[2]})?"
     )

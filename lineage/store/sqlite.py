@@ -1,6 +1,8 @@
-"""SQLite fast paths: read-only SQL over MLMD's own tables for questions MLMD's API answers
-slowly (type names of many artifacts, counts per type). Used only when the file's MLMD schema is
-the one this code was checked against (10); everything falls back to the MLMD API."""
+"""The SQLite backend's reads: read-only SQL over MLMD's own tables for the questions MLMD's API
+answers slowly (type names of many artifacts, counts per type, endpoint histories, a runs table,
+traversal). Each overrides the :class:`~lineage.store.mlmd_reads.MlmdReads` method of the same
+name, and gives the same answer (tests compare them); used when the file's MLMD schema is the one
+this code was checked against (10), else the MLMD API answers."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ import sqlite3
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..values import EXACT_KEY, exact_entries, from_tree
-from ..vocab import EXECUTION_STATES, INPUT_EVENTS, RUN_CONTEXT_TYPES, OUTPUT_EVENTS, quote
+from ..vocab import INPUT_EVENTS, RUN_CONTEXT_TYPES, OUTPUT_EVENTS
 from .convert import EVENT_TYPE, EXEC_STATE
-from .typesync import TypeSync
+from .mlmd_reads import MlmdReads
 
 __all__ = ["SqliteReads", "CHECKED_SCHEMA_VERSION"]
 
@@ -50,23 +52,18 @@ def _exact(props: Dict[str, Any]) -> Dict[str, Any]:
     return props
 
 
-class SqliteReads(TypeSync):
+class SqliteReads(MlmdReads):
     """Direct read-only SQL on a SQLite store's file."""
 
     _sql: Optional[sqlite3.Connection]
 
     def artifact_types(self, artifact_ids: Sequence[int]) -> Dict[int, str]:
-        """``{artifact id: type name}``, without reading the artifacts' properties.
-
-        On SQLite this reads MLMD's ``Artifact`` table directly (read-only, schema version
-        checked); elsewhere it falls back to reading the artifacts through MLMD.
-        """
+        """``{artifact id: type name}``, from MLMD's ``Artifact`` table without reading the
+        artifacts' properties."""
         ids = sorted(set(int(i) for i in artifact_ids))
-        if not ids:
-            return {}
         db = self._sql_reader()
-        if db is None:
-            return {a.id: a.type for a in self.get_artifacts(ids)}
+        if db is None or not ids:
+            return super().artifact_types(ids)
         names = {t.id: t.name for (k, _), t in self._types.items() if k == "artifact"}
         out: Dict[int, str] = {}
         with self._lock:
@@ -79,13 +76,12 @@ class SqliteReads(TypeSync):
                     out[aid] = names.get(tid, "?")
         return out
 
-    def stored_times(self, kind: str, ids: Sequence[int]) -> Optional[Dict[int, Tuple[int, int]]]:
+    def stored_times(self, kind: str, ids: Sequence[int]) -> Dict[int, Tuple[int, int]]:
         """``{id: (create_time_since_epoch, last_update_time_since_epoch)}`` of artifacts or
-        executions, straight from MLMD's table on SQLite (what a write leaves unknown); None
-        elsewhere (read the records through MLMD instead)."""
+        executions, straight from MLMD's table (what a write leaves unknown)."""
         db = self._sql_reader()
         if db is None or not ids:
-            return None
+            return super().stored_times(kind, ids)
         table = "Artifact" if kind == "artifact" else "Execution"
         with self._lock:
             rows = db.execute(f"SELECT id, create_time_since_epoch, last_update_time_since_epoch FROM {table} "
@@ -93,14 +89,12 @@ class SqliteReads(TypeSync):
         return {i: (c, u) for i, c, u in rows}
 
     def execution_types(self, execution_ids: Sequence[int]) -> Dict[int, Tuple[str, str]]:
-        """``{execution id: (type name, state)}``, without reading properties: MLMD's
-        ``Execution`` table on SQLite (read-only, schema checked), else through MLMD."""
+        """``{execution id: (type name, state)}``, from MLMD's ``Execution`` table without
+        reading properties."""
         ids = sorted(set(int(i) for i in execution_ids))
-        if not ids:
-            return {}
         db = self._sql_reader()
-        if db is None:
-            return {e.id: (e.type, e.state) for e in self.get_executions(ids)}
+        if db is None or not ids:
+            return super().execution_types(ids)
         names = {t.id: t.name for (k, _), t in self._types.items() if k == "execution"}
         out: Dict[int, Tuple[str, str]] = {}
         with self._lock:
@@ -129,7 +123,7 @@ class SqliteReads(TypeSync):
     def _page_of_context(self, context_id: int, kind: str, limit: Optional[int], ascending: bool) -> List[Any]:
         db = self._sql_reader()
         if db is None:
-            base = super().executions_in_context if kind == "execution" else super().artifacts_in_context  # type: ignore[misc]
+            base = super().executions_in_context if kind == "execution" else super().artifacts_in_context
             return base(context_id, limit=limit, ascending=ascending)
         table, column = ("Association", "execution_id") if kind == "execution" else ("Attribution", "artifact_id")
         with self._lock:
@@ -145,7 +139,7 @@ class SqliteReads(TypeSync):
         db = self._sql_reader()
         ids = list(dict.fromkeys(int(i) for i in ids))
         if db is None or not ids:
-            return super().contexts_of_executions(ids)  # type: ignore[misc]
+            return super().contexts_of_executions(ids)
         with self._lock:
             rows = db.execute(f"SELECT execution_id, context_id FROM Association "
                               f"WHERE execution_id IN ({','.join(map(str, ids))}) ORDER BY id").fetchall()
@@ -163,7 +157,7 @@ class SqliteReads(TypeSync):
         db = self._sql_reader()
         ids = sorted(set(int(i) for i in artifact_ids))
         if db is None:
-            return super().executions_producing(ids)  # type: ignore[misc]
+            return super().executions_producing(ids)
         outputs = ",".join(str(EVENT_TYPE.Value(t)) for t in OUTPUT_EVENTS)
         found: Set[int] = set()
         with self._lock:
@@ -175,18 +169,17 @@ class SqliteReads(TypeSync):
 
     def traversal_cap(self) -> int:
         """The most hops one :meth:`traversal_edges` call walks: MLMD's 100, none in SQL."""
-        return 1_000_000 if self._sql_reader() is not None else super().traversal_cap()  # type: ignore[misc]
+        return 1_000_000 if self._sql_reader() is not None else super().traversal_cap()
 
     def _endpoint_rows(self, type_names: Sequence[str], names: Sequence[str], state: Optional[str],
-                       newest_only: bool) -> Optional[List[Tuple[str, int]]]:
+                       newest_only: bool) -> List[Tuple[str, int]]:
         """``(endpoint name, execution id)`` of the executions of ``type_names`` (in ``state``)
         associated with these ServingEndpoint contexts, or only the newest per endpoint. Few such
         executions (observations, rollbacks): found by MLMD's (type, name) index, then checked
         against each context's association index. Many (pushes): each context's associations
-        read newest first. None when not on SQLite."""
+        read newest first."""
         db = self._sql_reader()
-        if db is None:
-            return None
+        assert db is not None
         if not names:
             return []
         self._load_types()
@@ -220,24 +213,24 @@ class SqliteReads(TypeSync):
                 out += [(name, i) for (i,) in found]
         return out
 
-    def endpoints_with(self, type_name: str, names: Sequence[str]) -> Optional[Set[str]]:
-        """Which of these ServingEndpoint contexts hold an execution of ``type_name`` (SQL on
-        SQLite; None elsewhere: ask MLMD per endpoint)."""
-        rows = self._endpoint_rows([type_name], names, None, newest_only=True)
-        return None if rows is None else {n for n, _ in rows}
+    def endpoints_with(self, type_name: str, names: Sequence[str]) -> Set[str]:
+        """Which of these ServingEndpoint contexts hold an execution of ``type_name``."""
+        if self._sql_reader() is None:
+            return super().endpoints_with(type_name, names)
+        return {n for n, _ in self._endpoint_rows([type_name], names, None, newest_only=True)}
 
-    def newest_in_endpoints(self, type_name: str, names: Sequence[str], state: str = "COMPLETE") -> Optional[Dict[str, int]]:
-        """``{endpoint name: id of its newest execution of type_name in state}`` for these
-        ServingEndpoint contexts (SQL on SQLite; None elsewhere)."""
-        rows = self._endpoint_rows([type_name], names, state, newest_only=True)
-        return None if rows is None else dict(rows)
+    def newest_in_endpoints(self, type_name: str, names: Sequence[str], state: str = "COMPLETE") -> Dict[str, int]:
+        """``{endpoint name: id of its newest execution of type_name in state}``."""
+        if self._sql_reader() is None:
+            return super().newest_in_endpoints(type_name, names, state)
+        return dict(self._endpoint_rows([type_name], names, state, newest_only=True))
 
     def executions_in_endpoints(self, type_names: Sequence[str], names: Sequence[str],
-                                state: str = "COMPLETE") -> Optional[List[int]]:
-        """The ids of every execution of ``type_names`` in ``state`` in these ServingEndpoint
-        contexts, ascending (SQL on SQLite; None elsewhere)."""
-        rows = self._endpoint_rows(type_names, names, state, newest_only=False)
-        return None if rows is None else sorted({i for _, i in rows})
+                                state: str = "COMPLETE") -> List[int]:
+        """The ids of every execution of ``type_names`` in ``state`` in these endpoints, ascending."""
+        if self._sql_reader() is None:
+            return super().executions_in_endpoints(type_names, names, state)
+        return sorted({i for _, i in self._endpoint_rows(type_names, names, state, newest_only=False)})
 
     def traversal_edges(self, *, artifact_ids: Sequence[int] = (), execution_ids: Sequence[int] = (),
                         direction: str = "DOWNSTREAM", max_hops: int = 100) -> List[Tuple[int, int, bool]]:
@@ -248,7 +241,7 @@ class SqliteReads(TypeSync):
         arts = sorted({int(i) for i in artifact_ids})
         execs = sorted({int(i) for i in execution_ids})
         if db is None or direction not in ("DOWNSTREAM", "UPSTREAM") or not (arts or execs):
-            return super().traversal_edges(artifact_ids=artifact_ids, execution_ids=execution_ids,  # type: ignore[misc]
+            return super().traversal_edges(artifact_ids=artifact_ids, execution_ids=execution_ids,
                                            direction=direction, max_hops=max_hops)
         inputs = ",".join(str(EVENT_TYPE.Value(t)) for t in INPUT_EVENTS)
         outputs = ",".join(str(EVENT_TYPE.Value(t)) for t in OUTPUT_EVENTS)
@@ -285,20 +278,26 @@ class SqliteReads(TypeSync):
                 depth += 1
         return list(out)
 
-    def run_table(self, run_ids: Optional[Sequence[int]], *, skip_types: Sequence[str] = (),
-                  metrics_type: str = "Metrics") -> Optional[Dict[int, Dict[str, Any]]]:
-        """What a runs table needs of these run contexts (None: every run context), in a fixed
-        number of reads whatever their count: ``{context id: {"name", "type", "create_ms",
-        "properties": {...}, "steps": [(execution id, type, state, {custom property: value})],
-        "metrics": {name: last value}}}``, steps in id order, metrics from the ``metrics_type``
-        outputs of the steps (a later step's value wins); executions of ``skip_types`` left
-        out. SQL on SQLite; elsewhere None for "every run" (list them first), else through MLMD
-        (one read per run)."""
+    def run_table(self, run_ids: Optional[Sequence[int]] = None, *, pipeline: Optional[str] = None,
+                  experiment: Optional[str] = None, limit: Optional[int] = None,
+                  skip_types: Sequence[str] = (), metrics_type: str = "Metrics") -> Dict[int, Dict[str, Any]]:
+        """The runs table (see :meth:`MlmdReads.run_table`) in a fixed number of reads whatever
+        the number of runs: every run's rows read at once, then the chosen ones kept."""
         db = self._sql_reader()
         if db is None:
-            if run_ids is None:
-                return None
-            return self._run_table_mlmd(sorted(set(int(i) for i in run_ids)), skip_types, metrics_type)
+            return super().run_table(run_ids, pipeline=pipeline, experiment=experiment, limit=limit,
+                                     skip_types=skip_types, metrics_type=metrics_type)
+        table = self._run_table_sql(db, run_ids, skip_types, metrics_type)
+        if run_ids is not None:
+            return table
+
+        def chosen(p: Dict[str, Any]) -> bool:
+            return (not pipeline or (p.get("pipeline") or p.get("pipeline_name")) == pipeline) and \
+                (not experiment or p.get("experiment") == experiment)
+        return dict([(cid, t) for cid, t in table.items() if chosen(t["properties"])][:limit])
+
+    def _run_table_sql(self, db: sqlite3.Connection, run_ids: Optional[Sequence[int]], skip_types: Sequence[str],
+                       metrics_type: str) -> Dict[int, Dict[str, Any]]:
         self._load_types()
         names = {(k, t.id): n for (k, n), t in self._types.items()}
         metrics_tid = next((t.id for (k, n), t in self._types.items() if k == "artifact" and n == metrics_type), -1)
@@ -354,91 +353,46 @@ class SqliteReads(TypeSync):
                 row["metrics"].update(_exact(last[eid]))
         return out
 
-    def _run_table_mlmd(self, ids: List[int], skip_types: Sequence[str],
-                        metrics_type: str) -> Dict[int, Dict[str, Any]]:
-        out: Dict[int, Dict[str, Any]] = {}
-        owner: Dict[int, int] = {}
-        for ctx in sorted(self.get_contexts(ids), key=lambda c: -c.id):
-            row = out[ctx.id] = {"name": ctx.name, "type": ctx.type, "create_ms": ctx.create_time_ms,
-                                 "properties": {**ctx.properties, **ctx.custom_properties}, "steps": [], "metrics": {}}
-            cid = ctx.id
-            for e in self.executions_in_context(cid, limit=None):
-                if e.type in skip_types:
-                    continue
-                row["steps"].append((e.id, e.type, e.state, dict(e.custom_properties)))
-                owner[e.id] = cid
-        exec_ids = sorted(owner)
-        made: Dict[int, List[int]] = {}
-        for i in range(0, len(exec_ids), 500):
-            for ev in self.events_of_executions(exec_ids[i:i + 500]):
-                if ev.type == "OUTPUT":
-                    made.setdefault(ev.execution_id, []).append(ev.artifact_id)
-        art_ids = sorted({a for v in made.values() for a in v})
-        arts = {}
-        for i in range(0, len(art_ids), 500):
-            arts.update({a.id: a for a in self.get_artifacts(art_ids[i:i + 500]) if a.type == metrics_type})
-        for eid in exec_ids:
-            for aid in made.get(eid, []):
-                if aid in arts:
-                    out[owner[eid]]["metrics"].update(arts[aid].custom_properties)
-        return out
-
-    def has_custom_property(self, name: str) -> Optional[bool]:
-        """Whether any artifact has a custom property ``name``: one indexed read on SQLite,
-        None (not known) elsewhere."""
+    def has_custom_property(self, name: str) -> bool:
+        """Whether any artifact has a custom property ``name``: one indexed read."""
         db = self._sql_reader()
         if db is None:
-            return None
+            return super().has_custom_property(name)
         with self._lock:
             row = db.execute("SELECT 1 FROM ArtifactProperty WHERE name = ? AND is_custom_property = 1 LIMIT 1",
                              (name,)).fetchone()
         return row is not None
 
     def cached_executions(self, execution_ids: Sequence[int]) -> Set[int]:
-        """Which of these executions are CACHED (cache hits: they reused outputs, made none).
-        One indexed read on SQLite; a filter query per 500 ids elsewhere."""
+        """Which of these executions are CACHED: one indexed read per 20,000 ids."""
+        db = self._sql_reader()
+        if db is None:
+            return super().cached_executions(execution_ids)
         ids = sorted(set(int(i) for i in execution_ids))
         out: Set[int] = set()
-        db = self._sql_reader()
-        for i in range(0, len(ids), 20000 if db is not None else 500):
-            chunk = ",".join(str(x) for x in ids[i:i + (20000 if db is not None else 500)])
-            if db is not None:
-                with self._lock:
-                    out.update(r[0] for r in db.execute(
-                        f"SELECT id FROM Execution WHERE id IN ({chunk}) AND last_known_state = "
-                        f"{EXEC_STATE.Value('CACHED')}"))
-            else:
-                out.update(e.id for e in self.list_executions(
-                    filter_query=f"id IN ({chunk}) AND last_known_state = CACHED", limit=None))
+        for i in range(0, len(ids), 20000):
+            chunk = ",".join(str(x) for x in ids[i:i + 20000])
+            with self._lock:
+                out.update(r[0] for r in db.execute(
+                    f"SELECT id FROM Execution WHERE id IN ({chunk}) AND last_known_state = "
+                    f"{EXEC_STATE.Value('CACHED')}"))
         return out
 
     def counts(self, cap: int = 10_000) -> Dict[str, Dict[str, int]]:
-        """``{"artifact"|"execution": {type: count}}`` and execution ``{"state": {STATE: n}}``.
-
-        One GROUP BY on SQLite; elsewhere counted through MLMD up to ``cap`` per type (a count
-        equal to ``cap`` means "at least")."""
-        self._load_types()
+        """``{"artifact"|"execution": {type: count}}`` and ``{"state": {STATE: n}}``: one GROUP
+        BY each, exact (no cap)."""
         db = self._sql_reader()
+        if db is None:
+            return super().counts(cap)
+        self._load_types()
         out: Dict[str, Dict[str, int]] = {"artifact": {}, "execution": {}, "state": {}}
         names = {(k, t.id): n for (k, n), t in self._types.items()}
-        if db is not None:
-            with self._lock:
-                for kind, table in (("artifact", "Artifact"), ("execution", "Execution")):
-                    for tid, n in db.execute(f"SELECT type_id, COUNT(*) FROM {table} GROUP BY type_id"):
-                        out[kind][names.get((kind, tid), f"type {tid}")] = n
-                for state, n in db.execute("SELECT last_known_state, COUNT(*) FROM Execution GROUP BY last_known_state"):
-                    out["state"][EXEC_STATE.Name(state) if state is not None else "UNKNOWN"] = n
-            return out
-        for kind in ("artifact", "execution"):
-            lister = self.list_artifacts if kind == "artifact" else self.list_executions
-            for name in self.type_names(kind):
-                n = len(lister(filter_query=f"type = {quote(name)}", limit=cap))
-                if n:
-                    out[kind][name] = n
-        for state in EXECUTION_STATES[2:]:  # RUNNING onwards
-            n = len(self.list_executions(filter_query=f"last_known_state = {state}", limit=cap))
-            if n:
-                out["state"][state] = n
+        with self._lock:
+            for kind, table in (("artifact", "Artifact"), ("execution", "Execution")):
+                for tid, n in db.execute(f"SELECT type_id, COUNT(*) FROM {table} GROUP BY type_id"):
+                    out[kind][names.get((kind, tid), f"type {tid}")] = n
+            for state, n in db.execute("SELECT last_known_state, COUNT(*) FROM Execution GROUP BY last_known_state"):
+                out["state"][EXEC_STATE.Name(state) if state is not None else "UNKNOWN"] = n
         return out
 
     def _sql_reader(self) -> Optional[sqlite3.Connection]:

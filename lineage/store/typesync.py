@@ -4,6 +4,7 @@ maps filled from Python values."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, Dict, List, Mapping
 
@@ -98,10 +99,14 @@ class TypeSync(Reads):
             proto.properties[prop] = PTYPE[ptype]
         for attempt in range(3):
             try:
-                type_id = self._write(
-                    f"registering {spec.kind} type {spec.name}", put, proto,
-                    can_add_fields=True, can_omit_fields=True,
-                )
+                with self.type_lock():
+                    covering = self._covering(spec)  # registered while this process waited
+                    if covering is not None:
+                        return covering.id
+                    type_id = self._write(
+                        f"registering {spec.kind} type {spec.name}", put, proto,
+                        can_add_fields=True, can_omit_fields=True,
+                    )
                 break
             except AlreadyExists:
                 # A concurrent registration won the race: use it if it covers the spec.
@@ -201,6 +206,10 @@ class TypeSync(Reads):
         exact = exact_entries(proto.custom_properties[EXACT_KEY].string_value
                               if EXACT_KEY in proto.custom_properties else None)
         for side, k, (value, keep, tree) in planned:
+            if value is not None and value.WhichOneof("value") == "string_value" \
+                    and not self.column_text_ok(value.string_value):
+                value = pb.Value(string_value=self.column_text(value.string_value))
+                keep = True
             target = proto.properties if side == "p" else proto.custom_properties
             if value is None:
                 if k in target:
@@ -212,7 +221,10 @@ class TypeSync(Reads):
             else:
                 exact[side].pop(k, None)
         if exact["p"] or exact["c"]:
-            proto.custom_properties[EXACT_KEY].string_value = json.dumps(exact, sort_keys=True, ensure_ascii=False)
+            text = json.dumps(exact, sort_keys=True, ensure_ascii=False)
+            if not self.column_text_ok(text):
+                text = "b64:" + base64.b64encode(text.encode("utf-8")).decode("ascii")
+            proto.custom_properties[EXACT_KEY].string_value = text
         elif EXACT_KEY in proto.custom_properties:
             del proto.custom_properties[EXACT_KEY]
 

@@ -57,10 +57,11 @@ def upgrade_store(config: StoreConfig, *, copy_to: Optional[Path] = None,
                 "copy, or backup=True (--backup) to upgrade in place after a backup"
             )
         config = dataclasses.replace(config, path=target)
-    elif config.backend == "mysql":
+    elif config.backend in ("mysql", "postgresql"):
         if not backup:
+            tool = "mysqldump" if config.backend == "mysql" else "pg_dump"
             raise InvalidInput(
-                "back the MySQL database up first (mysqldump), then confirm with --backup"
+                f"back the database up first ({tool}), then confirm with --backup"
             )
     else:
         raise InvalidInput("an in-memory store never needs an upgrade")

@@ -23,9 +23,14 @@ class Writes(TypeSync):
     def ensure_schema(self) -> None:
         """Register every built-in type (idempotent, additive), then the schema version."""
         self._load_types()
-        for spec in self.registry.builtin():
-            self.ensure_type(spec)
-        self._record_schema_version()
+        specs = list(self.registry.builtin())
+        if all(self._covering(spec, reload=False) is not None for spec in specs):
+            self._record_schema_version()
+            return
+        with self.type_lock():
+            for spec in specs:
+                self.ensure_type(spec)
+            self._record_schema_version()
 
     def _record_schema_version(self) -> None:
         version = self.registry.version
@@ -157,10 +162,9 @@ class Writes(TypeSync):
         return execution_record(written), outs
 
     def _times(self, kind: str, ids: Sequence[int]) -> Optional[Dict[int, Tuple[int, int]]]:
-        """MLMD's create and update times of what was just written, when a cheap read has them
-        all (SQLite); else None."""
-        times = self.stored_times(kind, ids)  # type: ignore[attr-defined]  # SqliteReads, in Store
-        return times if times is not None and all(i in times for i in ids) else None
+        """MLMD's create and update times of what was just written, when one read has them all."""
+        times = self.stored_times(kind, ids)  # type: ignore[attr-defined]  # MlmdReads, in Store
+        return times if all(i in times for i in ids) else None
 
     def _event_pairs(self, action: str, inputs: Sequence[Tuple[ArtifactRef, str]],
                      outputs: Sequence[Tuple[ArtifactRef, str]]) -> Tuple[List[Tuple[Any, Any]], List[int]]:

@@ -53,8 +53,25 @@ def test_mysql_uri_and_password_never_shown(monkeypatch):
     assert parse_store_uri("mysql://ml@/meta?socket=/run/m.sock").socket == "/run/m.sock"
 
 
+def test_postgresql_uri_and_password_never_shown(monkeypatch):
+    monkeypatch.delenv("LINEAGE_PG_PASSWORD", raising=False)
+    c = parse_store_uri("postgresql://ml:p%40ss@db.example:5433/meta")
+    assert (c.backend, c.host, c.port, c.database, c.user, c.password) == (
+        "postgresql", "db.example", 5433, "meta", "ml", "p@ss")
+    assert "p@ss" not in repr(c) and "p@ss" not in c.redacted()
+    assert c.redacted() == "postgresql://ml:***@db.example:5433/meta"
+    assert parse_store_uri("postgres://ml@h/meta").port == 5432   # libpq's short scheme too
+    monkeypatch.setenv("LINEAGE_PG_PASSWORD", "fromenv")
+    assert parse_store_uri("postgresql://ml@h/meta").password == "fromenv"
+    sock = parse_store_uri("postgresql://ml@localhost/meta?host=/run/postgresql")
+    assert sock.socket == "/run/postgresql" and sock.redacted().endswith("/meta?host=/run/postgresql")
+    assert parse_store_uri(sock.redacted()).socket == "/run/postgresql"
+
+
 @pytest.mark.parametrize("uri,message", [
-    ("postgres://x/y", "unknown store URI scheme 'postgres'"),
+    ("postgres://x", "names no database"),
+    ("postgresql://u@db.example/m?host=/run/pg", "names both the host 'db.example' and a socket"),
+    ("redis://x/y", "unknown store URI scheme 'redis'"),
     ("mysql://u:secret@host", "names no database"),
     ("mysql://u:secret@host:abc/db", "port that is not a number"),
     ("sqlite://", "names no file"),

@@ -14,7 +14,7 @@ import pytest
 from lineage import Input, Output, run, step
 from lineage.types import Dataset, Model
 
-from helpers import cli
+from helpers import cli, free_port
 
 LINEAGE = shutil.which("lineage", path=str(Path(sys.executable).parent)) or "lineage"
 
@@ -94,8 +94,10 @@ def test_errors_are_one_clear_line(tmp_path, lin):
     r = cli("ls", "runs", cwd=tmp_path)
     assert r.returncode == 1 and "no lineage store at" in r.stderr
     assert not (tmp_path / ".lineage").exists()  # reading never creates a store
-    r = cli("ls", "runs", "--store", "postgres://x/y")
+    r = cli("ls", "runs", "--store", "redis://x/y")
     assert r.returncode == 1 and "unknown store URI scheme" in r.stderr
+    r = cli("ls", "runs", "--store", f"postgresql://127.0.0.1:{free_port()}/y")   # no user: libpq's default
+    assert r.returncode == 1 and "nothing answers at 127.0.0.1:" in r.stderr and r.stderr.count("\n") == 1
     r = cli("ls", "artifacts", "--limit", "0", "--store", lin.uri)
     assert r.returncode == 2 and "--limit must be a positive number" in r.stderr
 

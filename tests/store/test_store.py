@@ -13,7 +13,7 @@ import pytest
 
 from lineage import Lineage
 from lineage.errors import (InvalidInput, NotFound, ReadOnlyStore, SchemaConflict, StoreNeedsUpgrade,
-                            StoreNotFound, StoreUnavailable)
+                            StoreNotFound)
 from lineage.records import Artifact
 from lineage.schema import REGISTRY, Registry
 from lineage.store import Store
@@ -193,25 +193,6 @@ def test_upgrade_in_place_makes_a_backup(tfx_store):
     assert len(Lineage.open(str(tfx_store), readonly=True).artifacts(limit=None)) == 11
     with pytest.raises(InvalidInput, match="--copy-to"):
         upgrade_store(parse_store_uri(str(tfx_store)))
-
-
-@pytest.mark.mariadb
-def test_mariadb_wrong_password_is_clear_and_secret(mariadb):
-    db = mariadb.new_database()
-    uri = f"mysql://{mariadb.user}:wrong-pw-123@127.0.0.1:{mariadb.port}/{db}"
-    with pytest.raises(StoreUnavailable) as info:
-        Lineage.open(uri)
-    assert "wrong-pw-123" not in str(info.value)
-    assert "LINEAGE_MYSQL_PASSWORD" in str(info.value)
-
-
-@pytest.mark.mariadb
-def test_mariadb_password_from_environment(mariadb, monkeypatch):
-    db = mariadb.new_database()
-    monkeypatch.setenv("LINEAGE_MYSQL_PASSWORD", mariadb.password)
-    lin = Lineage.open(mariadb.uri(db, with_password=False))
-    assert mariadb.password not in lin.uri and mariadb.password not in repr(lin.store)
-    assert "Dataset" in lin.store.type_names("artifact")
 
 
 def test_what_a_write_returns_is_what_mlmd_stored(any_lin, tmp_path):

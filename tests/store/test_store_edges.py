@@ -1,7 +1,7 @@
-"""Store edges (issue: truthful lineage, item 8), each on a real store: MySQL URIs with a socket,
+"""Store edges (issue: truthful lineage, item 8), each on a real store: server URIs with a socket,
 read-only that writes nothing, an oversize write that must not poison the connection, many
-processes opening a fresh MariaDB database, passwords kept out of logs and `ps`, WAL-aware
-copies, WAL stores on read-only media, and threads that forgot Run.bind."""
+processes opening a fresh database, passwords kept out of logs and `ps` (each on MariaDB and on
+PostgreSQL), WAL-aware copies, WAL stores on read-only media, and threads that forgot Run.bind."""
 
 from __future__ import annotations
 
@@ -24,46 +24,52 @@ from lineage.store import upgrade_store
 from lineage.types import Dataset
 from lineage.uris import parse_store_uri
 
-pytestmark = pytest.mark.mariadb
-
-
-def _database_exists(mariadb, name: str) -> bool:
-    return mariadb._sql(f"USE {name}", check=False) == 0
-
-
-def test_a_socket_uri_connects_and_a_host_beside_a_socket_is_refused(mariadb):
-    db = mariadb.new_database()
-    uri = f"mysql://root@localhost/{db}?socket={mariadb.socket}"
+def test_a_socket_uri_connects_and_a_host_beside_a_socket_is_refused(server):
+    db = server.new_database()
+    uri = server.socket_uri(db)
     lin = Lineage.open(uri)  # ML Metadata aborted the process here when given host and socket
     [a] = lin.store.put_artifacts([Artifact(None, "Dataset", "/via/socket")])
     assert Lineage.open(uri, readonly=True).artifact(a.id).uri == "/via/socket"
     with pytest.raises(InvalidInput, match="names both the host 'db.example' and a socket"):
-        parse_store_uri(f"mysql://root@db.example/{db}?socket={mariadb.socket}")
+        parse_store_uri(uri.replace("@localhost", "@db.example"))
 
 
-def test_a_wrong_password_or_a_dead_server_is_one_line_saying_which(mariadb):
+def test_a_wrong_password_or_a_dead_server_is_one_line_saying_which(server):
     """MLMD's own error says "errno: , error:." after three lines of its C++ log on stderr."""
     from helpers import cli, free_port
 
-    db = mariadb.new_database()
-    wrong = f"mysql://{mariadb.user}:not-the-password@127.0.0.1:{mariadb.port}/{db}"
+    db = server.new_database()
+    wrong = f"{server.scheme}://{server.user}:not-the-password@127.0.0.1:{server.port}/{db}"
     r = cli("ls", "runs", "--store", wrong)
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert "answers but refused the login: a wrong user or password" in r.stderr
+    assert server.password_env in r.stderr
     assert "not-the-password" not in r.stderr and "errno: , error:" not in r.stderr
-    dead = f"mysql://{mariadb.user}@127.0.0.1:{free_port()}/{db}"
+    dead = f"{server.scheme}://{server.user}@127.0.0.1:{free_port()}/{db}"
     r = cli("ls", "runs", "--store", dead)
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert "nothing answers at 127.0.0.1:" in r.stderr and "is the server running there?" in r.stderr
 
 
-def test_read_only_never_creates_a_database(mariadb):
+def test_read_only_never_creates_a_database(server):
     name = f"never_created_{os.getpid()}"
     with pytest.raises(LineageError):
-        Lineage.open(mariadb.uri(name), readonly=True)
-    assert not _database_exists(mariadb, name)
+        Lineage.open(server.uri(name), readonly=True)
+    assert not server.database_exists(name)
 
 
+def test_the_password_comes_from_the_environment_and_is_never_shown(server, monkeypatch):
+    db = server.new_database()
+    monkeypatch.setenv(server.password_env, server.password)
+    lin = Lineage.open(server.uri(db, with_password=False))
+    assert server.password not in lin.uri and server.password not in repr(lin.store)
+    assert "Dataset" in lin.store.type_names("artifact")
+    monkeypatch.delenv(server.password_env)
+    with pytest.raises(StoreUnavailable, match=server.password_env):
+        Lineage.open(server.uri(db, with_password=False))
+
+
+@pytest.mark.mariadb
 def test_an_oversize_write_does_not_poison_the_connection(mariadb):
     lin = Lineage.open(mariadb.uri(mariadb.new_database()))
     with pytest.raises(StoreUnavailable, match="max_allowed_packet"):
@@ -72,8 +78,8 @@ def test_an_oversize_write_does_not_poison_the_connection(mariadb):
     assert [a.uri for a in lin.artifacts("Dataset")] == ["/small"] and small.id is not None
 
 
-def test_many_processes_open_a_fresh_database_at_once(mariadb, tmp_path):
-    uri = mariadb.uri(mariadb.new_database())
+def test_many_processes_open_a_fresh_database_at_once(server, tmp_path):
+    uri = server.uri(server.new_database())
     code = textwrap.dedent(f"""
         import sys
         from lineage import Lineage
@@ -85,23 +91,51 @@ def test_many_processes_open_a_fresh_database_at_once(mariadb, tmp_path):
              for i in range(12)]
     errors = [p.stderr.read() for p in procs if p.wait(180) != 0]
     assert errors == []
-    assert len(Lineage.open(uri, readonly=True).artifacts("Dataset", limit=None)) == 12
+    lin = Lineage.open(uri, readonly=True)
+    assert len(lin.artifacts("Dataset", limit=None)) == 12
+    for get in (lin.store.mlmd.get_artifact_types, lin.store.mlmd.get_execution_types,
+                lin.store.mlmd.get_context_types):   # each type once (MLMD alone made two on PostgreSQL)
+        names = [t.name for t in get()]
+        assert names and len(names) == len(set(names))
 
 
-def test_debug_logs_and_ps_never_show_the_password(mariadb, tmp_path):
-    uri = mariadb.uri(mariadb.new_database())
+@pytest.mark.postgresql
+def test_text_with_a_backslash_on_postgresql_is_exact_or_refused(postgresql):
+    """ML Metadata's PostgreSQL escaping breaks a statement holding a backslash, and its filters
+    pass quotes unescaped: parameters keep a backslash exactly and find them, a URI with one is
+    refused in one line, a filter with a quote is refused, and nothing else changes."""
+    lin = Lineage.open(postgresql.uri(postgresql.new_database()))
+    with run("bs", store=lin):
+        @step
+        def fit(path: str, pattern: str = r"C:\data\x.csv", quote: str = "it's\\'; DROP TABLE type; --") -> float:
+            return 1.0
+        fit("p")
+    [ex] = lin.executions("fit")
+    assert ex.params["pattern"] == r"C:\data\x.csv" and ex.params["quote"] == "it's\\'; DROP TABLE type; --"
+    before = len(lin.artifacts(limit=None))
+    with pytest.raises(InvalidInput, match="holds a backslash.*PostgreSQL"):
+        lin.store.put_artifacts([Artifact(None, "Dataset", "C:\\data\\raw.csv")])
+    assert len(lin.artifacts(limit=None)) == before
+    found = lin.find("fit", "pattern = 'C:\\\\data\\\\x.csv'", kind="execution")  # find's own escaping
+    assert [e.id for e in found] == [ex.id]
+    with pytest.raises(InvalidInput, match="a filter value with a quote cannot be searched on PostgreSQL"):
+        lin.find("fit", "quote = \"it's\"", kind="execution")   # ML Metadata would send it unescaped
+
+
+def test_debug_logs_and_ps_never_show_the_password(server, tmp_path):
+    uri = server.uri(server.new_database())
     Lineage.open(uri)
     r = subprocess.run([sys.executable, "-m", "lineage.cli", "-vv", "ls", "artifacts", "--store", uri],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "ConnectionConfig" in r.stderr   # the log line is there...
-    assert mariadb.password not in r.stdout + r.stderr              # ...without the password
+    assert server.password not in r.stdout + r.stderr              # ...without the password
     port = _free_port()
     ui = subprocess.Popen([sys.executable, "-m", "lineage.cli", "ui", "--store", uri, "--port", str(port)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(2)
         cmdline = Path(f"/proc/{ui.pid}/cmdline").read_bytes().decode(errors="replace")
-        assert "explorer.py" in cmdline and mariadb.password not in cmdline   # the explorer's server
+        assert "explorer.py" in cmdline and server.password not in cmdline   # the explorer's server
     finally:
         ui.terminate()
         ui.wait(30)
