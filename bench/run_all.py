@@ -49,6 +49,7 @@ def plan(quick: bool, mlflow: Optional[str]) -> Dict[str, List[str]]:
         "serving": ["bench/bench_serving.py", "--requests", r(500, 200), "--rollbacks", r(10, 4)],
         "server_life": ["bench/bench_server_life.py", "--rounds", r(5, 3), "--requests", r(3000, 1000)],
         "prediction_log": ["bench/bench_prediction_log.py", "--requests", r(2000, 600)],
+        "object_storage": ["bench/bench_object_storage.py", "--rounds", r(9, 5)],
         "naive": ["bench/bench_queries.py", "--store", "bench/.cache/scale-100000.sqlite", "--repeat", r(21, 7)],
     }
     return out
@@ -105,7 +106,21 @@ def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
 
     return (_recording_rows(have, cmds) + _query_rows(have("scale"), cmds) + _naive_rows(have("naive"), cmds)
             + _cli_rows(have("cli"), cmds) + _shape_rows(have("shape"), cmds) + _explorer_rows(have("explorer"), cmds)
-            + _server_life_rows(have("server_life"), cmds))
+            + _server_life_rows(have("server_life"), cmds) + _object_storage_rows(have("object_storage"), cmds))
+
+
+def _object_storage_rows(os_: Any, cmds: Dict[str, str]) -> List[Row]:
+    if not os_:
+        return []
+    m = os_["mib_per_s"]
+    size = f"{os_['mib']:.0f} MiB in {os_['files']} files, moto's S3 server on loopback"
+    return [Row(f"upload of a step's output folder, fingerprinted ({size})", ">= 0.8x",
+                f"s3fs put (no fingerprint): {m['s3fs put']:.0f} MiB/s", f"{m['lineage upload']:.0f} MiB/s",
+                f"{os_['upload_ratio']:.2f}x", os_["upload_ratio"] >= 0.8, cmds["object_storage"]),
+            Row(f"pull into the cache, checked against the record ({size})", ">= 0.8x",
+                f"s3fs get (no check): {m['s3fs get']:.0f} MiB/s; get then sha256: {m['s3fs get + sha256']:.0f} MiB/s",
+                f"{m['lineage pull']:.0f} MiB/s",
+                f"{os_['pull_ratio']:.2f}x", os_["pull_ratio"] >= 0.8, cmds["object_storage"])]
 
 
 def _server_life_rows(sl: Any, cmds: Dict[str, str]) -> List[Row]:
@@ -301,6 +316,7 @@ def details(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> str:
     for name, title in (("shape", "The graph page's computation (shape and view, against networkx)"),
                         ("naive", "The naive way (whole store in networkx)"), ("experiments", "Experiments"), ("serving", "Serving"),
                         ("server_life", "A server's life: graceful stop, the lease"), ("prediction_log", "Request logging"),
+                        ("object_storage", "Object storage"),
                         ("bulk", "Bulk recording"), ("recorder", "One step"), ("mariadb", "MariaDB"), ("cli", "CLI")):
         data = res.get(name, {}).get("data")
         if data is not None:

@@ -75,7 +75,7 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
     record_intent()
     tmp = base / f".{version}.incoming"
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(model.uri, tmp)
+    shutil.copytree(model.path, tmp)   # a model on object storage: its checked copy in the cache
     os.rename(tmp, base / str(version))
     pushed.uri = str(base / str(version))
     pushed.properties.update(model_name=model_name, pushed_version=version,

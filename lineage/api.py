@@ -365,8 +365,15 @@ class Lineage:
                           since=since, until=until, limit=limit)
 
     def verify(self, node: Any = None, *, progress: Any = None) -> VerifyReport:
-        """Re-fingerprint artifacts on disk (one, an execution's outputs, or all LIVE ones)."""
+        """Re-fingerprint artifacts on disk or on object storage (one, an execution's outputs, or
+        all LIVE ones)."""
         return query.verify(self.store, node, progress=progress)
+
+    def pull(self, ref: Any, dest: Any = None, *, force: bool = False) -> Path:
+        """Restore the exact bytes of a recorded artifact (local or on object storage) at ``dest``
+        (default: its file or folder name, here), checked against its recorded fingerprint;
+        returns ``dest``. An existing ``dest`` is replaced only with ``force``."""
+        return query.pull(self.store, ref, dest, force=force)
 
     def taint(self, artifact: Any, reason: str) -> Execution:
         return recorder.taint(self.store, artifact, reason)
@@ -387,15 +394,19 @@ class Lineage:
         ``fix=True`` they are closed, recorded as a ``Doctor`` execution (returned, its ``closed``
         property saying what became of each): a serving change that took effect (its version's
         files are in place, the model config says what it wrote) COMPLETE, other abandoned rows
-        FAILED, a lost server's versions END ("server lost"), an unfinished log RECOVERED."""
+        FAILED, a lost server's versions END ("server lost"), an unfinished log RECOVERED, what a
+        step killed mid-upload left in the object store DELETED."""
         import dataclasses
 
+        from .recorder.uploads import upload_closers
         from .serving.health import serving_closers
         from .serving.settle import settle
 
         report = query.check_health(self.store, check_files=check_files)
         findings, closers = serving_closers(self.store, report.servers)
-        report = dataclasses.replace(report, findings=report.findings + findings)
+        upload_findings, upload_fixes = upload_closers(self.store)
+        closers = closers + upload_fixes
+        report = dataclasses.replace(report, findings=report.findings + findings + upload_findings)
         return report, (recorder.repair(self.store, report, settle, closers) if fix else None)
 
     # ------------------------------------------------------------------- serving

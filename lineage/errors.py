@@ -69,3 +69,12 @@ class InvalidInput(LineageError, ValueError):
 
 class FingerprintError(LineageError):
     """An artifact's URI could not be fingerprinted (missing or unreadable)."""
+
+
+class ObjectStoreError(LineageError, OSError):
+    """An object store (s3://, gs://) could not be reached, refused the credentials or the
+    request, or holds no such bucket or object; the message names the URI."""
+
+
+class CacheFull(ObjectStoreError):
+    """An artifact is larger than the local cache may hold (``LINEAGE_CACHE_SIZE``)."""

@@ -18,7 +18,7 @@ from typing import Union
 from .errors import FingerprintError
 from .vocab import local_path
 
-__all__ = ["Fingerprint", "fingerprint"]
+__all__ = ["Fingerprint", "fingerprint", "tree_files", "TreeDigest"]
 
 _BLOCK = 1 << 20
 
@@ -44,6 +44,41 @@ def _hash_file(h: "hashlib._Hash", path: str) -> int:
             h.update(block)
 
 
+class TreeDigest:
+    """A directory's fingerprint from its files' digests, given in sorted path order (the same
+    for a folder on disk and the objects under a prefix in a bucket)."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self.size = 0
+        self.count = 0
+
+    def add(self, rel: str, file_digest: bytes, size: int) -> None:
+        encoded = rel.encode("utf-8", "surrogateescape")
+        # Length-prefix the name so ("ab", "c") and ("a", "bc") cannot collide.
+        self._h.update(len(encoded).to_bytes(8, "big"))
+        self._h.update(encoded)
+        self._h.update(file_digest)
+        self.size += size
+        self.count += 1
+
+    def result(self) -> Fingerprint:
+        return Fingerprint("sha256:" + self._h.hexdigest(), self.size, self.count)
+
+
+def tree_files(root: str) -> list:
+    """The regular files under a directory, as sorted paths relative to it (``/`` separators)."""
+    files = []
+    for base, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in names:
+            full = os.path.join(base, name)
+            if os.path.isfile(full):
+                files.append(Path(full).relative_to(root).as_posix())
+    files.sort()
+    return files
+
+
 def fingerprint(path: Union[str, os.PathLike]) -> Fingerprint:
     """sha256 over a file or a directory tree. Raises :class:`FingerprintError` if missing."""
     p = local_path(os.fspath(path))
@@ -57,24 +92,11 @@ def fingerprint(path: Union[str, os.PathLike]) -> Fingerprint:
             h = hashlib.sha256()
             size = _hash_file(h, p)
             return Fingerprint("sha256:" + h.hexdigest(), size, 1)
-        files = []
-        for root, dirs, names in os.walk(p):
-            dirs.sort()
-            for name in names:
-                full = os.path.join(root, name)
-                if os.path.isfile(full):
-                    files.append(Path(full).relative_to(p).as_posix())
-        files.sort()
-        h = hashlib.sha256()
-        total = 0
-        for rel in files:
-            encoded = rel.encode("utf-8", "surrogateescape")
-            # Length-prefix the name so ("ab", "c") and ("a", "bc") cannot collide.
-            h.update(len(encoded).to_bytes(8, "big"))
-            h.update(encoded)
+        tree = TreeDigest()
+        for rel in tree_files(p):
             fh = hashlib.sha256()
-            total += _hash_file(fh, os.path.join(p, rel))
-            h.update(fh.digest())
-        return Fingerprint("sha256:" + h.hexdigest(), total, len(files))
+            size = _hash_file(fh, os.path.join(p, rel))
+            tree.add(rel, fh.digest(), size)
+        return tree.result()
     except OSError as exc:
         raise FingerprintError(f"cannot read {p!r} to fingerprint it: {exc.strerror or exc}") from None

@@ -134,8 +134,21 @@ class Artifact(_Node):
 
     @property
     def path(self) -> Path:
-        """The local path behind ``uri`` (``file://`` stripped)."""
-        return Path(local_path(self.uri))
+        """The local path behind ``uri`` (``file://`` stripped). For an artifact on object
+        storage (s3://, gs://): a local copy of exactly the recorded bytes, from the cache or
+        downloaded into it on first use and checked against the recorded fingerprint
+        (:func:`lineage.objects.materialize`)."""
+        cached = self.__dict__.get("_local")
+        if cached is not None:
+            return cached
+        from .objects import is_remote, materialize
+
+        if not is_remote(self.uri):
+            return Path(local_path(self.uri))
+        what = f"artifact {self.ref} ({self.type})" if self.id is not None else f"{self.type} {self.uri}"
+        path = materialize(self.uri, self.fingerprint, what)
+        object.__setattr__(self, "_local", path)
+        return path
 
 
 @dataclasses.dataclass(frozen=True, eq=True)

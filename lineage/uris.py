@@ -54,6 +54,9 @@ class StoreConfig:
     password: str = dataclasses.field(default="", repr=False)
     socket: str = ""
     artifact_root: Path = Path(DEFAULT_HOME) / "artifacts"
+    #: the object store outputs go to (``s3://bucket/prefix``), or "" for ``artifact_root``
+    #: itself; with one, ``artifact_root`` is where steps stage outputs before the upload
+    artifact_remote: str = ""
 
     def redacted(self) -> str:
         """The store's URI with no password in it, for messages and logs."""
@@ -69,21 +72,33 @@ class StoreConfig:
     __str__ = redacted
 
 
+def _artifact_roots(given: Optional[str], local_default: Path) -> dict:
+    """``artifact_root`` (and ``artifact_remote``) for a given root (None: the default)."""
+    if not given:
+        return {"artifact_root": local_default}
+    if not is_local(given):
+        scheme = given.split("://", 1)[0].lower()
+        if scheme not in ("s3", "s3a", "gs", "gcs"):
+            raise InvalidInput(f"artifact root {given!r}: lineage writes artifacts to a folder, s3://bucket/prefix "
+                               f"or gs://bucket/prefix, not {scheme}://")
+        if not given.split("://", 1)[1].strip("/"):
+            raise InvalidInput(f"artifact root {given!r} names no bucket: write {scheme}://bucket/prefix")
+        return {"artifact_root": local_default.parent / "staging", "artifact_remote": given.rstrip("/")}
+    return {"artifact_root": Path(given[len("file://"):] if given.startswith("file://") else given).absolute()}
+
+
 def parse_store_uri(uri: Optional[str] = None, *, artifact_root: Optional[str] = None) -> StoreConfig:
     """Turn a store URI (or ``$LINEAGE_STORE``, or the default) into a :class:`StoreConfig`."""
     if uri is None or uri == "":
         uri = os.environ.get(ENV_STORE, "")
-    art_env = artifact_root or os.environ.get(ENV_ARTIFACTS)
+    art_env = str(artifact_root) if artifact_root else os.environ.get(ENV_ARTIFACTS)
     if not uri:
         home = Path(DEFAULT_HOME).absolute()
-        return StoreConfig(
-            "sqlite", path=home / "metadata.sqlite",
-            artifact_root=Path(art_env).absolute() if art_env else home / "artifacts",
-        )
+        return StoreConfig("sqlite", path=home / "metadata.sqlite", **_artifact_roots(art_env, home / "artifacts"))
     uri = str(uri)
-    default_root = Path(art_env).absolute() if art_env else Path(DEFAULT_HOME).absolute() / "artifacts"
+    default_root = _artifact_roots(art_env, Path(DEFAULT_HOME).absolute() / "artifacts")
     if uri.startswith("memory:"):
-        return StoreConfig("memory", artifact_root=default_root)
+        return StoreConfig("memory", **default_root)
     if "://" not in uri:
         return _sqlite(uri, art_env)
     parts = urlsplit(uri)
@@ -103,7 +118,7 @@ def parse_store_uri(uri: Optional[str] = None, *, artifact_root: Optional[str] =
     raise InvalidInput(f"unknown store URI scheme {scheme!r} in {_redact(uri)!r}; {_HELP}")
 
 
-def _server(backend: str, uri: str, parts, default_root: Path) -> StoreConfig:
+def _server(backend: str, uri: str, parts, default_root: dict) -> StoreConfig:
     """A MySQL/MariaDB or PostgreSQL store URI. A local socket is ``?socket=PATH`` (MySQL) or
     ``?host=DIRECTORY`` (PostgreSQL, libpq's spelling; ``?socket=`` is accepted too)."""
     scheme, default_port, password_env = SERVERS[backend]
@@ -128,13 +143,12 @@ def _server(backend: str, uri: str, parts, default_root: Path) -> StoreConfig:
     if not user and backend == "postgresql":
         user = getpass.getuser()   # libpq's default (ML Metadata aborts the process without one)
     return StoreConfig(backend, host=parts.hostname or "", port=port, database=database,
-                       user=user, password=password, socket=socket, artifact_root=default_root)
+                       user=user, password=password, socket=socket, **default_root)
 
 
 def _sqlite(path: str, art_env: Optional[str]) -> StoreConfig:
     p = Path(path).expanduser().absolute()
-    root = Path(art_env).absolute() if art_env else p.parent / "artifacts"
-    return StoreConfig("sqlite", path=p, artifact_root=root)
+    return StoreConfig("sqlite", path=p, **_artifact_roots(art_env, p.parent / "artifacts"))
 
 
 def _redact(uri: str) -> str:

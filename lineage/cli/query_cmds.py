@@ -184,12 +184,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if progress:
         print(file=sys.stderr)
     lines = [f"checked {report.checked}: {len(report.ok)} ok, {len(report.missing)} missing, "
-             f"{len(report.changed)} changed, {len(report.skipped)} without a local fingerprint"]
+             f"{len(report.changed)} changed, {len(report.skipped)} without a fingerprint lineage can check"]
     lines += [f"  MISSING a{a.id} {a.type} {a.uri}" for a in report.missing]
     lines += [f"  CHANGED a{a.id} {a.type} {a.uri} (recorded {a.fingerprint[:19]}, now {now[:19]})"
               for a, now in report.changed]
     emit(args, report.to_dict(), "\n".join(lines))
     return 0 if report.clean else 1
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    art = lin.node(args.artifact)
+    dest = lin.pull(art, args.dest, force=args.force)
+    info = {"artifact": art.ref, "uri": getattr(art, "uri", None), "dest": str(dest),
+            "fingerprint": getattr(art, "fingerprint", None), "size_bytes": art.get("size_bytes")}
+    emit(args, info, f"{info['artifact']} -> {dest} ({info['fingerprint']}: the recorded bytes)")
+    return 0
 
 
 def cmd_taint(args: argparse.Namespace) -> int:
@@ -289,8 +299,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_find)
 
+    p = sub.add_parser("pull", parents=[common],
+                       help="restore a recorded artifact's exact bytes (local or s3:// / gs://), checked")
+    p.add_argument("artifact", help="a12, TYPE:ID, or a module handle")
+    p.add_argument("dest", nargs="?", default=None, help="where to put it (default: its name, here)")
+    p.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    p.set_defaults(func=cmd_pull)
+
     p = sub.add_parser("verify", parents=[common],
-                       help="re-fingerprint artifacts on disk; exit 1 if any are missing or changed")
+                       help="re-fingerprint artifacts on disk or object storage; exit 1 if any are missing or changed")
     p.add_argument("node", nargs="?", default=None, help="an artifact, an execution (its outputs); default all")
     p.set_defaults(func=cmd_verify)
 

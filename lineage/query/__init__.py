@@ -12,7 +12,8 @@ the whole store. Every report is a frozen dataclass with ``to_dict()``.
 ``serving``         serving history and the state it adds up to at any time
 ``diff``            what differs between two models or runs
 ``filters``/``find``  the ``find`` filter language and search
-``verify``          re-fingerprint artifacts on disk
+``verify``          re-fingerprint artifacts on disk or object storage
+``pull``            restore an artifact's recorded bytes, checked
 ``taint``           which artifacts are marked bad now
 ``health``          ``lineage doctor``: abandoned RUNNING rows, missing files, unknown versions
 ``export``          DOT, node-link JSON, GraphML, OpenLineage
@@ -43,10 +44,11 @@ from .serving import (ServingEvent, ServingState, endpoint_names, last_change, l
 from .subject import as_artifact, check_context, check_type, near, resolve_node, resolve_served
 from .taint import TaintRecord, tainted, tainted_upstream
 from .verify import VerifyReport, verify
+from .pull import pull
 
 __all__ = ["run_or_node", 
     "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "Shape", "reach", "shape", "sketch", "trace", "Impact", "ImpactedPush", "impact",
     "Provenance", "provenance", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
     "ServingState", "endpoint_names", "last_change", "observed_state", "leases_for", "ServerLease", "all_leases", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
-    "as_artifact", "resolve_served", "resolve_node", "check_type", "check_context", "near", "consumers", "inputs", "outputs", "producers", "TaintRecord", "tainted", "tainted_upstream", "VerifyReport", "verify",
+    "as_artifact", "resolve_served", "resolve_node", "check_type", "check_context", "near", "consumers", "inputs", "outputs", "producers", "TaintRecord", "tainted", "tainted_upstream", "VerifyReport", "verify", "pull",
 ]

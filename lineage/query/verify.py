@@ -1,4 +1,5 @@
-"""Verify: re-fingerprint recorded artifacts on disk; report the missing and the changed."""
+"""Verify: re-fingerprint recorded artifacts, on disk or on object storage (streamed); report the
+missing and the changed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..errors import FingerprintError
 from ..fingerprint import fingerprint
+from ..objects import is_remote, remote_fingerprint
 from ..records import Artifact, Execution
 from ..store import Store
 from ..vocab import is_local
@@ -21,7 +23,7 @@ class VerifyReport:
     ok: List[Artifact]
     missing: List[Artifact]
     changed: List[Tuple[Artifact, str]]  # (artifact, fingerprint now)
-    skipped: List[Artifact]               # no fingerprint recorded, or not a local path
+    skipped: List[Artifact]               # no fingerprint recorded, or neither local nor s3:// / gs://
 
     @property
     def clean(self) -> bool:
@@ -67,11 +69,12 @@ def verify(store: Store, node: Any = None, *, page: int = 1000,
     for batch in batches:
         for a in batch:
             checked += 1
-            if not a.fingerprint or not str(a.fingerprint).startswith("sha256:") or not is_local(a.uri):
+            remote = is_remote(a.uri)
+            if not a.fingerprint or not str(a.fingerprint).startswith("sha256:") or not (remote or is_local(a.uri)):
                 skipped.append(a)
                 continue
             try:
-                now = fingerprint(a.path).digest
+                now = (remote_fingerprint(a.uri) if remote else fingerprint(a.path)).digest
             except FingerprintError:
                 missing.append(a)
                 continue

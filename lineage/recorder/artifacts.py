@@ -1,4 +1,5 @@
-"""Recording data no step produced (``Dataset.at(path)``) and resolving a step's inputs.
+"""Recording data no step produced (``Dataset.at(path)``, ``Dataset.at("s3://...")``) and resolving a
+step's inputs. Local and object-store data are fingerprinted (the latter streamed, never cached).
 
 The same content at the same URI maps to the same stored artifact, so re-running a pipeline on
 unchanged data does not multiply nodes; changed content is a new artifact.
@@ -14,6 +15,7 @@ from typing import Any, Optional, Tuple
 
 from ..errors import InvalidInput
 from ..fingerprint import fingerprint
+from ..objects import is_remote, remote_fingerprint
 from ..records import Artifact
 from ..refs import parse_ref
 from ..store import Store
@@ -37,13 +39,15 @@ def _file_signature(path: Path) -> Optional[Tuple[int, int, int, int, int]]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def register(store: Store, artifact: Artifact) -> Artifact:
+def register(store: Store, artifact: Artifact, *, read_remote: bool = True) -> Artifact:
     """The stored artifact for ``artifact``: recorded (fingerprinted when local) unless the same
     content at the same URI is recorded already.
 
     A local file this store registered before in this process, unchanged on disk since (same
     inode, size, modification and change times), maps to the same artifact without being read
-    or looked up again: passing ``Dataset.at(path)`` to every step call costs a ``stat``."""
+    or looked up again: passing ``Dataset.at(path)`` to every step call costs a ``stat``. Data on
+    an object store (s3://, gs://) is fingerprinted by streaming it, unless ``read_remote=False``
+    (``record()`` of what ran elsewhere: recorded as given)."""
     if artifact.id is not None:
         return artifact
     props = dict(artifact.properties)
@@ -54,7 +58,7 @@ def register(store: Store, artifact: Artifact) -> Artifact:
         hit = store.registered.get(key)
         if hit is not None and hit[0] == sig:
             return hit[1]
-    stored = _register(store, artifact, props, local)
+    stored = _register(store, artifact, props, local, read_remote)
     if sig is not None and stored.fingerprint:
         if len(store.registered) >= 10_000:
             store.registered.clear()
@@ -62,9 +66,9 @@ def register(store: Store, artifact: Artifact) -> Artifact:
     return stored
 
 
-def _register(store: Store, artifact: Artifact, props: dict, local: bool) -> Artifact:
-    if local:
-        fp = fingerprint(artifact.path)
+def _register(store: Store, artifact: Artifact, props: dict, local: bool, read_remote: bool) -> Artifact:
+    if local or (read_remote and is_remote(artifact.uri)):
+        fp = fingerprint(artifact.path) if local else remote_fingerprint(artifact.uri)  # streamed, not cached
         props.update(fingerprint=fp.digest, size_bytes=fp.size_bytes, file_count=fp.file_count)
         found = store.find_artifact(artifact.type, artifact.uri, fp.digest)
     else:
@@ -81,10 +85,10 @@ def _register(store: Store, artifact: Artifact, props: dict, local: bool) -> Art
 
 
 def resolve_artifact(store: Store, value: Any, type_name: Optional[str] = None,
-                     *, what: str = "input") -> Artifact:
+                     *, what: str = "input", read_remote: bool = True) -> Artifact:
     """An input given as a record, an id or a URI, as a stored artifact."""
     if isinstance(value, Artifact):
-        art = value if value.id is not None else register(store, value)
+        art = value if value.id is not None else register(store, value, read_remote=read_remote)
     elif isinstance(value, bool):
         raise InvalidInput(f"{what}: {value!r} is not an artifact, id or URI")
     elif isinstance(value, int):
@@ -95,7 +99,7 @@ def resolve_artifact(store: Store, value: Any, type_name: Optional[str] = None,
         if type_name is None:
             raise InvalidInput(f"{what}: a URI needs an artifact type, e.g. Dataset.at(uri)")
         art = register(store, Artifact(id=None, type=type_name, uri=to_uri(value),
-                                       properties={"external": True}))
+                                       properties={"external": True}), read_remote=read_remote)
     else:
         raise InvalidInput(
             f"{what}: expected an artifact (a recorded artifact, Type.at(uri), an artifact "

@@ -177,10 +177,10 @@ def _input_ref(store: Any, item: Any, by_uri: Mapping[Tuple[str, str], int],
         if key in by_uri:  # an output of an earlier entry of this call
             return ("new", by_uri[key])
         if key not in registered:
-            registered[key] = resolve_artifact(store, item, None, what=what).id  # type: ignore[assignment]
+            registered[key] = resolve_artifact(store, item, None, what=what, read_remote=False).id  # type: ignore[assignment]
         return ("id", registered[key])
     if isinstance(item, Artifact):
         return ("id", int(item.id))  # type: ignore[arg-type]
     if isinstance(item, int) and not isinstance(item, bool):
         return ("id", item)  # checked by the write: an unknown id writes nothing of its batch
-    return ("id", int(resolve_artifact(store, item, None, what=what).id))  # type: ignore[arg-type]
+    return ("id", int(resolve_artifact(store, item, None, what=what, read_remote=False).id))  # type: ignore[arg-type]

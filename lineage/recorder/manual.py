@@ -68,7 +68,8 @@ def record(
     in_pairs: List[Tuple[str, Artifact]] = []
     for key, value in (inputs or {}).items():
         for item in items_of(value):
-            in_pairs.append((key, resolve_artifact(target, item, None, what=f"record({type}): input {key!r}")))
+            in_pairs.append((key, resolve_artifact(target, item, None, what=f"record({type}): input {key!r}",
+                                                        read_remote=False)))
     out_pairs = [(output_ref(type, key, item), key) for key, value in (outputs or {}).items() for item in items_of(value)]
     props: Dict[str, Any] = {"step": type, "started_at": started_at, "ended_at": ended_at, **(properties or {})}
     rec = Recording(target, type, inputs=in_pairs, params=params, properties=props,

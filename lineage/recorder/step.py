@@ -26,6 +26,7 @@ the binding and the writes; only the call of the body differs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -34,6 +35,7 @@ import logging
 import numbers
 import os
 import secrets
+import shutil
 import time
 import traceback
 import types
@@ -47,12 +49,13 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 from ..codeversion import git_state, source_hash
 from ..errors import FingerprintError, InvalidInput, LineageError
 from ..fingerprint import fingerprint
+from ..objects import join, upload
 from ..query import tainted, trace
 from ..records import Artifact, Execution
 from ..store import Store
 from ..types import ArtifactArg, ArtifactType, OutputArtifact, annotation_names
 from ..values import cache_form, describe
-from ..vocab import LOG_KEY, METRICS_KEY, quote
+from ..vocab import LOG_KEY, METRICS_KEY, is_local, quote
 from ..schema import REGISTRY
 from ..uris import to_uri
 from .artifacts import resolve_artifact
@@ -350,6 +353,7 @@ class _Call:
         except BaseException as exc:
             self.recording.deactivate()
             self.recording.fail(exc, outputs=self._kept(exc))
+            self._unstage()
             raise
         self.recording.deactivate()
 
@@ -363,9 +367,9 @@ class _Call:
             if rec.metrics:
                 path = parent / "_metrics.json"
                 rec.metrics.write(path)
-                out.append((_file_artifact("Metrics", path, {
+                out.append((self._published(_file_artifact("Metrics", path, {
                     "metric_names": json.dumps(rec.metrics.names()), "points": len(rec.metrics.points)},
-                    custom=rec.metrics.last()), METRICS_KEY))
+                    custom=rec.metrics.last())), METRICS_KEY))
             tb = _traceback(exc) if exc is not None else ""
             cap = self.capture
             if self.capture_mode != "off" and (tb or (cap is not None and not cap.empty
@@ -382,9 +386,9 @@ class _Call:
                          "log_records": counts["log"], "dropped_bytes": cap.dropped if cap is not None else 0,
                          "has_traceback": bool(tb)}
                 # what is zero or false is left out: fewer rows to write (absent reads as 0 / false)
-                out.append((Artifact(id=None, type="StepLog", uri=str(path), properties={
+                out.append((self._published(Artifact(id=None, type="StepLog", uri=str(path), properties={
                     **{k: v for k, v in props.items() if v}, "size_bytes": len(data),
-                    "fingerprint": "sha256:" + hashlib.sha256(data).hexdigest()}), LOG_KEY))
+                    "fingerprint": "sha256:" + hashlib.sha256(data).hexdigest()})), LOG_KEY))
         except (OSError, LineageError) as err:
             log.warning("step %s: could not keep its log or metrics (%s)", self.step.type_name, err)
         return out
@@ -426,8 +430,13 @@ class _Call:
         step = self.step
         new_outputs: List[Tuple[Artifact, str]] = []
         for name, out in self.outputs.items():
+            uri = out.uri
             try:
-                fp = fingerprint(out.path)
+                if self._staged(out.uri):
+                    uri = self._remote_uri(Path(out.uri))
+                    fp = upload(Path(out.uri), uri)   # fingerprinted from the bytes sent
+                else:
+                    fp = fingerprint(out.path)
             except FingerprintError:
                 raise FingerprintError(
                     f"step {step.type_name} returned without writing its output {name!r} at "
@@ -440,8 +449,34 @@ class _Call:
                     if metric not in base:
                         props.setdefault(metric, last)
             props.update(fingerprint=fp.digest, size_bytes=fp.size_bytes, file_count=fp.file_count)
-            new_outputs.append((Artifact(id=None, type=out.type, uri=out.uri, properties=props), name))
+            new_outputs.append((Artifact(id=None, type=out.type, uri=uri, properties=props), name))
         return new_outputs
+
+    def _staged(self, uri: str) -> bool:
+        """Whether an output at ``uri`` is staged here for the object store the artifact root is."""
+        return bool(self.store.config.artifact_remote) and is_local(uri) and \
+            Path(uri).is_relative_to(self.output_dir)
+
+    def _remote_uri(self, staged: Path) -> str:
+        """Where a staged output goes: the same place under the object-store root."""
+        rel = staged.relative_to(Path(self.store.config.artifact_root)).as_posix()
+        return join(self.store.config.artifact_remote, rel)
+
+    def _published(self, art: Artifact) -> Artifact:
+        """A kept artifact (metrics, log) uploaded like the outputs when the root is remote."""
+        if not self._staged(art.uri):
+            return art
+        uri = self._remote_uri(Path(art.uri))
+        fp = upload(Path(art.uri), uri)
+        return dataclasses.replace(art, uri=uri, properties={
+            **art.properties, "fingerprint": fp.digest, "size_bytes": fp.size_bytes})
+
+    def _unstage(self) -> None:
+        """The staged copies, once what they held is recorded on the object store."""
+        root, staged = Path(self.store.config.artifact_root), self.output_dir
+        if self.store.config.artifact_remote and staged != root and staged.is_relative_to(root) \
+                and staged.is_absolute():
+            shutil.rmtree(staged, ignore_errors=True)
 
     def complete(self, value: Any) -> Any:
         try:
@@ -461,6 +496,7 @@ class _Call:
         except BaseException as exc:  # an output property the store refused, say: FAILED, with why
             self.recording.fail(exc)
             raise
+        self._unstage()
         for out in self.outputs.values():  # an output the body moved elsewhere (out.uri = ...)
             parent = self.output_dir
             try:

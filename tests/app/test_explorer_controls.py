@@ -114,7 +114,9 @@ def test_each_page_keeps_only_its_own_parameters(browser_page, store):
     graph_frame(page)
     _sidebar_click(page, "Serving")
     _header(page, "Serving")
-    page.wait_for_function("() => new URLSearchParams(location.search).get('model') === 'reviews'", timeout=30000)
+    # the page's parameters are written over two reruns (model, then the way back): wait for both
+    page.wait_for_function("() => { const q = new URLSearchParams(location.search); "
+                           "return q.get('model') === 'reviews' && q.has('back'); }", timeout=30000)
     assert set(_params(page)) == {"page", "model", "back"}
 
 

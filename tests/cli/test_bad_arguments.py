@@ -25,6 +25,7 @@ BAD = {
     "diff": (["a99999", "a1"], 1, "does not exist"),
     "find": (["--type", "Datset"], 1, "did you mean 'Dataset'?"),
     "verify": (["a99999"], 1, "does not exist"),
+    "pull": (["e1"], 1, "pull takes an artifact"),
     "taint": (["a99999", "--reason", "bad"], 1, "does not exist"),
     "untaint": (["a1"], 1, "--reason"),
     "export": (["a1", "--format", "pdf"], 2, "invalid choice: 'pdf'"),

@@ -110,7 +110,7 @@ def test_what_is_stored_is_the_graph_given(tmp_path, shape):
     entries, batch = shape
     with tempfile.TemporaryDirectory(dir=tmp_path) as d:
         lin = Lineage.open(f"sqlite:///{d}/s.sqlite", artifact_root=f"{d}/arts")
-        seed = lin.register(Dataset.at(f"gs://bucket/seed-{d[-6:]}"))
+        seed = lin.register(Dataset.at(f"hdfs://bucket/seed-{d[-6:]}"))
         flat = [u for _, mine in entries for u in mine]
         given_entries = [{
             "type": f"S{i % 3}",

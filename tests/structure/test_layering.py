@@ -17,7 +17,7 @@ ROOTS = {"lineage": REPO / "lineage", "lineage.components": REPO / "components",
 #: Layers, bottom first. A module may import modules of its own layer or below, never above.
 LAYERS: List[Tuple[str, ...]] = [
     ("lineage.errors", "lineage.version", "lineage.vocab", "lineage.values", "lineage.records",
-     "lineage.refs", "lineage.uris", "lineage.fingerprint", "lineage.codeversion", "lineage.owner", "lineage.layout", "lineage.locks", "lineage.schema",
+     "lineage.refs", "lineage.uris", "lineage.fingerprint", "lineage.objects", "lineage.codeversion", "lineage.owner", "lineage.layout", "lineage.locks", "lineage.schema",
      "lineage.types", "lineage.statistics"),
     ("lineage.store",),
     ("lineage.query",),
