@@ -26,8 +26,10 @@ from typing import Optional, Sequence, Union
 from lineage import Input, Lineage, Output, step
 from lineage.api import current_lineage, use
 from lineage.errors import InvalidInput, NotFound
+from lineage.fingerprint import fingerprint
 from lineage.records import Artifact
 from lineage.types import HubModule, declare_artifact_type
+from lineage.vocab import quote
 
 from lineage.serving.server.tfenv import tf
 
@@ -99,6 +101,35 @@ def _registry_dir(hub_root: Path, publisher: str, name: str) -> Path:
     return hub_root / publisher / name
 
 
+def _recorded(lin: Lineage, publisher: str, name: str) -> dict:
+    """``{version: [recorded HubModule artifacts]}`` of ``publisher/name`` in the whole store
+    (every machine's publishes: a handle and version names one content across the store)."""
+    if not lin.store.has_type("artifact", "HubModule"):
+        return {}
+    q = (f"type = 'HubModule' AND properties.publisher.string_value = {quote(publisher)} "
+         f"AND properties.module_name.string_value = {quote(name)}")
+    out: dict = {}
+    for a in lin.store.list_artifacts(filter_query=q, limit=None, order_by="id", ascending=True):
+        if a.get("version") is not None:
+            out.setdefault(int(a.get("version")), []).append(a)
+    return out
+
+
+def _same_content(lin: Lineage, handle: str, path: Path, recorded: list) -> Optional[Artifact]:
+    """The recorded artifact of ``handle`` when ``path`` holds its bytes; refused when it holds others."""
+    if not recorded:
+        return None
+    digest = fingerprint(path).digest
+    for a in recorded:
+        if a.fingerprint == digest:
+            return a
+    first = recorded[0]
+    raise InvalidInput(
+        f"module {handle} here ({path}) is not the module {handle} recorded in {lin.uri} (a{first.id}, "
+        f"{first.fingerprint}, at {first.uri}): a handle and version name one content across the store; "
+        f"publish the change as a new version")
+
+
 def _versions(directory: Path) -> list:
     if not directory.is_dir():
         return []
@@ -137,12 +168,25 @@ def publish_module(saved_model_dir: Union[str, Path], *, publisher: str, name: s
     lin = store or current_lineage()
     root = Path(hub_root) if hub_root else hub_root_for(lin)
     existing = _versions(_registry_dir(root, publisher, name))
+    recorded = _recorded(lin, publisher, name)
+    taken = sorted(set(existing) | set(recorded))
+    if version is not None and version in recorded and version not in existing:
+        # published from another machine: the same bytes are that module (reused), others refused
+        same = _same_content(lin, f"{publisher}/{name}/{version}", Path(saved_model_dir), recorded[version])
+        if same is not None:   # this machine's registry gets the same files, so handles resolve here too
+            dest = _registry_dir(root, publisher, name) / str(version)
+            tmp = dest.parent / f".{version}.incoming"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(saved_model_dir, tmp)
+            os.rename(tmp, dest)
+            return same
     if version is None:
-        version = (existing[-1] + 1) if existing else 1
-    elif version in existing:
+        version = (taken[-1] + 1) if taken else 1
+    elif version in taken:
         raise InvalidInput(
-            f"module {publisher}/{name} version {version} already exists in {root}: published "
-            f"versions are immutable; publish the change as version {existing[-1] + 1}")
+            f"module {publisher}/{name} version {version} already exists in {root if version in existing else lin.uri}: "
+            f"published versions are immutable; publish the change as version {taken[-1] + 1}")
     if int(version) < 1:
         raise InvalidInput("module versions start at 1")
     with use(lin):
@@ -194,6 +238,9 @@ def resolve_module(handle: Union[str, Path], *, hub_root: Union[str, Path, None]
         path = directory / str(version)
         props.update(handle=f"{parts[0]}/{parts[1]}/{version}", publisher=parts[0],
                      module_name=parts[1], version=version)
+        same = _same_content(lin, props["handle"], path, _recorded(lin, parts[0], parts[1]).get(version, []))
+        if same is not None:
+            return same   # the very artifact its publish recorded, whichever machine it was
     if not (path / "saved_model.pb").exists():
         raise InvalidInput(f"{path} is not a SavedModel directory (no saved_model.pb)")
     props = {k: v for k, v in props.items() if v is not None}

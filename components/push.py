@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Set, Tuple, Union
 
 from lineage import Input, Lineage, Output, annotate, attach_context, step
 from lineage.api import current_lineage, use
@@ -25,11 +25,46 @@ from lineage.serving.config import check_model_name, default_config_path, ensure
 from lineage.types import Model, ModelBlessing, PushedModel
 from lineage.vocab import is_blessed
 
-__all__ = ["push", "push_saved_model", "PushRefused", "serving_root_for"]
+__all__ = ["push", "push_saved_model", "PushRefused", "serving_root_for", "endpoint_claims"]
 
 
 class PushRefused(LineageError):
     """The model was not blessed (and the push was not forced)."""
+
+
+def endpoint_claims(store: Any, model_name: str) -> Tuple[Optional[str], Set[int]]:
+    """``(serving root recorded with the endpoint, versions any push of it claimed)`` across the
+    whole store: every machine's pushes number one sequence."""
+    from lineage.query.serving import serving_history
+
+    if not store.has_type("context", "ServingEndpoint"):
+        return None, set()
+    ctx = store.get_context_by_name("ServingEndpoint", model_name)
+    if ctx is None:
+        return None, set()
+    claimed = {ev.version for ev in serving_history(store, model_name)
+               if ev.action == "push" and ev.version is not None}
+    return ctx.properties.get("serving_root"), claimed
+
+
+def _check_endpoint(store: Any, model_name: str, root: Path, version: Optional[int], move: bool) -> int:
+    """The version this push takes (the next after every recorded and local one, or ``version``),
+    after refusing a push to a serving root other than the endpoint's (unless ``move``)."""
+    recorded_root, claimed = endpoint_claims(store, model_name)
+    here = str(root.absolute())
+    if recorded_root and recorded_root != here and not move:
+        raise PushRefused(
+            f"{model_name} is served from {recorded_root} (recorded with its endpoint), not {here}: push where "
+            f"its versions are served (LINEAGE_SERVING_ROOT={recorded_root}), or move the endpoint on purpose "
+            f"with --move-endpoint (move_endpoint=True; recorded); nothing was pushed")
+    base = root / model_name
+    local = {int(p.name) for p in base.iterdir() if p.name.isdigit()} if base.is_dir() else set()
+    taken = local | claimed
+    if version is not None and (version in taken or (base / f".{version}.incoming").exists()):
+        where = base if version in local else f"{store.config.redacted()} (pushed from another machine)"
+        raise PushRefused(f"{model_name} version {version} already exists in {where}; it was not pushed "
+                          f"(versions are immutable: pick another number, or leave it out for the next one)")
+    return version if version is not None else max(taken, default=0) + 1
 
 
 def serving_root_for(lin: Lineage) -> Path:
@@ -40,7 +75,7 @@ def serving_root_for(lin: Lineage) -> Path:
 @step(type="Push")
 def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[PushedModel],
           model_name: str, serving_root: str, config_path: str, force: bool = False,
-          version: Optional[int] = None, reason: str = ""):
+          version: Optional[int] = None, reason: str = "", move_endpoint: bool = False):
     annotate(model_name=model_name, forced=bool(force))
     if blessing is None and not force:
         raise PushRefused(f"model a{model.id} has no blessing (no evaluation blessed it); it was not pushed. "
@@ -61,18 +96,22 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
         overridden = ([] if blessing is not None and is_blessed(blessing.get("blessed")) else ["blessing"]) \
             + (["taint"] if taints else [])
         annotate(force_reason="; ".join(filter(None, [reason, f"overrode: {', '.join(overridden) or 'nothing'}"])))
+    store = current_store()
+    recorded_root, _ = endpoint_claims(store, model_name)
+    version = _check_endpoint(store, model_name, Path(serving_root), version, move_endpoint)
+    if recorded_root and recorded_root != serving_root:
+        annotate(moved_endpoint_from=recorded_root)
     base = Path(serving_root) / model_name
     base.mkdir(parents=True, exist_ok=True)
-    versions = [int(p.name) for p in base.iterdir() if p.name.isdigit()]
-    if version is not None and (version in versions or (base / f".{version}.incoming").exists()):
-        raise PushRefused(f"{model_name} version {version} already exists in {base}; it was not pushed "
-                          f"(versions are immutable: pick another number, or leave it out for the next one)")
-    version = version if version is not None else max(versions, default=0) + 1
     # the intent first: a push killed after the rename below leaves a RUNNING Push naming this
     # version under the endpoint, which `lineage doctor` completes (the files are there) or fails
     annotate(target_version=version, serving_path=str(base / str(version)), config_path=config_path)
-    attach_context("ServingEndpoint", model_name, {"model_name": model_name})
+    attach_context("ServingEndpoint", model_name, {"model_name": model_name, "serving_root": serving_root})
     record_intent()
+    rival = _claimed_first(store, model_name, version)
+    if rival is not None:   # another machine claimed the same number at the same moment: it keeps it
+        raise PushRefused(f"{model_name} version {version} was claimed at the same moment by {rival} (another "
+                          f"push); nothing was copied: push again for the next version")
     tmp = base / f".{version}.incoming"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(model.path, tmp)   # a model on object storage: its checked copy in the cache
@@ -84,12 +123,28 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
     return {"model_name": model_name, "version": version, "forced": bool(force)}
 
 
+def _claimed_first(store: Any, model_name: str, version: int) -> Optional[str]:
+    """Another push of ``version`` recorded before this one's intent (not failed), if any."""
+    from lineage.recorder import current_execution_id
+    from lineage.query.serving import serving_history
+
+    me = current_execution_id()
+    for ev in serving_history(store, model_name):
+        if ev.action == "push" and ev.version == version and ev.execution.id != me and ev.state != "FAILED" \
+                and (me is None or ev.execution.id < me):
+            return ev.execution.ref
+    return None
+
+
 def push(model, blessing, *, model_name: str, force: bool = False,
          serving_root: Union[str, Path, None] = None, config_path: Union[str, Path, None] = None,
-         store: Optional[Lineage] = None, version: Optional[int] = None, reason: str = ""):
+         store: Optional[Lineage] = None, version: Optional[int] = None, reason: str = "",
+         move_endpoint: bool = False):
     """Push ``model`` (blessed by ``blessing``; None: none, which only ``force`` lets through) as
     the next version of ``model_name`` (or as ``version``, which must be new). A forced push
-    records what it overrode and ``reason``."""
+    records what it overrode and ``reason``. Versions are numbered by the store's endpoint (every
+    machine's pushes, one sequence); a push to a serving root other than the one recorded with the
+    endpoint is refused unless ``move_endpoint`` (recorded)."""
     check_model_name(model_name)  # before anything is copied or recorded
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)
                                 or not 0 < version < 2**31):
@@ -97,15 +152,17 @@ def push(model, blessing, *, model_name: str, force: bool = False,
     lin = store or current_lineage()
     root = Path(serving_root) if serving_root else serving_root_for(lin)
     config = Path(config_path) if config_path else default_config_path(lin.artifact_root)
+    _check_endpoint(lin.store, model_name, root, version, move_endpoint)   # before anything is recorded
     with use(lin):
         return _push(model, blessing, model_name=model_name, serving_root=str(root.absolute()),
-                     config_path=str(config.absolute()), force=force, version=version, reason=reason)
+                     config_path=str(config.absolute()), force=force, version=version, reason=reason,
+                     move_endpoint=move_endpoint)
 
 
 def push_saved_model(lin: Lineage, model_dir: Union[str, Path], *, model_name: str,
                      blessing: Optional[str] = None, version: Optional[int] = None, force: bool = False,
                      reason: str = "", serving_root: Union[str, Path, None] = None,
-                     config_path: Union[str, Path, None] = None):
+                     config_path: Union[str, Path, None] = None, move_endpoint: bool = False):
     """``lineage push``: a SavedModel folder a user trained themselves, recorded as a ``Model``
     (fingerprinted; the same bytes reuse the recorded artifact), checked by the same gate as a
     rollback (its blessing: ``blessing`` (a ref), else the newest blessing an evaluation of it
@@ -137,12 +194,9 @@ def push_saved_model(lin: Lineage, model_dir: Union[str, Path], *, model_name: s
                           + "; ".join(f"a{t.artifact_id}: {t.reason}" for t in taints)
                           + "): push anyway with --force (recorded); nothing was pushed")
     root = Path(serving_root) if serving_root else serving_root_for(lin)
-    if version is not None and (root / model_name / str(version)).exists():
-        raise PushRefused(f"{model_name} version {version} already exists in {root / model_name}: versions are "
-                          f"immutable (pick another number, or leave --version out for the next one); "
-                          f"nothing was pushed")
+    _check_endpoint(lin.store, model_name, root, version, move_endpoint)
     return push(model, bless, model_name=model_name, force=force, serving_root=root,
-                config_path=config_path, store=lin, version=version, reason=reason)
+                config_path=config_path, store=lin, version=version, reason=reason, move_endpoint=move_endpoint)
 
 
 def lookup_or_new(lin: Lineage, path: Path) -> Artifact:

@@ -22,7 +22,7 @@ import textwrap
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Union
 
-from lineage import Input, Output, step
+from lineage import Input, Output, annotate, step
 from lineage.errors import InvalidInput
 from lineage.types import Examples, Schema, TransformGraph
 
@@ -91,7 +91,7 @@ def _transform(examples: Input[Examples], schema: Input[Schema], transform_graph
     import apache_beam as beam
     import tensorflow_transform as tft
     import tensorflow_transform.beam as tft_beam
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
     from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
@@ -106,7 +106,8 @@ def _transform(examples: Input[Examples], schema: Input[Schema], transform_graph
     transformed.path.mkdir()
     options = PipelineOptions(list(beam_args) or ["--runner=DirectRunner", "--direct_num_workers=1"])
     with tempfile.TemporaryDirectory(prefix="tft-") as tmp:
-        with beam.Pipeline(options=options) as pipeline, tft_beam.Context(temp_dir=tmp):
+        pipeline = beam.Pipeline(options=options)
+        with tft_beam.Context(temp_dir=tmp):
             def read(split):
                 return pipeline | f"Read{split}" >> sources[split].BeamSource()
 
@@ -122,6 +123,12 @@ def _transform(examples: Input[Examples], schema: Input[Schema], transform_graph
                  | f"Write{split}" >> beam.io.WriteToTFRecord(
                      str(transformed.path / split / "data"), file_name_suffix=".tfrecord", num_shards=1))
             _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(transform_graph.uri)
+        result = pipeline.run()
+        result.wait_until_finish()
+    # where the work ran: the runner, and the job a distributed runner gave it (Dataflow, Flink)
+    job_id = getattr(result, "job_id", None)
+    annotate(beam_runner=str(options.view_as(StandardOptions).runner or "DirectRunner"),
+             **({"beam_job_id": str(job_id() if callable(job_id) else job_id)} if job_id else {}))
     # Serving parses raw tf.Examples: keep the raw schema where TFTransformOutput looks for it.
     metadata_io.write_metadata(dataset_metadata.DatasetMetadata(raw_schema),
                                str(Path(transform_graph.uri) / tft.TFTransformOutput.RAW_METADATA_DIR))

@@ -62,7 +62,8 @@ def cmd_push(args: argparse.Namespace) -> int:
         raise LineageError("--reason goes with --force (it says why the gate was overridden)")
     pushed = push_saved_model(lin, args.model_dir, model_name=args.model, blessing=args.blessing,
                               version=args.version, force=args.force, reason=args.reason or "",
-                              serving_root=args.serving_root, config_path=args.config)
+                              serving_root=args.serving_root, config_path=args.config,
+                              move_endpoint=args.move_endpoint)
     version = pushed.properties["pushed_version"]
     emit(args, {"model_name": args.model, "version": version, "pushed": pushed.ref, "uri": pushed.uri,
                 "forced": bool(args.force)},
@@ -291,6 +292,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", metavar="MODEL_DIR", help="the SavedModel folder (saved_model.pb in it)")
     p.add_argument("--model", required=True, metavar="NAME", help="the served model's name")
     p.add_argument("--version", type=int, default=None, metavar="N", help="the version number (default: the next)")
+    p.add_argument("--move-endpoint", action="store_true",
+                   help="serve the model from this serving root from now on (recorded); refused without it "
+                        "when the store records another")
     p.add_argument("--blessing", default=None, metavar="aN",
                    help="the ModelBlessing that clears it (default: the newest one an evaluation of it made)")
     p.add_argument("--force", action="store_true", help="push without a blessing or with tainted data (recorded)")

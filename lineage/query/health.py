@@ -36,7 +36,7 @@ __all__ = ["Finding", "HealthReport", "check_health"]
 class Finding:
     kind: str        # abandoned-execution | abandoned-serving-change | abandoned-run | unknown-owner
     #                  | missing-artifact | unknown-version | lost-server | unresponsive-server
-    #                  | unfinished-request-log
+    #                  | unfinished-request-log | unfinished-upload | duplicate-version | duplicate-module
     ref: str         # e12, c3, a7, or MODEL:VERSION
     detail: str
     fixable: bool    # lineage doctor --fix closes it
@@ -120,6 +120,30 @@ def _unknown_versions(store: Store, report: List[Finding]) -> None:
                                       False))
 
 
+def _two_contents(store: Store, report: List[Finding]) -> None:
+    """One name, two contents (stores written before versions were numbered by the store): a served
+    version pushed twice with different bytes, a module handle and version recorded twice so."""
+    groups: Dict[tuple, Dict[str, List[int]]] = {}
+    if store.has_type("artifact", "PushedModel"):
+        for a in store.list_artifacts(filter_query="type = 'PushedModel'", limit=None):
+            name, version = model_name_of(a), pushed_version(a)
+            if name is not None and version is not None:
+                groups.setdefault(("duplicate-version", f"{name}:{version}"), {}).setdefault(
+                    str(a.fingerprint or a.uri), []).append(a.id)
+    if store.has_type("artifact", "HubModule"):
+        for a in store.list_artifacts(filter_query="type = 'HubModule'", limit=None):
+            handle = a.get("handle")
+            if handle and a.get("version") is not None:
+                groups.setdefault(("duplicate-module", str(handle)), {}).setdefault(
+                    str(a.fingerprint or a.uri), []).append(a.id)
+    for (kind, ref), contents in sorted(groups.items()):
+        if len(contents) > 1:
+            what = "served version" if kind == "duplicate-version" else "module version"
+            ids = "; ".join(", ".join(f"a{i}" for i in sorted(v)) + f" ({k[:19]})" for k, v in sorted(contents.items()))
+            report.append(Finding(kind, ref, f"one {what}, {len(contents)} contents: {ids}: provenance of {ref} "
+                                  f"is ambiguous (recorded before lineage numbered versions by the store)", False))
+
+
 def _lost_servers(store: Store, report: List[Finding], fixable: List[ServerLease], now: float) -> None:
     for lease in all_leases(store):
         if lease.end_state or lease.expires_at >= now:
@@ -151,4 +175,5 @@ def check_health(store: Store, *, check_files: bool = True, now: Optional[float]
         findings += [Finding("missing-artifact", f"a{a.id}", f"{a.type} at {a.uri} is gone", False)
                      for a in missing]
     _unknown_versions(store, findings)
+    _two_contents(store, findings)
     return HealthReport(findings, executions, runs, servers)

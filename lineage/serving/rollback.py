@@ -223,6 +223,29 @@ def _known_model(store: Store, model_name: str) -> None:
                          f"nothing was changed" + near(model_name, names))
 
 
+def _same_serving_root(store: Store, model_name: str, path: Path) -> None:
+    """Refuse, before anything is recorded or changed, a change made through a model config that
+    serves ``model_name`` from another folder than the one recorded with its endpoint (another
+    machine's config, or a copy): its versions there are not the store's."""
+    ctx = store.get_context_by_name("ServingEndpoint", model_name) \
+        if store.has_type("context", "ServingEndpoint") else None
+    recorded = ctx.properties.get("serving_root") if ctx is not None else None
+    if not recorded or not path.exists():
+        return
+    try:
+        entry = model_entry(read_config(path), model_name)
+    except LineageError:
+        return
+    if entry is None:
+        return
+    here = str(Path(entry.base_path).absolute().parent)
+    if here != recorded:
+        raise RollbackFailed(
+            f"{path} serves {model_name} from {entry.base_path}, but the store records its versions under "
+            f"{recorded}/{model_name}: run this on the machine that serves them (or pass --config of that "
+            f"server's model config); nothing was changed")
+
+
 def _config_path(store: Store, config_path: Optional[str]) -> Path:
     return Path(config_path) if config_path else default_config_path(store.config.artifact_root)
 
@@ -248,6 +271,7 @@ def rollback(store: Store, model_name: str, *, to: Optional[int] = None, previou
         raise RollbackFailed("say which version: to=N, previous=True or last_good=True (exactly one)")
     _known_model(store, model_name)
     path = _config_path(store, config_path)
+    _same_serving_root(store, model_name, path)
     with _locked(path, timeout):   # from reading what serves to the server having the new config
         return _rollback(store, model_name, to, previous, last_good, force, path, server, rest, timeout)
 
@@ -325,6 +349,7 @@ def promote(store: Store, model_name: str, *, version: int, label: str = "canary
     _known_model(store, model_name)
     target = _check_version_number(version)
     path = _config_path(store, config_path)
+    _same_serving_root(store, model_name, path)
     with _locked(path, timeout):
         return _promote(store, model_name, target, label, force, path, server, rest, timeout)
 
@@ -368,6 +393,7 @@ def unpin(store: Store, model_name: str, *, force: bool = False, config_path: Op
     the same checks of that version as a rollback (``force`` overrides blessing and taint)."""
     _known_model(store, model_name)
     path = _config_path(store, config_path)
+    _same_serving_root(store, model_name, path)
     with _locked(path, timeout):
         return _unpin(store, model_name, force, path, server, rest, timeout)
 

@@ -50,6 +50,7 @@ def test_example_pipeline_lineage_of_served_version_2(pipeline):
     assert [e.type for e in g.producers(module)] == ["PublishModule"]
     xf_ex = {e.type: e for e in g.producers(transformed)}["Transform"]
     assert xf_ex.params["preprocessing_fn"] == "reviews_preprocessing:preprocessing_fn"
+    assert xf_ex.get("beam_runner") == "DirectRunner" and xf_ex.get("beam_job_id") is None   # where it ran
     examples = g.inputs(xf_ex)["examples"][0]
     ingest_ex = [e for e in g.producers(examples) if e.state == "COMPLETE"][0]
     assert ingest_ex.type == "Ingest"
