@@ -1,12 +1,13 @@
-"""One step on MariaDB against the same step on SQLite, side by side in one run, with the SQL
-statements each step costs the server.
+"""One step on MariaDB and on PostgreSQL against the same step on SQLite, side by side in one run,
+with the SQL statements each step costs the MariaDB server.
 
     .venv/bin/python bench/bench_mariadb.py [--steps 300] [--rounds 3] [--json F]
 
 Starts a throwaway MariaDB server (``mariadbd`` on 127.0.0.1, its data directory in tmpfs when
 there is one, as the SQLite file is), then records the step of bench_recorder.py (2 inputs, 1
 output file, 5 parameters, a run) with ``@step`` into a fresh database on each side, rounds
-alternating. The server's ``Questions`` counter gives the statements per step.
+alternating. The server's ``Questions`` counter gives the statements per step. A throwaway
+PostgreSQL server (Debian's, run as the postgres user, fsync off) is timed the same way.
 """
 
 from __future__ import annotations
@@ -65,10 +66,15 @@ def main() -> None:
 
     shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
     tempfile.tempdir = shm
+    from conftest import PostgreSQL, _pg_bin
+
     server = MariaDB()
     server.start()
+    pg = PostgreSQL(_pg_bin()) if _pg_bin() else None
+    if pg is not None:
+        pg.start()
     try:
-        times = {"sqlite": [], "mariadb": [], "raw_sqlite": [], "raw_mariadb": []}
+        times = {"sqlite": [], "mariadb": [], "raw_sqlite": [], "raw_mariadb": [], "postgresql": []}
         stmts, raw_stmts = [], []
         for r in range(args.rounds):
             with tempfile.TemporaryDirectory(dir=shm) as d:
@@ -86,10 +92,15 @@ def main() -> None:
                 took, q = one_side(server.uri(server.new_database()), Path(d), args.steps, server)
                 times["mariadb"].append(took)
                 stmts.append(q)
+            if pg is not None:
+                with tempfile.TemporaryDirectory(dir=shm) as d:
+                    times["postgresql"].append(one_side(pg.uri(pg.new_database()), Path(d), args.steps)[0])
             print(f"round {r + 1}/{args.rounds}: SQLite {times['sqlite'][-1] * 1e3:.2f} ms, MariaDB "
                   f"{times['mariadb'][-1] * 1e3:.2f} ms ({stmts[-1]:.0f} statements) per step", file=sys.stderr)
     finally:
         server.stop()
+        if pg is not None:
+            pg.stop()
     s, m = statistics.median(times["sqlite"]), statistics.median(times["mariadb"])
     rs, rm = statistics.median(times["raw_sqlite"]), statistics.median(times["raw_mariadb"])
     print(f"raw MLMD (two put_execution) on SQLite   {rs * 1e3:6.2f} ms/step")
@@ -97,6 +108,9 @@ def main() -> None:
           f"{statistics.median(raw_stmts):.0f} SQL statements a step (schema set-up included)")
     print(f"@step on SQLite   {s * 1e3:6.2f} ms/step")
     print(f"@step on MariaDB  {m * 1e3:6.2f} ms/step  {m / s:.2f}x SQLite, {statistics.median(stmts):.0f} SQL statements a step")
+    p = statistics.median(times["postgresql"]) if times["postgresql"] else None
+    if p is not None:
+        print(f"@step on PostgreSQL {p * 1e3:6.2f} ms/step  {p / s:.2f}x SQLite")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "steps": args.steps, "sqlite_ms": s * 1e3, "mariadb_ms": m * 1e3, "ratio": m / s,
@@ -104,7 +118,9 @@ def main() -> None:
             "raw_statements_per_step": statistics.median(raw_stmts),
             "statements_per_step": statistics.median(stmts),
             "sqlite_range_ms": [min(times["sqlite"]) * 1e3, max(times["sqlite"]) * 1e3],
-            "mariadb_range_ms": [min(times["mariadb"]) * 1e3, max(times["mariadb"]) * 1e3]}, indent=1))
+            "mariadb_range_ms": [min(times["mariadb"]) * 1e3, max(times["mariadb"]) * 1e3],
+            "postgresql_ms": p * 1e3 if p is not None else None, "postgresql_ratio": p / s if p is not None else None},
+            indent=1))
 
 
 if __name__ == "__main__":
