@@ -16,9 +16,11 @@ __all__ = ["register"]
 def cmd_init(args: argparse.Namespace) -> int:
     lin = Lineage.open(args.store)
     lin.artifact_root.mkdir(parents=True, exist_ok=True)
-    info = {"store": lin.uri, "artifact_root": str(lin.artifact_root),
-            "schema_version": lin.registry_version}
-    emit(args, info, f"lineage store ready: {lin.uri}\nartifacts under: {lin.artifact_root}")
+    remote = lin.config.artifact_remote
+    info = {"store": lin.uri, "artifact_root": remote or str(lin.artifact_root),
+            "staging": str(lin.artifact_root) if remote else None, "schema_version": lin.registry_version}
+    where = f"{remote} (staged in {lin.artifact_root})" if remote else str(lin.artifact_root)
+    emit(args, info, f"lineage store ready: {lin.uri}\nartifacts under: {where}")
     return 0
 
 
