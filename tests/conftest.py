@@ -55,7 +55,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class MariaDB:
+class _DatabaseServer:
+    """What the MariaDB and PostgreSQL fixtures share: fresh databases, and URIs for them."""
+
+    scheme = password_env = user = password = ""
+    port = 0
+
+    def _create(self, name: str) -> None:  # pragma: no cover - each server's own
+        raise NotImplementedError
+
+    def new_database(self) -> str:
+        name = f"lineage_test_{os.getpid()}_{next(self._dbs)}"
+        self._create(name)
+        return name
+
+    def uri(self, database: str, with_password: bool = True) -> str:
+        auth = f"{self.user}:{self.password}" if with_password else self.user
+        return f"{self.scheme}://{auth}@127.0.0.1:{self.port}/{database}"
+
+
+class MariaDB(_DatabaseServer):
     """A throwaway MariaDB server on 127.0.0.1 with a temporary data directory."""
 
     user = "lineage"
@@ -112,14 +131,8 @@ class MariaDB:
             raise RuntimeError(f"SQL failed: {sql}")
         return rc
 
-    def new_database(self) -> str:
-        name = f"lineage_test_{os.getpid()}_{next(self._dbs)}"
+    def _create(self, name: str) -> None:
         self._sql(f"CREATE DATABASE {name}")
-        return name
-
-    def uri(self, database: str, with_password: bool = True) -> str:
-        auth = f"{self.user}:{self.password}" if with_password else self.user
-        return f"mysql://{auth}@127.0.0.1:{self.port}/{database}"
 
     scheme, password_env = "mysql", "LINEAGE_MYSQL_PASSWORD"
 
@@ -140,15 +153,15 @@ class MariaDB:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def mariadb():
-    if shutil.which("mariadbd") is None or shutil.which("mariadb-install-db") is None:
-        message = ("MariaDB is not installed (no mariadbd on PATH): the MariaDB store tests are "
-                   "skipped; `apt-get install -y mariadb-server` runs them")
-        if os.environ.get("CI"):
-            pytest.fail(message + " -- and CI must run them")
-        pytest.skip(message)
-    server = MariaDB()
+def _missing(message: str) -> None:
+    """A server the tests need is not installed: skipped here, a failure in CI."""
+    if os.environ.get("CI"):
+        pytest.fail(message + " -- and CI must run them")
+    pytest.skip(message)
+
+
+def _running(server):
+    """A fixture's body: the server started for the session, stopped after (or if it fails to start)."""
     try:
         server.start()
     except Exception:
@@ -156,6 +169,15 @@ def mariadb():
         raise
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    if shutil.which("mariadbd") is None or shutil.which("mariadb-install-db") is None:
+        message = ("MariaDB is not installed (no mariadbd on PATH): the MariaDB store tests are "
+                   "skipped; `apt-get install -y mariadb-server` runs them")
+        _missing(message)
+    yield from _running(MariaDB())
 
 
 # ------------------------------------------------------------------- PostgreSQL
@@ -171,7 +193,7 @@ def _pg_bin() -> Path | None:
     return versions[-1].parent if versions else None
 
 
-class PostgreSQL:
+class PostgreSQL(_DatabaseServer):
     """A throwaway PostgreSQL server on 127.0.0.1 with a temporary data directory, run as the
     ``postgres`` user when the tests run as root (PostgreSQL refuses to run as root)."""
 
@@ -221,14 +243,8 @@ class PostgreSQL:
             capture_output=True, text=True, cwd=self.dir)
         return out.stdout.strip() == "1"
 
-    def new_database(self) -> str:
-        name = f"lineage_test_{os.getpid()}_{next(self._dbs)}"
+    def _create(self, name: str) -> None:
         self.sql(f"CREATE DATABASE {name} OWNER {self.user}")
-        return name
-
-    def uri(self, database: str, with_password: bool = True) -> str:
-        auth = f"{self.user}:{self.password}" if with_password else self.user
-        return f"postgresql://{auth}@127.0.0.1:{self.port}/{database}"
 
     scheme, password_env = "postgresql", "LINEAGE_PG_PASSWORD"
 
@@ -248,17 +264,8 @@ def postgresql():
     if bindir is None:
         message = ("PostgreSQL is not installed (no pg_ctl): the PostgreSQL store tests are skipped; "
                    "`apt-get install -y postgresql` runs them")
-        if os.environ.get("CI"):
-            pytest.fail(message + " -- and CI must run them")
-        pytest.skip(message)
-    server = PostgreSQL(bindir)
-    try:
-        server.start()
-    except Exception:
-        server.stop()
-        raise
-    yield server
-    server.stop()
+        _missing(message)
+    yield from _running(PostgreSQL(bindir))
 
 
 SERVER_BACKENDS = [pytest.param("mariadb", marks=pytest.mark.mariadb),
