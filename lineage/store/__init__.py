@@ -79,6 +79,14 @@ class PostgreSQLStore(PostgreSQLTypeLock, PostgreSQLText, Store):
 
     backend = "postgresql"
 
+    @staticmethod
+    def transient(exc: BaseException) -> bool:
+        """PostgreSQL's own words for a write a concurrent one aborted (ML Metadata reports them
+        as INTERNAL, not ABORTED as on MySQL): retried like an aborted write."""
+        text = str(exc)
+        return type(exc).__name__ == "AbortedError" or any(
+            s in text for s in ("could not serialize access", "deadlock detected"))
+
 
 class MemoryStore(Store):
     """MLMD's in-memory store (one process)."""

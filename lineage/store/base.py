@@ -61,6 +61,11 @@ class StoreBase:
     def check_text(self, action: str, args: Any) -> None:
         """Refuse, before ML Metadata sees it, text this backend cannot be given."""
 
+    @staticmethod
+    def transient(exc: BaseException) -> bool:
+        """Whether a failed write is worth retrying: a concurrent writer aborted it."""
+        return isinstance(exc, mlmd_errors.AbortedError)
+
     def type_lock(self) -> ContextManager[None]:
         """Held around type registration, between processes and machines, where ML Metadata's
         own registration is not safe from concurrent writers (PostgreSQL); nothing elsewhere."""
@@ -113,12 +118,13 @@ class StoreBase:
             try:
                 with self._lock:
                     return fn(*args, **kwargs)
-            except mlmd_errors.AbortedError:
-                if attempt == self.write_retries - 1:
-                    with translated(action, self.config.redacted()):
-                        raise
-                time.sleep(0.05 * (2 ** attempt))
             except mlmd_errors.StatusError as exc:
+                if self.transient(exc):
+                    if attempt == self.write_retries - 1:
+                        with translated(action, self.config.redacted()):
+                            raise
+                    time.sleep(0.05 * (2 ** attempt))
+                    continue
                 if not isinstance(exc, (mlmd_errors.InvalidArgumentError, mlmd_errors.AlreadyExistsError,
                                         mlmd_errors.NotFoundError)):
                     # The server may have left the failed transaction open on this connection

@@ -62,3 +62,17 @@ def test_sql_reads_answer_exactly_what_mlmds_api_answers(synthetic):
     pipeline = fast[some[0]]["properties"]["pipeline"]
     fast, api = _both(s, "run_table", None, pipeline=pipeline, limit=5, skip_types=skip)
     assert fast == api and 0 < len(fast) <= 5
+
+
+def test_postgresqls_words_for_an_aborted_write_are_retried():
+    """ML Metadata reports PostgreSQL's serialization failures and deadlocks as INTERNAL (MySQL's
+    as ABORTED): the PostgreSQL class retries them like aborted writes, nothing else."""
+    from ml_metadata import errors
+
+    from lineage.store import MySQLStore
+
+    for text, retried in [("ERROR:  could not serialize access due to concurrent update", True),
+                          ("ERROR:  deadlock detected", True), ("ERROR:  syntax error at or near", False)]:
+        assert PostgreSQLStore.transient(errors.InternalError(text)) is retried
+        assert MySQLStore.transient(errors.InternalError(text)) is False
+    assert PostgreSQLStore.transient(errors.AbortedError("aborted")) and MySQLStore.transient(errors.AbortedError("x"))
