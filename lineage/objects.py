@@ -290,8 +290,6 @@ def materialize(uri: str, recorded: Optional[str], what: str) -> Path:
     there, else downloaded into it and checked against the ``recorded`` fingerprint (a mismatch
     is an error naming ``what``; nothing wrong is kept). Without a recorded fingerprint the
     download is kept under its URI's hash, unchecked."""
-    from .errors import FingerprintError as Mismatch
-
     root = cache_dir()
     objects = root / "objects"
     name = uri.rstrip("/").rsplit("/", 1)[-1] or "object"
@@ -309,7 +307,7 @@ def materialize(uri: str, recorded: Optional[str], what: str) -> Path:
     try:
         got = download(uri, tmp / name, listing)
         if recorded and got.digest != recorded:
-            raise Mismatch(f"{what}: the bytes at {uri} are not the ones recorded (recorded {recorded}, "
+            raise FingerprintError(f"{what}: the bytes at {uri} are not the ones recorded (recorded {recorded}, "
                            f"now {got.digest}): it was changed after it was recorded; nothing was used")
         (tmp / ".complete").write_text(uri)
         entry.parent.mkdir(parents=True, exist_ok=True)
