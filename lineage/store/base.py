@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Any, ContextManager, Dict, Optional, Tuple
+from typing import Any, ContextManager, Dict, Optional, Set, Tuple
 
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
@@ -35,6 +35,7 @@ class StoreBase:
         self._lock = threading.RLock()
         self._types: Dict[Tuple[str, str], Any] = {}  # (kind, name) -> MLMD type proto
         self._contexts: Dict[int, pb.Context] = {}
+        self._known_artifacts: Set[int] = set()  # ids this object read or wrote (never removed)
         self._running: Dict[int, pb.Execution] = {}  # written RUNNING by this process
         self._ensured: Dict[Tuple[str, str], Tuple[Any, int]] = {}  # (kind, name) -> (spec registered, type id)
         self._declared_memo: Dict[Tuple[str, str], Tuple[Any, Dict[str, str]]] = {}

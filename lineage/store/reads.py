@@ -19,6 +19,7 @@ class Reads(StoreBase):
     def get_artifacts(self, ids: Iterable[int]) -> List[Artifact]:
         ids = list(ids)
         found = {a.id: a for a in self._list("reading artifacts", self.mlmd.get_artifacts_by_id, ids)}
+        self._known_artifacts.update(found)
         return [artifact_record(found[i]) for i in ids if i in found]
 
     def get_artifact(self, artifact_id: int) -> Artifact:

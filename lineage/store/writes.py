@@ -109,10 +109,10 @@ class Writes(TypeSync):
         ``also_outputs`` are written like ``outputs`` but not read back nor returned.
 
         ``inputs``/``outputs`` pair an artifact (existing id, or a new record) with the
-        argument name recorded as the event path. Existing artifacts are passed to MLMD as
-        stored, read just before the write (a stub would wipe their uri and properties).
-        Returns the execution (read back when ``reread``, else as written, without server
-        timestamps) and the output artifacts as stored.
+        argument name recorded as the event path. Existing artifacts are linked by id and
+        left as they are.
+        Returns the execution and the output artifacts (with MLMD's timestamps when ``reread``,
+        else as written, without them).
         """
         action = f"recording a {type} execution"
         with self._lock:
@@ -131,24 +131,29 @@ class Writes(TypeSync):
             pairs, out_index = self._event_pairs(action, inputs, list(outputs) + list(also_outputs))
             out_index = out_index[:len(outputs)]
             contexts = self._context_protos(list(context_ids))
+            # Contexts go by id: MLMD checks each exists and neither reads its properties nor
+            # its type (they are this store's, see _context_protos).
             exec_id, art_ids, _ = self._write(
-                action, self.mlmd.put_execution, proto, pairs, contexts,
-                reuse_context_if_already_exist=True,
+                action, self.mlmd.put_execution, proto, pairs, [pb.Context(id=c.id) for c in contexts],
+                force_reuse_context=True,
             )
+            self._known_artifacts.update(art_ids)
             proto.id = exec_id
             proto.type = type
             if state in ("RUNNING", "NEW"):
                 self._running[exec_id] = proto  # the terminal update needs no read
         out_ids = [art_ids[i] for i in out_index]
         new_outs = [ref for ref, _ in outputs if not isinstance(ref, int)]
-        times = self._times("artifact", out_ids) if out_ids and len(new_outs) == len(outputs) else None
+        times = (self._times("artifact", out_ids) if reread else {}) \
+            if out_ids and len(new_outs) == len(outputs) else None
         if times is not None:
-            # New artifacts are what was written plus their ids and MLMD's times: no re-read.
+            # New artifacts are what was written plus their ids (and, when ``reread``, MLMD's times).
             outs = []
             for ref, i, index in zip(new_outs, out_ids, out_index):
                 art = copy_proto(pairs[index][0])
                 art.id, art.type = i, ref.type
-                art.create_time_since_epoch, art.last_update_time_since_epoch = times[i]
+                if i in times:
+                    art.create_time_since_epoch, art.last_update_time_since_epoch = times[i]
                 outs.append(artifact_record(art))
         else:
             by_id = {a.id: a for a in self.get_artifacts(sorted(set(out_ids)))} if out_ids else {}
@@ -156,28 +161,22 @@ class Writes(TypeSync):
         written = copy_proto(proto)
         if reread:
             times = self._times("execution", [exec_id])
-            if times is None:
+            if exec_id not in times:
                 return self.get_execution(exec_id), outs
             written.create_time_since_epoch, written.last_update_time_since_epoch = times[exec_id]
         return execution_record(written), outs
 
-    def _times(self, kind: str, ids: Sequence[int]) -> Optional[Dict[int, Tuple[int, int]]]:
-        """MLMD's create and update times of what was just written, when one read has them all."""
-        times = self.stored_times(kind, ids)  # type: ignore[attr-defined]  # MlmdReads, in Store
-        return times if all(i in times for i in ids) else None
+    def _times(self, kind: str, ids: Sequence[int]) -> Dict[int, Tuple[int, int]]:
+        """MLMD's create and update times of what was just written."""
+        return self.stored_times(kind, ids)  # type: ignore[attr-defined]  # MlmdReads, in Store
 
     def _event_pairs(self, action: str, inputs: Sequence[Tuple[ArtifactRef, str]],
                      outputs: Sequence[Tuple[ArtifactRef, str]]) -> Tuple[List[Tuple[Any, Any]], List[int]]:
         """``(artifact proto, event)`` pairs for MLMD, and for each requested output the index of
-        its pair (an artifact bound to two arguments shares one pair)."""
-        existing_ids = [a for a, _ in list(inputs) + list(outputs) if isinstance(a, int)]
-        stored: Dict[int, pb.Artifact] = {}
-        if existing_ids:
-            for a in self._list(action, self.mlmd.get_artifacts_by_id, existing_ids):
-                stored[a.id] = a
-            missing = sorted(set(existing_ids) - set(stored))
-            if missing:
-                raise NotFound(f"{action}: artifact(s) {missing} do not exist in {self.config.redacted()}")
+        its pair (an artifact bound to two arguments shares one pair). An existing artifact is
+        linked by its id alone (no artifact in its pair: MLMD neither reads nor rewrites it);
+        one this store has not seen is first checked to exist."""
+        self.check_artifacts_exist(action, [a for a, _ in list(inputs) + list(outputs) if isinstance(a, int)])
         pairs: List[Tuple[Any, Any]] = []
         out_index: List[int] = []
         by_ref: Dict[Tuple[int, int], int] = {}
@@ -189,16 +188,31 @@ class Writes(TypeSync):
                     index = by_ref[(ref, etype)]
                     pairs[index][1].path.steps.add().key = key
                 else:
-                    art = stored[ref] if isinstance(ref, int) else self.new_artifact_proto(ref)
                     event = pb.Event(type=etype)
                     event.path.steps.add().key = key
                     index = len(pairs)
                     if isinstance(ref, int):
                         by_ref[(ref, etype)] = index
-                    pairs.append((art, event))
+                        event.artifact_id = ref
+                        pairs.append((None, event))
+                    else:
+                        pairs.append((self.new_artifact_proto(ref), event))
                 if etype == EVENT_TYPE.OUTPUT:
                     out_index.append(index)
         return pairs, out_index
+
+    def check_artifacts_exist(self, action: str, ids: Sequence[int]) -> None:
+        """NotFound naming the ids among ``ids`` the store does not hold. Artifacts are never
+        removed from an MLMD store (retired ones change state), so an id this store object has
+        read or written once is not read again."""
+        unseen = sorted(set(ids) - self._known_artifacts)
+        if not unseen:
+            return
+        found = {a.id for a in self._list(action, self.mlmd.get_artifacts_by_id, unseen)}
+        self._known_artifacts.update(found)
+        missing = sorted(set(unseen) - found)
+        if missing:
+            raise NotFound(f"{action}: artifact(s) {missing} do not exist in {self.config.redacted()}")
 
     def put_subgraph(
         self,
