@@ -17,6 +17,7 @@ import streamlit as st
 from lineage import Lineage
 from lineage.query import replay_steps
 from lineage.query.graph import Shape
+from lineage.query.code import code_versions
 from lineage.errors import LineageError
 from lineage.records import Artifact, Execution, utc_from_s
 from lineage.vocab import INPUT_EVENTS, RUN_CONTEXT_TYPES, is_blessed, type_leaf
@@ -366,11 +367,14 @@ def q_run_notes(uri: Optional[str], run: str) -> Dict[str, Any]:
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)
 def q_run_steps(uri: Optional[str], run: str) -> List[Dict[str, Any]]:
     """A run's steps in order, as table rows (parameters, step, code version)."""
+    lin = open_store(uri)
+    steps = lin.run_steps(run)
+    code = code_versions(lin.store, steps)   # a step's own, else its run's
     return [exec_row(e) | {"params": short(dict(e.params), 120), "step": e.properties.get("step", ""),
-                           "git_commit": (e.properties.get("git_commit") or "")[:12]
-                           + (" (dirty)" if e.properties.get("git_dirty") else ""),
+                           "git_commit": (code[e.id].get("git_commit") or "")[:12]
+                           + (" (dirty)" if code[e.id].get("git_dirty") else ""),
                            "source_hash": (e.properties.get("source_hash") or "")[7:19]}
-            for e in open_store(uri).run_steps(run)]
+            for e in steps]
 
 
 @st.cache_data(ttl=30, show_spinner=False)

@@ -262,6 +262,16 @@ class Lineage:
         MLMD's Association table, which has no index by execution)."""
         return self.store.contexts_of_executions([e.id for e in executions])
 
+    def code_of(self, execution: Any) -> Dict[str, Any]:
+        """What ran ``execution`` (an Execution or a ref like ``"e12"``): git commit and dirty
+        flag, Python and package versions, user and host; its own where it recorded them, else
+        its run's (a step inside a run records only what differs from the run's)."""
+        from .query.code import code_of
+        node = execution if isinstance(execution, Execution) else self.node(execution)
+        if not isinstance(node, Execution):
+            raise InvalidInput(f"code_of takes an execution (e12), not {node.kind} {node.id}")
+        return code_of(self.store, node)
+
     def type_names(self, kind: str) -> List[str]:
         """The names of the ``artifact``, ``execution`` or ``context`` types the store holds."""
         return self.store.type_names(kind)

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
-__all__ = ["code_version", "git_state", "clear_git_cache", "source_hash", "KEY_PACKAGES"]
+__all__ = ["code_version", "git_state", "clear_git_cache", "source_hash", "KEY_PACKAGES", "RUN_CONSTANTS"]
 
 #: Distributions whose versions are recorded with every step (those installed).
 KEY_PACKAGES = (
@@ -24,6 +24,10 @@ KEY_PACKAGES = (
     "tensorflow-model-analysis", "tensorflow-hub", "tensorflow-serving-api", "apache-beam",
     "tfx-bsl", "numpy",
 )
+
+#: What is the same for every step of a run: recorded once on the run, and on a step only where
+#: its own differs (lineage.query.code gives an execution's, its run's filling in).
+RUN_CONSTANTS = ("git_commit", "git_dirty", "python_version", "package_versions", "user", "host")
 
 
 def _run_git(cwd: Path, *args: str) -> Optional[str]:

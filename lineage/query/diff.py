@@ -62,7 +62,8 @@ def _prov_view(p: Provenance) -> Dict[str, Dict[str, Any]]:
         section = f"step {name}" + (f" #{counts[name]}" if counts[name] > 1 else "")
         step: Dict[str, Any] = {"state": e.state}
         step.update({f"param {k}": v for k, v in e.params.items() if k not in _NOT_PARAMS})
-        step.update({f"code {k}": e.get(k) for k in _CODE if e.get(k) is not None})
+        code = {**{k: e.get(k) for k in _CODE if e.get(k) is not None}, **p.code_of(e)}
+        step.update({f"code {k}": code[k] for k in _CODE if code.get(k) is not None})
         for key, arts in p.graph.inputs(e).items():
             step[f"input {key}"] = ", ".join(sorted(str(a.fingerprint or a.uri) for a in arts))
         view[section] = step

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..records import Artifact, Execution, iso, utc_from_s
 from ..store import Store
 from ..vocab import BOOKKEEPING, artifact_role, execution_role, is_baseline_key, is_blessed
+from .code import code_versions
 from .graph import LineageGraph, trace
 from .resolve import event_time
 from .subject import as_artifact
@@ -44,6 +45,12 @@ class Provenance:
     graph: LineageGraph = dataclasses.field(repr=False)
     #: taints on the target or anything it was made from (its own first)
     tainted: List[TaintRecord] = dataclasses.field(default_factory=list)
+    #: each step's code version, packages, user and host (its own, else its run's)
+    step_code: Dict[int, Dict[str, Any]] = dataclasses.field(default_factory=dict, repr=False)
+
+    def code_of(self, execution: Execution) -> Dict[str, Any]:
+        """The code version, packages, user and host of one of the steps."""
+        return self.step_code.get(execution.id, {})
 
     def to_dict(self) -> Dict[str, Any]:
         def art(a: Artifact) -> Dict[str, Any]:
@@ -56,7 +63,7 @@ class Provenance:
 
         def ex(e: Execution) -> Dict[str, Any]:
             return {**e.summary(), "params": dict(e.params),
-                    "started": iso(e.started), "user": e.properties.get("user"),
+                    "started": iso(e.started), "user": self.code_of(e).get("user"),
                     "source_hash": e.properties.get("source_hash"),
                     "module_file": e.get("module_file"),
                     "module_source_hash": e.get("module_source_hash")}
@@ -157,7 +164,11 @@ def provenance(store: Store, target: Any) -> Provenance:
     training = training + sorted(other_train, key=lambda e: -e.id)
     evaluations, blessings = _evaluations_of(store, up, model)
     trainer = training[0] if training else None
+    steps = [r for r in up.topological() if isinstance(r, Execution)]
+    step_code = code_versions(store, steps + [e for e in training if e not in steps])
     code = {k: trainer.get(k) for k in _CODE_KEYS if trainer is not None and trainer.get(k) is not None}
+    if trainer is not None:
+        code.update(step_code[trainer.id])
     metrics: Dict[str, Any] = {}
     if evaluations:
         metrics = {k: v for k, v in evaluations[0].custom_properties.items() if k not in BOOKKEEPING}
@@ -170,11 +181,10 @@ def provenance(store: Store, target: Any) -> Provenance:
         transform_graphs=up.artifacts(["TransformGraph"]),
         hub_modules=up.artifacts(["HubModule"]), training=training, parameters=_parameters(trainer),
         code_version=code, evaluations=evaluations, blessings=blessings, metrics=metrics,
-        blessed=verdicts[0] if verdicts else None, ran_by=(trainer.properties.get("user") if trainer else None),
+        blessed=verdicts[0] if verdicts else None, ran_by=code.get("user"),
         trained_at=trainer.started if trainer else None,
         pushed_at=utc_from_s(event_time(prods[0])) if prods else None,
-        steps=[r for r in up.topological() if isinstance(r, Execution)], graph=up,
-        tainted=_taints(store, up, art.id),
+        steps=steps, graph=up, tainted=_taints(store, up, art.id), step_code=step_code,
     )
 
 

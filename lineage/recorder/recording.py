@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..codeversion import code_version
+from ..codeversion import RUN_CONSTANTS, code_version
 from ..errors import InvalidInput, LineageError
 from ..owner import this_owner
 from ..records import Artifact, Context, Execution
@@ -139,11 +139,13 @@ class Recording:
     parameters (custom properties); ``properties`` anything else recorded on the execution.
     The active run's contexts (if its store is ``store``, and unless ``in_run=False``) and
     ``context_ids`` are attached; its code version is recorded unless ``properties`` already say.
+    ``lean`` (a ``@step``'s): inside a run, leave out the code version, packages, user and host
+    where they are the run's (the run records them once; :mod:`lineage.query.code` reads them).
     """
 
     def __init__(self, store: Store, type_name: str, *, inputs: Sequence[Tuple[str, Artifact]] = (),
                  params: Optional[Mapping[str, Any]] = None, properties: Optional[Mapping[str, Any]] = None,
-                 context_ids: Sequence[int] = (), in_run: bool = True) -> None:
+                 context_ids: Sequence[int] = (), in_run: bool = True, lean: bool = False) -> None:
         if not isinstance(type_name, str) or not type_name:
             raise InvalidInput("an execution needs its type as a non-empty string")
         self.store = store
@@ -156,6 +158,7 @@ class Recording:
         self.properties: Dict[str, Any] = {**code, **(properties or {})}
         self.properties.setdefault("started_at", now())
         self.context_ids: List[int] = list(self.run.context_ids) if self.run is not None else []
+        self._same = dict(getattr(self.run, "constants", {})) if lean and self.run is not None else {}
         self.context_ids += [c for c in context_ids if c not in self.context_ids]
         self.annotations: Dict[str, Any] = {}
         self.metrics = MetricLog()  # log_metric() from a @step body
@@ -176,13 +179,20 @@ class Recording:
         terminate_as_exit()
         self._begun = True
         execution, _ = self.store.write_execution(
-            type=self.type_name, state="RUNNING", properties={**self.properties, "owner": this_owner()},
+            type=self.type_name, state="RUNNING", properties={**self._own(self.properties), "owner": this_owner()},
             params=self.params, inputs=[(a.id, k) for k, a in self.inputs], context_ids=self.context_ids,
             reread=False,
         )
         self.execution_id = execution.id
         log.info("%s started as execution %s", self.type_name, execution.id)
         return execution.id
+
+    def _own(self, properties: Dict[str, Any]) -> Dict[str, Any]:
+        """``properties`` less the run constants that are the run's own values (when lean)."""
+        same = self._same
+        if not same:
+            return properties
+        return {k: v for k, v in properties.items() if not (k in RUN_CONSTANTS and same.get(k) == v)}
 
     def defer_start(self, after: float) -> None:
         """Write RUNNING only if the execution is still unfinished ``after`` seconds from now (at
@@ -248,7 +258,7 @@ class Recording:
             props["ended_at"] = now()
         if self.execution_id is None:
             execution, outs = self.store.write_execution(
-                type=self.type_name, state=state, properties={**self.properties, **props},
+                type=self.type_name, state=state, properties=self._own({**self.properties, **props}),
                 params=self.params, inputs=[(a.id, k) for k, a in self.inputs], outputs=outputs,
                 context_ids=self.context_ids, reread=reread, also_outputs=also_outputs)
         else:

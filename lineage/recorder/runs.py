@@ -14,7 +14,7 @@ import logging
 import secrets
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
-from ..codeversion import clear_git_cache, code_version
+from ..codeversion import RUN_CONSTANTS, clear_git_cache, code_version
 from ..errors import AlreadyExists, InvalidInput
 from ..records import Context
 from ..store import Store
@@ -57,6 +57,8 @@ class Run:
         self.context: Optional[Context] = None
         self.context_ids: List[int] = []
         self.code: Dict[str, Any] = {}
+        #: The code version, packages, user and host the run records (its steps leave them out)
+        self.constants: Dict[str, Any] = {}
         self.state = "NEW"
         self._token: Optional[contextvars.Token] = None
 
@@ -71,19 +73,26 @@ class Run:
         pipeline_ctx = store.put_context("Pipeline", self.pipeline, {"pipeline": self.pipeline},
                                          update=False)
         ids = [pipeline_ctx.id]
+        constants = {k: self.code[k] for k in RUN_CONSTANTS if self.code.get(k) is not None}
         props = {"pipeline": self.pipeline, "experiment": self.experiment, "state": "RUNNING",
-                 "owner": this_owner(), **{k: self.code.get(k) for k in
-                                           ("git_commit", "git_dirty", "user", "host")}}
+                 "owner": this_owner(), **constants}
         # created only if new (MLMD's unique name makes this the one atomic claim of the name)
         claimed = store.put_context("PipelineRun", self.name, {**props, "started_at": self.started_at}, update=False)
         if claimed.properties.get("owner") != props["owner"] or claimed.properties.get("started_at") != self.started_at:
             self._check_resumable(claimed)
+            # Resumed (perhaps on another machine): what the run recorded stays, as its earlier
+            # steps rely on it; this process's steps record their own where it differs.
+            recorded = {k: claimed.properties[k] for k in RUN_CONSTANTS if claimed.properties.get(k) is not None}
+            if recorded:
+                constants = recorded
+                props = {k: v for k, v in props.items() if k not in RUN_CONSTANTS}
             if claimed.properties.get("started_at"):
                 # resuming a run by name: it started when it first started
                 self.started_at = claimed.properties["started_at"]
                 props["resumed_at"] = now()
         props["started_at"] = self.started_at
         self.context = store.put_context("PipelineRun", self.name, props)
+        self.constants = constants
         ids.append(self.context.id)
         store.link_contexts(pipeline_ctx.id, self.context.id)
         if self.experiment:

@@ -315,7 +315,7 @@ class _Call:
         self.recording = Recording(self.store, step.type_name, inputs=inputs, params=params, properties={
             "step": step.name, "source_hash": step.source_hash,
             "cache_key": cache_key(step.type_name, step.source_hash, params, inputs), "started_at": now(),
-        })
+        }, lean=True)
         self.recording.properties.update(step.git())
         if step.cache:
             hit = self._cached()

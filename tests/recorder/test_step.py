@@ -81,7 +81,8 @@ def test_step_records_inputs_outputs_params_and_contexts(any_lin, raw):
     assert isinstance(ex.params["min_len"], int) and ex.params["lower"] is True
     assert ex.properties["step"].endswith(":clean")
     assert ex.properties["source_hash"].startswith("sha256:")
-    assert ex.properties["python_version"] and "ml-metadata" in ex.properties["package_versions"]
+    code = any_lin.code_of(ex)      # recorded on the run, once (test_run_constants.py)
+    assert code["python_version"] and "ml-metadata" in code["package_versions"]
     assert ex.properties["started_at"] <= ex.properties["ended_at"]
 
     [raw_stored] = any_lin.artifacts("Dataset", filter_query="properties.external.bool_value = true")
@@ -429,10 +430,19 @@ def test_code_version_records_git_state(lin, raw, tmp_path, monkeypatch):
     with run(pipeline="git", name="git-run", store=lin):
         mysteps.copy(raw)
     ex = lin.executions("copy")[0]
-    assert ex.properties["git_commit"] == sha
-    assert ex.properties["git_dirty"] is False  # untracked files do not make it dirty
+    assert lin.code_of(ex)["git_commit"] == sha
+    assert lin.code_of(ex)["git_dirty"] is False  # untracked files do not make it dirty
     ctx = lin.store.get_context_by_name("PipelineRun", "git-run")
-    assert ctx.properties["git_commit"] == sha
+    assert ctx.properties["git_commit"] == sha and "git_commit" not in ex.properties   # the run's, once
+    # run from outside the repository: the run has no commit, the step records its source's own
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    with run(pipeline="git", name="git-run-2", store=lin):
+        mysteps.copy(raw)
+    ex2 = max(lin.executions("copy"), key=lambda e: e.id)
+    assert "git_commit" not in lin.store.get_context_by_name("PipelineRun", "git-run-2").properties
+    assert ex2.properties["git_commit"] == sha and lin.code_of(ex2)["git_commit"] == sha
 
 
 def test_outputs_never_land_in_a_directory_another_store_left(tmp_path, raw):
