@@ -3,6 +3,7 @@ session (from the distribution's packages, on loopback, with temporary data dire
 
 from __future__ import annotations
 
+import json
 import itertools
 import sys
 import os
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from typing import Optional
 from pathlib import Path
 
 import pytest
@@ -336,7 +338,10 @@ class S3Server:
     """moto's S3 server (``moto[server]``, the one s3fs's own tests use) on a free loopback port,
     in its own process. ``env`` is what a client needs (endpoint, dummy credentials)."""
 
-    def __init__(self) -> None:
+    def __init__(self, auth_after: Optional[int] = None) -> None:
+        #: with a number: moto checks IAM permissions after that many requests (the first ones
+        #: set up users and policies; see :meth:`reader`)
+        self.auth_after = auth_after
         self.port = _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.env = {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "lineage-test",
@@ -346,8 +351,11 @@ class S3Server:
 
     def start(self) -> None:
         self.log = tempfile.NamedTemporaryFile(prefix="lineage-moto-", suffix=".log", delete=False)
+        env = dict(os.environ)
+        if self.auth_after is not None:
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(self.auth_after)
         self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -359,19 +367,34 @@ class S3Server:
                 time.sleep(0.1)
         raise RuntimeError("moto's server did not start within 30 s")
 
-    def client(self):
+    def client(self, env: Optional[dict] = None):
         import boto3
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+        env = env or self.env
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+
+    def reader(self, name: str = "reader") -> dict:
+        """An IAM user that may list and read every bucket and write nothing (3 requests), as the
+        AWS environment a client of it sets."""
+        import boto3
+        iam = boto3.client("iam", endpoint_url=self.endpoint, aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="read-only", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return {**self.env, "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
     def new_bucket(self) -> str:
         name = f"lineage-test-{os.getpid()}-{next(self._buckets)}"
         self.client().create_bucket(Bucket=name)
         return name
 
-    def objects(self, bucket: str, prefix: str = "") -> dict:
-        """``{key: bytes}`` of what the bucket holds, read with boto3 directly."""
-        c = self.client()
+    def objects(self, bucket: str, prefix: str = "", env: Optional[dict] = None) -> dict:
+        """``{key: bytes}`` of what the bucket holds, read with boto3 directly (as ``env``'s
+        credentials say, by default the server's)."""
+        c = self.client(env)
         out = {}
         for page in c.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for o in page.get("Contents", []):
@@ -385,6 +408,16 @@ class S3Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+@pytest.fixture
+def s3_iam_server():
+    """A moto S3 server of its own that checks IAM permissions once a bucket, a user, its policy
+    and its key are made (:meth:`S3Server.reader` makes the last three)."""
+    server = S3Server(auth_after=4)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -205,6 +206,29 @@ def test_bad_object_stores_are_one_clear_line(tmp_path, s3, monkeypatch):
         Lineage.open(f"sqlite:///{tmp_path / 's3' / 'm.sqlite'}", artifact_root="s3://")
 
 
+def test_a_denied_write_is_one_clear_line_and_records_no_output(tmp_path, monkeypatch, s3_iam_server):
+    """Credentials that may read the bucket but not write it (moto checking IAM policies)."""
+    import fsspec
+
+    server = s3_iam_server
+    bucket = server.new_bucket()
+    reader = server.reader()
+    for k, v in reader.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("LINEAGE_CACHE", str(tmp_path / "cache"))
+    fsspec.config.conf.clear()
+    raw = tmp_path / "r.csv"
+    raw.write_text("abcdef\n")
+    lin = Lineage.open(f"sqlite:///{tmp_path / 's' / 'm.sqlite'}", artifact_root=f"s3://{bucket}/team")
+    with run(pipeline="denied", store=lin):
+        with pytest.raises(ObjectStoreError, match=rf"uploading to s3://{bucket}/team/clean/.*: access denied"):
+            clean(Dataset.at(raw))
+    [failed] = lin.executions("clean")
+    assert failed.state == "FAILED" and not lin.outputs(failed)
+    assert "access denied" in failed.properties["error_message"]
+    assert server.objects(bucket, env=reader) == {}                       # nothing reached the bucket
+
+
 def test_a_full_cache_says_so(tmp_path, s3, monkeypatch):
     lin = _open(tmp_path, s3)
     _, model = _pipeline(tmp_path, lin)
@@ -302,4 +326,8 @@ def test_two_machines_share_one_record_through_postgresql_and_a_bucket(tmp_path,
     up = {a.ref for a in lin.upstream(model_ref).artifacts()}
     assert cleaned_ref in up and len(up) == 3            # B's model <- A's cleaned data <- A's raw file
     runs = {c.name for e in lin.upstream(model_ref).executions() for c in lin.contexts(e) if c.type == "PipelineRun"}
-    assert runs == {"run-on-a", "run-on-b"} and all(e.get("host") for e in lin.upstream(model_ref).executions())
+    assert runs == {"run-on-a", "run-on-b"}
+    # each step's host says where it ran (recorded once on its run, which each machine started)
+    steps = lin.upstream(model_ref).executions()
+    assert {lin.code_of(e)["host"] for e in steps} == {socket.gethostname()}
+    assert all("host" not in e.properties for e in steps)   # a step in a run leaves it to the run
