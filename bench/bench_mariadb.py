@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_recorder import bench_raw, train  # noqa: E402
 from ml_metadata.proto import metadata_store_pb2 as pb  # noqa: E402
 from lineage import Lineage, run  # noqa: E402
+from lineage.store.connect import connection_config  # noqa: E402
+from lineage.uris import parse_store_uri  # noqa: E402
 from lineage.types import Dataset  # noqa: E402
 
 
@@ -74,7 +76,8 @@ def main() -> None:
     if pg is not None:
         pg.start()
     try:
-        times = {"sqlite": [], "mariadb": [], "raw_sqlite": [], "raw_mariadb": [], "postgresql": []}
+        times = {"sqlite": [], "mariadb": [], "raw_sqlite": [], "raw_mariadb": [], "postgresql": [],
+                 "raw_postgresql": []}
         stmts, raw_stmts = [], []
         for r in range(args.rounds):
             with tempfile.TemporaryDirectory(dir=shm) as d:
@@ -94,6 +97,9 @@ def main() -> None:
                 stmts.append(q)
             if pg is not None:
                 with tempfile.TemporaryDirectory(dir=shm) as d:
+                    cfg = connection_config(parse_store_uri(pg.uri(pg.new_database())), False)
+                    times["raw_postgresql"].append(bench_raw(Path(d), args.steps, cfg))
+                with tempfile.TemporaryDirectory(dir=shm) as d:
                     times["postgresql"].append(one_side(pg.uri(pg.new_database()), Path(d), args.steps)[0])
             print(f"round {r + 1}/{args.rounds}: SQLite {times['sqlite'][-1] * 1e3:.2f} ms, MariaDB "
                   f"{times['mariadb'][-1] * 1e3:.2f} ms ({stmts[-1]:.0f} statements) per step", file=sys.stderr)
@@ -107,10 +113,13 @@ def main() -> None:
     print(f"raw MLMD (two put_execution) on MariaDB  {rm * 1e3:6.2f} ms/step  {rm / rs:.2f}x SQLite, "
           f"{statistics.median(raw_stmts):.0f} SQL statements a step (schema set-up included)")
     print(f"@step on SQLite   {s * 1e3:6.2f} ms/step")
-    print(f"@step on MariaDB  {m * 1e3:6.2f} ms/step  {m / s:.2f}x SQLite, {statistics.median(stmts):.0f} SQL statements a step")
+    print(f"@step on MariaDB  {m * 1e3:6.2f} ms/step  {m / s:.2f}x SQLite, {m / rm:.2f}x raw MLMD on MariaDB, "
+          f"{statistics.median(stmts):.0f} SQL statements a step")
     p = statistics.median(times["postgresql"]) if times["postgresql"] else None
-    if p is not None:
-        print(f"@step on PostgreSQL {p * 1e3:6.2f} ms/step  {p / s:.2f}x SQLite")
+    rp = statistics.median(times["raw_postgresql"]) if times["raw_postgresql"] else None
+    if p is not None and rp is not None:
+        print(f"raw MLMD (two put_execution) on PostgreSQL {rp * 1e3:6.2f} ms/step  {rp / rs:.2f}x SQLite")
+        print(f"@step on PostgreSQL {p * 1e3:6.2f} ms/step  {p / s:.2f}x SQLite, {p / rp:.2f}x raw MLMD on PostgreSQL")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "steps": args.steps, "sqlite_ms": s * 1e3, "mariadb_ms": m * 1e3, "ratio": m / s,
@@ -119,7 +128,10 @@ def main() -> None:
             "statements_per_step": statistics.median(stmts),
             "sqlite_range_ms": [min(times["sqlite"]) * 1e3, max(times["sqlite"]) * 1e3],
             "mariadb_range_ms": [min(times["mariadb"]) * 1e3, max(times["mariadb"]) * 1e3],
-            "postgresql_ms": p * 1e3 if p is not None else None, "postgresql_ratio": p / s if p is not None else None},
+            "postgresql_ms": p * 1e3 if p is not None else None, "postgresql_ratio": p / s if p is not None else None,
+            "raw_postgresql_ms": rp * 1e3 if rp is not None else None,
+            "raw_postgresql_ratio": rp / rs if rp is not None else None,
+            "vs_raw_mariadb": m / rm, "vs_raw_postgresql": p / rp if p is not None and rp is not None else None},
             indent=1))
 
 
