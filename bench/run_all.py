@@ -51,6 +51,7 @@ def plan(quick: bool, mlflow: Optional[str]) -> Dict[str, List[str]]:
         "prediction_log": ["bench/bench_prediction_log.py", "--requests", r(2000, 600)],
         "object_storage": ["bench/bench_object_storage.py", "--rounds", r(9, 5)],
         "naive": ["bench/bench_queries.py", "--store", "bench/.cache/scale-100000.sqlite", "--repeat", r(21, 7)],
+        "tune": ["bench/bench_tune.py", "--size", r(300000, 100000), "--repeat", r(41, 21)],
     }
     return out
 
@@ -106,7 +107,8 @@ def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
 
     return (_recording_rows(have, cmds) + _query_rows(have("scale"), cmds) + _naive_rows(have("naive"), cmds)
             + _cli_rows(have("cli"), cmds) + _shape_rows(have("shape"), cmds) + _explorer_rows(have("explorer"), cmds)
-            + _server_life_rows(have("server_life"), cmds) + _object_storage_rows(have("object_storage"), cmds))
+            + _server_life_rows(have("server_life"), cmds) + _object_storage_rows(have("object_storage"), cmds)
+            + _tune_rows(have("tune"), cmds))
 
 
 def _object_storage_rows(os_: Any, cmds: Dict[str, str]) -> List[Row]:
@@ -121,6 +123,18 @@ def _object_storage_rows(os_: Any, cmds: Dict[str, str]) -> List[Row]:
                 f"s3fs get (no check): {m['s3fs get']:.0f} MiB/s; get then sha256: {m['s3fs get + sha256']:.0f} MiB/s",
                 f"{m['lineage pull']:.0f} MiB/s",
                 f"{os_['pull_ratio']:.2f}x", os_["pull_ratio"] >= 0.8, cmds["object_storage"])]
+
+
+def _tune_rows(tu: Any, cmds: Dict[str, str]) -> List[Row]:
+    if not tu:
+        return []
+    rows = []
+    for q, v in tu["queries"].items():
+        rows.append(Row(f"`lineage tune`, {tu['size'] // 1000}k store: {q} (p50 / p95)", "-",
+                        f"untuned: {v['plain']['p50_ms']:.2f} / {v['plain']['p95_ms']:.2f} ms",
+                        f"{v['tuned']['p50_ms']:.2f} / {v['tuned']['p95_ms']:.2f} ms",
+                        f"{v['p50_ratio']:.2f}x / {v['p95_ratio']:.2f}x", None, cmds["tune"]))
+    return rows
 
 
 def _server_life_rows(sl: Any, cmds: Dict[str, str]) -> List[Row]:
@@ -330,7 +344,7 @@ def details(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> str:
     for name, title in (("shape", "The graph page's computation (shape and view, against networkx)"),
                         ("naive", "The naive way (whole store in networkx)"), ("experiments", "Experiments"), ("serving", "Serving"),
                         ("server_life", "A server's life: graceful stop, the lease"), ("prediction_log", "Request logging"),
-                        ("object_storage", "Object storage"),
+                        ("object_storage", "Object storage"), ("tune", "lineage tune's indexes"),
                         ("bulk", "Bulk recording"), ("recorder", "One step"), ("mariadb", "MariaDB"), ("cli", "CLI")):
         data = res.get(name, {}).get("data")
         if data is not None:

@@ -398,6 +398,25 @@ class Lineage:
         """The taints on an artifact and on anything it was made from (its own first)."""
         return query.tainted_upstream(self.store, self._id(artifact, "artifact"))
 
+    def tune(self, *, undo: bool = False) -> Tuple[List[str], Optional[Execution]]:
+        """Add the indexes ML Metadata's schema lacks (:mod:`lineage.store.tune`: an artifact's
+        producer, an artifact's and an execution's contexts) to this store; ``undo=True`` removes
+        them. Returns the index names changed and the ``Tune`` execution recording the change
+        (None when nothing changed). Opt-in: lineage never changes a store's indexes by itself."""
+        import json
+
+        from .recorder.recording import Recording
+
+        changed = self.store.tune(undo=undo)
+        if not changed:
+            return [], None
+        names = [i.name for i in changed]
+        rec = Recording(self.store, "Tune", properties={
+            "step": "lineage.tune", "action": "remove" if undo else "add", "indexes": json.dumps(names)}, in_run=False)
+        rec.start()
+        execution, _ = rec.finish("COMPLETE")
+        return names, execution
+
     def doctor(self, *, fix: bool = False, check_files: bool = True) -> Tuple[HealthReport, Optional[Execution]]:
         """What is inconsistent (abandoned RUNNING executions and runs, missing files, unknown
         served versions, lost model servers, request logs a crashed server left unfinished); with

@@ -136,6 +136,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if len(report.findings) > len(fixed) else 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from ..store.tune import INDEXES
+
+    lin = Lineage.open(args.store)
+    names, execution = lin.tune(undo=args.undo)
+    present = lin.store.tuned_indexes()
+    by_name = {i.name: i for i in INDEXES}
+    if names:
+        verb = "removed" if args.undo else "added"
+        text = "\n".join([f"{verb} {len(names)} index(es) on {lin.uri} (recorded as e{execution.id}):"]
+                         + [f"  {by_name[n].describe()}" for n in names])
+    else:
+        text = (f"{lin.uri}: no lineage index to remove" if args.undo
+                else f"{lin.uri}: already tuned ({', '.join(present)})")
+    if not args.undo and names:
+        text += "\n`lineage tune --undo` removes them (before `lineage upgrade`, say)"
+    emit(args, {"changed": names, "action": "remove" if args.undo else "add", "indexes": present,
+                "execution": f"e{execution.id}" if execution is not None else None}, text)
+    return 0
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add these commands to the ``lineage`` parser."""
     p = sub.add_parser("init", parents=[common], help="create the store (and artifact root)")
@@ -158,6 +179,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--fix", action="store_true", help="close abandoned RUNNING executions and runs (recorded)")
     p.add_argument("--no-files", action="store_true", help="skip re-checking every recorded file on disk")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("tune", parents=[common],
+                       help="add the indexes ML Metadata lacks (an artifact's producer and contexts); opt-in, recorded")
+    p.add_argument("--undo", action="store_true", help="remove them again (recorded)")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("upgrade", parents=[common],
                        help="migrate a store written by an older ML Metadata (explicitly)")

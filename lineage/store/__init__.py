@@ -14,6 +14,7 @@
 ``sqlite``          the same reads in SQL on a SQLite file
 ``backends``        one class per database, chosen when the store opens
 ``writes``          contexts, executions with events, bulk subgraphs
+``tune``            the indexes MLMD's schema lacks, added and removed on request
 ``upgrade``         explicit schema migration
 ==================  ===========================================================================
 """
@@ -37,13 +38,14 @@ from .mlmd_reads import MlmdReads  # noqa: E402
 from .sqlite import SqliteReads  # noqa: E402
 from .traversal import MAX_HOPS  # noqa: E402
 from .upgrade import upgrade_store  # noqa: E402
+from .tune import MySQLTuning, NoTuning, PostgreSQLTuning, SqliteTuning, Tuning  # noqa: E402
 from .writes import ArtifactRef, Writes  # noqa: E402
 
 __all__ = ["Store", "SqliteStore", "MySQLStore", "PostgreSQLStore", "MemoryStore", "BACKENDS",
            "upgrade_store", "ArtifactRef", "mlmd_version", "MAX_HOPS"]
 
 
-class Store(Writes, MlmdReads):
+class Store(Tuning, Writes, MlmdReads):
     """One connection to an MLMD store, safe to share between threads.
 
     ``readonly=True`` never writes (no type registration either), and for SQLite opens the
@@ -61,19 +63,19 @@ class Store(Writes, MlmdReads):
         return super().__new__(cls)
 
 
-class SqliteStore(SqliteReads, Store):
+class SqliteStore(SqliteTuning, SqliteReads, Store):
     """A SQLite file: reads in SQL on the file where that is faster (:mod:`lineage.store.sqlite`)."""
 
     backend = "sqlite"
 
 
-class MySQLStore(Store):
+class MySQLStore(MySQLTuning, Store):
     """MySQL or MariaDB through MLMD's API."""
 
     backend = "mysql"
 
 
-class PostgreSQLStore(PostgreSQLTypeLock, PostgreSQLText, Store):
+class PostgreSQLStore(PostgreSQLTuning, PostgreSQLTypeLock, PostgreSQLText, Store):
     """PostgreSQL through MLMD's API: types registered under an advisory lock, text with a
     backslash kept out of MLMD's SQL."""
 
@@ -88,7 +90,7 @@ class PostgreSQLStore(PostgreSQLTypeLock, PostgreSQLText, Store):
             s in text for s in ("could not serialize access", "deadlock detected"))
 
 
-class MemoryStore(Store):
+class MemoryStore(NoTuning, Store):
     """MLMD's in-memory store (one process)."""
 
     backend = "memory"
