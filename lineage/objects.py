@@ -221,9 +221,11 @@ def _hash_local(path: Path) -> Tuple[bytes, int]:
 
 def download(uri: str, dest: Path, listing: Any = False) -> Fingerprint:
     """Copy an object, or the objects under a prefix, to ``dest`` (a file or a new folder), with
-    the object store client's own concurrent transfer, then fingerprint what was written (its
-    files hashed concurrently, from the page cache; hashing each file as it arrived measured
-    slower: bench/bench_object_storage.py)."""
+    the object store client's own concurrent transfer, and fingerprint what was written. A
+    folder comes down in a few batches (largest objects first), each batch's files hashed from
+    the page cache while the next batch downloads, so only the last batch's hashing adds to the
+    transfer (hashing each file as its bytes arrived measured slower:
+    bench/bench_object_storage.py)."""
     fs, root = filesystem(uri)
     dest = Path(dest)
     with remote_errors(uri, "downloading"):
@@ -236,13 +238,33 @@ def download(uri: str, dest: Path, listing: Any = False) -> Fingerprint:
         rels = [rel for rel, _ in objects]
         for parent in {(dest / rel).parent for rel in rels} | {dest}:
             parent.mkdir(parents=True, exist_ok=True)
-
-        fs.get([f"{root}/{r}" for r in rels], [str(dest / r) for r in rels])
-    tree = TreeDigest()
-    with ThreadPoolExecutor(max_workers=min(4, max(1, len(rels)))) as pool:
-        for rel, (digest, size) in zip(rels, pool.map(lambda r: _hash_local(dest / r), rels)):
-            tree.add(rel, digest, size)
+        hashed = {}
+        with ThreadPoolExecutor(max_workers=min(4, max(1, len(rels)))) as pool:
+            for batch in _batches(objects, _DOWNLOAD_BATCHES):
+                fs.get([f"{root}/{r}" for r in batch], [str(dest / r) for r in batch])
+                hashed.update({r: pool.submit(_hash_local, dest / r) for r in batch})
+            tree = TreeDigest()
+            for rel in rels:   # in the listing's (sorted) order
+                digest, size = hashed[rel].result()
+                tree.add(rel, digest, size)
     return tree.result()
+
+
+#: batches a folder is downloaded in (see :func:`download`)
+_DOWNLOAD_BATCHES = 4
+
+
+def _batches(objects: List[Tuple[str, int]], parts: int) -> List[List[str]]:
+    """The objects' names in about ``parts`` batches of similar size, the largest objects first."""
+    total = sum(size for _, size in objects) or 1
+    batches: List[List[str]] = [[]]
+    filled = 0
+    for rel, size in sorted(objects, key=lambda o: -o[1]):
+        if batches[-1] and filled >= total / parts * len(batches):
+            batches.append([])
+        batches[-1].append(rel)
+        filled += size
+    return batches
 
 
 # ------------------------------------------------------------------------- cache
