@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any, Dict, List
 
-from ..codeversion import RUN_CONSTANTS
-from ..query.code import code_of
 from ..records import Artifact, Execution
 from ..uris import parse_store_uri
 from .output import Lineage, taint_lines, artifact_row, emit, execution_row, props_lines, record_dict, run_row, table, when
@@ -77,6 +75,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         lines += props_lines("parameters", dict(node.params))
         lines += props_lines("properties", {k: v for k, v in node.properties.items()
                                              if k not in ("error_type", "error_message")})
+        from ..codeversion import RUN_CONSTANTS
+        from ..query.code import code_of
+
         own = {k for k in RUN_CONSTANTS if node.properties.get(k) is not None}
         from_run = {k: v for k, v in code_of(lin.store, node).items() if k not in own}
         if from_run:   # a step records these only where they differ from its run's
