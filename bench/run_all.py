@@ -52,6 +52,7 @@ def plan(quick: bool, mlflow: Optional[str]) -> Dict[str, List[str]]:
         "object_storage": ["bench/bench_object_storage.py", "--rounds", r(9, 5)],
         "naive": ["bench/bench_queries.py", "--store", "bench/.cache/scale-100000.sqlite", "--repeat", r(21, 7)],
         "tune": ["bench/bench_tune.py", "--size", r(300000, 100000), "--repeat", r(41, 21)],
+        "gc": ["bench/bench_gc.py", "--size", "100000"],
     }
     return out
 
@@ -108,7 +109,7 @@ def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
     return (_recording_rows(have, cmds) + _query_rows(have("scale"), cmds) + _naive_rows(have("naive"), cmds)
             + _cli_rows(have("cli"), cmds) + _shape_rows(have("shape"), cmds) + _explorer_rows(have("explorer"), cmds)
             + _server_life_rows(have("server_life"), cmds) + _object_storage_rows(have("object_storage"), cmds)
-            + _tune_rows(have("tune"), cmds))
+            + _tune_rows(have("tune"), cmds) + _gc_rows(have("gc"), cmds))
 
 
 def _object_storage_rows(os_: Any, cmds: Dict[str, str]) -> List[Row]:
@@ -135,6 +136,16 @@ def _tune_rows(tu: Any, cmds: Dict[str, str]) -> List[Row]:
                         f"{v['tuned']['p50_ms']:.2f} / {v['tuned']['p95_ms']:.2f} ms",
                         f"{v['p50_ratio']:.2f}x / {v['p95_ratio']:.2f}x", None, cmds["tune"]))
     return rows
+
+
+def _gc_rows(g: Any, cmds: Dict[str, str]) -> List[Row]:
+    if not g:
+        return []
+    size = f"{g['size'] // 1000}k store, {g['live_artifacts']:,} LIVE artifacts"
+    return [Row(f"`lineage gc --dry-run`, {size}", "-",
+                f"reading every LIVE artifact once: {g['read_all_live_s']:.1f} s", f"{g['dry_run_s']:.1f} s",
+                f"{g['dry_run_ratio']:.2f}x", None, cmds["gc"]),
+            Row(f"`lineage gc`, {size}: {g['removed']:,} removed", "-", "-", f"{g['gc_s']:.1f} s", "-", None, cmds["gc"])]
 
 
 def _server_life_rows(sl: Any, cmds: Dict[str, str]) -> List[Row]:
@@ -344,7 +355,7 @@ def details(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> str:
     for name, title in (("shape", "The graph page's computation (shape and view, against networkx)"),
                         ("naive", "The naive way (whole store in networkx)"), ("experiments", "Experiments"), ("serving", "Serving"),
                         ("server_life", "A server's life: graceful stop, the lease"), ("prediction_log", "Request logging"),
-                        ("object_storage", "Object storage"), ("tune", "lineage tune's indexes"),
+                        ("object_storage", "Object storage"), ("tune", "lineage tune's indexes"), ("gc", "lineage gc"),
                         ("bulk", "Bulk recording"), ("recorder", "One step"), ("mariadb", "MariaDB"), ("cli", "CLI")):
         data = res.get(name, {}).get("data")
         if data is not None:

@@ -398,6 +398,19 @@ class Lineage:
         """The taints on an artifact and on anything it was made from (its own first)."""
         return query.tainted_upstream(self.store, self._id(artifact, "artifact"))
 
+    def gc(self, *, keep_days: float = 30, keep_runs: int = 0, dry_run: bool = False,
+           progress: Any = None) -> Tuple[Any, Optional[Execution]]:
+        """Remove the files of artifacts nothing protects and mark them DELETED (rows stay).
+        Protected, always: the ancestry of every version that ever served, anything ever tainted,
+        anything tagged ``keep`` (or in a run tagged ``keep``), anything newer than ``keep_days``,
+        the artifacts of the newest ``keep_runs`` runs, the inputs of running steps; and only files
+        lineage wrote (under the artifact root) are ever touched. ``dry_run`` changes nothing.
+        Returns the plan (:class:`lineage.query.retention.GcPlan`: what goes, with sizes and why,
+        and what each protection keeps) and the ``GarbageCollect`` execution (None if nothing went)."""
+        from .recorder.gc import gc
+
+        return gc(self.store, keep_days=keep_days, keep_runs=keep_runs, dry_run=dry_run, progress=progress)
+
     def tune(self, *, undo: bool = False) -> Tuple[List[str], Optional[Execution]]:
         """Add the indexes ML Metadata's schema lacks (:mod:`lineage.store.tune`: an artifact's
         producer, an artifact's and an execution's contexts) to this store; ``undo=True`` removes
@@ -424,9 +437,11 @@ class Lineage:
         property saying what became of each): a serving change that took effect (its version's
         files are in place, the model config says what it wrote) COMPLETE, other abandoned rows
         FAILED, a lost server's versions END ("server lost"), an unfinished log RECOVERED, what a
-        step killed mid-upload left in the object store DELETED."""
+        step killed mid-upload left in the object store DELETED, an artifact a killed gc left
+        marked for deletion DELETED (files gone) or LIVE (files there)."""
         import dataclasses
 
+        from .recorder.gc import gc_closers
         from .recorder.uploads import upload_closers
         from .serving.health import serving_closers
         from .serving.settle import settle
@@ -434,8 +449,9 @@ class Lineage:
         report = query.check_health(self.store, check_files=check_files)
         findings, closers = serving_closers(self.store, report.servers)
         upload_findings, upload_fixes = upload_closers(self.store)
-        closers = closers + upload_fixes
-        report = dataclasses.replace(report, findings=report.findings + findings + upload_findings)
+        gc_findings, gc_fixes = gc_closers(self.store)
+        closers = closers + upload_fixes + gc_fixes
+        report = dataclasses.replace(report, findings=report.findings + findings + upload_findings + gc_findings)
         return report, (recorder.repair(self.store, report, settle, closers) if fix else None)
 
     # ------------------------------------------------------------------- serving

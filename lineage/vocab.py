@@ -14,7 +14,7 @@ from .errors import InvalidInput
 __all__ = [
     "EXECUTION_STATES", "ARTIFACT_STATES", "FINISHED_STATES", "INPUT_EVENTS", "OUTPUT_EVENTS",
     "ANNOTATION_TYPES", "METRICS_KEY", "LOG_KEY", "BOOKKEEPING", "execution_role", "artifact_role", "type_leaf", "is_blessed", "is_baseline_key", "RUN_CONTEXT_TYPES",
-    "is_local", "local_path", "quote", "check_execution_state",
+    "is_local", "local_path", "quote", "check_execution_state", "types_of_role",
 ]
 
 #: MLMD's Execution.State names, in enum order.
@@ -101,6 +101,11 @@ def artifact_role(type_name: str) -> Optional[str]:
 
 
 # ------------------------------------------------------------------- verdicts
+
+
+def types_of_role(role: str) -> Tuple[str, ...]:
+    """The artifact type names of a role (``pushed``: lineage's PushedModel and TFX's)."""
+    return tuple(_ART_ROLES.get(role, ()))
 
 
 def is_blessed(value: Any) -> Optional[bool]:

@@ -188,6 +188,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     lines += [f"  MISSING a{a.id} {a.type} {a.uri}" for a in report.missing]
     lines += [f"  CHANGED a{a.id} {a.type} {a.uri} (recorded {a.fingerprint[:19]}, now {now[:19]})"
               for a, now in report.changed]
+    lines += [f"  {why} a{a.id} {a.type} {a.uri}" for a, why in report.deleted]
     emit(args, report.to_dict(), "\n".join(lines))
     return 0 if report.clean else 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -158,6 +159,43 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gc(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=args.dry_run)
+
+    def show(n: int, total: int) -> None:
+        print(f"\rremoved {n}/{total}", end="", file=sys.stderr, flush=True)
+
+    progress = show if args.verbose or sys.stderr.isatty() else None
+    if progress:
+        print("planning: every LIVE artifact against what protects it (served ancestry, taints, tags, "
+              "the window)...", file=sys.stderr, flush=True)
+    plan, execution = lin.gc(keep_days=args.keep_days, keep_runs=args.keep_runs, dry_run=args.dry_run,
+                             progress=progress)
+    if progress and execution is not None:
+        print(file=sys.stderr)
+    rows = [{"artifact": r.artifact.ref, "type": r.artifact.type, "size": _size(r.size_bytes), "why": r.why,
+             "uri": r.artifact.uri} for r in plan.removable]
+    verb = "would remove" if args.dry_run else "removed"
+    head = (f"{verb} {len(plan.removable)} artifact(s), {_size(plan.size_bytes)}"
+            + (f" (recorded as e{execution.id})" if execution is not None else "") if plan.removable
+            else f"nothing to remove in {lin.uri}")
+    kept = "; ".join(f"{n} {why}" for why, n in sorted(plan.protected.items(), key=lambda kv: -kv[1]))
+    text = "\n".join(([table(rows, ["artifact", "type", "size", "why", "uri"])] if rows else [])
+                     + [head, f"kept {plan.checked - len(plan.removable)} of {plan.checked} LIVE: {kept}"
+                        if plan.checked else "no LIVE artifacts"])
+    emit(args, {**plan.to_dict(), "dry_run": args.dry_run,
+                "execution": f"e{execution.id}" if execution is not None else None}, text)
+    return 0
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add these commands to the ``lineage`` parser."""
     p = sub.add_parser("init", parents=[common], help="create the store (and artifact root)")
@@ -180,6 +218,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--fix", action="store_true", help="close abandoned RUNNING executions and runs (recorded)")
     p.add_argument("--no-files", action="store_true", help="skip re-checking every recorded file on disk")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("gc", parents=[common],
+                       help="remove the files of artifacts nothing protects (never what served, tainted or tagged keep)")
+    p.add_argument("--keep-days", type=float, default=30, metavar="N",
+                   help="keep everything newer than N days (30)")
+    p.add_argument("--keep-runs", type=int, default=0, metavar="N", help="keep the artifacts of the newest N runs")
+    p.add_argument("--dry-run", action="store_true", help="list what would go, with sizes and why; change nothing")
+    p.set_defaults(func=cmd_gc)
 
     p = sub.add_parser("tune", parents=[common],
                        help="add the indexes ML Metadata lacks (an artifact's producer and contexts); opt-in, recorded")

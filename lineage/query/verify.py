@@ -24,6 +24,8 @@ class VerifyReport:
     missing: List[Artifact]
     changed: List[Tuple[Artifact, str]]  # (artifact, fingerprint now)
     skipped: List[Artifact]               # no fingerprint recorded, or neither local nor s3:// / gs://
+    #: removed by ``lineage gc`` on purpose (not missing): (artifact, "deleted by gc (e123)")
+    deleted: List[Tuple[Artifact, str]] = dataclasses.field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -34,7 +36,8 @@ class VerifyReport:
                 "missing": [a.summary() for a in self.missing],
                 "changed": [{**a.summary(), "recorded": a.fingerprint, "now": now}
                             for a, now in self.changed],
-                "skipped": len(self.skipped), "clean": self.clean}
+                "skipped": len(self.skipped), "clean": self.clean,
+                "deleted": [{**a.summary(), "why": why} for a, why in self.deleted]}
 
 
 def verify(store: Store, node: Any = None, *, page: int = 1000,
@@ -65,10 +68,16 @@ def verify(store: Store, node: Any = None, *, page: int = 1000,
         else:
             batches = [store.artifacts_in_context(found.id, limit=100_000)]
     ok, missing, changed, skipped = [], [], [], []
+    deleted: List[Tuple[Artifact, str]] = []
     checked = 0
     for batch in batches:
         for a in batch:
             checked += 1
+            if a.state in ("DELETED", "MARKED_FOR_DELETION"):
+                by = a.custom_properties.get("deleted_by")
+                deleted.append((a, (f"deleted by gc (e{by})" if by else "deleted") if a.state == "DELETED"
+                                else f"being deleted by gc (e{by})"))
+                continue
             remote = is_remote(a.uri)
             if not a.fingerprint or not str(a.fingerprint).startswith("sha256:") or not (remote or is_local(a.uri)):
                 skipped.append(a)
@@ -81,4 +90,4 @@ def verify(store: Store, node: Any = None, *, page: int = 1000,
             (ok.append(a) if now == a.fingerprint else changed.append((a, now)))
         if progress:
             progress(checked)
-    return VerifyReport(checked, ok, missing, changed, skipped)
+    return VerifyReport(checked, ok, missing, changed, skipped, deleted)

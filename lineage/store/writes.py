@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from ..errors import AlreadyExists, NotFound, SchemaConflict, StoreBusy
 from ..records import Artifact, Context, Execution
 from ..vocab import quote
-from .convert import EVENT_TYPE, EXEC_STATE, artifact_record, context_record, copy_proto, execution_record, pb
+from .convert import ART_STATE, EVENT_TYPE, EXEC_STATE, artifact_record, context_record, copy_proto, execution_record, pb
 from .typesync import TypeSync
 
 __all__ = ["Writes", "ArtifactRef"]
@@ -290,6 +290,26 @@ class Writes(TypeSync):
                     self._write(action, self.mlmd.put_contexts, [target])
                     self._contexts.pop(target_id, None)
         return self.get_execution(exec_ids[0])
+
+    def set_artifact_states(self, ids: Sequence[int], state: str, custom: Mapping[str, Any] = {}) -> None:
+        """Set ``state`` (``LIVE``, ``MARKED_FOR_DELETION``, ``DELETED``...) and ``custom``
+        properties (None removes one) on artifacts, in one write; uri, properties and events stay."""
+        ids = sorted(set(int(i) for i in ids))
+        if not ids:
+            return
+        action = f"marking {len(ids)} artifact(s) {state}"
+        with self._lock:
+            protos = self._list(action, self.mlmd.get_artifacts_by_id, ids)
+            missing = sorted(set(ids) - {a.id for a in protos})
+            if missing:
+                raise NotFound(f"{action}: artifact(s) {missing} do not exist in {self.config.redacted()}")
+            for proto in protos:
+                proto.state = ART_STATE.Value(state)
+                for k in [k for k, v in custom.items() if v is None]:   # None removes it
+                    if k in proto.custom_properties:
+                        del proto.custom_properties[k]
+                self._fill(proto, "artifact", proto.type, {}, {k: v for k, v in custom.items() if v is not None})
+            self._write(action, self.mlmd.put_artifacts, protos)
 
     def put_artifacts(self, artifacts: Sequence[Artifact]) -> List[Artifact]:
         """Record artifacts that no execution produced (external data)."""

@@ -17,6 +17,8 @@ BAD = {
     "show": (["a99999"], 1, "artifact 99999 does not exist"),
     "doctor": (["--bogus"], 2, "unrecognized arguments: --bogus"),
     "upgrade": (["--copy-to"], 2, "expected one argument"),
+    "tune": (["--store", "memory://"], 1, "memory:// store lives in one process"),
+    "gc": (["--keep-days", "-3"], 1, "keep_days (--keep-days) must be a number of days >= 0, not -3"),
     "upstream": (["a99999"], 1, "does not exist"),
     "downstream": (["a99999999999999999999"], 1, "is not a node reference"),
     "provenance": (["nosuchmodel"], 1, "'nosuchmodel' is not a node reference"),
