@@ -451,7 +451,8 @@ class Lineage:
         upload_findings, upload_fixes = upload_closers(self.store)
         gc_findings, gc_fixes = gc_closers(self.store)
         closers = closers + upload_fixes + gc_fixes
-        report = dataclasses.replace(report, findings=report.findings + findings + upload_findings + gc_findings)
+        report = dataclasses.replace(report, findings=report.findings + findings + upload_findings + gc_findings
+                                     + _openlineage_findings())
         return report, (recorder.repair(self.store, report, settle, closers) if fix else None)
 
     # ------------------------------------------------------------------- serving
@@ -505,6 +506,20 @@ def _type_clause(type_name: Optional[str]) -> Optional[str]:
 def _and(*clauses: Optional[str]) -> Optional[str]:
     parts = [f"({c})" if " OR " in c.upper() else c for c in clauses if c]
     return " AND ".join(parts) if parts else None
+
+
+def _openlineage_findings() -> List[Any]:
+    """Live OpenLineage events this working directory's processes could not deliver."""
+    from .query.health import Finding
+    from .recorder.live import FAILURES_FILE, failures
+
+    told = failures()
+    if not told.get("undelivered"):
+        return []
+    return [Finding("openlineage-undelivered", FAILURES_FILE,
+                    f"{told['undelivered']} OpenLineage event(s) not delivered, the last at {told.get('last_at')}: "
+                    f"{told.get('last_error')} (the steps were recorded; delete .lineage/{FAILURES_FILE} once "
+                    f"the endpoint is fixed)", False)]
 
 
 @contextlib.contextmanager

@@ -36,7 +36,7 @@ __all__ = ["Finding", "HealthReport", "check_health"]
 class Finding:
     kind: str        # abandoned-execution | abandoned-serving-change | abandoned-run | unknown-owner
     #                  | missing-artifact | unknown-version | lost-server | unresponsive-server
-    #                  | unfinished-request-log | unfinished-upload | unfinished-gc | duplicate-version | duplicate-module
+    #                  | unfinished-request-log | unfinished-upload | unfinished-gc | openlineage-undelivered | duplicate-version | duplicate-module
     ref: str         # e12, c3, a7, or MODEL:VERSION
     detail: str
     fixable: bool    # lineage doctor --fix closes it

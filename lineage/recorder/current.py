@@ -24,6 +24,9 @@ class ActiveRun(Protocol):
     store: Optional[Store]
     context_ids: List[int]
     code: Dict[str, Any]
+    constants: Dict[str, Any]
+    name: str
+    pipeline: str
 
 
 __all__ = ["run_opened", "run_closed", "ActiveRun", "as_store", "use_store", "current_store", "active_run", "set_active_run", "reset_active_run"]

@@ -158,7 +158,7 @@ class Recording:
         self.properties: Dict[str, Any] = {**code, **(properties or {})}
         self.properties.setdefault("started_at", now())
         self.context_ids: List[int] = list(self.run.context_ids) if self.run is not None else []
-        self._same = dict(getattr(self.run, "constants", {})) if lean and self.run is not None else {}
+        self._same = dict(self.run.constants) if lean and self.run is not None else {}
         self.context_ids += [c for c in context_ids if c not in self.context_ids]
         self.annotations: Dict[str, Any] = {}
         self.metrics = MetricLog()  # log_metric() from a @step body

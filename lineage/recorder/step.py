@@ -42,6 +42,7 @@ import types
 import typing
 import warnings
 import weakref
+import uuid
 from collections.abc import Mapping as MappingABC
 from pathlib import Path, PurePath
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -61,6 +62,7 @@ from ..uris import to_uri
 from .artifacts import resolve_artifact
 from .capture import Capture, capture_mode, capturing
 from .current import active_run, current_store
+from . import live
 from .recording import Recording, now, running_after
 
 __all__ = ["step", "Step", "StepResult", "LineageWarning", "check_parameter"]
@@ -322,6 +324,7 @@ class _Call:
             if hit is not None:
                 return hit
         self.recording.defer_start(running_after())
+        self._live_start(inputs)
         # Named before the execution has an id (it is written once, when the step ends): the
         # start time, to the second, and a random part. Never an existing folder (another store
         # may share this artifact root).
@@ -338,6 +341,31 @@ class _Call:
             self.bound.arguments[name] = out
         return None
 
+    # ------------------------------------------------------------- live OpenLineage events
+
+    _live: Optional[Tuple[str, str, Any, List[Tuple[str, Any, Any, Any]]]] = None
+
+    def _live_start(self, inputs: Sequence[Tuple[str, Artifact]]) -> None:
+        """START, when an OpenLineage client is configured (:mod:`lineage.recorder.live`)."""
+        if not live.enabled():
+            return
+        run = self.recording.run
+        job = f"{run.pipeline}.{self.step.type_name}" if run is not None else self.step.type_name
+        ins = [(a.uri, a.fingerprint, a.get("size_bytes"), a.get("file_count")) for _, a in inputs]
+        self._live = (str(uuid.uuid4()), job, live.parent_of(run, self.store.config.redacted()), ins)
+        live.step_started(*self._live)
+
+    def _live_end(self, state: str, outputs: Sequence[Artifact] = (), error: Optional[BaseException] = None) -> None:
+        if self._live is None:
+            return
+        run_id, job, parent, ins = self._live
+        self._live = None
+        outs = [(a.uri, a.fingerprint, a.get("size_bytes"), a.get("file_count")) for a in outputs]
+        live.step_ended(state, run_id, job, parent, ins, outs, error)
+
+    def _live_failed(self, exc: BaseException) -> None:
+        self._live_end("ABORT" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAIL", error=exc)
+
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
         """Around the body: the recording is active (``annotate`` reaches it); an exception is
@@ -353,6 +381,7 @@ class _Call:
         except BaseException as exc:
             self.recording.deactivate()
             self.recording.fail(exc, outputs=self._kept(exc))
+            self._live_failed(exc)
             self._unstage()
             raise
         self.recording.deactivate()
@@ -483,6 +512,7 @@ class _Call:
             new_outputs = self._new_outputs()
         except LineageError as exc:
             self.recording.fail(exc)
+            self._live_failed(exc)
             raise
         props: Dict[str, Any] = {}
         if value is not None:
@@ -495,7 +525,9 @@ class _Call:
             )
         except BaseException as exc:  # an output property the store refused, say: FAILED, with why
             self.recording.fail(exc)
+            self._live_failed(exc)
             raise
+        self._live_end("COMPLETE", outs)
         self._unstage()
         for out in self.outputs.values():  # an output the body moved elsewhere (out.uri = ...)
             parent = self.output_dir
