@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scale import build  # noqa: E402
+from bench_scale import build, scratch_copies  # noqa: E402
 from lineage import Lineage  # noqa: E402
 from lineage.query.retention import live_artifacts  # noqa: E402
 
@@ -34,10 +32,7 @@ def main() -> None:
     ap.add_argument("--json")
     args = ap.parse_args()
     source = build(args.size)
-    work = Path(tempfile.mkdtemp(dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
-    try:
-        path = work / "gc.sqlite"
-        shutil.copy(source, path)
+    with scratch_copies(source, "gc.sqlite") as [path]:
         lin = Lineage.open(str(path), artifact_root="/synthetic/runs")
         t = time.perf_counter()
         live = live_artifacts(lin.store)
@@ -57,8 +52,6 @@ def main() -> None:
         lin.close()
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=1))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,13 @@ Per size, alternating sides, the answers compared:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import shutil
 import sqlite3
 import statistics
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -70,6 +72,19 @@ def build(executions: int) -> Path:
     for p in work.glob(tmp.name + "-*"):
         p.unlink()
     return path
+
+
+@contextlib.contextmanager
+def scratch_copies(source: Path, *names: str):
+    """Copies of a cached store under the given names, in tmpfs when there is one, removed after."""
+    work = Path(tempfile.mkdtemp(dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    try:
+        paths = [work / name for name in names]
+        for path in paths:
+            shutil.copy(source, path)
+        yield paths
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def timed(fn, *args, **kwargs):

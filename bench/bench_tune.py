@@ -14,17 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scale import build, stats  # noqa: E402
+from bench_scale import build, scratch_copies, stats  # noqa: E402
 from lineage import Lineage  # noqa: E402
 
 
@@ -35,11 +33,7 @@ def main() -> None:
     ap.add_argument("--json")
     args = ap.parse_args()
     source = build(args.size)
-    work = Path(tempfile.mkdtemp(dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
-    try:
-        plain, tuned = work / "plain.sqlite", work / "tuned.sqlite"
-        shutil.copy(source, plain)
-        shutil.copy(source, tuned)
+    with scratch_copies(source, "plain.sqlite", "tuned.sqlite") as [plain, tuned]:
         t = time.perf_counter()
         names, _ = Lineage.open(str(tuned)).tune()
         took_tune = time.perf_counter() - t
@@ -83,8 +77,6 @@ def main() -> None:
             lin.close()
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=1))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
