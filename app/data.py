@@ -54,8 +54,14 @@ _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation charac
 def md_text(text: Any) -> str:
     """Stored text for a Streamlit element that renders Markdown (st.error, st.caption...): every
     Markdown and HTML character escaped, so a link, an image or bold in an error message shows as
-    the characters it is, and nothing is fetched."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", "  \n")
+    the characters it is, and nothing is fetched; a bare URL is not turned into a link either."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", str(text))
+    # GFM also links a bare URL, www. name or e-mail address even when escaped (remark-gfm finds
+    # them in the rendered text): an invisible word joiner before each ':', '.' after www and '@'
+    # breaks what it looks for; the text reads the same.
+    escaped = re.sub(r"\\([:@])", "\u2060\\\\\\1", escaped)
+    escaped = re.sub(r"(?i)(www)\\\.", "\\1\u2060\\\\.", escaped)
+    return escaped.replace("\n", "  \n")
 
 
 # Alerts name their icon: given none, Streamlit takes a leading emoji of the text as the icon (a

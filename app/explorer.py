@@ -157,7 +157,7 @@ def page_overview(uri: Optional[str], lin: Lineage) -> None:
     endpoints = q_endpoints(uri)
     for e in endpoints:
         if e["tainted"]:
-            st.error(f"{e['endpoint']} serves version {e['version']}, made from tainted data", icon=ICON_ERROR)
+            st.error(f"{md_text(e['endpoint'])} serves version {e['version']}, made from tainted data", icon=ICON_ERROR)
             st.code(e["tainted"], language="text", wrap_lines=True)
     if endpoints:
         table(endpoints, "overview_endpoints",
@@ -204,7 +204,7 @@ def page_runs(uri: Optional[str], lin: Lineage) -> None:
     if extra["tags"] or extra["notes"]:
         st.markdown(" ".join(f"`{md_text(k)}={md_text(v)}`" for k, v in sorted(extra["tags"].items())))
         for n in extra["notes"]:
-            st.caption(f"{when(n['at'])} {n['user'] or ''}")
+            st.caption(f"{when(n['at'])} {md_text(n['user'] or '')}")
             st.text(n["text"])
     steps = q_run_steps(uri, name)
     step_type = st.selectbox("Step type", [""] + sorted({s["type"] for s in steps}))
@@ -259,7 +259,7 @@ def page_experiments(uri: Optional[str], lin: Lineage) -> None:
     chosen = [shown.iloc[i]["run"] for i in rows if i < len(shown)][:CHOSEN] or list(shown["run"].head(3))
     metric_cols = [c for c in frame.columns if c.startswith("metrics.")]
     st.subheader("Metric curves")
-    st.caption(", ".join(chosen) + ("" if rows else "  (the newest three: select runs in the table to choose)"))
+    st.caption(md_text(", ".join(chosen)) + ("" if rows else "  (the newest three: select runs in the table to choose)"))
     names, missing = q_metric_names(uri, tuple(chosen))
     if missing:
         st.caption(f"{len(missing)} metric history file(s) of these runs are gone (the runs table shows their "
@@ -646,7 +646,7 @@ def page_provenance(uri: Optional[str], lin: Lineage) -> None:
         st.json(plain(p["code_version"]), expanded=True)
         st.caption("metrics")
         st.json(plain(p["metrics"]), expanded=True)
-    st.caption("steps: " + " -> ".join(f"{s['type'].rsplit('.', 1)[-1]}({s['ref']})" for s in p["steps"]))
+    st.caption("steps: " + md_text(" -> ".join(f"{s['type'].rsplit('.', 1)[-1]}({s['ref']})" for s in p["steps"])))
     st.markdown(f"[What does this affect](?page=impact&node={_link_ref(ref)}) · "
                 f"[Lineage graph](?page=graph&node={_link_ref(ref)}&direction=upstream&hops=20)")
 
@@ -664,7 +664,8 @@ def page_impact(uri: Optional[str], lin: Lineage) -> None:
     c3.metric("Pushed versions", len(imp["pushed"]))
     c4.metric("Serving now", len(serving))
     if serving:
-        st.error("Affected versions are serving now: " + ", ".join(f"{p['model']}:{p['version']}" for p in serving), icon=ICON_ERROR)
+        st.error("Affected versions are serving now: " + md_text(", ".join(f"{p['model']}:{p['version']}" for p in serving)),
+                 icon=ICON_ERROR)
     _artifact_table("pushed versions", imp["pushed"])
     _artifact_table("models", imp["models"])
     _artifact_table("evaluations", imp["evaluations"])

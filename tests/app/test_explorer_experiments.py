@@ -107,3 +107,4 @@ def test_a_failed_step_shows_its_log_with_the_traceback(browser_page, sweep):
     text = code.first.inner_text()
     assert "checking lr=0.3" in text and "RuntimeError: lr 0.3 diverged" in text
     page.screenshot(path=str(SHOTS / "runs-failed-step-log.png"), full_page=True)
+
