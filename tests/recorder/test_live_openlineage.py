@@ -162,3 +162,19 @@ def test_no_configuration_no_events(lin, tmp_path, monkeypatch):
         assert not live.enabled()
     finally:
         r.stop()
+
+
+def test_ctrl_c_in_a_step_is_an_abort(lin, tmp_path, receiver):
+    @step(type="Wait")
+    def wait():
+        raise KeyboardInterrupt
+
+    with use(lin):
+        with pytest.raises(KeyboardInterrupt):
+            wait()
+    events = _events(receiver)
+    for ev in events:
+        check_schema(ev)
+    assert [e["eventType"] for e in events] == ["START", "ABORT"]
+    assert events[0]["run"]["runId"] == events[1]["run"]["runId"]
+    assert lin.executions("Wait")[0].state == "CANCELED"
