@@ -426,8 +426,7 @@ class Lineage:
         names = [i.name for i in changed]
         rec = Recording(self.store, "Tune", properties={
             "step": "lineage.tune", "action": "remove" if undo else "add", "indexes": json.dumps(names)}, in_run=False)
-        rec.start()
-        execution, _ = rec.finish("COMPLETE")
+        execution, _ = rec.finish("COMPLETE")   # written once, whole
         return names, execution
 
     def doctor(self, *, fix: bool = False, check_files: bool = True) -> Tuple[HealthReport, Optional[Execution]]:

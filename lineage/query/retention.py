@@ -26,7 +26,7 @@ from ..errors import InvalidInput
 from ..objects import is_remote
 from ..records import Artifact
 from ..store import Store
-from ..vocab import RUN_CONTEXT_TYPES, is_local, local_path, types_of_role
+from ..vocab import RUN_CONTEXT_TYPES, is_local, local_path, quote, types_of_role
 from .graph import trace
 from .taint import taint_marks
 
@@ -83,7 +83,7 @@ def served_ancestry(store: Store) -> Set[int]:
     pushed: List[int] = []
     for type_name in types_of_role("pushed"):
         if store.has_type("artifact", type_name):
-            pushed += [a.id for a in store.list_artifacts(filter_query=f"type = '{type_name}'", limit=None)]
+            pushed += [a.id for a in store.list_artifacts(filter_query=f"type = {quote(type_name)}", limit=None)]
     if not pushed:
         return set()
     up = trace(store, [("artifact", i) for i in pushed], "UPSTREAM")
@@ -107,7 +107,7 @@ def _runs(store: Store) -> List[Any]:
     runs: List[Any] = []
     for t in RUN_CONTEXT_TYPES:
         if store.has_type("context", t):
-            runs += store.list_contexts(filter_query=f"type = '{t}'", limit=None)
+            runs += store.list_contexts(filter_query=f"type = {quote(t)}", limit=None)
     return sorted(runs, key=lambda c: -c.id)
 
 

@@ -65,13 +65,10 @@ class _Sender:
     """The queue and the one thread that builds and sends events."""
 
     def __init__(self) -> None:
-        self.queue: "queue.Queue[Optional[Tuple[Any, ...]]]" = queue.Queue(maxsize=10_000)
+        self.queue: "queue.Queue[Tuple[Any, ...]]" = queue.Queue(maxsize=10_000)
         self.thread: Optional[threading.Thread] = None
-        self.client: Any = None
+        self.client: Any = None   # (the configuration it was made for, OpenLineageClient)
         self.lock = threading.Lock()
-        self.sent = 0
-        self.failed = 0
-        self.dropped = 0
 
     def put(self, item: Tuple[Any, ...]) -> None:
         item = (_signature(),) + item   # where it goes: the configuration when the step ran
@@ -82,15 +79,12 @@ class _Sender:
         try:
             self.queue.put_nowait(item)
         except queue.Full:
-            self.dropped += 1
             _count_failure("the queue was full (the endpoint is too slow)")
 
     def _loop(self) -> None:
         while True:
             item = self.queue.get()
             try:
-                if item is None:
-                    return
                 self._send(item)
             finally:
                 self.queue.task_done()
@@ -102,9 +96,7 @@ class _Sender:
                 from openlineage.client import OpenLineageClient
                 self.client = (signature, OpenLineageClient())
             self.client[1].emit(_event(*event))
-            self.sent += 1
         except Exception as exc:   # never reaches a step
-            self.failed += 1
             _count_failure(f"{type(exc).__name__}: {str(exc)[:300]}")
             log.info("OpenLineage event not delivered: %s", exc)
 

@@ -40,9 +40,9 @@ import time
 import traceback
 import types
 import typing
+import uuid
 import warnings
 import weakref
-import uuid
 from collections.abc import Mapping as MappingABC
 from pathlib import Path, PurePath
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple

@@ -206,13 +206,17 @@ class Writes(TypeSync):
         removed from an MLMD store (retired ones change state), so an id this store object has
         read or written once is not read again."""
         unseen = sorted(set(ids) - self._known_artifacts)
-        if not unseen:
-            return
-        found = {a.id for a in self._list(action, self.mlmd.get_artifacts_by_id, unseen)}
-        self._known_artifacts.update(found)
-        missing = sorted(set(unseen) - found)
+        if unseen:
+            self._stored_artifacts(action, unseen)
+
+    def _stored_artifacts(self, action: str, ids: Sequence[int]) -> List[pb.Artifact]:
+        """The artifacts ``ids`` as MLMD stores them; NotFound naming any it does not hold."""
+        protos = self._list(action, self.mlmd.get_artifacts_by_id, list(ids)) if ids else []
+        self._known_artifacts.update(a.id for a in protos)
+        missing = sorted(set(ids) - {a.id for a in protos})
         if missing:
             raise NotFound(f"{action}: artifact(s) {missing} do not exist in {self.config.redacted()}")
+        return protos
 
     def put_subgraph(
         self,
@@ -236,11 +240,8 @@ class Writes(TypeSync):
                                      last_known_state=EXEC_STATE.Value(state))
                 self._fill(proto, "execution", type_name, props, params)
                 exec_protos.append(proto)
-            existing = [a for a in artifacts if isinstance(a, int)]
-            stored = {a.id: a for a in self._list("bulk import", self.mlmd.get_artifacts_by_id,
-                                                  existing)} if existing else {}
-            if len(stored) != len(set(existing)):
-                raise NotFound(f"bulk import: artifact(s) {sorted(set(existing) - set(stored))} do not exist")
+            existing = sorted({a for a in artifacts if isinstance(a, int)})
+            stored = {a.id: a for a in self._stored_artifacts("bulk import", existing)}
             art_protos = [stored[a] if isinstance(a, int) else self.new_artifact_proto(a) for a in artifacts]
             event_edges = []
             merged: Dict[Tuple[int, int, str], Any] = {}
@@ -299,10 +300,7 @@ class Writes(TypeSync):
             return
         action = f"marking {len(ids)} artifact(s) {state}"
         with self._lock:
-            protos = self._list(action, self.mlmd.get_artifacts_by_id, ids)
-            missing = sorted(set(ids) - {a.id for a in protos})
-            if missing:
-                raise NotFound(f"{action}: artifact(s) {missing} do not exist in {self.config.redacted()}")
+            protos = self._stored_artifacts(action, ids)
             for proto in protos:
                 proto.state = ART_STATE.Value(state)
                 for k in [k for k, v in custom.items() if v is None]:   # None removes it
