@@ -9,6 +9,8 @@ into its own fresh SQLite file (WAL, as lineage creates them; in tmpfs when ther
   the output), no fingerprint, no code version, no cache key;
 - ``@step`` given the recorded input artifacts;
 - ``@step`` given ``Dataset.at(path)`` for its inputs at every call (the docs' pattern);
+- ``@step`` defined in a file outside git, linking its source snapshot (``LINEAGE_CODE_SNAPSHOTS``
+  is off for the other sides, so their figures do not depend on whether the checkout is dirty);
 - with ``--mlflow PYTHON`` (a Python with MLflow installed: ``bench/run_all`` makes one), MLflow
   recording the same step (a run, 5 params, the inputs as tags, the output file as an artifact)
   with its SQLite backend and its file store (``bench/mlflow_step.py``, in its own process; its
@@ -46,21 +48,21 @@ def train(data: Input[Dataset], extra: Input[Dataset], model: Output[Model], lr:
     model.path.write_bytes(b"w" * 1024)
 
 
-def bench_lineage(root: Path, n: int, paths: bool = False) -> float:
+def bench_lineage(root: Path, n: int, paths: bool = False, fn=train) -> float:
     lin = Lineage.open(f"sqlite:///{root / 'l.sqlite'}", artifact_root=str(root / "arts"))
     a, b = root / "a.csv", root / "b.csv"
     a.write_text("x" * 1000)
     b.write_text("y" * 1000)
     with run(pipeline="bench", store=lin):
         da, db = lin.register(Dataset.at(a)), lin.register(Dataset.at(b))
-        train(da, db, lr=0.0)  # warm: types, caches
+        fn(da, db, lr=0.0)  # warm: types, caches
         t = time.perf_counter()
         if paths:
             for i in range(n):
-                train(Dataset.at(a), Dataset.at(b), lr=i * 0.001)
+                fn(Dataset.at(a), Dataset.at(b), lr=i * 0.001)
         else:
             for i in range(n):
-                train(da, db, lr=i * 0.001)
+                fn(da, db, lr=i * 0.001)
         return (time.perf_counter() - t) / n
 
 
@@ -90,6 +92,26 @@ def bench_openlineage(root: Path, n: int) -> float:
             os.environ.pop("OPENLINEAGE_CONFIG", None)
         else:
             os.environ["OPENLINEAGE_CONFIG"] = old
+
+
+def bench_snapshot(root: Path, n: int) -> float:
+    """The same step defined in a file outside any git repository: each call links the file's
+    SourceSnapshot (kept once, on the warm-up call)."""
+    import importlib.util
+    import inspect
+    import os
+
+    src = root / "bench_snapshot_steps.py"
+    src.write_text("from lineage import Input, Output, step\nfrom lineage.types import Dataset, Model\n\n\n"
+                   + inspect.getsource(train.fn).replace("def train", "@step(type=\"Train\")\ndef train"))
+    spec = importlib.util.spec_from_file_location("bench_snapshot_steps", src)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    os.environ["LINEAGE_CODE_SNAPSHOTS"] = "1"
+    try:
+        return bench_lineage(root, n, fn=module.train)
+    finally:
+        os.environ["LINEAGE_CODE_SNAPSHOTS"] = "0"
 
 
 def bench_paths(root: Path, n: int) -> float:
@@ -157,7 +179,11 @@ def main() -> None:
     ap.add_argument("--dir", default="/dev/shm" if Path("/dev/shm").is_dir() else None)
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
-    sides = {"raw": bench_raw, "step": bench_lineage, "step_paths": bench_paths, "step_openlineage": bench_openlineage}
+    import os
+
+    os.environ["LINEAGE_CODE_SNAPSHOTS"] = "0"   # the same on a clean and a dirty checkout; step_snapshot has them
+    sides = {"raw": bench_raw, "step": bench_lineage, "step_paths": bench_paths, "step_openlineage": bench_openlineage,
+             "step_snapshot": bench_snapshot}
     if args.mlflow:
         sides["mlflow_sqlite"] = lambda root, n: bench_mlflow(args.mlflow, "sqlite", root, n)
         sides["mlflow_file"] = lambda root, n: bench_mlflow(args.mlflow, "file", root, n)
@@ -172,6 +198,7 @@ def main() -> None:
     labels = {"raw": "raw MLMD (RUNNING + COMPLETE, nothing else)", "step": "@step, inputs recorded",
               "step_paths": "@step, inputs as Dataset.at(path) each call",
               "step_openlineage": "@step, live OpenLineage events (file transport)",
+              "step_snapshot": "@step, with its source snapshot (no git)",
               "mlflow_sqlite": "MLflow, SQLite backend", "mlflow_file": "MLflow, file store"}
     out = {}
     for name, v in times.items():

@@ -136,7 +136,7 @@ def _versions(directory: Path) -> list:
     return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
 
 
-@step(type="PublishModule")
+@step(type="PublishModule", rerun=False)   # a rerun uses the module it published
 def _publish(source: Input[SavedModel], module: Output[HubModule], publisher: str, name: str,
              version: int, hub_root: str):
     dest = _registry_dir(Path(hub_root), publisher, name) / str(version)

@@ -72,7 +72,7 @@ def serving_root_for(lin: Lineage) -> Path:
     return Path(os.environ.get("LINEAGE_SERVING_ROOT") or Path(lin.artifact_root).parent / "serving")
 
 
-@step(type="Push")
+@step(type="Push", rerun=False)   # a rerun never deploys
 def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[PushedModel],
           model_name: str, serving_root: str, config_path: str, force: bool = False,
           version: Optional[int] = None, reason: str = "", move_endpoint: bool = False):

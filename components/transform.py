@@ -99,6 +99,9 @@ def _transform(examples: Input[Examples], schema: Input[Schema], transform_graph
     from tfx_bsl.public import tfxio
 
     fn = load_preprocessing_fn(preprocessing_fn)
+    if _source_hash(fn) != module_source_hash:   # a rerun must not record old code's hash over new code
+        raise InvalidInput(f"preprocessing_fn {preprocessing_fn}: its source is not the one recorded "
+                           f"({module_source_hash[:19]}…, now {_source_hash(fn)[:19]}…) in {module_file}")
     raw_schema = text_format.Parse((Path(schema.uri) / "schema.pbtxt").read_text(), schema_pb2.Schema())
     src = Path(examples.uri)
     sources = {split: tfxio.TFExampleRecord(file_pattern=str(src / split / "*.tfrecord"), schema=raw_schema)

@@ -11,8 +11,9 @@ The *current* store (what ``@step`` writes to) is the active run's, else the one
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import query, recorder
 from .errors import InvalidInput, NotFound
@@ -410,6 +411,26 @@ class Lineage:
         from .recorder.gc import gc
 
         return gc(self.store, keep_days=keep_days, keep_runs=keep_runs, dry_run=dry_run, progress=progress)
+
+    def rerun(self, run: Any, *, from_step: Optional[str] = None, set: Any = (),
+              allow_code_change: bool = False, name: Optional[str] = None, progress: Any = None) -> Any:
+        """Execute recorded run ``run`` (a name, ``c12``, or an experiment: its newest run not itself a rerun) again into
+        a new run linked to it (``rerun_of``): the recorded steps in the recorded order, their exact
+        parameters (``set``: ``["Train.learning_rate=0.05"]`` or ``{"Train": {"learning_rate": 0.05}}``
+        changes some), the recorded inputs checked against their fingerprints. ``from_step`` reuses the
+        recorded outputs of the steps before it. Refused (:class:`lineage.recorder.rerun.RerunRefused`,
+        nothing run) when an input changed or a step's source differs from the recorded one and no
+        source snapshot holds it, unless ``allow_code_change``. Returns the
+        :class:`lineage.recorder.rerun.RerunReport`: which steps reproduced bit for bit."""
+        from .recorder.rerun import parse_overrides, rerun
+
+        if isinstance(set, Mapping):
+            overrides = {str(k): {str(p): v if isinstance(v, str) else json.dumps(v) for p, v in d.items()}
+                         for k, d in set.items()}
+        else:
+            overrides = parse_overrides(list(set))
+        return rerun(self.store, run, from_step=from_step, overrides=overrides, allow_code_change=allow_code_change,
+                     name=name, progress=progress)
 
     def tune(self, *, undo: bool = False) -> Tuple[List[str], Optional[Execution]]:
         """Add the indexes ML Metadata's schema lacks (:mod:`lineage.store.tune`: an artifact's

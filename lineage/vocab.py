@@ -13,7 +13,7 @@ from .errors import InvalidInput
 
 __all__ = [
     "EXECUTION_STATES", "ARTIFACT_STATES", "FINISHED_STATES", "INPUT_EVENTS", "OUTPUT_EVENTS",
-    "ANNOTATION_TYPES", "METRICS_KEY", "LOG_KEY", "BOOKKEEPING", "execution_role", "artifact_role", "type_leaf", "is_blessed", "is_baseline_key", "RUN_CONTEXT_TYPES",
+    "ANNOTATION_TYPES", "METRICS_KEY", "LOG_KEY", "SOURCE_KEY", "BOOKKEEPING", "execution_role", "artifact_role", "type_leaf", "is_blessed", "is_baseline_key", "RUN_CONTEXT_TYPES",
     "is_local", "local_path", "quote", "check_execution_state", "types_of_role",
 ]
 
@@ -32,6 +32,8 @@ ANNOTATION_TYPES = frozenset({"Taint", "Untaint", "Tag", "Note"})
 #: the output event keys of what lineage itself keeps of a step run: its metric histories and its log
 METRICS_KEY = "lineage:metrics"
 LOG_KEY = "lineage:log"
+#: the input event key of a step's source snapshot (a SourceSnapshot, kept when git cannot give it back)
+SOURCE_KEY = "lineage:source"
 #: Properties that describe how an artifact was recorded, not what it is.
 BOOKKEEPING = frozenset({"fingerprint", "size_bytes", "file_count", "external", "name", "state",
                          "producer_component", "pipeline_name", "tfx_version", "is_external"})
@@ -66,6 +68,7 @@ _ART_ROLES: Dict[str, Tuple[str, ...]] = {
     "blessing": ("ModelBlessing",),
     "pushed": ("PushedModel",),
     "predictions": ("PredictionLogs",),
+    "source": ("SourceSnapshot",),
 }
 _ART_ROLE_OF = {name: role for role, names in _ART_ROLES.items() for name in names}
 

@@ -20,6 +20,10 @@ import pytest
 
 # Before anything imports TensorFlow: tf.Transform, TFMA and hub.KerasLayer need tf-keras.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# Code snapshots depend on whether this checkout is dirty (a developer's is, a CI clone is not), and
+# the tests count nodes and events exactly: snapshots are on only where a test asks for them
+# (tests/recorder/test_rerun.py).
+os.environ["LINEAGE_CODE_SNAPSHOTS"] = "0"
 
 from lineage import Lineage  # noqa: E402
 

@@ -1,9 +1,10 @@
-"""Experiment commands: ``runs``, ``metrics``, ``logs``, ``tag``, ``note``."""
+"""Experiment commands: ``runs``, ``metrics``, ``logs``, ``tag``, ``note``, ``rerun``."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import shutil
 import sys
 from typing import Any, Dict, List, Tuple
@@ -157,6 +158,39 @@ def cmd_note(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rerun(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store)
+    def say(text: str) -> None:   # progress on stderr (stdout stays the report, --json too)
+        print(text, file=sys.stderr, flush=True)
+
+    report = lin.rerun(args.run, from_step=args.from_step, set=args.set or (), allow_code_change=args.allow_code_change,
+                       name=args.name, progress=say)
+    rows = []
+    for s in report.steps:
+        if s.action == "ran":
+            differ = [k for k, (a, b) in s.outputs.items() if a is None or a != b]
+            result = "reproduced bit for bit" if not differ else "differs: " + ", ".join(differ)
+        else:
+            result = s.action + (f": {s.note}" if s.note else "")
+        rows.append({"step": s.original.type, "was": s.original.ref,
+                     "now": s.execution.ref if s.execution else "-", "result": result})
+    lines = [f"rerun of {report.original} recorded as run {report.run}:",
+             table(rows, ["step", "was", "now", "result"]),
+             f"{len(report.ran)} step(s) ran: {len(report.reproduced)} reproduced bit for bit, "
+             f"{len(report.differed)} differ"
+             + (f"; {report.error}" if report.error else "")
+             + f". `lineage diff {report.original} {report.run}` compares the two runs."]
+    emit(args, report.to_dict(), "\n".join(lines))
+    status = 1 if not report.ok or (args.strict and report.differed) else 0
+    if "tensorflow" in sys.modules:
+        # TensorFlow can segfault while the interpreter tears down after tf.Transform and Keras
+        # ran (tensorflow/tensorflow#59242); everything is recorded and printed by now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add these commands to the ``lineage`` parser."""
     p = sub.add_parser("runs", parents=[common],
@@ -194,4 +228,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("target", help="a run name, a12, e7 or c3")
     p.add_argument("text", nargs="?", default=None)
     p.set_defaults(func=cmd_note)
+
+    p = sub.add_parser("rerun", parents=[common],
+                       help="execute a recorded run again (same steps, parameters, checked inputs) into a new run, "
+                            "and report which steps reproduced bit for bit")
+    p.add_argument("run", help="a run name, its context (c12), or an experiment (its newest run that is not a rerun)")
+    p.add_argument("--from", dest="from_step", default=None, metavar="STEP",
+                   help="start at this step (type, e12 or module:qualname); earlier steps' recorded outputs are reused")
+    p.add_argument("--set", action="append", metavar="STEP.PARAM=VALUE",
+                   help="run with this parameter changed (recorded on the new run); repeatable")
+    p.add_argument("--allow-code-change", action="store_true",
+                   help="run today's code where a step's source differs from the recorded one (recorded)")
+    p.add_argument("--name", default=None, help="the new run's name (default: <run>-rerun-<time>)")
+    p.add_argument("--strict", action="store_true", help="exit 1 unless every step that ran reproduced bit for bit")
+    p.set_defaults(func=cmd_rerun)
 

@@ -65,6 +65,8 @@ def _prov_view(p: Provenance) -> Dict[str, Dict[str, Any]]:
         code = {**{k: e.get(k) for k in _CODE if e.get(k) is not None}, **p.code_of(e)}
         step.update({f"code {k}": code[k] for k in _CODE if code.get(k) is not None})
         for key, arts in p.graph.inputs(e).items():
+            if key.startswith("lineage:"):
+                continue   # the source snapshot: "code source_hash" says it
             step[f"input {key}"] = ", ".join(sorted(str(a.fingerprint or a.uri) for a in arts))
         view[section] = step
     view["metrics"] = dict(p.metrics)
@@ -77,15 +79,49 @@ def _compare_views(va: Dict[str, Dict[str, Any]], vb: Dict[str, Dict[str, Any]])
     return {k: _compare(va.get(k, {}), vb.get(k, {})) for k in list(dict.fromkeys([*va, *vb]))}
 
 
-def _run_model(store: Store, run: Union[Context, str]) -> Tuple[Context, Optional[Artifact]]:
+def _run_models(store: Store, run: Union[Context, str]) -> Tuple[Context, Dict[str, Artifact]]:
+    """A run and its newest artifact of each role "pushed" and "model"."""
     ctx = run if isinstance(run, Context) else store.get_context_by_name("PipelineRun", str(run))
     if ctx is None:
         raise NotFound(f"no run named {run!r}")
-    models = [a for a in store.artifacts_in_context(ctx.id, limit=10_000)
-              if artifact_role(a.type) in ("pushed", "model")]
-    pushed = [a for a in models if artifact_role(a.type) == "pushed"]
-    pick = max(pushed or models, key=lambda a: a.id) if (pushed or models) else None
-    return ctx, pick
+    newest: Dict[str, Artifact] = {}
+    for a in store.artifacts_in_context(ctx.id, limit=10_000):
+        role = artifact_role(a.type)
+        if role in ("pushed", "model") and (role not in newest or a.id > newest[role].id):
+            newest[role] = a
+    return ctx, newest
+
+
+def _pair(ma: Dict[str, Artifact], mb: Dict[str, Artifact]) -> Tuple[Optional[Artifact], Optional[Artifact]]:
+    """The models two runs are compared by: both pushed ones, else both trained ones (a rerun
+    never pushes: its model is compared with the model the original trained)."""
+    for role in ("pushed", "model"):
+        if role in ma and role in mb:
+            return ma[role], mb[role]
+    return None, None
+
+
+def _run_steps(store: Store, ctx: Context) -> Dict[str, Dict[str, Any]]:
+    """A run's steps by section name (``step Train``, ``step Train #2``, in recorded order): state,
+    parameters and each output's fingerprint (a rerun's are compared with its original's)."""
+    executions = sorted(store.executions_in_context(ctx.id, limit=10_000), key=lambda e: e.id)
+    outputs: Dict[int, Dict[str, Any]] = {e.id: {} for e in executions}
+    events = [ev for ev in store.events_of_executions([e.id for e in executions]) if ev.type == "OUTPUT"] \
+        if executions else []
+    arts = {a.id: a for a in store.get_artifacts(sorted({ev.artifact_id for ev in events}))} if events else {}
+    for ev in events:
+        art = arts.get(ev.artifact_id)
+        if art is not None and ev.key and not ev.key.startswith("lineage:"):
+            outputs[ev.execution_id][f"output {ev.key}"] = art.fingerprint or art.uri
+    out: Dict[str, Dict[str, Any]] = {}
+    counts: Dict[str, int] = {}
+    for e in executions:
+        name = type_leaf(e.type)
+        counts[name] = counts.get(name, 0) + 1
+        key = f"step {name}" + (f" #{counts[name]}" if counts[name] > 1 else "")
+        out[key] = {"state": e.state, **{f"param {k}": v for k, v in e.params.items() if k not in _NOT_PARAMS},
+                    **outputs[e.id]}
+    return out
 
 
 def diff(store: Store, a: Any, b: Any) -> Diff:
@@ -100,21 +136,15 @@ def diff(store: Store, a: Any, b: Any) -> Diff:
             store.get_context_by_name("PipelineRun", x) is not None
 
     if is_run(a) and is_run(b):
-        ca, ma = _run_model(store, a)
-        cb, mb = _run_model(store, b)
+        ca, models_a = _run_models(store, a)
+        cb, models_b = _run_models(store, b)
+        ma, mb = _pair(models_a, models_b)
         sections: Dict[str, Dict[str, Tuple[Any, Any]]] = {}
         if ma is not None and mb is not None:
             sections = _compare_views(_prov_view(provenance(store, ma)), _prov_view(provenance(store, mb)))
-        steps_a = {e.type: e for e in store.executions_in_context(ca.id, limit=10_000)}
-        steps_b = {e.type: e for e in store.executions_in_context(cb.id, limit=10_000)}
-        for t in sorted(set(steps_a) | set(steps_b)):
-            ea, eb = steps_a.get(t), steps_b.get(t)
-            found = _compare(
-                {"state": ea.state, **{f"param {k}": v for k, v in ea.params.items() if k not in _NOT_PARAMS}}
-                if ea else {"state": None},
-                {"state": eb.state, **{f"param {k}": v for k, v in eb.params.items() if k not in _NOT_PARAMS}}
-                if eb else {"state": None})
-            key = f"step {type_leaf(t)}"
+        steps_a, steps_b = _run_steps(store, ca), _run_steps(store, cb)
+        for key in list(dict.fromkeys([*steps_a, *steps_b])):
+            found = _compare(steps_a.get(key, {"state": None}), steps_b.get(key, {"state": None}))
             sections[key] = {**sections.get(key, {}), **found}
         return Diff(ca.name, cb.name, sections)
     pa, pb_ = provenance(store, a), provenance(store, b)

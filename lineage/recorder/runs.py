@@ -12,6 +12,8 @@ import datetime as _dt
 import functools
 import logging
 import secrets
+import sys
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from ..codeversion import RUN_CONSTANTS, clear_git_cache, code_version
@@ -75,7 +77,7 @@ class Run:
         ids = [pipeline_ctx.id]
         constants = {k: self.code[k] for k in RUN_CONSTANTS if self.code.get(k) is not None}
         props = {"pipeline": self.pipeline, "experiment": self.experiment, "state": "RUNNING",
-                 "owner": this_owner(), **constants}
+                 "owner": this_owner(), "entry_point": _entry_point(), **constants}
         # created only if new (MLMD's unique name makes this the one atomic claim of the name)
         claimed = store.put_context("PipelineRun", self.name, {**props, "started_at": self.started_at}, update=False)
         if claimed.properties.get("owner") != props["owner"] or claimed.properties.get("started_at") != self.started_at:
@@ -168,6 +170,16 @@ class Run:
                 reset_active_run(token)
 
         return bound  # type: ignore[return-value]
+
+
+def _entry_point() -> Optional[str]:
+    """The script this process runs (``python script.py``), where ``lineage rerun`` finds steps
+    defined in it and the folder Python put first on ``sys.path``."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)   # none in a notebook or the REPL
+    try:
+        return str(Path(path).resolve()) if path and Path(path).is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def run(pipeline: str = "default", experiment: Optional[str] = None, name: Optional[str] = None,

@@ -26,6 +26,7 @@ the binding and the writes; only the call of the body differs.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -56,7 +57,7 @@ from ..records import Artifact, Execution
 from ..store import Store
 from ..types import ArtifactArg, ArtifactType, OutputArtifact, annotation_names
 from ..values import cache_form, describe
-from ..vocab import LOG_KEY, METRICS_KEY, is_local, quote
+from ..vocab import LOG_KEY, METRICS_KEY, SOURCE_KEY, is_local, quote
 from ..schema import REGISTRY
 from ..uris import to_uri
 from .artifacts import resolve_artifact
@@ -64,6 +65,7 @@ from .capture import Capture, capture_mode, capturing
 from .current import active_run, current_store
 from . import live
 from .recording import Recording, now, running_after
+from .snapshots import snapshot
 
 __all__ = ["step", "Step", "StepResult", "LineageWarning", "check_parameter"]
 
@@ -119,7 +121,7 @@ class Step:
 
     def __init__(self, fn: Callable[..., Any], *, name: Optional[str] = None,
                  type: Optional[str] = None, cache: bool = False, capture: Any = None,
-                 paths_as_inputs: Optional[bool] = None) -> None:
+                 paths_as_inputs: Optional[bool] = None, rerun: bool = True) -> None:
         if not callable(fn):
             raise InvalidInput(f"@step decorates a function, not {fn!r}")
         self.fn = fn
@@ -137,10 +139,20 @@ class Step:
         self._is_async = inspect.iscoroutinefunction(fn)
         # a parameter naming an existing file: recorded as an input (True), or warned about once
         self.paths_as_inputs = paths_as_inputs
+        #: False: ``lineage rerun`` does not call it again (its effect is outside the record: a
+        #: push to serving, a module publish); its recorded outputs stand in for the rerun's
+        self.rerun = rerun
         self._warned: set = set()
 
     def __repr__(self) -> str:
         return f"<step {self.type_name} ({self.name})>"
+
+    def for_rerun(self, name: str) -> "Step":
+        """This step as ``lineage rerun`` calls it: recorded under ``name`` (the original's, even
+        when loaded from a snapshot or a script), never answered from the cache."""
+        again = copy.copy(self)
+        again.name, again.cache, again._git, again._warned = name, False, None, set()
+        return again
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self.__call__, obj)
@@ -215,6 +227,23 @@ class Step:
         with call.running():
             value = await self.fn(*call.args, **call.kwargs)
         return call.complete(value)
+
+    def call_recorded(self, *args: Any, **kwargs: Any) -> Tuple[Any, Execution]:
+        """Call it (an async step runs to its end here) and return what the call returns with the
+        execution it recorded (``lineage rerun`` needs the execution of a one-output step too)."""
+        call = _Call(self, args, kwargs)
+        hit = call.begin()
+        if hit is None:
+            with call.running():
+                value = self.fn(*call.args, **call.kwargs)
+                if self._is_async:
+                    import asyncio
+
+                    value = asyncio.run(value)
+            hit = call.complete(value)
+        execution = call.recording.execution
+        assert execution is not None  # begin() or complete() wrote it
+        return hit, execution
 
 
 class _Call:
@@ -318,7 +347,11 @@ class _Call:
             "step": step.name, "source_hash": step.source_hash,
             "cache_key": cache_key(step.type_name, step.source_hash, params, inputs), "started_at": now(),
         }, lean=True)
-        self.recording.properties.update(step.git())
+        git = step.git()
+        self.recording.properties.update(git)
+        snap = snapshot(self.store, step.fn, git)   # the code, when git cannot give it back
+        if snap is not None:
+            self.recording.inputs.append((SOURCE_KEY, snap))
         if step.cache:
             hit = self._cached()
             if hit is not None:
@@ -579,7 +612,7 @@ def _file_artifact(type_name: str, path: Path, properties: Mapping[str, Any],
 
 def step(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
          type: Optional[str] = None, cache: bool = False, capture: Any = None,
-         paths_as_inputs: Optional[bool] = None) -> Any:
+         paths_as_inputs: Optional[bool] = None, rerun: bool = True) -> Any:
     """Record every call of the decorated function. ``@step`` and ``@step(...)`` both work.
 
     ``type`` is the MLMD execution type (default: the function's name), ``name`` the step
@@ -592,10 +625,13 @@ def step(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
     ``$LINEAGE_PATHS_AS_INPUTS=1``) records it as an input ``Dataset`` instead (fingerprinted, in
     provenance), the body still getting the path. A parameter annotated ``int``, ``float``,
     ``bool`` or ``str`` given another type is refused before anything runs or is recorded.
+    ``rerun=False`` marks a step whose effect lies outside the record (a push to serving, a module
+    publish): ``lineage rerun`` does not call it again, its recorded outputs stand in.
     """
+    options = dict(name=name, type=type, cache=cache, capture=capture, paths_as_inputs=paths_as_inputs, rerun=rerun)
     if fn is None:
-        return lambda f: Step(f, name=name, type=type, cache=cache, capture=capture, paths_as_inputs=paths_as_inputs)
-    return Step(fn, name=name, type=type, cache=cache, capture=capture, paths_as_inputs=paths_as_inputs)
+        return lambda f: Step(f, **options)
+    return Step(fn, **options)
 
 
 class LineageWarning(UserWarning):

@@ -36,6 +36,7 @@ BAD = {
     "logs": (["e99999"], 1, "does not exist"),
     "tag": (["a99999", "stage=prod"], 1, "does not exist"),
     "note": (["nosuchrun", "a note"], 1, "'nosuchrun'"),
+    "rerun": (["nosuchrun"], 1, "no run named 'nosuchrun'"),
     "rollback": (["nosuchmodel", "--to", "1"], 1, "no model named 'nosuchmodel' was pushed"),
     "promote": (["nosuchmodel", "--version", "1"], 1, "no model named 'nosuchmodel' was pushed"),
     "unpin": (["nosuchmodel"], 1, "no model named 'nosuchmodel' was pushed"),

@@ -273,3 +273,34 @@ def test_example_pipeline_keeps_every_epoch_of_training(pipeline):
     frame = lin.runs_frame(pipeline="reviews")
     assert {"metrics.val_accuracy", "metrics.eval_accuracy", "params.Train.learning_rate"} <= set(frame.columns)
     assert frame["metrics.eval_accuracy"].notna().any()
+
+
+def test_rerun_of_the_example_baseline_runs_the_tf_steps_again_and_never_republishes_or_pushes(pipeline, tmp_path):
+    """`lineage rerun baseline` on a copy of the example store: Ingest, Transform (Beam), Train and
+    Evaluate run again on the recorded data, module and parameters; the module publish and the push
+    are not repeated (their recorded outputs stand in); serving is unchanged."""
+    from lineage import Lineage
+
+    lin0, home = pipeline
+    shutil.copy(home / "metadata.sqlite", tmp_path / "metadata.sqlite")
+    lin = Lineage.open(f"sqlite:///{tmp_path / 'metadata.sqlite'}", artifact_root=str(tmp_path / "artifacts"))
+    history = [(h.action, h.version) for h in lin.serving_history("reviews")]
+    baseline = sorted(lin.runs(limit=None), key=lambda c: c.id)[0]
+    report = lin.rerun("baseline")            # an experiment: its newest run
+    assert report.original == baseline.name and report.ok, report.error
+    assert [(s.original.type, s.action) for s in report.steps] == [
+        ("PublishModule", "reused"), ("Ingest", "ran"), ("Transform", "ran"), ("Train", "ran"),
+        ("Evaluate", "ran"), ("Push", "reused")]
+    ingest = next(s for s in report.steps if s.original.type == "Ingest")
+    assert ingest.reproduced is True           # the split is a hash of the review id: bit for bit
+    old = {e.type: e for e in lin.run_steps(baseline)}
+    new = {e.type: e for e in lin.run_steps(report.run)}
+    assert set(new) == {"Ingest", "Transform", "Train", "Evaluate"}
+    module = lin.outputs(old["PublishModule"])["module"][0]
+    assert lin.inputs(new["Train"])["module"][0].id == module.id          # the module v1 it published
+    assert dict(new["Train"].params) == dict(old["Train"].params)
+    assert lin.inputs(new["Train"])["transformed"][0].id == lin.outputs(new["Transform"])["transformed"][0].id
+    assert all(Path(a.uri).is_relative_to(tmp_path / "artifacts")
+               for e in new.values() for arts in lin.outputs(e).values() for a in arts)
+    assert [(h.action, h.version) for h in lin.serving_history("reviews")] == history       # nothing deployed
+    assert len(lin.find("HubModule", limit=None)) == len(lin0.find("HubModule", limit=None))   # nothing published
