@@ -23,12 +23,6 @@ from lineage.records import Artifact, Execution, utc_from_s
 from lineage.vocab import INPUT_EVENTS, RUN_CONTEXT_TYPES, is_blessed, type_leaf
 
 LISTED = 200  # rows of a node's consumers listed (a hot dataset has thousands): the newest
-PAGES = ["overview", "runs", "experiments", "artifacts", "data", "graph", "provenance", "impact", "serving", "compare"]
-TITLES = {"overview": "Overview", "runs": "Runs", "experiments": "Experiments", "artifacts": "Artifacts", "data": "Data",
-          "graph": "Lineage graph", "provenance": "What produced this", "impact": "What does this affect",
-          "serving": "Serving", "compare": "Compare"}
-
-
 def store_uri() -> Optional[str]:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--store", default=None)

@@ -48,7 +48,7 @@ def train(data: Input[Dataset], extra: Input[Dataset], model: Output[Model], lr:
     model.path.write_bytes(b"w" * 1024)
 
 
-def bench_lineage(root: Path, n: int, paths: bool = False, fn=train) -> float:
+def bench_lineage(root: Path, n: int, paths: bool = False, fn=train, warmed=None) -> float:
     lin = Lineage.open(f"sqlite:///{root / 'l.sqlite'}", artifact_root=str(root / "arts"))
     a, b = root / "a.csv", root / "b.csv"
     a.write_text("x" * 1000)
@@ -56,6 +56,8 @@ def bench_lineage(root: Path, n: int, paths: bool = False, fn=train) -> float:
     with run(pipeline="bench", store=lin):
         da, db = lin.register(Dataset.at(a)), lin.register(Dataset.at(b))
         fn(da, db, lr=0.0)  # warm: types, caches
+        if warmed is not None:
+            warmed()
         t = time.perf_counter()
         if paths:
             for i in range(n):
@@ -68,7 +70,8 @@ def bench_lineage(root: Path, n: int, paths: bool = False, fn=train) -> float:
 
 def bench_openlineage(root: Path, n: int) -> float:
     """@step with live OpenLineage events on (the client's file transport, into ``root``); the
-    time until every event is written counts."""
+    time until every event is written counts, from when the sender process is up (it starts
+    once per pipeline process, with the first event: reported, not counted per step)."""
     import os
 
     from lineage.recorder import live
@@ -77,16 +80,24 @@ def bench_openlineage(root: Path, n: int) -> float:
     config.write_text(f"transport:\n  type: file\n  log_file_path: {root / 'events.jsonl'}\n  append: true\n")
     old = os.environ.get("OPENLINEAGE_CONFIG")
     os.environ["OPENLINEAGE_CONFIG"] = str(config)
-    try:
-        t = time.perf_counter()
-        per_step = bench_lineage(root, n)
+    started = {}
+
+    def warmed() -> None:   # the sender process is up (once per pipeline process): not a step's cost
+        t0 = time.perf_counter()
         live.flush(60)
-        drained = time.perf_counter() - t
+        started["s"] = time.perf_counter() - t0
+        started["t"] = time.perf_counter()
+
+    try:
+        per_step = bench_lineage(root, n, warmed=warmed)
+        live.flush(60)
+        drained = time.perf_counter() - started["t"]
         sent = len((root / "events.jsonl").read_text().splitlines()) if (root / "events.jsonl").exists() else 0
         assert sent >= 2 * n, f"only {sent} events written for {n} steps"
-        print(f"  OpenLineage: the steps themselves {per_step * 1e3:.2f} ms each while queueing; with every event "
-              f"written {drained / (n + 1) * 1e3:.2f} ms each", file=sys.stderr)
-        return max(per_step, drained / (n + 1))
+        print(f"  OpenLineage: the sender process up in {started['s']:.2f} s (once); the steps themselves "
+              f"{per_step * 1e3:.2f} ms each while queueing; with every event written {drained / n * 1e3:.2f} ms each",
+              file=sys.stderr)
+        return max(per_step, drained / n)
     finally:
         if old is None:
             os.environ.pop("OPENLINEAGE_CONFIG", None)

@@ -6,8 +6,9 @@ On when OpenLineage's own client is configured, the way that client is configure
 ``openlineage.yml`` (``$OPENLINEAGE_CONFIG``, the working directory, ``~/.openlineage/``) or
 ``$OPENLINEAGE_URL``; off otherwise (``LINEAGE_OPENLINEAGE=0`` turns it off either way). The
 client's own transports send (http, file, console, kafka). A step only puts a small tuple on a
-queue; one background thread builds the events and sends them, so a slow or dead endpoint never
-slows or fails a step. Events the endpoint refused or never got are counted in
+queue; a background thread hands it to a sender process (started on the first event), which
+builds the events and sends them: their Python work never competes for the steps' GIL, and a slow
+or dead endpoint never slows or fails a step. Events the endpoint refused or never got are counted in
 ``./.lineage/openlineage.json`` (beside the default store) and reported by ``lineage doctor``; at exit the queue is
 flushed for up to ``LINEAGE_OPENLINEAGE_FLUSH`` seconds (5).
 """
@@ -21,7 +22,6 @@ import logging
 import os
 import queue
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ..objects import is_remote
 from ..uris import DEFAULT_HOME
 
-__all__ = ["enabled", "step_started", "step_ended", "failures", "FAILURES_FILE", "flush"]
+__all__ = ["enabled", "step_started", "step_ended", "failures", "FAILURES_FILE", "flush", "child_main"]
 
 log = logging.getLogger("lineage")
 
@@ -61,13 +61,59 @@ def _home() -> Path:
     return Path(DEFAULT_HOME).absolute()
 
 
+class _Child:
+    """The process that builds and sends the events (:func:`child_main`): its
+    Python work never competes with the steps' for this process's GIL. Fed JSON lines on stdin;
+    answers a flush marker on stdout once everything before it is sent."""
+
+    def __init__(self, signature: Tuple[Optional[str], ...]) -> None:
+        import subprocess
+        import sys
+
+        url, config, key, cwd = signature
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE_API_KEY")}
+        env.update({k: v for k, v in (("OPENLINEAGE_URL", url), ("OPENLINEAGE_CONFIG", config),
+                                      ("OPENLINEAGE_API_KEY", key)) if v})
+        self.signature = signature
+        self.pid = os.getpid()    # the parent: a forked copy of this process starts its own
+        # lineage importable as this process has it (a checkout on sys.path, not installed, say)
+        here = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # quiet: what it could not deliver is counted in openlineage.json, as before
+        self.proc = subprocess.Popen([sys.executable, "-c", "from lineage.recorder import live; live.child_main()"],
+                                     cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.flushes = 0
+
+    def send(self, item: Tuple[Any, ...]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(["event", *item]) + "\n")
+
+    def flush(self) -> bool:
+        """Block until the child has sent everything written so far; whether it said so."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.flushes += 1
+        self.proc.stdin.write(json.dumps(["flush", self.flushes]) + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip() == f"flushed {self.flushes}"
+
+    def close(self, wait: float) -> None:
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()   # the child sends what it has, then exits
+            self.proc.wait(wait)
+        except Exception:
+            self.proc.kill()
+
+
 class _Sender:
-    """The queue and the one thread that builds and sends events."""
+    """The queue, and the one thread that hands events to the child process."""
 
     def __init__(self) -> None:
         self.queue: "queue.Queue[Tuple[Any, ...]]" = queue.Queue(maxsize=10_000)
         self.thread: Optional[threading.Thread] = None
-        self.client: Any = None   # (the configuration it was made for, OpenLineageClient)
+        self.child: Optional[_Child] = None
         self.lock = threading.Lock()
 
     def put(self, item: Tuple[Any, ...]) -> None:
@@ -85,47 +131,68 @@ class _Sender:
         while True:
             item = self.queue.get()
             try:
-                self._send(item)
+                if isinstance(item[0], threading.Event):   # a flush: everything before it sent
+                    if self.child is not None and self.child.pid == os.getpid() and self.child.proc.poll() is None:
+                        try:
+                            self.child.flush()
+                        except (OSError, ValueError):
+                            pass
+                    item[0].set()
+                else:
+                    self._send(item)
             finally:
                 self.queue.task_done()
 
     def _send(self, item: Tuple[Any, ...]) -> None:
         signature, event = item[0], item[1:]
         try:
-            if self.client is None or self.client[0] != signature:
-                from openlineage.client import OpenLineageClient
-                self.client = (signature, OpenLineageClient())
-            self.client[1].emit(_event(*event))
+            child = self.child
+            if child is None or child.signature != signature or child.pid != os.getpid() \
+                    or child.proc.poll() is not None:
+                if child is not None and child.pid == os.getpid():
+                    child.close(5)
+                child = self.child = _Child(signature)
+            child.send(event)
         except Exception as exc:   # never reaches a step
             _count_failure(f"{type(exc).__name__}: {str(exc)[:300]}")
-            log.info("OpenLineage event not delivered: %s", exc)
+            log.info("OpenLineage event not handed to the sender process: %s", exc)
 
     def flush(self, timeout: float) -> bool:
-        """Wait until the queue is empty (at most ``timeout`` seconds); whether it emptied."""
-        deadline = time.monotonic() + timeout
-        while self.queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self.queue.unfinished_tasks
+        """Wait until every queued event is sent (at most ``timeout`` seconds); whether it was."""
+        if self.thread is None or not self.thread.is_alive():
+            return True
+        done = threading.Event()
+        try:
+            self.queue.put((done,), timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
+
+    def pending(self) -> int:
+        return self.queue.unfinished_tasks
 
 
 _SENDER = _Sender()
 
 
 def flush(timeout: float = 5.0) -> bool:
-    """Send what is queued (at most ``timeout`` seconds); whether everything was handed over."""
+    """Send what is queued (at most ``timeout`` seconds); whether everything was sent."""
     return _SENDER.flush(timeout)
 
 
 @atexit.register
 def _at_exit() -> None:
-    if _SENDER.thread is None or not _SENDER.queue.unfinished_tasks:
+    if _SENDER.thread is None:
         return
     try:
         wait = float(os.environ.get("LINEAGE_OPENLINEAGE_FLUSH") or 5)
     except ValueError:
         wait = 5.0
     if not _SENDER.flush(wait):
-        _count_failure(f"{_SENDER.queue.unfinished_tasks} event(s) still queued when the process exited")
+        _count_failure(f"{_SENDER.pending()} event(s) still queued when the process exited")
+    child = _SENDER.child
+    if child is not None and child.pid == os.getpid():
+        child.close(1)
 
 
 def _count_failure(why: str) -> None:
@@ -230,3 +297,30 @@ def _event(state: str, when: str, run_id: str, job: str, parent: Optional[Tuple[
                     run=Run(runId=run_id, facets=run_facets), job=Job(namespace=_job_namespace(), name=job),
                     inputs=[InputDataset(namespace=ns, name=name, facets=facets(v)) for ns, name, v, _, _ in inputs],
                     outputs=outs)
+
+
+def child_main() -> None:
+    """The sender process: events in on stdin, sent through OpenLineage's own client."""
+    import sys
+
+    from openlineage.client import OpenLineageClient
+
+    client = None
+    for line in sys.stdin:
+        try:
+            kind, *rest = json.loads(line)
+        except ValueError:
+            continue
+        if kind == "flush":
+            sys.stdout.write(f"flushed {rest[0]}\n")
+            sys.stdout.flush()
+            continue
+        try:
+            if client is None:
+                client = OpenLineageClient()
+            state, when, run_id, job, parent, inputs, outputs, error = rest
+            client.emit(_event(state, when, run_id, job, tuple(parent) if parent else None,
+                               [tuple(i) for i in inputs], [tuple(o) for o in outputs], error))
+        except Exception as exc:
+            _count_failure(f"{type(exc).__name__}: {str(exc)[:300]}")
+            log.info("OpenLineage event not delivered: %s", exc)

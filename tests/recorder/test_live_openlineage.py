@@ -178,3 +178,30 @@ def test_ctrl_c_in_a_step_is_an_abort(lin, tmp_path, receiver):
     assert [e["eventType"] for e in events] == ["START", "ABORT"]
     assert events[0]["run"]["runId"] == events[1]["run"]["runId"]
     assert lin.executions("Wait")[0].state == "CANCELED"
+
+
+def test_a_process_that_ends_right_after_its_step_still_sends_its_events(tmp_path, receiver):
+    """The events are built and sent by a sender process; at exit the pipeline's process waits
+    (LINEAGE_OPENLINEAGE_FLUSH) until that process has sent them."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "pipeline.py"
+    script.write_text(
+        "from lineage import Input, Output, run, step\n"
+        "from lineage.types import Dataset, Model\n\n"
+        "@step(type='Train')\n"
+        "def train(data: Input[Dataset], model: Output[Model]):\n"
+        "    model.path.write_text(data.path.read_text())\n\n"
+        "if __name__ == '__main__':\n"
+        f"    open({str(tmp_path / 'in.csv')!r}, 'w').write('a\\n')\n"
+        f"    with run(pipeline='exit', store='sqlite:///{tmp_path / 'm.sqlite'}'):\n"
+        f"        train(Dataset.at({str(tmp_path / 'in.csv')!r}))\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""                      # quiet
+    kinds = [e["eventType"] for _, e in receiver.events]
+    assert kinds == ["START", "COMPLETE"]
+    for _, e in receiver.events:
+        check_schema(e)
+    assert not (tmp_path / ".lineage" / "openlineage.json").exists()   # nothing undelivered

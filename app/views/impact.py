@@ -1,0 +1,38 @@
+"""What does this affect: `lineage impact` on screen."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import streamlit as st
+
+from lineage import Lineage
+from lineage.app.views.page import Page
+from lineage.app.data import ICON_ERROR, md_text, q_impact
+from lineage.app.state import link_ref
+from lineage.app.views.shared import report, artifact_table
+
+
+def page_impact(uri: Optional[str], lin: Lineage) -> None:
+    """`lineage impact` on screen: affected models, evaluations, pushed versions, serving now."""
+    found = report(uri, "impact_node", "Artifact (a12, or MODEL:VERSION)", "impact", q_impact)
+    if found is None:
+        return
+    ref, imp = found
+    serving = [p for p in imp["pushed"] if p["serving now"] == "SERVING NOW"]
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Models", len(imp["models"]))
+    c2.metric("Evaluations", len(imp["evaluations"]))
+    c3.metric("Pushed versions", len(imp["pushed"]))
+    c4.metric("Serving now", len(serving))
+    if serving:
+        st.error("Affected versions are serving now: " + md_text(", ".join(f"{p['model']}:{p['version']}" for p in serving)),
+                 icon=ICON_ERROR)
+    artifact_table("pushed versions", imp["pushed"])
+    artifact_table("models", imp["models"])
+    artifact_table("evaluations", imp["evaluations"])
+    artifact_table("blessings", imp["blessings"])
+    st.markdown(f"[Lineage graph](?page=graph&node={link_ref(ref)}&direction=downstream&hops=20)")
+
+
+PAGE = Page('impact', 'What does this affect', ('node',), page_impact)

@@ -1,0 +1,55 @@
+"""What produced this: `lineage provenance` on screen."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import streamlit as st
+
+from lineage import Lineage
+from lineage.app.views.page import Page
+from lineage.app.data import ICON_ERROR, md_text, q_provenance
+from lineage.app.state import link_ref
+from lineage.app.views.shared import report, artifact_table
+from lineage.values import plain
+
+
+def page_provenance(uri: Optional[str], lin: Lineage) -> None:
+    """`lineage provenance` on screen: data, transform, modules, parameters, code, metrics, blessing."""
+    found = report(uri, "provenance_node", "Model or served version (a12, or MODEL:VERSION)", "provenance",
+                    q_provenance)
+    if found is None:
+        return
+    ref, p = found
+    t = p["target"]
+    st.text(f"provenance of {t['ref']} {t['type']} {t['uri']}")
+    if p["tainted"]:
+        st.error("Made from tainted data", icon=ICON_ERROR)
+        st.code("\n".join(f"{x['artifact']}: {x['reason']}" for x in p["tainted"]), language="text", wrap_lines=True)
+    if p["pushed"]:
+        props = p["pushed"].get("properties", {})
+        st.text(f"served as: {props.get('model_name', '?')} version {props.get('pushed_version')} "
+                f"(pushed {p['pushed_at'] or '?'})")
+    st.text(f"trained: {p['trained_at'] or '?'} by {p['ran_by'] or '?'}; blessed: "
+            f"{'-' if p['blessed'] is None else p['blessed']}")
+    cols = st.columns(2)
+    with cols[0]:
+        artifact_table("data", [{"ref": a["ref"], "type": a["type"], "uri": a["uri"]} for a in p["datasets"]])
+        artifact_table("examples", [{"ref": a["ref"], "uri": a["uri"]} for a in p["examples"]])
+        artifact_table("hub modules", [{"ref": a["ref"], "uri": a["uri"],
+                                         "handle": a.get("properties", {}).get("handle", "")} for a in p["hub_modules"]])
+        artifact_table("transform", [{"ref": e["ref"], "type": e["type"], "module": e["module_file"] or "",
+                                       "source": (e["module_source_hash"] or "")[:19]} for e in p["transforms"]])
+    with cols[1]:
+        st.caption("parameters")
+        st.json(plain(p["parameters"]), expanded=True)
+        st.caption("code version")
+        st.json(plain(p["code_version"]), expanded=True)
+        st.caption("metrics")
+        st.json(plain(p["metrics"]), expanded=True)
+    st.caption("steps: " + md_text(" -> ".join(f"{s['type'].rsplit('.', 1)[-1]}({s['ref']})" for s in p["steps"])))
+    st.markdown(f"[What does this affect](?page=impact&node={link_ref(ref)}) · "
+                f"[Lineage graph](?page=graph&node={link_ref(ref)}&direction=upstream&hops=20)")
+
+
+PAGE = Page('provenance', 'What produced this', ('node',), page_provenance)
