@@ -270,13 +270,55 @@ def q_impact(uri: Optional[str], ref: str) -> Dict[str, Any]:
                        for p in imp.pushed]}
 
 
+def _delta(va: Any, vb: Any) -> Any:
+    """B - A when both are numbers (not booleans), else empty."""
+    if isinstance(va, (int, float)) and isinstance(vb, (int, float)) and not isinstance(va, bool) \
+            and not isinstance(vb, bool):
+        d = vb - va
+        return round(d, 6) if isinstance(d, float) else d
+    return ""
+
+
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)
 def q_diff(uri: Optional[str], a: str, b: str) -> Dict[str, Any]:
-    """What differs between two models (``Lineage.diff``), as table rows per section."""
+    """What differs between two models (``Lineage.diff``), as table rows per section: a value
+    that names an artifact shows its ref first (``a12 · sha256:…``), a step only one side ran
+    says so instead of showing nulls, and numbers get their delta (B - A). ``refs``: the
+    artifacts named, for links."""
     d = open_store(uri).diff(a, b)
-    return {"same": d.same, "sections": {section: [{"key": k, "A": short(va), "B": short(vb)}
-                                                   for k, (va, vb) in changes.items()]
-                                         for section, changes in d.sections.items()}}
+
+    def cell(v: Any) -> Any:
+        ref = d.refs.get(str(v)) if v is not None else None
+        return f"{ref} · {short(v)}" if ref else short(v)
+
+    sections: Dict[str, List[Dict[str, Any]]] = {}
+    named: List[str] = []
+    for section, changes in d.sections.items():
+        only = {side: all(pair[i] is None for pair in changes.values()) for i, side in enumerate("AB")}
+        rows = []
+        for k, (va, vb) in changes.items():
+            row = {"key": k, "A": cell(va), "B": cell(vb), "delta": _delta(va, vb)}
+            for side, v in (("A", va), ("B", vb)):
+                if v is None and only[side] and section.startswith("step "):
+                    row[side] = f"(no {section[5:]} step on this side)"
+                elif v is not None and d.refs.get(str(v)) and d.refs[str(v)] not in named:
+                    named.append(d.refs[str(v)])
+            rows.append(row)
+        sections[section] = rows
+    return {"same": d.same, "sections": sections, "refs": named}
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def q_models(uri: Optional[str]) -> List[Dict[str, Any]]:
+    """The models Compare offers, newest first: every pushed version (``MODEL:VERSION``), else
+    every trained model."""
+    lin = open_store(uri)
+    pushed = lin.find("PushedModel", limit=500) if lin.store.has_type("artifact", "PushedModel") else []
+    if pushed:
+        return [{"ref": p.ref, "model": str(p.get("model_name") or ""), "version": p.get("pushed_version"),
+                 "label": f"{p.get('model_name')}:{p.get('pushed_version')} ({p.ref})"} for p in pushed]
+    models = lin.find("Model", limit=500) if lin.store.has_type("artifact", "Model") else []
+    return [{"ref": m.ref, "model": "", "version": None, "label": f"{m.ref} Model {m.uri}"} for m in models]
 
 
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)

@@ -1,47 +1,71 @@
-"""Compare: two models (or served versions), step by step."""
+"""Compare: two models (or served versions), step by step.
+
+By default the two newest versions of one served model (the newest model name pushed at least
+twice), the older as A. A link may name each side in any reference form (``reviews:2``, ``a12``,
+``12``); values that name an artifact show its ref, a step only one side ran says so, numbers get
+their delta."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 import streamlit as st
 
 from lineage import Lineage
+from lineage.app.data import ICON_INFO, ICON_OK, chart_bar, error_text, md_text, q_diff, q_metrics, q_models, q_node
+from lineage.app.state import bad_link, seed, to_url
 from lineage.app.views.page import Page
-from lineage.app.data import ICON_INFO, ICON_OK, chart_bar, error_text, md_text, q_diff, q_find, q_metrics
-from lineage.app.state import seed, bad_link, to_url, artifact_ref
 from lineage.errors import LineageError
 
 
-def _two_newest_versions(models: List[Dict[str, Any]]) -> tuple:
-    """The refs of the two newest pushed versions of the newest pushed model's name (older
-    first); other models when there is one version only."""
-    newest = models[0]
-    same = [m for m in models if m["type"] == "PushedModel" and Path(m["uri"]).parent == Path(newest["uri"]).parent]
-    pair = same[:2] if len(same) >= 2 else models[:2]
-    return f"a{pair[1]['id']}", f"a{pair[0]['id']}"
+def _default_pair(models: List[Dict[str, Any]]) -> Tuple[str, str]:
+    """The two newest versions of the newest model name with two (older first); else the two
+    newest models."""
+    for m in models:
+        same = [x for x in models if m["model"] and x["model"] == m["model"]]
+        if len(same) >= 2:
+            return same[1]["ref"], same[0]["ref"]
+    return models[1]["ref"], models[0]["ref"]
+
+
+def _any_ref(uri: Optional[str]) -> Any:
+    """A link's model reference kept as written, if it names something (``reviews:1``, ``a12``, ``12``)."""
+    def convert(raw: str) -> str:
+        text = raw.strip()
+        if text.isdigit():
+            text = f"a{text}"
+        try:
+            q_node(uri, text)
+        except LineageError:
+            raise ValueError(raw) from None
+        return text
+    return convert
 
 
 def page_compare(uri: Optional[str], lin: Lineage) -> None:
-    models = q_find(uri, "artifact", "PushedModel", "", "", 200) or q_find(uri, "artifact", "Model", "", "", 200)
+    models = q_models(uri)
     if len(models) < 2:
         st.info("Compare needs two models.", icon=ICON_INFO)
         return
-    label = {f"a{m['id']}": f"a{m['id']} {m['type']} {m['uri']}" for m in models}
+    label = {m["ref"]: m["label"] for m in models}
     ids = list(label)
-    newest_a, newest_b = _two_newest_versions(models)
-    seed("compare_a", "a", None, newest_a, artifact_ref(uri))
-    seed("compare_b", "b", None, newest_b, artifact_ref(uri))
+    first, second = _default_pair(models)
+    seed("compare_a", "a", None, first, _any_ref(uri))
+    seed("compare_b", "b", None, second, _any_ref(uri))
     bad_a, bad_b = bad_link("compare_a", "a model (a)"), bad_link("compare_b", "a model (b)")
     if bad_a or bad_b:
         return
-    for key in ("compare_a", "compare_b"):   # deep-linked models the list does not hold
+    for key in ("compare_a", "compare_b"):   # deep-linked models as the link wrote them
         ref = st.session_state[key]
         if ref not in label:
-            label[ref] = ref
-            ids.insert(0, ref)
+            node = f"a{q_node(uri, ref)['id']}"
+            if node in label:      # a listed model in another form (reviews:1 for a12): that entry
+                label[ref] = label.pop(node)
+                ids[ids.index(node)] = ref
+            else:
+                label[ref] = f"{ref} ({node})"
+                ids.insert(0, ref)
     cols = st.columns(2)
     a = cols[0].selectbox("Model A", ids, key="compare_a", format_func=label.get)
     b = cols[1].selectbox("Model B", ids, key="compare_b", format_func=label.get)
@@ -57,13 +81,19 @@ def page_compare(uri: Optional[str], lin: Lineage) -> None:
     for section, changes in d["sections"].items():
         if changes:
             st.subheader(md_text(section))
-            st.dataframe(pd.DataFrame(changes), hide_index=True, width="stretch")
+            frame = pd.DataFrame(changes)
+            if not any(r["delta"] != "" for r in changes):
+                frame = frame.drop(columns=["delta"])
+            st.dataframe(frame.astype(str), hide_index=True, width="stretch")
+    if d["refs"]:
+        st.markdown("Artifacts named above: " + " · ".join(
+            f"[{r}](?page=artifacts&artifact={r[1:]})" for r in d["refs"][:40]))
     slices = sorted(set(ma.get("slices", {})) | set(mb.get("slices", {})))
     metric = st.selectbox("Metric per slice", sorted({k for s in ma.get("slices", {}).values() for k in s}) or ["accuracy"],
                           index=0)
-    rows = [{"slice": s, "model": label, metric: m.get("slices", {}).get(s, {}).get(metric)}
-            for s in slices for label, m in (("A", ma), ("B", mb))]
+    rows = [{"slice": s, "model": side, metric: m.get("slices", {}).get(s, {}).get(metric)}
+            for s in slices for side, m in (("A", ma), ("B", mb))]
     chart_bar(pd.DataFrame(rows), "slice", metric, color="model")
 
 
-PAGE = Page('compare', 'Compare', ('a', 'b'), page_compare)
+PAGE = Page("compare", "Compare", ("a", "b"), page_compare)

@@ -21,6 +21,8 @@ class Diff:
     a: str
     b: str
     sections: Dict[str, Dict[str, Tuple[Any, Any]]]
+    #: the artifact a value names (a fingerprint or a URI seen in either side's provenance): its ref
+    refs: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def same(self) -> bool:
@@ -29,7 +31,7 @@ class Diff:
     def to_dict(self) -> Dict[str, Any]:
         return {"a": self.a, "b": self.b, "same": self.same,
                 "sections": {s: {k: {"a": va, "b": vb} for k, (va, vb) in d.items()}
-                             for s, d in self.sections.items()}}
+                             for s, d in self.sections.items()}, "refs": dict(self.refs)}
 
 
 def _compare(x: Mapping[str, Any], y: Mapping[str, Any]) -> Dict[str, Tuple[Any, Any]]:
@@ -72,6 +74,17 @@ def _prov_view(p: Provenance) -> Dict[str, Dict[str, Any]]:
     view["metrics"] = dict(p.metrics)
     view["blessing"] = {"blessed": p.blessed}
     return view
+
+
+def _refs(*provs: Provenance) -> Dict[str, str]:
+    """What a view's values can name, back to the artifact: fingerprint and URI -> ``a12``."""
+    out: Dict[str, str] = {}
+    for p in provs:
+        for a in p.graph.artifacts():
+            for value in (a.fingerprint, a.uri):
+                if value:
+                    out.setdefault(str(value), a.ref)
+    return out
 
 
 def _compare_views(va: Dict[str, Dict[str, Any]], vb: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Tuple[Any, Any]]]:
@@ -140,12 +153,15 @@ def diff(store: Store, a: Any, b: Any) -> Diff:
         cb, models_b = _run_models(store, b)
         ma, mb = _pair(models_a, models_b)
         sections: Dict[str, Dict[str, Tuple[Any, Any]]] = {}
+        refs: Dict[str, str] = {}
         if ma is not None and mb is not None:
-            sections = _compare_views(_prov_view(provenance(store, ma)), _prov_view(provenance(store, mb)))
+            pa, pb = provenance(store, ma), provenance(store, mb)
+            sections = _compare_views(_prov_view(pa), _prov_view(pb))
+            refs = _refs(pa, pb)
         steps_a, steps_b = _run_steps(store, ca), _run_steps(store, cb)
         for key in list(dict.fromkeys([*steps_a, *steps_b])):
             found = _compare(steps_a.get(key, {"state": None}), steps_b.get(key, {"state": None}))
             sections[key] = {**sections.get(key, {}), **found}
-        return Diff(ca.name, cb.name, sections)
+        return Diff(ca.name, cb.name, sections, refs)
     pa, pb_ = provenance(store, a), provenance(store, b)
-    return Diff(pa.target.ref, pb_.target.ref, _compare_views(_prov_view(pa), _prov_view(pb_)))
+    return Diff(pa.target.ref, pb_.target.ref, _compare_views(_prov_view(pa), _prov_view(pb_)), _refs(pa, pb_))

@@ -129,6 +129,23 @@ def test_compare_page_shows_the_diff(store):
     assert at.get("vega_lite_chart")  # metrics per slice
 
 
+def test_compare_names_artifacts_says_which_steps_one_side_lacks_and_gives_deltas(store):
+    """Issue 25, item 5: inputs as refs (not bare hashes), a missing step named instead of nulls,
+    numbers with their delta."""
+    lin = store["lin"]
+    at = app(store["uri"], page="compare", a=f"a{store['m1'].id}", b="reviews:2")
+    sections = {h.value: d for h, d in zip(at.subheader, [d for d in frames(at) if "key" in d.columns])}
+    push = sections["step Push"]
+    assert set(push["A"]) == {"(no Push step on this side)"}     # model 1 itself was never pushed
+    train = sections["step Train"]
+    lr = train[train["key"] == "param lr"].iloc[0]
+    assert (lr["A"], lr["B"], float(lr["delta"])) == ("0.01", "0.05", pytest.approx(0.04))
+    module = train[train["key"] == "input module"].iloc[0]
+    m2_module = lin.inputs(lin.producers(store["m2"])[0])["module"][0]
+    assert module["B"] == f"a{m2_module.id} · {m2_module.fingerprint or m2_module.uri}"   # its ref, then what it is
+    assert f"[a{m2_module.id}](?page=artifacts&artifact={m2_module.id})" in "".join(m.value for m in at.markdown)
+
+
 @pytest.mark.slow
 def test_compare_shows_each_models_own_metrics(store):
     """Model 2 was evaluated with model 1 as its baseline: the metrics rows are 0.81 and 0.85,

@@ -92,6 +92,24 @@ def test_compare_defaults_to_the_two_newest_versions_of_one_model(browser_page, 
     page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
 
 
+def test_compare_takes_every_reference_form_in_its_link(browser_page, store):
+    """Issue 25, item 5: `?page=compare&a=reviews:1&b=reviews:2` compares the two served versions
+    (it said "not in this store"); the link keeps the form it was given."""
+    page, base = browser_page
+    page.goto(f"{base}/?page=compare&a=reviews:1&b=reviews:2")
+    _header(page, "Compare")
+    page.locator("h3", has_text="metrics").first.wait_for(timeout=60000)
+    assert page.get_by_text("Not found: the link names", exact=False).count() == 0
+    assert _params(page)["a"] == "reviews:1" and _params(page)["b"] == "reviews:2"
+    shown = page.locator('[data-testid="stSelectbox"]').first.inner_html()
+    assert f"reviews:1 (a{store['p1'].id})" in shown, shown     # Model A, as the link named it
+    table = page.locator('[data-testid="stDataFrame"]').filter(
+        has=page.locator('[role="gridcell"]', has_text="accuracy")).first
+    [row] = [r for r in table_rows(table) if r["key"] == "accuracy"]
+    assert (float(row["A"]), float(row["B"])) == (pytest.approx(0.81), pytest.approx(0.85))
+    assert float(row["delta"]) == pytest.approx(0.04)
+
+
 @pytest.mark.parametrize("link,names", [
     ("?page=compare&a=a999&b=a{m2}", "a999"),
     ("?page=serving&model=nope", "nope"),
