@@ -199,6 +199,7 @@ def q_endpoints(uri: Optional[str]) -> List[Dict[str, Any]]:
         ev = changes[name]
         runs = [x.name for x in contexts.get(ev.id, []) if x.type in RUN_CONTEXT_TYPES] if ev is not None else []
         out.append({"endpoint": name, "version": now.get(name),
+                    "checks": version_badges(uri, name, now.get(name)) if len(out) < BADGED else "",
                     "tainted": _serving_taints(lin, name, now.get(name)) if any_taint else "",
                     "last change": when(ev.properties.get("ended_at") or ev.created) if ev else "",
                     "by": f"e{ev.id} {ev.type} ({ev.properties.get('user') or '?'})" if ev else "",
@@ -224,19 +225,50 @@ def q_history(uri: Optional[str], model: str) -> List[Dict[str, Any]]:
              "by": h.server or h.user or "", "forced": h.forced,
              "reason": h.execution.error or "" if h.state in ("FAILED", "CANCELED") else ""}
             for h in open_store(uri).serving_history(model)]
-    return rows[::-1]
+    rows = rows[::-1]
+    versions = list(dict.fromkeys(r["version"] for r in rows if r["version"] is not None))[:BADGED]
+    checks = {v: q_version_checks(uri, model, int(v)) for v in versions}
+    for r in rows:   # each version's verdicts and its evaluation's headline metric
+        c = checks.get(r["version"])
+        r["checks"] = badges(c["blessed"], bool(c["tainted"])) if c else ""
+        r["accuracy"] = c["metrics"].get("accuracy") if c else None
+    return rows
 
 
 @st.cache_data(ttl=30, show_spinner=False)
 def q_version_checks(uri: Optional[str], model: str, version: int) -> Dict[str, Any]:
-    """Blessing and taints of one pushed version (for its badges)."""
+    """Blessing, taints and evaluation metrics of one pushed version (for its badges)."""
     lin = open_store(uri)
     try:
         rep = lin.provenance(f"{model}:{version}")
     except LineageError:
-        return {"blessed": None, "tainted": []}
+        return {"blessed": None, "tainted": [], "metrics": {}}
     blessed = any(is_blessed(b.properties.get("blessed")) for b in rep.blessings) if rep.blessings else None
-    return {"blessed": blessed, "tainted": [f"a{t.artifact_id}: {t.reason}" for t in rep.tainted]}
+    return {"blessed": blessed, "tainted": [f"a{t.artifact_id}: {t.reason}" for t in rep.tainted],
+            "metrics": {k: v for k, v in rep.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+
+
+#: the same words for the same verdicts on every page (tables, reports, the serving state)
+BADGE_BLESSED, BADGE_UNBLESSED, BADGE_NO_VERDICT = "✅ blessed", "⚠️ not blessed", "no verdict"
+BADGE_TAINTED, BADGE_SERVING = "⛔ tainted", "▶ serving now"
+#: how many served versions a table checks for its badges (each is a provenance)
+BADGED = 50
+
+
+def badges(blessed: Optional[bool], tainted: bool, serving: Optional[bool] = None) -> str:
+    """One cell: serving now, tainted, blessed or not, in that order."""
+    parts = [BADGE_SERVING] if serving else []
+    if tainted:
+        parts.append(BADGE_TAINTED)
+    parts.append({True: BADGE_BLESSED, False: BADGE_UNBLESSED, None: BADGE_NO_VERDICT}[blessed])
+    return " · ".join(parts)
+
+
+def version_badges(uri: Optional[str], model: str, version: Optional[int], serving: Optional[bool] = None) -> str:
+    if version is None:
+        return ""
+    checks = q_version_checks(uri, model, int(version))
+    return badges(checks["blessed"], bool(checks["tainted"]), serving)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -265,9 +297,12 @@ def q_impact(uri: Optional[str], ref: str) -> Dict[str, Any]:
     return {"sources": [art_row(a) for a in imp.sources], "models": [art_row(a) for a in imp.models],
             "evaluations": [art_row(a) for a in imp.evaluations],
             "blessings": [art_row(a) | {"blessed": is_blessed(a.get("blessed"))} for a in imp.blessings],
+            # what serves now first: that is what a person acts on
             "pushed": [{"model": p.model_name, "version": p.version, "artifact": f"a{p.pushed.id}",
-                        "serving now": {True: "SERVING NOW", False: "no", None: "unknown"}[p.serving_now]}
-                       for p in imp.pushed]}
+                        "serving now": {True: "SERVING NOW", False: "no", None: "unknown"}[p.serving_now],
+                        "checks": version_badges(uri, p.model_name, p.version, p.serving_now) if i < BADGED
+                        else (BADGE_SERVING if p.serving_now else "")}
+                       for i, p in enumerate(sorted(imp.pushed, key=lambda p: (p.serving_now is not True, -p.pushed.id)))]}
 
 
 def _delta(va: Any, vb: Any) -> Any:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from lineage import Lineage
 from lineage.app.views.page import Page
-from lineage.app.data import ICON_ERROR, md_text, q_provenance
+from lineage.app.data import ICON_ERROR, ICON_INFO, ICON_OK, ICON_WARNING, badges, md_table, md_text, q_provenance
 from lineage.app.state import link_ref
 from lineage.app.views.shared import report, artifact_table
 from lineage.values import plain
@@ -23,15 +23,26 @@ def page_provenance(uri: Optional[str], lin: Lineage) -> None:
     ref, p = found
     t = p["target"]
     st.text(f"provenance of {t['ref']} {t['type']} {t['uri']}")
+    verdict = badges(p["blessed"], bool(p["tainted"]))
     if p["tainted"]:
-        st.error("Made from tainted data", icon=ICON_ERROR)
+        st.error(verdict + ": made from tainted data", icon=ICON_ERROR)
         st.code("\n".join(f"{x['artifact']}: {x['reason']}" for x in p["tainted"]), language="text", wrap_lines=True)
     if p["pushed"]:
         props = p["pushed"].get("properties", {})
         st.text(f"served as: {props.get('model_name', '?')} version {props.get('pushed_version')} "
                 f"(pushed {p['pushed_at'] or '?'})")
-    st.text(f"trained: {p['trained_at'] or '?'} by {p['ran_by'] or '?'}; blessed: "
-            f"{'-' if p['blessed'] is None else p['blessed']}")
+    st.text(f"trained: {p['trained_at'] or '?'} by {p['ran_by'] or '?'}")
+    if not p["tainted"]:
+        if p["blessed"] is True:
+            st.success(verdict, icon=ICON_OK)
+        elif p["blessed"] is False:
+            st.warning(verdict + ": its evaluation did not bless it", icon=ICON_WARNING)
+        else:
+            st.info(verdict + ": no evaluation blessed or refused it", icon=ICON_INFO)
+    for base in p["base_models"]:
+        st.text(f"warm start: {base['ref']} {base['type']}"
+                + (f", served as {base['served_as']}" if base.get("served_as") else "")
+                + " (the training started from it)")
     cols = st.columns(2)
     with cols[0]:
         artifact_table("data", [{"ref": a["ref"], "type": a["type"], "uri": a["uri"]} for a in p["datasets"]])
@@ -40,6 +51,10 @@ def page_provenance(uri: Optional[str], lin: Lineage) -> None:
                                          "handle": a.get("properties", {}).get("handle", "")} for a in p["hub_modules"]])
         artifact_table("transform", [{"ref": e["ref"], "type": e["type"], "module": e["module_file"] or "",
                                        "source": (e["module_source_hash"] or "")[:19]} for e in p["transforms"]])
+        st.caption("training: what each training step read")
+        st.markdown(md_table([{"step": e["ref"], "state": e["state"],
+                               "read": ", ".join(f"{a['ref']} {a.get('handle') or a['type']}" for a in e["read"]) or "-"}
+                              for e in p["training"]]))
     with cols[1]:
         st.caption("parameters")
         st.json(plain(p["parameters"]), expanded=True)

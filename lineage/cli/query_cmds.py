@@ -47,6 +47,9 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     if p.model is not None:
         lines.append(f"model:       {art_line(p.model)}")
     lines.append(f"trained:     {when(p.trained_at)} by {p.ran_by or '?'}")
+    for base in p.base_models:
+        served = f", served as {p.served_as[base.id]}" if base.id in p.served_as else ""
+        lines.append(f"warm start:  a{base.id} {base.type}{served} (the training started from it)")
     sections = [("data", [art_line(a) for a in p.datasets]),
                 ("examples", [art_line(a) for a in p.examples]),
                 ("transform", [f"e{e.id} {e.type} {e.state} fn={e.get('preprocessing_fn') or e.get('module_file') or '-'} "
@@ -54,7 +57,9 @@ def cmd_provenance(args: argparse.Namespace) -> int:
                                for e in p.transforms]),
                 ("hub modules", [f"a{a.id} {a.get('handle') or a.uri} version {a.get('version')}"
                                  for a in p.hub_modules]),
-                ("training", [f"e{e.id} {e.type} {e.state}" for e in p.training])]
+                ("training", [f"e{e.id} {e.type} {e.state}" + (" read " + ", ".join(
+                    f"a{a.id} {a.get('handle') or a.type}" for a in p.training_inputs[e.id])
+                    if p.training_inputs.get(e.id) else "") for e in p.training])]
     for title, items in sections:
         lines.append(f"{title}:")
         lines += [f"  {i}" for i in items] or ["  -"]

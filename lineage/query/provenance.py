@@ -47,6 +47,12 @@ class Provenance:
     tainted: List[TaintRecord] = dataclasses.field(default_factory=list)
     #: each step's code version, packages, user and host (its own, else its run's)
     step_code: Dict[int, Dict[str, Any]] = dataclasses.field(default_factory=dict, repr=False)
+    #: the models the model's own training started from (warm start, fine-tuning), newest first
+    base_models: List[Artifact] = dataclasses.field(default_factory=list)
+    #: what each training step read, by execution id: its Hub modules and base models
+    training_inputs: Dict[int, List[Artifact]] = dataclasses.field(default_factory=dict, repr=False)
+    #: "MODEL:VERSION" of each base model that was pushed, by artifact id
+    served_as: Dict[int, str] = dataclasses.field(default_factory=dict, repr=False)
 
     def code_of(self, execution: Execution) -> Dict[str, Any]:
         """The code version, packages, user and host of one of the steps."""
@@ -77,7 +83,10 @@ class Provenance:
             "transforms": [ex(e) for e in self.transforms],
             "transform_graphs": [art(a) for a in self.transform_graphs],
             "hub_modules": [art(a) for a in self.hub_modules],
-            "training": [ex(e) for e in self.training],
+            "training": [{**ex(e), "read": [{**a.summary(), "handle": a.get("handle")}
+                                            for a in self.training_inputs.get(e.id, [])]}
+                         for e in self.training],
+            "base_models": [{**art(a), "served_as": self.served_as.get(a.id)} for a in self.base_models],
             "parameters": self.parameters,
             "code_version": self.code_version,
             "evaluations": [art(a) for a in self.evaluations],
@@ -153,6 +162,26 @@ def _datasets(up: LineageGraph, art: Artifact) -> List[Artifact]:
     return sorted(datasets, key=lambda a: a.id)
 
 
+def _training_inputs(up: LineageGraph, training: List[Execution]) -> Dict[int, List[Artifact]]:
+    """Per training step, the Hub modules and models it read (a warm start's base model)."""
+    return {e.id: sorted((a for arts in up.inputs(e).values() for a in arts
+                          if artifact_role(a.type) in ("hub_module", "model")), key=lambda a: a.id)
+            for e in training}
+
+
+def _served_as(store: Store, models: List[Artifact]) -> Dict[int, str]:
+    """``MODEL:VERSION`` of each of ``models`` that was pushed (its first push)."""
+    out: Dict[int, str] = {}
+    for m in models:
+        down = trace(store, [("artifact", m.id)], "DOWNSTREAM", max_hops=2)
+        for ex in sorted(down.consumers(m), key=lambda e: e.id):
+            pushed = [a for arts in down.outputs(ex).values() for a in arts if artifact_role(a.type) == "pushed"]
+            if execution_role(ex.type) == "push" and pushed:
+                out[m.id] = f"{pushed[0].get('model_name')}:{pushed[0].get('pushed_version')}"
+                break
+    return out
+
+
 def provenance(store: Store, target: Any) -> Provenance:
     """The structured report behind a Model or a PushedModel (or ``"model:version"``)."""
     art = as_artifact(store, target)
@@ -174,6 +203,9 @@ def provenance(store: Store, target: Any) -> Provenance:
         metrics = {k: v for k, v in evaluations[0].custom_properties.items() if k not in BOOKKEEPING}
     verdicts = [v for v in (is_blessed(b.get("blessed")) for b in blessings) if v is not None]
     prods = up.producers(pushed) if pushed is not None else []
+    reads = _training_inputs(up, training)
+    bases = sorted((a for a in reads.get(trainer.id, []) if artifact_role(a.type) == "model" and a != model),
+                   key=lambda a: -a.id) if trainer is not None else []
     return Provenance(
         target=art, model=model, pushed=pushed, datasets=_datasets(up, art),
         examples=up.artifacts(["Examples"]),
@@ -185,6 +217,7 @@ def provenance(store: Store, target: Any) -> Provenance:
         trained_at=trainer.started if trainer else None,
         pushed_at=utc_from_s(event_time(prods[0])) if prods else None,
         steps=steps, graph=up, tainted=_taints(store, up, art.id), step_code=step_code,
+        base_models=bases, training_inputs=reads, served_as=_served_as(store, bases),
     )
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from lineage import Lineage, record
 from lineage.errors import InvalidInput, NotFound
-from helpers import record_pipeline, record_push, record_serving_op
+from helpers import cli, record_pipeline, record_push, record_serving_op
 from lineage.types import Dataset, Model, ModelBlessing, PushedModel
 
 # ------------------------------------------------------------ random DAGs (hypothesis)
@@ -471,3 +471,24 @@ def test_producers_and_consumers_are_mlmds_events(lin, tmp_path):
     assert [e.id for e in lin.producers(data.data)] == outputs == [data.execution.id]
     assert [e.id for e in lin.consumers(data.data, newest=2)] == readers[-2:]
     assert lin.consumers(data.data, newest=0) == [] and len(lin.consumers(data.data, newest=50)) == 5
+
+
+def test_provenance_names_the_warm_start_and_what_each_training_read(lin, tmp_path):
+    """reviews:2 was fine-tuned from model 1 (served as reviews:1) on module v2; model 1 trained on
+    module v1. `lineage provenance` says both (issue 25, item 6)."""
+    raw, module1, _, m1, ev1 = record_pipeline(lin, tmp_path, run_name="r1")
+    _, module2, _, m2, ev2 = record_pipeline(lin, tmp_path, module_version=2, base=m1, raw=raw, run_name="r2")
+    record_push(lin, m1, ev1.blessing, 1, at=1000.0)
+    record_push(lin, m2, ev2.blessing, 2, at=2000.0)
+    p = lin.provenance("reviews:2")
+    assert [a.id for a in p.base_models] == [m1.id] and p.served_as == {m1.id: "reviews:1"}
+    train1, train2 = lin.producers(m1)[0], lin.producers(m2)[0]
+    assert [a.id for a in p.training_inputs[train2.id]] == sorted([m1.id, module2.id])
+    assert [a.id for a in p.training_inputs[train1.id]] == [module1.id]
+    d = p.to_dict()
+    assert d["base_models"][0]["served_as"] == "reviews:1"
+    out = cli("--store", lin.uri, "provenance", "reviews:2")
+    assert out.returncode == 0, out.stderr
+    assert f"warm start:  a{m1.id} Model, served as reviews:1 (the training started from it)" in out.stdout
+    assert f"e{train2.id} Train COMPLETE read a{m1.id} Model, a{module2.id} me/text/2" in out.stdout
+    assert f"e{train1.id} Train COMPLETE read a{module1.id} me/text/1" in out.stdout
