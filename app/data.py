@@ -135,7 +135,9 @@ def chart_curves(df: pd.DataFrame, metric: str) -> None:
                             "encoding": {"x": {"field": "step", "type": "quantitative", "axis": {"tickMinStep": 1}},
                                          "y": {"field": "value", "type": "quantitative", "scale": {"zero": False},
                                                "title": metric},
-                                         "color": {"field": "run", "type": "nominal"},
+                                         "color": {"field": "run", "type": "nominal",
+                                                   "legend": {"labelLimit": 0, "orient": "bottom",
+                                                              "columns": 1}},   # run names whole
                                          "tooltip": [{"field": "run"}, {"field": "step"}, {"field": "value"}]}},
                        width="stretch")
 
@@ -150,13 +152,22 @@ def chart_parallel(df: pd.DataFrame, dims: List[str], metric: str) -> None:
                                              {"op": "max", "field": "value", "as": "hi"}], "groupby": ["key"]},
                           {"calculate": "datum.hi == datum.lo ? 0.5 : (datum.value - datum.lo) / (datum.hi - datum.lo)",
                            "as": "scaled"}],
-            "mark": {"type": "line", "opacity": 0.7},
             "encoding": {"x": {"field": "key", "type": "nominal", "sort": dims, "title": None,
-                               "axis": {"labelAngle": 0}},
-                         "y": {"field": "scaled", "type": "quantitative", "axis": None},
-                         "detail": {"field": "index", "type": "nominal"},
-                         "color": {"field": metric, "type": "quantitative", "scale": {"scheme": "viridis"}},
-                         "tooltip": [{"field": "run"}, {"field": "key"}, {"field": "value"}, {"field": metric}]}}
+                               "axis": {"labelAngle": 0, "labelLimit": 0, "orient": "top", "domain": False,
+                                        "ticks": False, "labelFontWeight": "bold"}}},
+            "layer": [
+                {"mark": {"type": "rule", "color": "#999"}, "encoding": {"detail": {"aggregate": "count"}}},
+                {"mark": {"type": "line", "opacity": 0.8, "strokeWidth": 2},
+                 "encoding": {"y": {"field": "scaled", "type": "quantitative", "axis": None},
+                              "detail": {"field": "index", "type": "nominal"},
+                              "color": {"field": metric, "type": "quantitative", "scale": {"scheme": "viridis"}},
+                              "tooltip": [{"field": "run"}, {"field": "key"}, {"field": "value"}, {"field": metric}]}},
+                # each axis's own range: its highest value at the top, its lowest at the bottom
+                {"mark": {"type": "text", "dy": -8, "align": "center"},
+                 "encoding": {"y": {"value": 0}, "text": {"aggregate": "max", "field": "hi", "format": ".4~g"}}},
+                {"mark": {"type": "text", "dy": 12, "align": "center"},
+                 "encoding": {"y": {"value": 320}, "text": {"aggregate": "min", "field": "lo", "format": ".4~g"}}},
+            ]}
     st.vega_lite_chart(df, spec, width="stretch")
 
 

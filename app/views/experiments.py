@@ -1,20 +1,40 @@
-"""Experiments: the runs table with parameters and metrics, curves, parallel coordinates."""
+"""Experiments: the runs table with parameters and metrics, curves, parallel coordinates.
+
+The table opens on what runs are compared on: run, state, start, duration, the metrics, then only
+the parameters (and tags) that vary (:func:`lineage.query.experiments.compared_columns`, the
+CLI's default too); a column chooser shows any other. The sort, the chosen columns and the runs
+whose curves are drawn are in the URL (``sort``, ``cols``, ``runs``), so a view can be shared."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import pandas as pd
 import streamlit as st
 
 from lineage import Lineage
+from lineage.app.data import (ICON_INFO, chart_curves, chart_parallel, error_text, md_text, q_curves, q_metric_names,
+                              q_runs_frame)
+from lineage.app.state import bad_link, seed, to_url
 from lineage.app.views.page import Page
-from lineage.app.data import ICON_INFO, chart_curves, chart_parallel, error_text, md_text, q_curves, q_metric_names, q_runs_frame
-from lineage.app.state import seed, to_url
 from lineage.errors import LineageError
-
+from lineage.query.experiments import compared_columns
 
 CHOSEN = 10  # runs whose curves are drawn together, at most
+
+
+def _listed(text: str) -> List[str]:
+    return [x for x in (t.strip() for t in text.split(",")) if x]
+
+
+def _chosen_from_table() -> None:
+    """Rows selected in the table become the runs drawn (the multiselect, and so the URL)."""
+    picked = st.session_state.get("exp_table")
+    shown = st.session_state.get("exp_shown_runs") or []
+    rows = list(picked.selection.rows) if picked is not None else []
+    chosen = [shown[i] for i in rows if i < len(shown)][:CHOSEN]
+    if chosen:
+        st.session_state["exp_runs"] = chosen
 
 
 def page_experiments(uri: Optional[str], lin: Lineage) -> None:
@@ -27,32 +47,50 @@ def page_experiments(uri: Optional[str], lin: Lineage) -> None:
     pipeline = cols[1].text_input("Pipeline", key="exp_pipeline").strip()
     where = cols[2].text_input("Filter (e.g. metrics.accuracy > 0.8 and params.Train.lr = 0.01)",
                                key="exp_where").strip()
-    to_url(experiment=experiment, where=where)
     try:
         frame = q_runs_frame(uri, experiment, pipeline, where)
     except LineageError as exc:
+        to_url(experiment=experiment, where=where)
         error_text("Cannot list these runs", exc)
         return
     if frame.empty:
+        to_url(experiment=experiment, where=where)
         st.info("No runs match.", icon=ICON_INFO)
         return
-    st.caption(f"{len(frame)} run{'' if len(frame) == 1 else 's'}. Click a column to sort; select runs "
-               f"(at most {CHOSEN}) to draw their curves.")
     frame = frame.dropna(axis=1, how="all")
-    # what an experiment is compared on first: parameters, metrics, tags; then the rest
-    lead = ["run", "state"] + [c for c in frame.columns if c.split(".")[0] in ("params", "metrics", "tags")]
-    frame = frame[lead + [c for c in frame.columns if c not in lead]]
     if "duration_s" in frame:
         frame["duration_s"] = frame["duration_s"].round(1)
+    every = list(frame.columns)
+    default = compared_columns(frame.head(5000).to_dict(orient="records"), every)
+    seed("exp_cols", "cols", None, default, lambda raw: [c for c in _listed(raw) if c in every] or None)
+    seed("exp_sort", "sort", ["(newest first)"] + every, "(newest first)")
+    seed("exp_desc", "desc", [True, False], True, lambda raw: raw == "1")
+    if bad_link("exp_sort", "a column to sort by"):
+        return
+    top = st.columns([5, 2, 1])
+    shown_cols = top[0].multiselect("Columns (what runs are compared on; the rest are constants here)", every,
+                                    key="exp_cols") or default
+    sort = top[1].selectbox("Sort by", ["(newest first)"] + every, key="exp_sort")
+    desc = top[2].toggle("Descending", key="exp_desc")
+    if sort != "(newest first)":
+        frame = frame.sort_values(sort, ascending=not desc, na_position="last", kind="stable")
     shown = frame.head(5000)
-    st.dataframe(shown, hide_index=True, width="stretch", key="exp_table", selection_mode="multi-row",
-                 on_select="rerun")
-    picked = st.session_state.get("exp_table")
-    rows = list(picked.selection.rows) if picked is not None else []
-    chosen = [shown.iloc[i]["run"] for i in rows if i < len(shown)][:CHOSEN] or list(shown["run"].head(3))
+    st.session_state["exp_shown_runs"] = list(shown["run"])
+    st.caption(f"{len(frame)} run{'' if len(frame) == 1 else 's'}, {len(shown_cols)} of {len(every)} columns. Select "
+               f"runs (at most {CHOSEN}) to draw their curves.")
+    st.dataframe(shown[[c for c in shown_cols if c in shown.columns]], hide_index=True, width="stretch",
+                 key="exp_table", selection_mode="multi-row", on_select=_chosen_from_table)
+    runs = list(shown["run"])
+    seed("exp_runs", "runs", None, runs[:3], lambda raw: [r for r in _listed(raw) if r in runs][:CHOSEN] or None)
+    st.session_state["exp_runs"] = [r for r in st.session_state["exp_runs"] if r in runs] or runs[:3]
+    chosen = st.multiselect("Runs whose curves are drawn", runs, key="exp_runs", max_selections=CHOSEN)
+    to_url(experiment=experiment, where=where, cols=",".join(shown_cols) if shown_cols != default else "",
+           sort="" if sort == "(newest first)" else sort, desc="1" if desc else "0", runs=",".join(chosen))
+    for k in ("cols", "sort"):
+        if st.query_params.get(k) == "":
+            del st.query_params[k]
     metric_cols = [c for c in frame.columns if c.startswith("metrics.")]
     st.subheader("Metric curves")
-    st.caption(md_text(", ".join(chosen)) + ("" if rows else "  (the newest three: select runs in the table to choose)"))
     names, missing = q_metric_names(uri, tuple(chosen))
     if missing:
         st.caption(f"{len(missing)} metric history file(s) of these runs are gone (the runs table shows their "
@@ -70,9 +108,10 @@ def page_experiments(uri: Optional[str], lin: Lineage) -> None:
         return
     target = st.selectbox("Colour by", metric_cols, key="exp_colour")
     data = frame[["run"] + params + [target]].dropna(subset=[target]).head(2000)
-    rename = {c: c.split(".", 1)[1].replace(".", "/") for c in params + [target]}
+    # readable axis names: the step and the parameter ("Train lr"), the metric's own name
+    rename = {c: c.split(".", 1)[1].replace(".", " ") for c in params + [target]}
     data = data.rename(columns=rename)
     chart_parallel(data, [rename[c] for c in params] + [rename[target]], rename[target])
 
 
-PAGE = Page('experiments', 'Experiments', ('experiment', 'where'), page_experiments)
+PAGE = Page("experiments", "Experiments", ("experiment", "where", "cols", "sort", "desc", "runs"), page_experiments)

@@ -58,30 +58,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-#: always shown, in this order, when present
-_FIRST = ("run", "state", "start", "duration_s")
-
-
 def default_columns(rows: List[Dict[str, Any]], columns: List[str], width: int) -> Tuple[List[str], int]:
-    """The columns a person compares runs on, that fit ``width``: the run, state, start and
-    duration; the experiment when it differs; the metrics; then the parameters, tags and other
-    columns whose value differs between the rows (with one row: the metrics and parameters). Returns them and how many were
-    left out."""
-    def varies(c: str) -> bool:
-        values = {repr(r.get(c)) for r in rows}
-        return len(values) > 1 or (len(rows) == 1 and rows[0].get(c) not in (None, ""))
+    """:func:`lineage.query.experiments.compared_columns` that fit ``width``. Returns them and how
+    many were left out."""
+    from ..query.experiments import FIRST_COLUMNS, compared_columns   # not at `lineage --help`
 
-    def rank(c: str) -> int:
-        return -1 if c == "experiment" else 0 if c.startswith("metrics.") else 1 if c.startswith("params.") else 2
-
-    wanted = [c for c in _FIRST if c in columns]
-    wanted += sorted((c for c in columns if c not in _FIRST and c not in ("pipeline", "git_commit") and varies(c)),
-                     key=lambda c: (rank(c), columns.index(c)))
+    wanted = compared_columns(rows, columns)
     shown: List[str] = []
     used = 0
     for c in wanted:
         w = max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) + 2
-        if shown and used + w > width and c not in _FIRST:
+        if shown and used + w > width and c not in FIRST_COLUMNS:
             continue
         shown.append(c)
         used += w

@@ -26,7 +26,7 @@ from ..vocab import ANNOTATION_TYPES, LOG_KEY, METRICS_KEY, RUN_CONTEXT_TYPES, q
 from .filters import Clause, parse_filter
 from .subject import resolve_node
 
-__all__ = ["runs_frame", "run_rows", "filter_rows", "sort_rows", "step_log", "metric_history", "tag_history",
+__all__ = ["compared_columns", "FIRST_COLUMNS", "runs_frame", "run_rows", "filter_rows", "sort_rows", "step_log", "metric_history", "tag_history",
            "notes", "TagChange", "Note", "RUN_COLUMNS"]
 
 RUN_COLUMNS = ("run", "pipeline", "experiment", "state", "start", "duration_s", "user", "git_commit", "steps")
@@ -163,6 +163,31 @@ def sort_rows(rows: List[Dict[str, Any]], sort: Optional[str]) -> List[Dict[str,
         v = r[col]
         return (0, v) if isinstance(v, (int, float, _dt.datetime)) and not isinstance(v, bool) else (1, str(v))
     return sorted(have, key=key, reverse=desc) + rest
+
+
+#: always shown first, in this order, when present
+FIRST_COLUMNS = ("run", "state", "start", "duration_s")
+_NEVER_BY_DEFAULT = ("pipeline", "git_commit")
+
+
+def compared_columns(rows: Sequence[Dict[str, Any]], columns: Sequence[str]) -> List[str]:
+    """The columns a person compares runs on, in order: run, state, start and duration; the
+    experiment when it differs; the metrics; then the parameters, tags and other columns whose
+    value differs between the rows (with one row: those it has). Constants are left out: they
+    compare nothing (the CLI's and the explorer's default)."""
+    def varies(c: str) -> bool:
+        values = {repr(r.get(c)) for r in rows}
+        return len(values) > 1 or (len(rows) == 1 and rows[0].get(c) not in (None, ""))
+
+    def rank(c: str) -> int:
+        return -1 if c == "experiment" else 0 if c.startswith("metrics.") else 1 if c.startswith("params.") else 2
+
+    columns = list(columns)
+    wanted = [c for c in FIRST_COLUMNS if c in columns]
+    wanted += sorted((c for c in columns if c not in FIRST_COLUMNS and c not in _NEVER_BY_DEFAULT
+                      and (c.startswith("metrics.") or varies(c))),
+                     key=lambda c: (rank(c), columns.index(c)))
+    return wanted
 
 
 def runs_frame(store: Store, *, experiment: Optional[str] = None, pipeline: Optional[str] = None,
