@@ -176,6 +176,12 @@ def chart_parallel(df: pd.DataFrame, dims: List[str], metric: str) -> None:
 # Streamlit's cache cannot pickle).
 
 
+@st.cache_data(ttl=30, max_entries=256, show_spinner=False)
+def q_search(uri: Optional[str], text: str) -> List[Dict[str, Any]]:
+    """The sidebar's search (``Lineage.search``): hits with the page and URL parameters to open."""
+    return [h.to_dict() for h in open_store(uri).search(text, limit=5)]
+
+
 @st.cache_data(ttl=30, show_spinner=False)
 def q_counts(uri: Optional[str]) -> Dict[str, Dict[str, int]]:
     return open_store(uri).counts()

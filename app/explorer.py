@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
 import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lineage.app.data import ICON_INFO, error_text, open_store, q_counts, store_uri  # noqa: E402
-from lineage.app.state import bad_link, seed, to_url  # noqa: E402
+from lineage.app.data import ICON_INFO, error_text, open_store, q_counts, q_search, store_uri  # noqa: E402
+from lineage.app.state import bad_link, open_link, seed, to_url  # noqa: E402
 from lineage.app.views import BY_NAME, PAGES  # noqa: E402
 from lineage.errors import LineageError  # noqa: E402
 
@@ -37,6 +38,25 @@ def clean(raw: Input[Dataset], cleaned: Output[Dataset]):
 with run(pipeline="demo"):
     clean(Dataset.at("data.csv"))""", language="python")
     st.markdown("or run the example pipeline: `scripts/example`.")
+
+
+def _search(uri: Optional[str]) -> None:
+    """The sidebar's search box: what the text names (a reference, a served model, a run, an
+    experiment, a type, a tag, a URI), each hit a button that opens it."""
+    text = st.text_input("Search", key="search_text", placeholder="reviews:2, a run, a12, a URI, a tag",
+                         help="Part of a name is enough; press Enter").strip()
+    if not text:
+        return
+    try:
+        hits = q_search(uri, text)
+    except LineageError as exc:
+        error_text("Cannot search", exc)
+        return
+    if not hits:
+        st.caption("Nothing is named by that.")
+    for i, h in enumerate(hits[:20]):
+        st.button(h["label"], key=f"search_hit_{i}", on_click=open_link, args=(h["page"], h["params"]),
+                  width="stretch", help=f"{h['kind']}: open it on the {BY_NAME[h['page']].title} page")
 
 
 def main() -> None:
@@ -58,6 +78,7 @@ def main() -> None:
     with st.sidebar:
         st.title("lineage")
         st.text(lin.uri)
+        _search(uri)
         name = st.radio("Page", names, key="page", format_func=lambda n: BY_NAME[n].title)
     page = BY_NAME[name]
     for k in [k for k in st.query_params if k != "page" and k not in page.params]:

@@ -122,3 +122,13 @@ def artifact_ref(uri: Optional[str]) -> Callable[[str], str]:
         return ref
     return convert
 
+
+def open_link(page: str, params: Dict[str, str]) -> None:
+    """Go to ``page`` with these URL parameters, as if its link had been opened: every control
+    but the search box forgets its value and takes it from the URL again (a callback: the page
+    reruns once)."""
+    for k in list(st.session_state.keys()):
+        if not str(k).startswith("search_"):
+            del st.session_state[k]
+    st.query_params.clear()
+    st.query_params.update({"page": page, **params})

@@ -53,6 +53,7 @@ def plan(quick: bool, mlflow: Optional[str]) -> Dict[str, List[str]]:
         "naive": ["bench/bench_queries.py", "--store", "bench/.cache/scale-100000.sqlite", "--repeat", r(21, 7)],
         "tune": ["bench/bench_tune.py", "--size", r(300000, 100000), "--repeat", r(41, 21)],
         "gc": ["bench/bench_gc.py", "--size", "100000"],
+        "search": ["bench/bench_search.py", "--size", r(300000, 100000), "--repeat", r(21, 7)],
     }
     return out
 
@@ -109,7 +110,17 @@ def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
     return (_recording_rows(have, cmds) + _query_rows(have("scale"), cmds) + _naive_rows(have("naive"), cmds)
             + _cli_rows(have("cli"), cmds) + _shape_rows(have("shape"), cmds) + _explorer_rows(have("explorer"), cmds)
             + _server_life_rows(have("server_life"), cmds) + _object_storage_rows(have("object_storage"), cmds)
-            + _tune_rows(have("tune"), cmds) + _gc_rows(have("gc"), cmds))
+            + _tune_rows(have("tune"), cmds) + _gc_rows(have("gc"), cmds) + _search_rows(have("search"), cmds))
+
+
+def _search_rows(se: Any, cmds: Dict[str, str]) -> List[Row]:
+    if not se:
+        return []
+    floor = se["floor_uri_like"]["p50_ms"]
+    return [Row(f"explorer search, {se['size'] // 1000}k store: {name} ({v['text']!r}, {v['hits']} hits; p50 / p95)",
+                "<= 200 ms", f"one URI LIKE in SQL: {floor:.1f} ms", f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f} ms",
+                f"{v['p50_ms'] / floor:.2f}x", v["p95_ms"] <= 200, cmds["search"])
+            for name, v in se["searches"].items()]
 
 
 def _object_storage_rows(os_: Any, cmds: Dict[str, str]) -> List[Row]:
@@ -366,6 +377,7 @@ def details(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> str:
                         ("naive", "The naive way (whole store in networkx)"), ("experiments", "Experiments"), ("serving", "Serving"),
                         ("server_life", "A server's life: graceful stop, the lease"), ("prediction_log", "Request logging"),
                         ("object_storage", "Object storage"), ("tune", "lineage tune's indexes"), ("gc", "lineage gc"),
+                        ("search", "Search"),
                         ("bulk", "Bulk recording"), ("recorder", "One step"), ("mariadb", "MariaDB"), ("cli", "CLI")):
         data = res.get(name, {}).get("data")
         if data is not None:

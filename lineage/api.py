@@ -412,6 +412,14 @@ class Lineage:
 
         return gc(self.store, keep_days=keep_days, keep_runs=keep_runs, dry_run=dry_run, progress=progress)
 
+    def search(self, text: str, *, limit: int = 10) -> List[Any]:
+        """Things named by (part of) ``text``: a reference typed whole first, then served model
+        names, runs, experiments, artifact types, tags and artifact URIs
+        (:class:`lineage.query.search.Hit`: kind, label, ref, and the explorer page to open)."""
+        from .query.search import search
+
+        return search(self.store, text, limit=limit)
+
     def rerun(self, run: Any, *, from_step: Optional[str] = None, set: Any = (),
               allow_code_change: bool = False, name: Optional[str] = None, progress: Any = None) -> Any:
         """Execute recorded run ``run`` (a name, ``c12``, or an experiment: its newest run not itself a rerun) again into

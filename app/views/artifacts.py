@@ -17,7 +17,10 @@ from lineage.errors import LineageError
 def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
     counts = q_counts(uri)
     cols = st.columns([1, 2, 2, 1, 1])
-    type_name = cols[0].selectbox("Type", [""] + sorted(counts["artifact"]))
+    types = [""] + sorted(counts["artifact"])
+    seed("artifacts_type", "type", types, "")
+    type_name = cols[0].selectbox("Type", types, key="artifacts_type",
+                                  format_func=lambda t: t or "(any type)")
     where = cols[1].text_input("Properties (e.g. accuracy > 0.9 and blessed = true)")
     uri_part = cols[2].text_input("URI contains")
     context = cols[3].text_input("Context (name or Type:name)")
@@ -48,7 +51,9 @@ def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
         st.info("No artifacts match.", icon=ICON_INFO)
         return
     ref = st.selectbox("Artifact", choices, key="artifacts_ref")
-    to_url(artifact=ref[1:])
+    to_url(artifact=ref[1:], **({"type": type_name} if type_name else {}))
+    if not type_name and "type" in st.query_params:
+        del st.query_params["type"]
     st.markdown(f"[What produced this](?page=provenance&node={ref}) · [What does this affect](?page=impact&node={ref})"
                 f" · [Lineage graph](?page=graph&node={ref})")
     show_node(uri, ref)
@@ -64,4 +69,4 @@ def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
             st.warning("No local fingerprint to verify.", icon=ICON_WARNING)
 
 
-PAGE = Page('artifacts', 'Artifacts', ('artifact',), page_artifacts)
+PAGE = Page('artifacts', 'Artifacts', ('artifact', 'type'), page_artifacts)

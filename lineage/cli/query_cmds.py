@@ -179,6 +179,17 @@ def cmd_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    lin = Lineage.open(args.store, readonly=True)
+    if not args.text.strip():
+        raise LineageError("search for what? give part of a name, a reference (a12, reviews:2), a URI or a tag")
+    hits = lin.search(args.text, limit=args.limit)
+    emit(args, [h.to_dict() for h in hits],
+         table([{"kind": h.kind, "ref": h.ref, "what": h.label} for h in hits], ["kind", "ref", "what"])
+         if hits else f"nothing in {lin.uri} is named by {args.text!r}")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     lin = Lineage.open(args.store, readonly=True)
     def show(n: int) -> None:
@@ -304,6 +315,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--until", default=None, metavar="WHEN")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_find)
+
+    p = sub.add_parser("search", parents=[common],
+                       help="find by part of a name: served models, runs, experiments, types, tags, URIs, references")
+    p.add_argument("text")
+    p.add_argument("--limit", type=int, default=10, help="at most this many of each kind (10)")
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("pull", parents=[common],
                        help="restore a recorded artifact's exact bytes (local or s3:// / gs://), checked")

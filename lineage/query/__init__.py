@@ -12,6 +12,7 @@ the whole store. Every report is a frozen dataclass with ``to_dict()``.
 ``serving``         serving history and the state it adds up to at any time
 ``diff``            what differs between two models or runs
 ``filters``/``find``  the ``find`` filter language and search
+``search``          one box: a thing by (part of) its name, reference, URI, type or tag
 ``verify``          re-fingerprint artifacts on disk or object storage
 ``pull``            restore an artifact's recorded bytes, checked
 ``taint``           which artifacts are marked bad now

@@ -59,6 +59,18 @@ class MlmdReads(TypeSync, Traversal):
             return []
         return self.list_contexts(filter_query=" OR ".join(clauses), limit=limit, order_by="id")
 
+    def contexts_named_like(self, type_name: str, text: str, limit: int = 10) -> List[Any]:
+        """Contexts of ``type_name`` whose name contains ``text``, newest first (search)."""
+        if not self.has_type("context", type_name):
+            return []
+        return self.list_contexts(filter_query=f"type = {quote(type_name)} AND name LIKE {quote('%' + text + '%')}",
+                                  limit=limit, order_by="id", ascending=False)
+
+    def artifacts_with_uri_like(self, text: str, limit: int = 10) -> List[Any]:
+        """Artifacts whose URI contains ``text``, newest first (search)."""
+        return self.list_artifacts(filter_query=f"uri LIKE {quote('%' + text + '%')}", limit=limit,
+                                   order_by="id", ascending=False)
+
     def has_custom_property(self, name: str) -> bool:
         """Whether any artifact has a string custom property ``name``."""
         return bool(self.list_artifacts(

@@ -52,6 +52,12 @@ def _exact(props: Dict[str, Any]) -> Dict[str, Any]:
     return props
 
 
+def _like(text: str) -> str:
+    """The LIKE pattern of text containing ``text`` (its own % and _ match anything, as in MLMD's
+    filter queries on every backend)."""
+    return "%" + text + "%"
+
+
 class SqliteReads(MlmdReads):
     """Direct read-only SQL on a SQLite store's file."""
 
@@ -131,6 +137,29 @@ class SqliteReads(MlmdReads):
                 f"SELECT {column} FROM {table} WHERE context_id = ? ORDER BY {column} {'ASC' if ascending else 'DESC'} "
                 f"LIMIT ?", (int(context_id), int(limit or 100_000)))]
         return self.get_executions(ids) if kind == "execution" else self.get_artifacts(ids)
+
+    def contexts_named_like(self, type_name: str, text: str, limit: int = 10) -> List[Any]:
+        """Newest first by id: one indexed-type scan of names (MLMD's filter joins and sorts first)."""
+        db = self._sql_reader()
+        t = self._types.get(("context", type_name)) if db is not None else None
+        if db is None or t is None:
+            return super().contexts_named_like(type_name, text, limit)
+        with self._lock:
+            ids = [r[0] for r in db.execute("SELECT id FROM Context WHERE type_id = ? AND name LIKE ? "
+                                            "ORDER BY id DESC LIMIT ?", (t.id, _like(text), int(limit)))]
+        found = {c.id: c for c in self.get_contexts(ids)}
+        return [found[i] for i in ids if i in found]
+
+    def artifacts_with_uri_like(self, text: str, limit: int = 10) -> List[Any]:
+        """Newest first by id: the table read backwards until ``limit`` match (all of it when none do)."""
+        db = self._sql_reader()
+        if db is None:
+            return super().artifacts_with_uri_like(text, limit)
+        with self._lock:
+            ids = [r[0] for r in db.execute("SELECT id FROM Artifact WHERE uri LIKE ? "
+                                            "ORDER BY id DESC LIMIT ?", (_like(text), int(limit)))]
+        found = {a.id: a for a in self.get_artifacts(ids)}
+        return [found[i] for i in ids if i in found]
 
     def contexts_of_executions(self, ids: Sequence[int]) -> Dict[int, List[Any]]:
         """``{execution id: its contexts}`` from one read of MLMD's Association table, on SQLite

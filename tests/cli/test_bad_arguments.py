@@ -26,6 +26,7 @@ BAD = {
     "history": (["nosuchmodel"], 1, "no serving endpoint 'nosuchmodel'"),
     "diff": (["a99999", "a1"], 1, "does not exist"),
     "find": (["--type", "Datset"], 1, "did you mean 'Dataset'?"),
+    "search": (["  "], 1, "search for what?"),
     "verify": (["a99999"], 1, "does not exist"),
     "pull": (["e1"], 1, "pull takes an artifact"),
     "taint": (["a99999", "--reason", "bad"], 1, "does not exist"),
