@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Optional
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lineage.app.data import ICON_INFO, error_text, open_store, q_counts, q_search, store_uri  # noqa: E402
-from lineage.app.state import bad_link, open_link, seed, to_url  # noqa: E402
+from lineage.app.state import bad_link, open_link, seed, url_changed_by_browser, write_url  # noqa: E402
 from lineage.app.views import BY_NAME, PAGES  # noqa: E402
 from lineage.errors import LineageError  # noqa: E402
 
@@ -38,6 +39,21 @@ def clean(raw: Input[Dataset], cleaned: Output[Dataset]):
 with run(pipeline="demo"):
     clean(Dataset.at("data.csv"))""", language="python")
     st.markdown("or run the example pipeline: `scripts/example`.")
+
+
+#: Back and Forward change the address but do not rerun a one-page Streamlit app: the page then
+#: loads what the address says (a listener on the app's window, added once)
+_HISTORY_JS = """<script>
+const w = window.parent;
+if (!w.__lineageHistory) {
+  w.__lineageHistory = true;
+  w.addEventListener("popstate", () => w.location.reload());
+}
+</script>"""
+
+
+def _back_and_forward() -> None:
+    components.html(_HISTORY_JS, height=0)
 
 
 def _search(uri: Optional[str]) -> None:
@@ -72,6 +88,7 @@ def main() -> None:
     if not counts["artifact"] and not counts["execution"]:
         first_run_page()
         return
+    url_changed_by_browser()   # Back, Forward, an edited address: the URL is the truth
     qp = st.query_params
     names = [p.name for p in PAGES]
     seed("page", "page", names, "artifacts" if qp.get("artifact") and not qp.get("page") else "overview")
@@ -80,13 +97,14 @@ def main() -> None:
         st.text(lin.uri)
         _search(uri)
         name = st.radio("Page", names, key="page", format_func=lambda n: BY_NAME[n].title)
+        _back_and_forward()
     page = BY_NAME[name]
-    for k in [k for k in st.query_params if k != "page" and k not in page.params]:
-        del st.query_params[k]    # each page keeps only its own parameters
-    to_url(page=name)
     bad_link("page", "a page")
     st.header(page.title)
-    page.render(uri, lin)
+    try:
+        page.render(uri, lin)
+    finally:   # each page keeps only its own parameters; the URL is written once a run
+        write_url(name, page.params)
 
 
 main()

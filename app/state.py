@@ -8,12 +8,14 @@ names nothing is reported on the page instead of being replaced silently.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Dict, List, Optional
+import html
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from urllib.parse import quote, urlencode
 
 import pandas as pd
 import streamlit as st
 
-from lineage.app.data import error_text, q_node
+from lineage.app.data import error_text, md_text, q_node
 from lineage.errors import LineageError
 
 
@@ -58,10 +60,45 @@ def bad_link(key: str, what: str, until_changed: bool = False) -> bool:
 
 
 def to_url(**params: Any) -> None:
-    """Write these widget values to the URL (only those that changed)."""
-    for k, v in params.items():
-        if st.query_params.get(k) != str(v):
-            st.query_params[k] = str(v)
+    """These widget values are what the URL says once this run ends (an empty value or None: the
+    parameter is dropped). Collected, then written once by :func:`write_url`: one browser history
+    entry per user action."""
+    st.session_state.setdefault(_NEXT, {}).update(params)
+
+
+_NEXT, _WRITTEN = "_url_next", "_url_written"
+
+
+def url_changed_by_browser() -> bool:
+    """Whether the URL is not what this session last wrote (Back, Forward, an edited address):
+    then it is the truth, and every control but the search box forgets its value, to take it from
+    the URL again. Call once, first thing in a run."""
+    st.session_state[_NEXT] = {}
+    current = {k: st.query_params.get(k) for k in st.query_params}
+    written = st.session_state.get(_WRITTEN)
+    if written is None or written == current:
+        return False
+    for k in list(st.session_state.keys()):
+        if not str(k).startswith("search_"):
+            del st.session_state[k]
+    st.session_state[_NEXT] = {}
+    return True
+
+
+def write_url(page: str, params: Sequence[str]) -> None:
+    """The run's URL, written once: the page and the parameters it owns, as its controls left
+    them (a parameter no control wrote this run keeps its value: a link's value that named
+    nothing stays visible)."""
+    current = {k: st.query_params.get(k) for k in st.query_params}
+    wanted = st.session_state.get(_NEXT, {})
+    final: Dict[str, str] = {"page": page}
+    for k in params:
+        v = wanted[k] if k in wanted else current.get(k)
+        if v is not None and str(v) != "":
+            final[k] = str(v)
+    if final != current:
+        st.query_params.from_dict(final)
+    st.session_state[_WRITTEN] = final
 
 
 def linked_select(label: str, options: List[Any], key: str, param: str, what: str) -> Optional[Any]:
@@ -105,12 +142,6 @@ def _open_row(key: str, opens: List[Dict[str, Any]]) -> None:
             del st.session_state[k]
 
 
-def link_ref(ref: str) -> str:
-    from urllib.parse import quote
-
-    return quote(ref, safe="")
-
-
 def artifact_ref(uri: Optional[str]) -> Callable[[str], str]:
     """``?artifact=12`` (or ``a12``) as ``"a12"`` when that artifact exists."""
     def convert(raw: str) -> str:
@@ -130,5 +161,15 @@ def open_link(page: str, params: Dict[str, str]) -> None:
     for k in list(st.session_state.keys()):
         if not str(k).startswith("search_"):
             del st.session_state[k]
-    st.query_params.clear()
-    st.query_params.update({"page": page, **params})
+    st.query_params.from_dict({"page": page, **params})
+    st.session_state[_WRITTEN] = {"page": page, **params}
+
+
+def nav_links(links: Sequence[Tuple[str, Dict[str, Any]]], before: str = "") -> None:
+    """Links to other views of the explorer that open in place, as one line: each ``(text, URL
+    parameters)``. A click loads what the link says in this tab (Back returns); a middle-click
+    still opens a new tab. ``before`` is stored text shown first, as plain text."""
+    parts = [f'<a href="?{html.escape(urlencode({k: str(v) for k, v in params.items()}, quote_via=quote))}" '
+             f'target="_self">{html.escape(text)}</a>' for text, params in links]
+    lead = html.escape(md_text(before)) if before else ""
+    st.markdown(lead + " · ".join(parts), unsafe_allow_html=True)

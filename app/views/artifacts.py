@@ -9,7 +9,7 @@ import streamlit as st
 from lineage import Lineage
 from lineage.app.views.page import Page
 from lineage.app.data import ICON_ERROR, ICON_INFO, ICON_OK, ICON_WARNING, error_text, q_counts, q_find
-from lineage.app.state import seed, bad_link, to_url, table, artifact_ref
+from lineage.app.state import seed, bad_link, to_url, table, artifact_ref, nav_links
 from lineage.app.views.shared import show_node
 from lineage.errors import LineageError
 
@@ -51,11 +51,10 @@ def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
         st.info("No artifacts match.", icon=ICON_INFO)
         return
     ref = st.selectbox("Artifact", choices, key="artifacts_ref")
-    to_url(artifact=ref[1:], **({"type": type_name} if type_name else {}))
-    if not type_name and "type" in st.query_params:
-        del st.query_params["type"]
-    st.markdown(f"[What produced this](?page=provenance&node={ref}) · [What does this affect](?page=impact&node={ref})"
-                f" · [Lineage graph](?page=graph&node={ref})")
+    to_url(artifact=ref[1:], type=type_name)
+    nav_links([("What produced this", {"page": "provenance", "node": ref}),
+               ("What does this affect", {"page": "impact", "node": ref}),
+               ("Lineage graph", {"page": "graph", "node": ref})])
     show_node(uri, ref)
     if st.button("Verify (re-fingerprint now)"):
         report = lin.verify(ref)

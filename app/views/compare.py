@@ -14,7 +14,7 @@ import streamlit as st
 
 from lineage import Lineage
 from lineage.app.data import ICON_INFO, ICON_OK, chart_bar, error_text, md_text, q_diff, q_metrics, q_models, q_node
-from lineage.app.state import bad_link, seed, to_url
+from lineage.app.state import bad_link, nav_links, seed, to_url
 from lineage.app.views.page import Page
 from lineage.errors import LineageError
 
@@ -86,8 +86,8 @@ def page_compare(uri: Optional[str], lin: Lineage) -> None:
                 frame = frame.drop(columns=["delta"])
             st.dataframe(frame.astype(str), hide_index=True, width="stretch")
     if d["refs"]:
-        st.markdown("Artifacts named above: " + " · ".join(
-            f"[{r}](?page=artifacts&artifact={r[1:]})" for r in d["refs"][:40]))
+        nav_links([(r, {"page": "artifacts", "artifact": r[1:]}) for r in d["refs"][:40]],
+                  before="Artifacts named above: ")
     slices = sorted(set(ma.get("slices", {})) | set(mb.get("slices", {})))
     metric = st.selectbox("Metric per slice", sorted({k for s in ma.get("slices", {}).values() for k in s}) or ["accuracy"],
                           index=0)

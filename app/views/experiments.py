@@ -86,9 +86,6 @@ def page_experiments(uri: Optional[str], lin: Lineage) -> None:
     chosen = st.multiselect("Runs whose curves are drawn", runs, key="exp_runs", max_selections=CHOSEN)
     to_url(experiment=experiment, where=where, cols=",".join(shown_cols) if shown_cols != default else "",
            sort="" if sort == "(newest first)" else sort, desc="1" if desc else "0", runs=",".join(chosen))
-    for k in ("cols", "sort"):
-        if st.query_params.get(k) == "":
-            del st.query_params[k]
     metric_cols = [c for c in frame.columns if c.startswith("metrics.")]
     st.subheader("Metric curves")
     names, missing = q_metric_names(uri, tuple(chosen))

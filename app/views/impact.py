@@ -9,7 +9,7 @@ import streamlit as st
 from lineage import Lineage
 from lineage.app.views.page import Page
 from lineage.app.data import ICON_ERROR, md_text, q_impact
-from lineage.app.state import link_ref
+from lineage.app.state import nav_links
 from lineage.app.views.shared import report, artifact_table
 
 
@@ -32,7 +32,7 @@ def page_impact(uri: Optional[str], lin: Lineage) -> None:
     artifact_table("models", imp["models"])
     artifact_table("evaluations", imp["evaluations"])
     artifact_table("blessings", imp["blessings"])
-    st.markdown(f"[Lineage graph](?page=graph&node={link_ref(ref)}&direction=downstream&hops=20)")
+    nav_links([("Lineage graph", {"page": "graph", "node": ref, "direction": "downstream", "hops": 20})])
 
 
 PAGE = Page('impact', 'What does this affect', ('node',), page_impact)

@@ -10,7 +10,7 @@ from lineage import Lineage
 from lineage.app.views.page import Page
 from lineage.app import graph as graph_view
 from lineage.app.data import ICON_INFO, error_text, q_find, q_view
-from lineage.app.state import seed, bad_link, to_url, node_ref, link_ref
+from lineage.app.state import seed, bad_link, to_url, node_ref, nav_links
 from lineage.app.views.shared import show_node
 from lineage.errors import LineageError
 from lineage.query.view import SHOWN_PER_CLICK
@@ -61,8 +61,8 @@ def page_graph(uri: Optional[str], lin: Lineage) -> None:
     with right:
         st.selectbox("Move the focus to", ["(stay)"] + [f"{n.id} {n.type}" for n in singles],
                      key="graph_focus", on_change=_move_focus)
-        st.markdown(f"[What produced this](?page=provenance&node={link_ref(ref)}) · "
-                    f"[What does this affect](?page=impact&node={link_ref(ref)})")
+        nav_links([("What produced this", {"page": "provenance", "node": ref}),
+                   ("What does this affect", {"page": "impact", "node": ref})])
         show_node(uri, ref, narrow=True)
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 from lineage import Lineage
 from lineage.app.views.page import Page
 from lineage.app.data import ICON_ERROR, md_text, q_counts, q_endpoints, q_runs
-from lineage.app.state import table, link_ref
+from lineage.app.state import nav_links, table
 
 
 def page_overview(uri: Optional[str], lin: Lineage) -> None:
@@ -40,10 +40,10 @@ def page_overview(uri: Optional[str], lin: Lineage) -> None:
         table(endpoints, "overview_endpoints",
               [{"page": "serving", "serving_model": e["endpoint"]} for e in endpoints])
         served = [e for e in endpoints if e["version"] is not None][:20]
-        st.markdown(" · ".join(f"{md_text(e['endpoint'])}:{e['version']}: "
-                               f"[what produced it](?page=provenance&node={link_ref(e['endpoint'] + ':' + str(e['version']))}), "
-                               f"[what it affects](?page=impact&node={link_ref(e['endpoint'] + ':' + str(e['version']))})"
-                               for e in served))
+        for e in served:
+            version = f"{e['endpoint']}:{e['version']}"
+            nav_links([("what produced it", {"page": "provenance", "node": version}),
+                       ("what it affects", {"page": "impact", "node": version})], before=f"{version}: ")
     else:
         st.caption("Nothing has been pushed to a serving endpoint yet.")
     st.subheader("Recent runs")

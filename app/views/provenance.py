@@ -9,7 +9,7 @@ import streamlit as st
 from lineage import Lineage
 from lineage.app.views.page import Page
 from lineage.app.data import ICON_ERROR, ICON_INFO, ICON_OK, ICON_WARNING, badges, md_table, md_text, q_provenance
-from lineage.app.state import link_ref
+from lineage.app.state import nav_links
 from lineage.app.views.shared import report, artifact_table
 from lineage.values import plain
 
@@ -63,8 +63,8 @@ def page_provenance(uri: Optional[str], lin: Lineage) -> None:
         st.caption("metrics")
         st.json(plain(p["metrics"]), expanded=True)
     st.caption("steps: " + md_text(" -> ".join(f"{s['type'].rsplit('.', 1)[-1]}({s['ref']})" for s in p["steps"])))
-    st.markdown(f"[What does this affect](?page=impact&node={link_ref(ref)}) · "
-                f"[Lineage graph](?page=graph&node={link_ref(ref)}&direction=upstream&hops=20)")
+    nav_links([("What does this affect", {"page": "impact", "node": ref}),
+               ("Lineage graph", {"page": "graph", "node": ref, "direction": "upstream", "hops": 20})])
 
 
 PAGE = Page('provenance', 'What produced this', ('node',), page_provenance)

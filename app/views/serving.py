@@ -10,7 +10,7 @@ import streamlit as st
 from lineage import Lineage
 from lineage.app.views.page import Page
 from lineage.app.data import ICON_ERROR, ICON_INFO, ICON_OK, ICON_WARNING, chart_bar, chart_steps, md_text, q_endpoints, q_history, q_state, q_traffic, q_version_checks
-from lineage.app.state import linked_select, table, link_ref
+from lineage.app.state import linked_select, nav_links, table
 
 
 def page_serving(uri: Optional[str], lin: Lineage) -> None:
@@ -32,9 +32,9 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
             + (" (as the server reported)" if state.get("source") == "observed" else ""))
     if state["version"] is not None:
         _version_badges(uri, name, state["version"], serving=True)
-        served = link_ref(f"{name}:{state['version']}")
-        st.markdown(f"[What produced the serving version](?page=provenance&node={served}) · "
-                    f"[What does it affect](?page=impact&node={served})")
+        served = f"{name}:{state['version']}"
+        nav_links([("What produced the serving version", {"page": "provenance", "node": served}),
+                   ("What does it affect", {"page": "impact", "node": served})])
     if state["timeline"]:
         st.subheader("Serving version over time")
         chart_steps(pd.DataFrame([{"when": pd.to_datetime(t, unit="s").isoformat(), "serving version": v}
@@ -77,8 +77,8 @@ def _traffic(uri: Optional[str], name: str) -> None:
         return
     st.subheader(f"Training/serving skew of version {skew['version']}")
     if skew["training_statistics"]:
-        st.markdown(f"Serving inputs ({skew['files']} log files) beside the training data's statistics "
-                    f"([a{skew['training_statistics']}](?page=data&dataset=a{skew['training_statistics']})).")
+        nav_links([(f"a{skew['training_statistics']}", {"page": "data", "dataset": f"a{skew['training_statistics']}"})],
+                  before=f"Serving inputs ({skew['files']} log files) beside the training data's statistics: ")
     else:
         st.caption("No training statistics were found upstream of this version.")
     flagged = [f["feature"] for f in skew["features"] if f["skewed"]]

@@ -8,8 +8,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import pandas as pd
 import streamlit as st
 
-from lineage.app.data import ICON_ERROR, ICON_INFO, error_text, md_table, md_text, q_find, q_node, q_step_log
-from lineage.app.state import seed, to_url, node_ref, table
+from lineage.app.data import ICON_ERROR, ICON_INFO, error_text, md_table, q_find, q_node, q_step_log
+from lineage.app.state import nav_links, node_ref, seed, table, to_url
 from lineage.errors import LineageError
 from lineage.values import plain
 from lineage.vocab import type_leaf
@@ -64,9 +64,10 @@ def show_node(uri: Optional[str], ref: str, *, narrow: bool = False) -> None:
             table(rows, f"{title}:{ref}", [{"page": "artifacts", "artifacts_ref": f"a{r['id']}"} for r in rows])
         outputs = [r for v in d["outputs"].values() for r in v][:10]
         if outputs:
-            st.markdown(" · ".join(f"a{r['id']} {md_text(type_leaf(r['type']))}: "
-                                   f"[what produced it](?page=provenance&node=a{r['id']}), "
-                                   f"[what it affects](?page=impact&node=a{r['id']})" for r in outputs))
+            for r in outputs:
+                nav_links([("what produced it", {"page": "provenance", "node": f"a{r['id']}"}),
+                           ("what it affects", {"page": "impact", "node": f"a{r['id']}"})],
+                          before=f"a{r['id']} {type_leaf(r['type'])}: ")
     if d.get("contexts") and not narrow:
         st.caption("contexts")
         st.dataframe(pd.DataFrame(d["contexts"]), hide_index=True, width="stretch")

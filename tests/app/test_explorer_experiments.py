@@ -132,8 +132,10 @@ def test_the_table_opens_on_what_runs_are_compared_on_and_the_url_holds_the_view
     assert accuracies == sorted(accuracies, reverse=True) and rows[0]["run"] == "sweep-3"
     chosen = page.locator('[data-testid="stMultiSelect"]').nth(1).inner_text()
     assert "sweep-0" in chosen and "sweep-1" in chosen and "sweep-2" not in chosen
-    params = dict(p.split("=", 1) for p in page.url.split("?", 1)[1].split("&"))
-    assert params["sort"] == "metrics.accuracy" and params["runs"] == "sweep-0%2Csweep-1"
+    from urllib.parse import parse_qs, urlparse
+
+    params = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+    assert params["sort"] == "metrics.accuracy" and params["runs"] == "sweep-0,sweep-1"
 
 
 def test_parallel_coordinates_name_their_axes_and_show_each_ones_range(browser_page):
