@@ -16,11 +16,10 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from lineage.query.export import NEUTRAL_ARTIFACT, TAINT_COLOUR, style_of
-from lineage.query.view import GraphView, X_STEP, Y_STEP
+from lineage.query.view import MAX_ROWS, GraphView, Y_STEP
 
 FOCUS_COLOUR, FAILED_COLOUR = "#1d4ed8", "#dc2626"
 ZOOM = 0.85  # the zoom a large graph opens at (labels readable at 1440 px); smaller ones are fitted
-WIDTH = 700.0  # about the drawing's width at 1440 px with the sidebar open, for the opening pan
 
 
 COMPONENT = Path(__file__).resolve().parent / "graph_component"
@@ -64,27 +63,15 @@ def elements(view: GraphView) -> List[Dict[str, Any]]:
 
 
 def _opening(view: GraphView, height: int) -> Dict[str, Any]:
-    """Fit a graph that fits at a readable zoom; otherwise open at ``ZOOM`` on the focus."""
-    if not view.nodes:
-        return {"name": "preset", "fit": True}
-    xs = [n.x for n in view.nodes]
-    ys = [n.y for n in view.nodes]
-    w, h = max(xs) - min(xs) + 170, max(ys) - min(ys) + 60
-    if w * ZOOM <= WIDTH and h * ZOOM <= height:
-        return {"name": "preset", "fit": True, "padding": 30}
-    focus = next((n for n in view.nodes if "focus" in n.marks), view.nodes[0])
-    left, right = min(xs), max(xs)
-    # a focus in the first column (downstream) opens at the left edge, in the last (upstream) at the
-    # right edge, so that what it leads to or came from fills the view; otherwise in the middle
-    at_x = 100.0 if focus.x - left < X_STEP / 2 else WIDTH - 100.0 if right - focus.x < X_STEP / 2 else WIDTH / 2
-    return {"name": "preset", "fit": False, "zoom": ZOOM,
-            "pan": {"x": at_x - focus.x * ZOOM, "y": height / 2 - focus.y * ZOOM}}
+    """Every drawing opens fitted to the canvas it has (the component caps the zoom of a small
+    one at a readable 1.2); the buttons above it fit again, zoom, and save it as PNG."""
+    return {"name": "preset", "fit": True, "padding": 30}
 
 
 def height_of(view: GraphView) -> int:
     rows: Dict[int, int] = {}
     for n in view.nodes:
-        rows[n.depth] = rows.get(n.depth, 0) + 1
+        rows[n.depth] = min(MAX_ROWS, rows.get(n.depth, 0) + 1)
     return int(min(760, max(320, max(rows.values(), default=1) * Y_STEP * ZOOM + 80)))
 
 

@@ -33,6 +33,7 @@
 
   function render(args) {
     var total = args.height + drawLegend(args.legend);
+    total += document.getElementById("tools").offsetHeight;
     if (args.height !== height || total !== frame) {
       height = args.height;
       frame = total;
@@ -52,13 +53,45 @@
       minZoom: args.minZoom, maxZoom: args.maxZoom, wheelSensitivity: 0.3,
       boxSelectionEnabled: false, autoungrabify: true, selectionType: "single"
     });
+    fit();
     cy.on("tap", "node", function (ev) {
       send("streamlit:setComponentValue", {value: {nodes: [ev.target.id()], edges: [], at: Date.now()}, dataType: "json"});
     });
   }
 
+  // Every drawing inside the canvas, at a readable zoom at most (a small graph is not blown up).
+  function fit() {
+    if (!cy) { return; }
+    cy.fit(cy.elements(), 30);
+    if (cy.zoom() > 1.2) {
+      cy.zoom(1.2);
+      cy.center();
+    }
+  }
+
+  function zoomBy(factor) {
+    if (!cy) { return; }
+    cy.zoom({level: Math.min(cy.maxZoom(), Math.max(cy.minZoom(), cy.zoom() * factor)),
+             renderedPosition: {x: box.clientWidth / 2, y: box.clientHeight / 2}});
+  }
+
+  function savePng() {
+    if (!cy) { return; }
+    var a = document.createElement("a");
+    a.href = cy.png({full: true, scale: 2, bg: "#ffffff"});
+    a.download = "lineage-graph.png";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+
+  document.getElementById("fit").addEventListener("click", fit);
+  document.getElementById("zoom-in").addEventListener("click", function () { zoomBy(1.25); });
+  document.getElementById("zoom-out").addEventListener("click", function () { zoomBy(0.8); });
+  document.getElementById("png").addEventListener("click", savePng);
+
   window.addEventListener("resize", function () {   // a narrower frame wraps the legend onto more lines
-    var total = height + document.getElementById("legend").offsetHeight;
+    var total = height + document.getElementById("legend").offsetHeight + document.getElementById("tools").offsetHeight;
     if (height && total !== frame) {
       frame = total;
       send("streamlit:setFrameHeight", {height: frame});

@@ -28,6 +28,8 @@ __all__ = ["GraphView", "ViewNode", "view_of", "MIN_GROUP", "SHOWN_PER_CLICK"]
 MIN_GROUP = 6  # this many siblings of one type and depth are drawn as one node
 SHOWN_PER_CLICK = 40  # members an expanded group draws; a click on "more" draws as many again
 X_STEP, Y_STEP = 190.0, 64.0
+#: at most this many nodes one above the other; more wrap into sub-columns SUB_STEP apart
+MAX_ROWS, SUB_STEP = 12, 150.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,8 +202,15 @@ def _layout(nodes: List[ViewNode], edges: List[Tuple[str, str, int]]) -> List[Vi
         nbrs.setdefault(v, []).append(u)
     row: Dict[str, float] = {}
     placed: List[ViewNode] = []
-    low = min(by_depth) if by_depth else 0
     col_of = {n.id: n.depth for n in nodes}
+    # a depth with more than MAX_ROWS nodes (an opened group's 40 members) is a grid of
+    # sub-columns, and the depths after it move right to make room
+    subcols = {d: -(-len(v) // MAX_ROWS) for d, v in by_depth.items()}
+    left_of: Dict[int, float] = {}
+    x = 0.0
+    for d in sorted(by_depth):
+        left_of[d] = x
+        x += X_STEP + (subcols[d] - 1) * SUB_STEP
     for d in sorted(by_depth, key=lambda d: (abs(d), d < 0)):
         inner = d - 1 if d > 0 else d + 1
 
@@ -212,8 +221,9 @@ def _layout(nodes: List[ViewNode], edges: List[Tuple[str, str, int]]) -> List[Vi
             return (mean, "focus" not in n.marks, n.kind, n.type, n.group, newest)
 
         column = sorted(by_depth[d], key=rank)
-        top = -(len(column) - 1) / 2.0
+        rows = min(len(column), MAX_ROWS)
+        top = -(rows - 1) / 2.0
         for i, n in enumerate(column):
-            row[n.id] = top + i
-            placed.append(dataclasses.replace(n, x=(d - low) * X_STEP, y=row[n.id] * Y_STEP))
+            row[n.id] = top + i % MAX_ROWS
+            placed.append(dataclasses.replace(n, x=left_of[d] + (i // MAX_ROWS) * SUB_STEP, y=row[n.id] * Y_STEP))
     return placed

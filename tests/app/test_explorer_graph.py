@@ -141,3 +141,57 @@ def test_each_click_on_a_group_draws_the_next_members(ui, fanned):
             page.wait_for_timeout(500)
         singles = [n for n in nodes if n["label"].startswith("Score e")]
         assert len(singles) == shown and [n["id"] for n in _by_label(nodes, f"x{rest} more Score")] == [group["id"]]
+
+
+def _canvas(page):
+    from explorer_helpers import graph_frame
+
+    frame = graph_frame(page)
+    return frame, frame.evaluate("() => { const b = document.getElementById('cy'); return {w: b.clientWidth, h: b.clientHeight}; }")
+
+
+def _all_inside(page):
+    _, size = _canvas(page)
+    nodes = graph_nodes(page)
+    outside = [n["label"] for n in nodes if not (0 <= n["x"] <= size["w"] and 0 <= n["y"] <= size["h"])]
+    return nodes, outside
+
+
+@pytest.mark.parametrize("view", ["both&hops=8", "downstream&hops=40", "upstream&hops=8"])
+def test_every_node_of_a_drawing_is_inside_the_canvas(ui, fanned, view):
+    """Issue 25, item 1: 12 of 20 nodes were off the canvas to the left, the PushedModel column
+    behind the side panel; every drawing now opens fitted to the canvas it has."""
+    page, base = ui
+    info = fanned["info"]
+    for focus in (f"a{info.hot_dataset}", f"a{info.models[-1]}", f"a{info.pushed[0]}"):
+        page.goto(f"{base}/?page=graph&node={focus}&direction={view}")
+        nodes, outside = _all_inside(page)
+        assert nodes and not outside, (focus, view, outside)
+
+
+def test_an_opened_group_is_a_grid_inside_the_canvas_and_the_buttons_work(ui, fanned, tmp_path):
+    page, base = ui
+    page.goto(f"{base}/?page=graph&node=a{fanned['wide'].id}&direction=downstream&hops=1")
+    [group] = _by_label(graph_nodes(page), "x85 Score")
+    click_graph_node(page, group["id"])
+    for _ in range(60):
+        if _by_label(graph_nodes(page), "x45 more Score"):
+            break
+        page.wait_for_timeout(500)
+    nodes, outside = _all_inside(page)
+    singles = [n for n in nodes if n["label"].startswith("Score e")]
+    assert len(singles) == 40 and not outside
+    assert len({round(n["x"]) for n in singles}) >= 4          # a grid, not one column 40 tall
+    frame, _ = _canvas(page)
+    zoom = frame.evaluate("() => [...document.querySelectorAll('div')].find(d => d._cyreg && d._cyreg.cy)._cyreg.cy.zoom()")
+    frame.locator("#zoom-in").click()
+    frame.locator("#zoom-in").click()
+    bigger = frame.evaluate("() => [...document.querySelectorAll('div')].find(d => d._cyreg && d._cyreg.cy)._cyreg.cy.zoom()")
+    assert bigger > zoom * 1.5
+    frame.locator("#fit").click()
+    assert not _all_inside(page)[1]
+    with page.expect_download() as got:
+        frame.locator("#png").click()
+    path = tmp_path / "graph.png"
+    got.value.save_as(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
