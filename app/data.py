@@ -4,6 +4,7 @@ data, value formatting and charts. Pages are in :mod:`lineage.app.explorer`."""
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import json
 import re
 import os
@@ -36,10 +37,23 @@ def open_store(uri: Optional[str]) -> Lineage:
 
 
 def when(seconds_or_dt: Any) -> str:
-    if seconds_or_dt is None:
+    """One format for every time on every page: local time with its zone (``2026-12-03 08:25:09 UTC``),
+    from UNIX seconds, a datetime or an ISO 8601 string."""
+    if seconds_or_dt is None or seconds_or_dt == "":
         return ""
+    if isinstance(seconds_or_dt, str):
+        try:
+            seconds_or_dt = _dt.datetime.fromisoformat(seconds_or_dt)
+        except ValueError:
+            return seconds_or_dt
     dt = utc_from_s(seconds_or_dt) if isinstance(seconds_or_dt, (int, float)) else seconds_or_dt
-    return dt.strftime("%Y-%m-%d %H:%M:%S") if dt else ""
+    if not dt:
+        return ""
+    if hasattr(dt, "to_pydatetime"):   # pandas' Timestamp (the runs table's column)
+        dt = dt.to_pydatetime()
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=_dt.timezone.utc)
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character (CommonMark escapes all)

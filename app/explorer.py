@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Optional
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -53,7 +52,7 @@ if (!w.__lineageHistory) {
 
 
 def _back_and_forward() -> None:
-    components.html(_HISTORY_JS, height=0)
+    st.iframe(_HISTORY_JS, height=1)   # st.iframe runs its script with access to the app's window
 
 
 def _search(uri: Optional[str]) -> None:

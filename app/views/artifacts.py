@@ -16,7 +16,7 @@ from lineage.errors import LineageError
 
 def page_artifacts(uri: Optional[str], lin: Lineage) -> None:
     counts = q_counts(uri)
-    cols = st.columns([1, 2, 2, 1, 1])
+    cols = st.columns([2, 2, 2, 1, 1])   # the type box wide enough for its longest name
     types = [""] + sorted(counts["artifact"])
     seed("artifacts_type", "type", types, "")
     type_name = cols[0].selectbox("Type", types, key="artifacts_type",

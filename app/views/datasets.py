@@ -38,10 +38,14 @@ def _statistics_for(lin: Lineage, art: Artifact) -> Optional[Dict[str, Any]]:
 
 
 def _first_with_statistics(lin: Lineage, ids: List[str], look: int = 20) -> str:
-    """The newest of the first ``look`` datasets that has statistics to show (else the newest)."""
+    """The newest of the first ``look`` datasets that has statistics to show; else the newest
+    ExampleStatistics of the store (a large store's newest datasets may have none); else the newest."""
     for ref in ids[:look]:
         if _statistics_for(lin, lin.artifact(int(ref[1:]))) is not None:
             return ref
+    for stats in (lin.find("ExampleStatistics", limit=5) if lin.store.has_type("artifact", "ExampleStatistics") else []):
+        if _statistics_for(lin, stats) is not None:
+            return stats.ref
     return ids[0]
 
 
@@ -52,7 +56,12 @@ def page_data(uri: Optional[str], lin: Lineage) -> None:
         return
     label = {f"a{a['id']}": f"a{a['id']} {a['type']} {a['uri']}" for a in arts}
     ids = list(label)
-    seed("data_first", "dataset", ids, _first_with_statistics(lin, ids),
+    opening = _first_with_statistics(lin, ids)
+    if opening not in label:   # an older dataset with statistics: offered first
+        node = lin.artifact(int(opening[1:]))
+        label[opening] = f"{opening} {node.type} {node.uri}"
+        ids.insert(0, opening)
+    seed("data_first", "dataset", ids, opening,
          lambda raw: raw if raw.startswith("a") else f"a{raw}")
     if bad_link("data_first", "a dataset"):
         return

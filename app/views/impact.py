@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import pandas as pd
 import streamlit as st
 
 from lineage import Lineage
@@ -33,6 +34,10 @@ def page_impact(uri: Optional[str], lin: Lineage) -> None:
     artifact_table("evaluations", imp["evaluations"])
     artifact_table("blessings", imp["blessings"])
     nav_links([("Lineage graph", {"page": "graph", "node": ref, "direction": "downstream", "hops": 20})])
+    rows = [{"section": section, **{k: v for k, v in r.items()}} for section in ("pushed", "models", "evaluations", "blessings")
+            for r in imp[section]]
+    st.download_button("Download the impact report (CSV)", pd.DataFrame(rows, dtype=object).to_csv(index=False),
+                       file_name=f"impact-{ref.replace(':', '-').replace('/', '-')}.csv", mime="text/csv")
 
 
 PAGE = Page('impact', 'What does this affect', ('node',), page_impact)

@@ -13,6 +13,11 @@ from lineage.app.data import ICON_ERROR, md_text, q_counts, q_endpoints, q_runs
 from lineage.app.state import nav_links, table
 
 
+def _fits(rows: int) -> int:
+    """A table's height showing every row (up to 30; a taller one scrolls)."""
+    return 35 * (min(rows, 30) + 1) + 3
+
+
 def page_overview(uri: Optional[str], lin: Lineage) -> None:
     counts = q_counts(uri)
     c1, c2, c3 = st.columns(3)
@@ -23,11 +28,11 @@ def page_overview(uri: Optional[str], lin: Lineage) -> None:
     with left:
         st.subheader("Artifacts by type")
         st.dataframe(pd.DataFrame(sorted(counts["artifact"].items()), columns=["type", "count"]),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", height=_fits(len(counts["artifact"])))
     with right:
         st.subheader("Executions by type and state")
         st.dataframe(pd.DataFrame(sorted(counts["execution"].items()), columns=["type", "count"]),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", height=_fits(len(counts["execution"])))
         st.dataframe(pd.DataFrame(sorted(counts["state"].items()), columns=["state", "count"]),
                      hide_index=True, width="stretch")
     st.subheader("Serving now")

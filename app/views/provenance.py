@@ -8,7 +8,7 @@ import streamlit as st
 
 from lineage import Lineage
 from lineage.app.views.page import Page
-from lineage.app.data import ICON_ERROR, ICON_INFO, ICON_OK, ICON_WARNING, badges, md_table, md_text, q_provenance
+from lineage.app.data import ICON_ERROR, ICON_INFO, ICON_OK, ICON_WARNING, badges, md_table, md_text, q_provenance, when
 from lineage.app.state import nav_links
 from lineage.app.views.shared import report, artifact_table
 from lineage.values import plain
@@ -30,8 +30,8 @@ def page_provenance(uri: Optional[str], lin: Lineage) -> None:
     if p["pushed"]:
         props = p["pushed"].get("properties", {})
         st.text(f"served as: {props.get('model_name', '?')} version {props.get('pushed_version')} "
-                f"(pushed {p['pushed_at'] or '?'})")
-    st.text(f"trained: {p['trained_at'] or '?'} by {p['ran_by'] or '?'}")
+                f"(pushed {when(p['pushed_at']) or '?'})")
+    st.text(f"trained: {when(p['trained_at']) or '?'} by {p['ran_by'] or '?'}")
     if not p["tainted"]:
         if p["blessed"] is True:
             st.success(verdict, icon=ICON_OK)
