@@ -144,11 +144,17 @@ def _open_row(key: str, opens: List[Dict[str, Any]]) -> None:
 
 def artifact_ref(uri: Optional[str]) -> Callable[[str], str]:
     """``?artifact=12`` (or ``a12``) as ``"a12"`` when that artifact exists."""
+    return existing_ref(uri, lambda raw: f"a{int(raw[1:] if raw.startswith('a') else raw)}")
+
+
+def existing_ref(uri: Optional[str], form: Callable[[str], str] = lambda raw: raw) -> Callable[[str], str]:
+    """A URL value converter: the reference ``form(raw)`` when it names something in the store
+    (else ValueError: :func:`seed` then reports the link as naming nothing)."""
     def convert(raw: str) -> str:
-        ref = f"a{int(raw[1:] if raw.startswith('a') else raw)}"
         try:
+            ref = form(raw.strip())
             q_node(uri, ref)
-        except LineageError:
+        except (LineageError, ValueError):
             raise ValueError(raw) from None
         return ref
     return convert

@@ -14,7 +14,7 @@ import streamlit as st
 
 from lineage import Lineage
 from lineage.app.data import ICON_INFO, ICON_OK, chart_bar, error_text, md_text, q_diff, q_metrics, q_models, q_node
-from lineage.app.state import bad_link, nav_links, seed, to_url
+from lineage.app.state import bad_link, existing_ref, nav_links, seed, to_url
 from lineage.app.views.page import Page
 from lineage.errors import LineageError
 
@@ -29,20 +29,6 @@ def _default_pair(models: List[Dict[str, Any]]) -> Tuple[str, str]:
     return models[1]["ref"], models[0]["ref"]
 
 
-def _any_ref(uri: Optional[str]) -> Any:
-    """A link's model reference kept as written, if it names something (``reviews:1``, ``a12``, ``12``)."""
-    def convert(raw: str) -> str:
-        text = raw.strip()
-        if text.isdigit():
-            text = f"a{text}"
-        try:
-            q_node(uri, text)
-        except LineageError:
-            raise ValueError(raw) from None
-        return text
-    return convert
-
-
 def page_compare(uri: Optional[str], lin: Lineage) -> None:
     models = q_models(uri)
     if len(models) < 2:
@@ -51,8 +37,9 @@ def page_compare(uri: Optional[str], lin: Lineage) -> None:
     label = {m["ref"]: m["label"] for m in models}
     ids = list(label)
     first, second = _default_pair(models)
-    seed("compare_a", "a", None, first, _any_ref(uri))
-    seed("compare_b", "b", None, second, _any_ref(uri))
+    as_written = existing_ref(uri, lambda raw: f"a{raw}" if raw.isdigit() else raw)   # reviews:1 stays reviews:1
+    seed("compare_a", "a", None, first, as_written)
+    seed("compare_b", "b", None, second, as_written)
     bad_a, bad_b = bad_link("compare_a", "a model (a)"), bad_link("compare_b", "a model (b)")
     if bad_a or bad_b:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer_helpers import SCRIPT, Beacon
+from explorer_helpers import SCRIPT, Beacon, served_browser
 from helpers import record_pipeline, record_push, record_serving_op
 from lineage import Lineage, record, run, step
 from lineage.types import Dataset
@@ -48,3 +48,11 @@ def store(tmp_path_factory, beacon):
             boom()
     return {"uri": lin.uri, "lin": lin, "raw": raw, "module2": module2, "m1": m1, "m2": m2, "odd": odd,
             "p1": p1, "p2": p2}
+
+
+@pytest.fixture(scope="module")
+def browser_page(store):
+    """``lineage ui`` on the shared store and a Chromium page on it: ``(page, base URL)`` (a test
+    module on another store defines its own)."""
+    with served_browser(store["uri"]) as (page, base):
+        yield page, base

@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from explorer_helpers import SHOTS, open_page, served_browser, table_rows
+from explorer_helpers import SHOTS, open_page, table_rows
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser_page(store):
-    with served_browser(store["uri"]) as (page, base):
-        yield page, base
 
 
 def _table_with(page, text):

@@ -10,15 +10,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from explorer_helpers import SHOTS, graph_frame, select_row, served_browser, table_rows
+from explorer_helpers import SHOTS, graph_frame, select_row, table_rows
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser_page(store):
-    with served_browser(store["uri"]) as (page, base):
-        yield page, base
 
 
 def _params(page):

@@ -10,17 +10,11 @@ import re
 
 import pytest
 
-from explorer_helpers import open_page, served_browser, table_rows
+from explorer_helpers import open_page, table_rows
 
 pytestmark = pytest.mark.slow
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]{2,5}$")
-
-
-@pytest.fixture(scope="module")
-def browser_page(store):
-    with served_browser(store["uri"]) as (page, base):
-        yield page, base
 
 
 def test_overview_shows_every_artifact_type(browser_page, store):

@@ -8,15 +8,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from explorer_helpers import READY, SHOTS, open_page, served_browser
+from explorer_helpers import READY, SHOTS, open_page
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser_page(store):
-    with served_browser(store["uri"]) as (page, base):
-        yield page, base
 
 
 def _search(page, text):

@@ -20,15 +20,21 @@ from lineage import Lineage
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _demo(tmp_path: Path, env: dict = None) -> tuple:
-    """The demo pipeline copied to tmp_path/work (outside any git repository), run once."""
+def _copy_demo(tmp_path: Path) -> Path:
+    """The demo pipeline and its data copied to tmp_path/work (outside any git repository), lineage
+    imported from the installed package; the script's path."""
     work = tmp_path / "work"
     (work / "data").mkdir(parents=True)
-    shutil.copy(REPO / "examples" / "demo_pipeline.py", work / "demo_pipeline.py")
-    shutil.copy(REPO / "examples" / "data" / "reviews.csv", work / "data" / "reviews.csv")
     script = work / "demo_pipeline.py"
-    # a checkout-independent copy: lineage is imported from the installed package
-    script.write_text(script.read_text().replace("sys.path.insert(0, str(HERE.parent))", "pass"))
+    script.write_text((REPO / "examples" / "demo_pipeline.py").read_text()
+                      .replace("sys.path.insert(0, str(HERE.parent))", "pass"))
+    shutil.copy(REPO / "examples" / "data" / "reviews.csv", work / "data" / "reviews.csv")
+    return script
+
+
+def _demo(tmp_path: Path, env: dict = None) -> tuple:
+    """The demo pipeline copied outside git (:func:`_copy_demo`), run once."""
+    script = _copy_demo(tmp_path)
     uri = f"sqlite:///{tmp_path / 'store' / 'metadata.sqlite'}"
     _run_script(script, uri, env)
     lin = Lineage.open(uri)
@@ -144,12 +150,8 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 def test_a_run_from_a_clean_tree_names_the_commit_to_check_out(tmp_path):
-    work = tmp_path / "work"
-    (work / "data").mkdir(parents=True)
-    script = work / "demo_pipeline.py"
-    script.write_text((REPO / "examples" / "demo_pipeline.py").read_text()
-                      .replace("sys.path.insert(0, str(HERE.parent))", "pass"))
-    shutil.copy(REPO / "examples" / "data" / "reviews.csv", work / "data" / "reviews.csv")
+    script = _copy_demo(tmp_path)
+    work = script.parent
     _git(work, "init", "-q")
     _git(work, "add", ".")
     _git(work, "commit", "-qm", "first")
@@ -228,12 +230,7 @@ def test_the_python_api_and_a_failing_step(tmp_path):
 
 def test_rerun_on_every_backend(store_uri, tmp_path):
     """The demo recorded into SQLite, MariaDB and PostgreSQL, and rerun from each."""
-    work = tmp_path / "work"
-    (work / "data").mkdir(parents=True)
-    script = work / "demo_pipeline.py"
-    script.write_text((REPO / "examples" / "demo_pipeline.py").read_text()
-                      .replace("sys.path.insert(0, str(HERE.parent))", "pass"))
-    shutil.copy(REPO / "examples" / "data" / "reviews.csv", work / "data" / "reviews.csv")
+    script = _copy_demo(tmp_path)
     _run_script(script, store_uri)
     lin = Lineage.open(store_uri, artifact_root=str(tmp_path / "artifacts"))
     report = lin.rerun("naive-bayes")
