@@ -129,6 +129,15 @@ def chart_bar(df: pd.DataFrame, x: str, y: str, color: Optional[str] = None) -> 
     st.vega_lite_chart(df, {"mark": "bar", "encoding": enc}, width="stretch")
 
 
+def _integer_axis(values: Any) -> Dict[str, Any]:
+    """An axis of whole numbers: the values themselves as ticks when there are few (a 1.5 tick
+    rounded by the format read "2, 2, 1"), else whole-number steps."""
+    distinct = sorted({int(v) for v in values if v == v and v is not None})
+    if 0 < len(distinct) <= 20:
+        return {"values": distinct, "format": "d"}
+    return {"tickMinStep": 1, "format": "d"}
+
+
 def chart_steps(df: pd.DataFrame, x: str, y: str) -> None:
     """A step line of a number over time: versions on a numeric axis (9 below 10, however many),
     a fixed height, times with their date."""
@@ -137,7 +146,7 @@ def chart_steps(df: pd.DataFrame, x: str, y: str) -> None:
                             "encoding": {"x": {"field": x, "type": "temporal",
                                                "axis": {"format": "%Y-%m-%d %H:%M:%S", "labelAngle": -30}},
                                          "y": {"field": y, "type": "quantitative", "scale": {"zero": False},
-                                               "axis": {"tickMinStep": 1, "format": "d"}},
+                                               "axis": _integer_axis(df[y] if y in df else [])},
                                          "tooltip": [{"field": x, "type": "temporal", "format": "%Y-%m-%d %H:%M:%S"},
                                                      {"field": y}]}},
                        width="stretch")
@@ -174,7 +183,9 @@ def chart_parallel(df: pd.DataFrame, dims: List[str], metric: str) -> None:
                 {"mark": {"type": "line", "opacity": 0.8, "strokeWidth": 2},
                  "encoding": {"y": {"field": "scaled", "type": "quantitative", "axis": None},
                               "detail": {"field": "index", "type": "nominal"},
-                              "color": {"field": metric, "type": "quantitative", "scale": {"scheme": "viridis"}},
+                              "color": {"field": metric, "type": "quantitative",
+                                        # viridis without its darkest quarter: every line shows on a dark theme too
+                                        "scale": {"scheme": {"name": "viridis", "extent": [0.25, 1]}}},
                               "tooltip": [{"field": "run"}, {"field": "key"}, {"field": "value"}, {"field": metric}]}},
                 # each axis's own range: its highest value at the top, its lowest at the bottom
                 {"mark": {"type": "text", "dy": -8, "align": "center"},

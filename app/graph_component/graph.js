@@ -98,8 +98,17 @@
     }
   });
 
+  // The app's theme (light, or dark when the browser or the settings say so): the drawing's
+  // background and the legend's text follow it; nodes keep their fills, their labels inside them.
+  function applyTheme(theme) {
+    if (!theme) { return; }
+    document.body.style.background = theme.backgroundColor || "#ffffff";
+    document.getElementById("legend").style.color = theme.textColor || "#0f172a";
+  }
+
   window.addEventListener("message", function (ev) {
     if (ev.data && ev.data.type === "streamlit:render") {
+      applyTheme(ev.data.theme);
       render(ev.data.args);
     }
   });

@@ -121,6 +121,10 @@ def test_serving_page_timeline_and_rollback_commands(store):
     assert any("version 2 was made from tainted data" in e.value for e in at.error)
     [chart] = at.get("vega_lite_chart")
     assert '"quantitative"' in chart.proto.spec    # versions on a numeric axis: 9 sorts below 10
+    import json
+
+    axis = json.loads(chart.proto.spec)["encoding"]["y"]["axis"]
+    assert axis["values"] == [1, 2]                # ticks at the versions: no 1.5 read as "2" (issue 25, item 8)
 
 
 def test_compare_page_shows_the_diff(store):

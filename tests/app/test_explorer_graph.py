@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer_helpers import SHOTS, click_graph_node, graph_nodes, select_row, served_browser, table_rows
+from explorer_helpers import SHOTS, click_graph_node, graph_frame, graph_nodes, select_row, served_browser, table_rows
 from lineage import Lineage, record
 from lineage.synthetic import generate
 
@@ -144,8 +144,6 @@ def test_each_click_on_a_group_draws_the_next_members(ui, fanned):
 
 
 def _canvas(page):
-    from explorer_helpers import graph_frame
-
     frame = graph_frame(page)
     return frame, frame.evaluate("() => { const b = document.getElementById('cy'); return {w: b.clientWidth, h: b.clientHeight}; }")
 
@@ -195,3 +193,17 @@ def test_an_opened_group_is_a_grid_inside_the_canvas_and_the_buttons_work(ui, fa
     path = tmp_path / "graph.png"
     got.value.save_as(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_the_graph_follows_a_dark_theme(ui, fanned):
+    """Issue 25, item 8: the graph stayed a white box in dark mode."""
+    page, base = ui
+    page.emulate_media(color_scheme="dark")
+    try:
+        page.goto(f"{base}/?page=graph&node=a{fanned['info'].hot_dataset}&direction=downstream&hops=2")
+        frame = graph_frame(page)
+        colour = frame.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        r, g, b = [int(x) for x in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3]]
+        assert r + g + b < 3 * 80, colour          # dark, not white
+    finally:
+        page.emulate_media(color_scheme="light")
