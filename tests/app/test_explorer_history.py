@@ -67,7 +67,12 @@ def test_back_restores_a_pages_own_state_from_the_url(browser_page, store):
     page.go_back()
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('node') === 'a{m1.id}'")
     _settled(page)
-    assert page.get_by_label("Node (a12, e7, or MODEL:VERSION)").input_value() == f"a{m1.id}"
+    box = page.get_by_label("Node (a12, e7, or MODEL:VERSION)")
+    for _ in range(60):   # the reloaded page fills its controls from the URL
+        if box.input_value() == f"a{m1.id}":
+            break
+        page.wait_for_timeout(500)
+    assert box.input_value() == f"a{m1.id}"
     assert _params(page) == {"page": "graph", "node": f"a{m1.id}", "direction": "upstream", "hops": "3"}
 
 
