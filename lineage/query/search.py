@@ -18,7 +18,7 @@ from ..refs import is_served_spec, parse_ref
 from ..store import Store
 from ..vocab import quote
 from .serving import endpoint_names
-from .subject import resolve_node
+from .subject import module_by_handle, resolve_node
 
 __all__ = ["Hit", "search", "KINDS"]
 
@@ -63,10 +63,8 @@ def _exact(store: Store, text: str) -> Any:
     except InvalidInput:
         if is_served_spec(text):
             pass
-        elif "/" in text and store.has_type("artifact", "HubModule"):
-            found = store.list_artifacts(filter_query=f"type = 'HubModule' AND properties.handle.string_value = "
-                                                      f"{quote(text)}", limit=1, order_by="id", ascending=False)
-            return found[0] if found else None
+        elif "/" in text:
+            return module_by_handle(store, text)
         else:   # a run's name (a served model's name is the "model" hit: its Serving page)
             return store.get_context_by_name("PipelineRun", text) if store.has_type("context", "PipelineRun") else None
     try:
@@ -103,10 +101,8 @@ def search(store: Store, text: str, *, limit: int = 10) -> List[Hit]:
     hits += [Hit("type", f"artifact type {t}", t, "artifacts", (("type", t),)) for t in types]
     hits += _tags(store, text, limit)
     if store.type_names("artifact"):
-        found_a = store.artifacts_with_uri_like(text, limit)
-        seen = {h.ref for h in hits}
         hits += [Hit("artifact", f"{a.ref} {a.type} {a.uri}", a.ref, "artifacts", (("artifact", str(a.id)),))
-                 for a in found_a if a.ref not in seen]
+                 for a in store.artifacts_with_uri_like(text, limit)]
     unique: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], Hit] = {}
     for h in hits:   # one hit per place to open (a run typed whole is the reference and a run)
         unique.setdefault((h.page, h.params), h)

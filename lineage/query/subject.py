@@ -40,12 +40,19 @@ def resolve_node(store: Store, ref: Any) -> Union[Artifact, Execution, Context]:
     return store.get_execution(node_id) if kind == "execution" else store.get_context(node_id)
 
 
+def module_by_handle(store: Store, handle: str) -> Optional[Artifact]:
+    """The newest HubModule recorded under ``handle`` (publisher/name/version), or None."""
+    if "/" not in handle or not store.has_type("artifact", "HubModule"):
+        return None
+    found = store.list_artifacts(filter_query=f"type = 'HubModule' AND properties.handle.string_value = "
+                                              f"{quote(handle)}", limit=1, order_by="id", ascending=False)
+    return found[0] if found else None
+
+
 def _named(store: Store, name: str) -> Union[Artifact, Context]:
-    if "/" in name and store.has_type("artifact", "HubModule"):   # a module handle: publisher/name/version
-        found = store.list_artifacts(filter_query=f"type = 'HubModule' AND properties.handle.string_value = "
-                                                  f"{quote(name)}", limit=1, order_by="id", ascending=False)
-        if found:
-            return found[0]
+    module = module_by_handle(store, name)   # a module handle: publisher/name/version
+    if module is not None:
+        return module
     run = store.get_context_by_name("PipelineRun", name) if store.has_type("context", "PipelineRun") else None
     model = store.get_context_by_name("ServingEndpoint", name) \
         if store.has_type("context", "ServingEndpoint") else None
