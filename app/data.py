@@ -65,9 +65,10 @@ def md_text(text: Any) -> str:
     the characters it is, and nothing is fetched; a bare URL is not turned into a link either."""
     escaped = _MD_SPECIAL.sub(r"\\\1", str(text))
     # GFM also links a bare URL, www. name or e-mail address even when escaped (remark-gfm finds
-    # them in the rendered text): an invisible word joiner before each ':', '.' after www and '@'
-    # breaks what it looks for; the text reads the same.
-    escaped = re.sub(r"\\([:@])", "\u2060\\\\\\1", escaped)
+    # them in the rendered text): an invisible word joiner before each '://', '.' after www and '@'
+    # breaks what it looks for; the text reads the same. Other colons stay as typed, so a copied
+    # `reviews:2` is what was shown.
+    escaped = re.sub(r"\\(:(?=\\/\\/)|@)", "\u2060\\\\\\1", escaped)
     escaped = re.sub(r"(?i)(www)\\\.", "\\1\u2060\\\\.", escaped)
     return escaped.replace("\n", "  \n")
 
@@ -335,8 +336,13 @@ def q_provenance(uri: Optional[str], ref: str) -> Dict[str, Any]:
 @st.cache_data(ttl=30, show_spinner=False)
 def q_impact(uri: Optional[str], ref: str) -> Dict[str, Any]:
     """The impact report of an artifact (``lineage impact``), as data."""
-    imp = open_store(uri).impact(ref)
+    lin = open_store(uri)
+    imp = lin.impact(ref)
+    marks = lin.tainted() if imp.sources else {}
+    taints = [marks[a.id] for a in imp.sources if a.id in marks]
     return {"sources": [art_row(a) for a in imp.sources], "models": [art_row(a) for a in imp.models],
+            "taints": [{"artifact": f"a{t.artifact_id}", "reason": t.reason, "by": t.user or "",
+                        "when": when(t.when) if t.when else ""} for t in taints],
             "evaluations": [art_row(a) for a in imp.evaluations],
             "blessings": [art_row(a) | {"blessed": is_blessed(a.get("blessed"))} for a in imp.blessings],
             # what serves now first: that is what a person acts on

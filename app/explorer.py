@@ -18,7 +18,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lineage.app.data import ICON_INFO, error_text, open_store, q_counts, q_search, store_uri  # noqa: E402
+from lineage.app.data import ICON_INFO, error_text, md_text, open_store, q_counts, q_search, store_uri  # noqa: E402
 from lineage.app.state import bad_link, open_link, seed, url_changed_by_browser, write_url  # noqa: E402
 from lineage.app.views import BY_NAME, PAGES  # noqa: E402
 from lineage.errors import LineageError  # noqa: E402
@@ -70,7 +70,8 @@ def _search(uri: Optional[str]) -> None:
     if not hits:
         st.caption("Nothing is named by that.")
     for i, h in enumerate(hits[:20]):
-        st.button(h["label"], key=f"search_hit_{i}", on_click=open_link, args=(h["page"], h["params"]),
+        # a button's label is Markdown: stored names are escaped (a run named with an image would load it)
+        st.button(md_text(h["label"]), key=f"search_hit_{i}", on_click=open_link, args=(h["page"], h["params"]),
                   width="stretch", help=f"{h['kind']}: open it on the {BY_NAME[h['page']].title} page")
 
 

@@ -20,6 +20,10 @@ def page_impact(uri: Optional[str], lin: Lineage) -> None:
     if found is None:
         return
     ref, imp = found
+    if imp["taints"]:   # why this is being looked at, in the words of whoever marked it
+        st.error(f"{ref} is marked tainted", icon=ICON_ERROR)
+        st.code("\n".join(" ".join(x for x in (t["artifact"], t["when"], t["by"]) if x) + ": " + t["reason"]
+                          for t in imp["taints"]), language="text", wrap_lines=True)
     serving = [p for p in imp["pushed"] if p["serving now"] == "SERVING NOW"]
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Models", len(imp["models"]))

@@ -84,6 +84,10 @@ def cmd_impact(args: argparse.Namespace) -> int:
         raise LineageError("name an artifact, or pass --tainted for everything downstream of a taint")
     imp = lin.impact(args.artifact, tainted_only=args.tainted)
     lines = ["impact of " + (", ".join(f"a{a.id} {a.type}" for a in imp.sources) or "no tainted artifacts")]
+    marks = lin.tainted() if imp.sources else {}
+    for a in imp.sources:   # why anyone is asking: the reason it was marked
+        if a.id in marks:
+            lines += [line.replace("TAINTED:    ", f"TAINTED a{a.id}:") for line in taint_lines(a.id, [marks[a.id]])]
     lines.append(f"models ({len(imp.models)}): " + (", ".join(f"a{a.id}" for a in imp.models) or "-"))
     lines.append(f"evaluations ({len(imp.evaluations)}): " + (", ".join(f"a{a.id}" for a in imp.evaluations) or "-"))
     verdicts = {True: "blessed", False: "not blessed", None: "no verdict"}

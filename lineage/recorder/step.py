@@ -533,6 +533,20 @@ class _Call:
         return dataclasses.replace(art, uri=uri, properties={
             **art.properties, "fingerprint": fp.digest, "size_bytes": fp.size_bytes})
 
+    def _warn_returned_artifacts(self, value: Any) -> None:
+        """A body that returns ``Model.at(...)`` made an artifact nobody records (outputs are the
+        ``Output[T]`` arguments): said once per step, as lost lineage is."""
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        loose = [v for v in values if isinstance(v, Artifact) and v.id is None]
+        step = self.step
+        if loose and "<return>" not in step._warned:
+            step._warned.add("<return>")
+            what = ", ".join(f"{a.type} {a.uri}" for a in loose)
+            warnings.warn(f"step {step.type_name} returned an artifact that is not recorded ({what}): outputs are "
+                          f"the arguments annotated Output[T], which lineage allocates and records. Declare one, "
+                          f"e.g. `model: Output[{loose[0].type}]`, and write to its .path",
+                          LineageWarning, stacklevel=4)
+
     def _unstage(self) -> None:
         """The staged copies, once what they held is recorded on the object store."""
         root, staged = Path(self.store.config.artifact_root), self.output_dir
@@ -541,6 +555,7 @@ class _Call:
             shutil.rmtree(staged, ignore_errors=True)
 
     def complete(self, value: Any) -> Any:
+        self._warn_returned_artifacts(value)
         try:
             new_outputs = self._new_outputs()
         except LineageError as exc:
@@ -657,6 +672,11 @@ def check_parameter(step_type: str, name: str, annotation: Any, value: Any) -> N
     """Refuse a value that is not of a parameter's scalar annotation (``int``, ``float``, ``bool``,
     ``str``, or ``Optional`` of one), before anything runs or is recorded: an int annotation
     takes integers (numpy's too), a float one any real number, never a bool for either."""
+    if isinstance(value, Artifact):   # an artifact passed where no Input[T] was declared
+        what = " ".join(x for x in (f"a{value.id}" if value.id else "", value.type, value.uri) if x)
+        raise InvalidInput(f"step {step_type}: parameter {name!r} was given an artifact ({what}) but is not "
+                           f"declared an input; annotate it Input[{value.type}] (from lineage import Input) "
+                           f"so that it is recorded as one (nothing was run or recorded)")
     kind, optional = _scalar_annotation(annotation)
     if kind is None or (value is None and optional):
         return

@@ -193,6 +193,33 @@ def test_an_opened_group_is_a_grid_inside_the_canvas_and_the_buttons_work(ui, fa
     path = tmp_path / "graph.png"
     got.value.save_as(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    with page.expect_download() as got:
+        frame.locator("#svg").click()
+    path = tmp_path / "graph.svg"
+    got.value.save_as(path)
+    _check_svg(path, graph_nodes(page), frame)
+
+
+def _check_svg(path, nodes, frame):
+    """The SVG is the drawing: one box per node with its label's text, one curve and arrowhead
+    per edge, from its source node to its target."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    root = ET.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and float(root.get("width")) > 300
+    drawn = {g.get("data-id"): g for g in root.iterfind(".//s:g[@class='node']", ns)}
+    assert set(drawn) == {n["id"] for n in nodes}
+    for n in nodes:
+        text = " ".join(t.text or "" for t in drawn[n["id"]].iterfind(".//s:tspan", ns))
+        assert text.split() == n["label"].split(), (text, n["label"])
+        assert drawn[n["id"]].find("s:rect", ns).get("fill").startswith("rgb")
+    edges = frame.evaluate("() => [...document.querySelectorAll('div')].find(d => d._cyreg && d._cyreg.cy)"
+                           "._cyreg.cy.edges().map(e => [e.source().id(), e.target().id()])")
+    got = [(g.get("data-source"), g.get("data-target")) for g in root.iterfind(".//s:g[@class='edge']", ns)]
+    assert sorted(got) == sorted(map(tuple, edges)) and got
+    assert all(g.find("s:path", ns) is not None and g.find("s:polygon", ns) is not None
+               for g in root.iterfind(".//s:g[@class='edge']", ns))
 
 
 def test_the_graph_follows_a_dark_theme(ui, fanned):

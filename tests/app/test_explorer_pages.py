@@ -46,6 +46,10 @@ def _browse(uri, shots, checks):
             assert page.locator('[data-testid="stException"]').count() == 0, name
             check(page)
             path = SHOTS / f"{shots}-{name}.png"
+            # tables are drawn on a canvas once measured: wait for them, so the picture shows them
+            page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stDataFrame]')]"
+                                   ".every(d => d.getBoundingClientRect().width > 150)", timeout=30000)
+            page.wait_for_timeout(500)
             page.screenshot(path=str(path), full_page=True)
             assert path.stat().st_size > 10_000
 

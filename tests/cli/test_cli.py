@@ -198,6 +198,8 @@ def test_find_verify_taint_export(served, tmp_path):
     assert [(d["artifact"], d["reason"]) for d in json.loads(r.stdout)] == [(f"a{module.id}", "bad vocabulary")]
     r = cli("impact", "--tainted", "--store", lin.uri, "--json")
     assert json.loads(r.stdout)["serving_affected"] == ["reviews:1"]
+    r = cli("impact", f"a{module.id}", "--store", lin.uri)     # the reason travels with the report
+    assert f"TAINTED a{module.id}: bad vocabulary (" in r.stdout, r.stdout
     r = cli("taint", f"a{module.id}", "--store", lin.uri)
     assert r.returncode == 1 and "--reason" in r.stderr
 

@@ -18,6 +18,7 @@ import pytest
 from lineage import Lineage, record, run, step, use
 from lineage.errors import AlreadyExists, InvalidInput
 from lineage.recorder.step import LineageWarning
+from lineage.types import Dataset, Model
 
 
 def test_a_path_parameter_is_warned_about_once_naming_the_fix(lin, tmp_path):
@@ -75,6 +76,43 @@ def test_a_parameter_of_the_wrong_annotated_type_is_refused_before_anything_runs
         train(3, lr=1)   # an int is a real number
     assert ran == [3]
     assert [e.params["epochs"] for e in lin.executions("train")] == [3]   # the refused calls left nothing
+
+
+def test_an_artifact_passed_to_a_plain_parameter_names_the_annotation_to_use(lin, tmp_path):
+    """A recorded artifact given where no Input[T] is declared (``source: Dataset``): the error
+    says to annotate it Input[Dataset]; it used to say a Artifact cannot be recorded."""
+    data = tmp_path / "d.csv"
+    data.write_text("x\n1\n")
+    raw = lin.register(Dataset.at(data))
+
+    @step
+    def fit(source: Dataset, lr: float):
+        pass
+
+    with use(lin):
+        with pytest.raises(InvalidInput, match=rf"parameter 'source' was given an artifact \(a{raw.id} Dataset "
+                                               r".*annotate it Input\[Dataset\]"):
+            fit(raw, 0.1)
+    with pytest.raises(InvalidInput, match="unknown execution type 'fit'"):   # nothing was recorded
+        lin.executions("fit")
+
+
+def test_a_step_returning_an_artifact_is_told_that_outputs_are_output_arguments(lin, tmp_path):
+    """``return Model.at(path)`` recorded nothing and said nothing: the model was lost to
+    provenance. Now a LineageWarning names the artifact and the Output[T] argument to declare."""
+    out = tmp_path / "model"
+
+    @step
+    def fit(lr: float):
+        out.mkdir(exist_ok=True)
+        return Model.at(out)
+
+    with use(lin):
+        with pytest.warns(LineageWarning, match=r"step fit returned an artifact that is not recorded \(Model "
+                                                 r".*`model: Output\[Model\]`"):
+            fit(0.1)
+    [e] = lin.executions("fit")
+    assert lin.outputs(e) == {}                     # what the warning is about
 
 
 def test_negative_zero_reads_back_as_negative_zero(lin):
