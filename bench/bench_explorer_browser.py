@@ -1,4 +1,4 @@
-"""Every explorer page as a person meets it: loaded in headless Chromium from a served `lineage
+"""Every explorer page (and the sidebar's search) as a person meets it: loaded in headless Chromium from a served `lineage
 ui`, timed from navigation until the page has finished running and drawn (the graph: every node
 on the canvas), on the example store and on the large synthetic store, with screenshots.
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 READY = "() => { const a = document.querySelector('[data-testid=stApp]'); return a && a.getAttribute('data-test-script-state') === 'notRunning' && document.querySelector('h2, h1'); }"
-TITLE = {"overview": "Overview", "runs": "Runs", "artifacts": "Artifacts", "data": "Data", "graph": "Lineage graph",
+TITLE = {"overview": "Overview", "runs": "Runs", "experiments": "Experiments", "artifacts": "Artifacts", "data": "Data", "graph": "Lineage graph",
          "provenance": "What produced this", "impact": "What does this affect", "serving": "Serving",
          "compare": "Compare"}
 
@@ -37,13 +37,15 @@ def pages_for(uri: str, large: bool) -> dict:
     from lineage import Lineage
 
     lin = Lineage.open(uri, readonly=True)
-    pages = {p: f"page={p}" for p in TITLE}
+    pages: dict = {p: f"page={p}" for p in TITLE}
     if large:
         # the generator's hot dataset (feeding 1,000 runs) is its first
         hot = min(lin.store.list_artifacts(filter_query="type = 'Dataset'", limit=20, order_by="id", ascending=True),
                   key=lambda a: a.id)
         pages["graph-hot"] = f"page=graph&node=a{hot.id}&direction=downstream&hops=40"
         pages["impact-hot"] = f"page=impact&node=a{hot.id}"
+    # the sidebar's search: a served model's name and part of a run name (bench_search's texts)
+    pages["search"] = ("model-3", "synthetic-run-4464") if large else ("reviews", "baseline")
     lin.close()
     return pages
 
@@ -122,6 +124,25 @@ def retarget(page, ref: str) -> float:
     return (page.evaluate("() => performance.now()") - t0) / 1000.0
 
 
+def search(page, text: str) -> float:
+    """The sidebar's search: type ``text``, press Enter, until its hits are buttons on screen
+    (or it says nothing is named) and the run has finished."""
+    t0 = page.evaluate("() => performance.now()")
+    box = page.get_by_role("textbox", name="Search")
+    box.fill(text)
+    box.press("Enter")
+    page.wait_for_function("() => { const s = document.querySelector('[data-testid=stSidebar]');"
+                           " return s && (s.querySelector('.st-key-search_hit_0') || "
+                           "s.textContent.includes('Nothing is named by that.')); }", timeout=120000)
+    page.wait_for_function(READY, timeout=120000)
+    took = (page.evaluate("() => performance.now()") - t0) / 1000.0
+    box.fill("")
+    box.press("Enter")
+    page.wait_for_function("() => !document.querySelector('.st-key-search_hit_0')", timeout=120000)
+    page.wait_for_function(READY, timeout=120000)
+    return took
+
+
 def measure(browser, uri: str, name: str, pages: dict, shots: bool) -> dict:
     """One fresh server: each page reached from the sidebar (cold: its first visit; then its
     rerun, warm), and the deep links (the hot dataset) opened in a new tab, then rerun."""
@@ -137,6 +158,8 @@ def measure(browser, uri: str, name: str, pages: dict, shots: bool) -> dict:
         first = load(page, base, "page=overview", "Overview")
         out["(first tab)"] = [(first, float("nan"))]
         for key, query in pages.items():
+            if key == "search":
+                continue
             title = TITLE[key.split("-")[0]]
             if "-" in key:   # a deep link: a new tab
                 other = browser.new_page(viewport={"width": 1440, "height": 900})
@@ -164,6 +187,9 @@ def measure(browser, uri: str, name: str, pages: dict, shots: bool) -> dict:
                     out.setdefault("graph-hot, typed in the Node box", []).append((typed, rerun(page)))
                     retarget(page, before)   # the next pages open on the node the graph showed
             out.setdefault(key, []).append((cold, warm))
+        for text in pages.get("search", ()):     # the sidebar's search, typed on the last page
+            took = search(page, text)
+            out.setdefault(f"search {text!r}", []).append((took, float("nan")))
         page.close()
     finally:
         stop_process(proc)
