@@ -11,12 +11,16 @@ moved) and cached under ``bench/.cache/``: about 1 s per 1,000 executions.
 Per size, alternating sides, the answers compared:
 
 - provenance of a random served version: ``Lineage.provenance`` against MLMD's own
-  ``get_lineage_subgraph`` upstream (p50 and p95);
+  ``get_lineage_subgraph`` upstream (p50 and p95) and against the floor, one recursive SQL query
+  returning the same upstream nodes with their rows and properties;
 - impact of the hot dataset and of a cold one: ``Lineage.impact`` against MLMD's
   ``get_lineage_subgraph`` downstream (events only) and against one recursive SQL query giving
   the reachable set, the floor of any SQL answer;
 - the first page (100) of the largest context's executions: ``Lineage.context_executions``
-  against MLMD's paged ``get_executions_by_context``.
+  against MLMD's paged ``get_executions_by_context`` and against a plain SQL page with the rows
+  and properties.
+
+The SQL floors run on one open read-only connection (``SqlFloor``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ml_metadata.proto import metadata_store_pb2 as pb  # noqa: E402
 
 from lineage import Lineage  # noqa: E402
 from lineage.synthetic import generate  # noqa: E402
+from lineage.vocab import INPUT_EVENTS, OUTPUT_EVENTS  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 
@@ -99,16 +104,52 @@ def mlmd_subgraph(lin: Lineage, artifact_id: int, direction: str, fields=("event
     return lin.store.mlmd.get_lineage_subgraph(opts, list(fields))
 
 
-def sql_reach(path: Path, artifact_id: int) -> set:
-    """The downstream reachable set in one recursive SQL query (events only): a floor."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        rows = db.execute(f"""WITH RECURSIVE walk(k, id) AS (SELECT 0, {artifact_id}
+IN = ",".join(str(pb.Event.Type.Value(t)) for t in INPUT_EVENTS)      # 2, 3, 5
+OUT = ",".join(str(pb.Event.Type.Value(t)) for t in OUTPUT_EVENTS)    # 1, 4, 6, 7
+
+
+class SqlFloor:
+    """The floors the issue 27 rows are measured against: one SQL statement each, on one open
+    read-only connection (what any reader pays at least)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+    def upstream_rows(self, artifact_id: int) -> list:
+        """Everything upstream of an artifact with its rows and properties, in one recursive
+        query: the nodes provenance reports, read whole."""
+        return self.db.execute(f"""WITH RECURSIVE walk(k, id) AS (SELECT 0, {int(artifact_id)}
             UNION SELECT 1, ev.execution_id FROM walk w JOIN Event ev ON ev.artifact_id = w.id
-                  WHERE w.k = 0 AND ev.type IN (3, 5, 6)
+                  WHERE w.k = 0 AND ev.type IN ({OUT})
             UNION SELECT 0, ev.artifact_id FROM walk w JOIN Event ev ON ev.execution_id = w.id
-                  WHERE w.k = 1 AND ev.type IN (4, 7, 8))
+                  WHERE w.k = 1 AND ev.type IN ({IN}))
+            SELECT 0, a.id, a.type_id, a.uri, a.state, a.name, a.create_time_since_epoch, p.name, p.is_custom_property,
+                   p.int_value, p.double_value, p.string_value
+              FROM walk w JOIN Artifact a ON a.id = w.id LEFT JOIN ArtifactProperty p ON p.artifact_id = a.id WHERE w.k = 0
+            UNION ALL
+            SELECT 1, e.id, e.type_id, NULL, e.last_known_state, e.name, e.create_time_since_epoch, p.name,
+                   p.is_custom_property, p.int_value, p.double_value, p.string_value
+              FROM walk w JOIN Execution e ON e.id = w.id LEFT JOIN ExecutionProperty p ON p.execution_id = e.id
+             WHERE w.k = 1""").fetchall()
+
+    def first_page(self, context_id: int, limit: int = 100) -> list:
+        """A context's first page of executions, oldest first, with their rows and properties."""
+        return self.db.execute(f"""WITH page AS (SELECT execution_id FROM Association WHERE context_id = {int(context_id)}
+                                                ORDER BY execution_id LIMIT {int(limit)})
+            SELECT e.id, e.type_id, e.last_known_state, e.name, e.create_time_since_epoch, p.name, p.is_custom_property,
+                   p.int_value, p.double_value, p.string_value
+              FROM page JOIN Execution e ON e.id = page.execution_id
+              LEFT JOIN ExecutionProperty p ON p.execution_id = e.id ORDER BY e.id""").fetchall()
+
+    def reach(self, artifact_id: int) -> set:
+        """The downstream reachable set in one recursive query (events only)."""
+        rows = self.db.execute(f"""WITH RECURSIVE walk(k, id) AS (SELECT 0, {int(artifact_id)}
+            UNION SELECT 1, ev.execution_id FROM walk w JOIN Event ev ON ev.artifact_id = w.id
+                  WHERE w.k = 0 AND ev.type IN ({IN})
+            UNION SELECT 0, ev.artifact_id FROM walk w JOIN Event ev ON ev.execution_id = w.id
+                  WHERE w.k = 1 AND ev.type IN ({OUT}))
             SELECT k, id FROM walk""").fetchall()
-    return {("a" if k == 0 else "e") + str(i) for k, i in rows}
+        return {("a" if k == 0 else "e") + str(i) for k, i in rows}
 
 
 def stats(xs):
@@ -136,17 +177,22 @@ def measure(executions: int, repeat: int) -> dict:
     out = {"executions": n_exec, "artifacts": n_art, "events": n_events, "store": str(path)}
     rng = random.Random(7)
 
+    floor_sql = SqlFloor(path)
     # provenance: a served version, upstream
-    ours, raw = [], []
+    ours, raw, floor = [], [], []
     lin.provenance(pushed[0])
+    floor_sql.upstream_rows(pushed[0])
     for _ in range(repeat):
         target = rng.choice(pushed)
         t, rep = timed(lin.provenance, target)
         ours.append(t)
         t, g = timed(mlmd_subgraph, lin, target, "UPSTREAM", ("artifacts", "executions", "events"))
         raw.append(t)
-        assert {a.id for a in rep.graph.artifacts()} == {a.id for a in g.artifacts}, target
-    out["provenance"] = {"lineage": stats(ours), "mlmd_get_lineage_subgraph": stats(raw)}
+        t, rows = timed(floor_sql.upstream_rows, target)
+        floor.append(t)
+        assert {a.id for a in rep.graph.artifacts()} == {a.id for a in g.artifacts} == \
+            {r[1] for r in rows if r[0] == 0}, target
+    out["provenance"] = {"lineage": stats(ours), "mlmd_get_lineage_subgraph": stats(raw), "recursive_sql": stats(floor)}
 
     # impact: the hot dataset and a cold one
     for name, aid, rounds in (("impact_hot", hot, max(3, repeat // 3)), ("impact_cold", cold, 3)):
@@ -156,7 +202,7 @@ def measure(executions: int, repeat: int) -> dict:
             ours.append(t)
             t, g = timed(mlmd_subgraph, lin, aid, "DOWNSTREAM")
             raw.append(t)
-            t, reach = timed(sql_reach, path, aid)
+            t, reach = timed(floor_sql.reach, aid)
             floor.append(t)
         mlmd_nodes = {f"a{e.artifact_id}" for e in g.events} | {f"e{e.execution_id}" for e in g.events}
         models = {f"a{a.id}" for a in imp.models}
@@ -165,15 +211,18 @@ def measure(executions: int, repeat: int) -> dict:
                      "mlmd_get_lineage_subgraph": stats(raw), "recursive_sql": stats(floor)}
 
     # the first page of the largest context
-    ours, raw = [], []
+    ours, raw, floor = [], [], []
     for _ in range(repeat):
         t, page = timed(lin.context_executions, biggest_ctx, limit=100)
         ours.append(t)
         t, rawpage = timed(lin.store.mlmd.get_executions_by_context, biggest_ctx,
                            list_options=ListOptions(limit=100, order_by=OrderByField.ID, is_asc=True))
         raw.append(t)
-        assert [e.id for e in page] == [e.id for e in rawpage]
-    out["first_page"] = {"context_executions": ctx_size, "lineage": stats(ours), "mlmd_paged": stats(raw)}
+        t, rows = timed(floor_sql.first_page, biggest_ctx)
+        floor.append(t)
+        assert [e.id for e in page] == [e.id for e in rawpage] == list(dict.fromkeys(r[0] for r in rows))
+    out["first_page"] = {"context_executions": ctx_size, "lineage": stats(ours), "mlmd_paged": stats(raw),
+                         "plain_sql": stats(floor)}
     lin.close()
     return out
 
