@@ -15,22 +15,35 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import query, recorder
+from . import query
 from .errors import InvalidInput, NotFound
 from .query import (Diff, HealthReport, Impact, LineageGraph, Provenance, Shape, ServingEvent, ServingState,
                     TaintRecord, VerifyReport)
 from .records import Artifact, Context, Event, Execution
 from .refs import NodeRef
-from .serving import rollback as serving_changes
-from .serving.rollback import RollbackResult
 from .store import Store
 from .uris import StoreConfig, parse_store_uri
 from .vocab import RUN_CONTEXT_TYPES, check_execution_state, quote
 
 if TYPE_CHECKING:
+    from . import recorder as recorder_types
     from .query.view import GraphView
+    from .serving.rollback import RollbackResult
 
 __all__ = ["Lineage", "use", "current_lineage"]
+
+
+def _recorder() -> Any:
+    """:mod:`lineage.recorder`, imported when a write first needs it: a query (``lineage
+    provenance``, the explorer) does not pay for the recording machinery."""
+    from . import recorder
+    return recorder
+
+
+def _serving_changes() -> Any:
+    """:mod:`lineage.serving.rollback`, imported when a serving change is first asked for."""
+    from .serving import rollback
+    return rollback
 
 
 class Lineage:
@@ -200,11 +213,11 @@ class Lineage:
     def tag(self, target: NodeRef, values: Optional[Dict[str, Any]] = None, **more: Any) -> Dict[str, Execution]:
         """Tag a run (by name), an artifact or an execution: ``lin.tag("run-7", stage="prod")``;
         a value of None removes the tag. Every change is recorded (who, when, old, new)."""
-        return recorder.tags.tag(self.store, target, {**(values or {}), **more})
+        return _recorder().tags.tag(self.store, target, {**(values or {}), **more})
 
     def note(self, target: NodeRef, text: str) -> Execution:
         """Add a note to a run (or any node); notes are kept, never edited."""
-        return recorder.tags.note(self.store, target, text)
+        return _recorder().tags.note(self.store, target, text)
 
     def tags(self, target: NodeRef) -> Dict[str, Any]:
         """The current tags of a run or node."""
@@ -387,10 +400,10 @@ class Lineage:
         return query.pull(self.store, ref, dest, force=force)
 
     def taint(self, artifact: Any, reason: str) -> Execution:
-        return recorder.taint(self.store, artifact, reason)
+        return _recorder().taint(self.store, artifact, reason)
 
     def untaint(self, artifact: Any, reason: str) -> Execution:
-        return recorder.untaint(self.store, artifact, reason)
+        return _recorder().untaint(self.store, artifact, reason)
 
     def tainted(self) -> Dict[int, TaintRecord]:
         return query.tainted(self.store)
@@ -481,7 +494,7 @@ class Lineage:
         closers = closers + upload_fixes + gc_fixes
         report = dataclasses.replace(report, findings=report.findings + findings + upload_findings + gc_findings
                                      + _openlineage_findings())
-        return report, (recorder.repair(self.store, report, settle, closers) if fix else None)
+        return report, (_recorder().repair(self.store, report, settle, closers) if fix else None)
 
     # ------------------------------------------------------------------- serving
 
@@ -489,17 +502,17 @@ class Lineage:
                  last_good: bool = False, force: bool = False, **server: Any) -> RollbackResult:
         """Pin ``model_name`` to a checked earlier version (see :mod:`lineage.serving.rollback`).
         ``server`` takes ``config_path``, ``server`` (gRPC host:port), ``rest`` (URL), ``timeout``."""
-        return serving_changes.rollback(self.store, model_name, to=to, previous=previous,
+        return _serving_changes().rollback(self.store, model_name, to=to, previous=previous,
                                         last_good=last_good, force=force, **server)
 
     def promote(self, model_name: str, *, version: int, label: str = "canary", force: bool = False,
                 **server: Any) -> RollbackResult:
         """Point a version label (``canary``, ``stable``) at ``version``, after a rollback's checks."""
-        return serving_changes.promote(self.store, model_name, version=version, label=label, force=force, **server)
+        return _serving_changes().promote(self.store, model_name, version=version, label=label, force=force, **server)
 
     def unpin(self, model_name: str, *, force: bool = False, **server: Any) -> RollbackResult:
         """Serve the newest pushed version again, after a rollback's checks of that version."""
-        return serving_changes.unpin(self.store, model_name, force=force, **server)
+        return _serving_changes().unpin(self.store, model_name, force=force, **server)
 
     # ------------------------------------------------------------------- writing
 
@@ -514,17 +527,17 @@ class Lineage:
         The same content at the same URI maps to the same stored artifact, so re-running a
         pipeline on unchanged data does not multiply nodes; changed content is a new artifact.
         """
-        return recorder.register(self.store, artifact)
+        return _recorder().register(self.store, artifact)
 
     def record_many(self, steps: Any, *, batch: int = 500, contexts: Any = (),
-                    progress: Any = None) -> List["recorder.Recorded"]:
+                    progress: Any = None) -> List["recorder_types.Recorded"]:
         """Record many step runs, ``batch`` per MLMD transaction (see :func:`lineage.record_many`)."""
-        return recorder.record_many(steps, batch=batch, contexts=contexts, store=self.store, progress=progress)
+        return _recorder().record_many(steps, batch=batch, contexts=contexts, store=self.store, progress=progress)
 
     def resolve_artifact(self, value: Any, type_name: Optional[str] = None,
                          *, what: str = "input") -> Artifact:
         """An input given as a record, an id or a URI, as a stored artifact."""
-        return recorder.resolve_artifact(self.store, value, type_name, what=what)
+        return _recorder().resolve_artifact(self.store, value, type_name, what=what)
 
 
 def _type_clause(type_name: Optional[str]) -> Optional[str]:
@@ -554,10 +567,10 @@ def _openlineage_findings() -> List[Any]:
 def use(store: Union[Lineage, str, None]) -> Iterator[Lineage]:
     """Make ``store`` (a Lineage or a URI) the current store inside the ``with`` block."""
     lin = store if isinstance(store, Lineage) else Lineage.open(store)
-    with recorder.use_store(lin.store):
+    with _recorder().use_store(lin.store):
         yield lin
 
 
 def current_lineage() -> Lineage:
     """The store ``@step`` writes to now (see the module docstring for the order)."""
-    return Lineage(recorder.current_store())
+    return Lineage(_recorder().current_store())

@@ -29,9 +29,10 @@ Works on stores lineage did not write: TFX's type names are understood by *role*
 
 from __future__ import annotations
 
-from . import experiments, predictions  # noqa: F401  (lineage.query.experiments, .predictions)
+import importlib
+from typing import Any
+
 from .diff import Diff, diff
-from .experiments import run_or_node
 from .find import find
 from .graph import LineageGraph, Shape, reach, shape, sketch, trace
 from .health import Finding, HealthReport, check_health
@@ -47,9 +48,19 @@ from .taint import TaintRecord, tainted, tainted_upstream
 from .verify import VerifyReport, verify
 from .pull import pull
 
-__all__ = ["run_or_node", 
+__all__ = ["experiments", "predictions", "run_or_node",
     "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "Shape", "reach", "shape", "sketch", "trace", "Impact", "ImpactedPush", "impact",
     "Provenance", "provenance", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
     "ServingState", "endpoint_names", "last_change", "observed_state", "leases_for", "ServerLease", "all_leases", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
     "as_artifact", "resolve_served", "resolve_node", "check_type", "check_context", "near", "consumers", "inputs", "outputs", "producers", "TaintRecord", "tainted", "tainted_upstream", "VerifyReport", "verify", "pull",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``experiments`` and ``predictions`` (and ``run_or_node``) are imported when first used
+    (PEP 562): provenance, impact and the other audit queries do not pay for them."""
+    if name in ("experiments", "predictions"):
+        return importlib.import_module(f"{__name__}.{name}")
+    if name == "run_or_node":
+        return importlib.import_module(f"{__name__}.experiments").run_or_node
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

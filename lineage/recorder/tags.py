@@ -15,8 +15,7 @@ from ..codeversion import code_version
 from ..errors import InvalidInput
 from ..records import Artifact, Context, Execution
 from ..store import Store
-from ..query import run_or_node
-from ..query.experiments import node_label
+from ..query.experiments import node_label, run_or_node
 from .recording import now
 
 __all__ = ["tag", "note", "TAG_PREFIX"]
