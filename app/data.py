@@ -283,11 +283,10 @@ def q_version_checks(uri: Optional[str], model: str, version: int) -> Dict[str, 
     """Blessing, taints and evaluation metrics of one pushed version (for its badges)."""
     lin = open_store(uri)
     try:
-        rep = lin.provenance(f"{model}:{version}")
+        rep = lin.verdicts(f"{model}:{version}")
     except LineageError:
         return {"blessed": None, "tainted": [], "metrics": {}}
-    blessed = any(is_blessed(b.properties.get("blessed")) for b in rep.blessings) if rep.blessings else None
-    return {"blessed": blessed, "tainted": [f"a{t.artifact_id}: {t.reason}" for t in rep.tainted],
+    return {"blessed": rep.blessed, "tainted": [f"a{t.artifact_id}: {t.reason}" for t in rep.tainted],
             "metrics": {k: v for k, v in rep.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
 
 

@@ -343,6 +343,11 @@ class Lineage:
         serving now) came from: data, transform, Hub modules, parameters, code, evaluation."""
         return query.provenance(self.store, target)
 
+    def verdicts(self, target: Any) -> "query.Verdicts":
+        """Blessed or not, what upstream is tainted, and the evaluation's metrics of a model or
+        served version: :meth:`provenance`'s verdicts without the rest (cheaper, for many versions)."""
+        return query.verdicts(self.store, target)
+
     def impact(self, artifact: Any = None, *, tainted_only: bool = False,
                max_hops: Optional[int] = None) -> Impact:
         """Every downstream model, evaluation and pushed version, and whether it serves now.

@@ -3,7 +3,8 @@ exposes them as methods. Everything reads through :class:`lineage.store.Store`; 
 the whole store. Every report is a frozen dataclass with ``to_dict()``.
 
 ==================  ===========================================================================
-``graph``           :class:`LineageGraph`, bounded traversal (:func:`trace`), reachability
+``traversal``       the one walk along the data (:func:`walk`): events only, past MLMD's hop cap
+``graph``           what a walk reached as records (:func:`trace`) or types and states (:func:`shape`)
 ``resolve``         times, ``Type.at`` look-ups, a served model's PushedModels
 ``nodes``           an artifact's producers and consumers, an execution's inputs and outputs
 ``subject``         what a query is about: node reference, ``MODEL:VERSION`` or ``MODEL``
@@ -34,11 +35,12 @@ from typing import Any
 
 from .diff import Diff, diff
 from .find import find
-from .graph import LineageGraph, Shape, reach, shape, sketch, trace
+from .graph import LineageGraph, Shape, shape, sketch, trace
+from .traversal import Walk, walk
 from .health import Finding, HealthReport, check_health
 from .impact import Impact, ImpactedPush, impact
 from .nodes import consumers, inputs, outputs, producers
-from .provenance import Provenance, provenance
+from .provenance import Provenance, Verdicts, provenance, verdicts
 from .resolve import lookup, parse_when, pushed_of, pushed_version
 from .leases import ServerLease, all_leases
 from .serving import (ServingEvent, ServingState, endpoint_names, last_change, leases_for, observed_state, replay,
@@ -49,8 +51,8 @@ from .verify import VerifyReport, verify
 from .pull import pull
 
 __all__ = ["experiments", "predictions", "run_or_node",
-    "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "Shape", "reach", "shape", "sketch", "trace", "Impact", "ImpactedPush", "impact",
-    "Provenance", "provenance", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
+    "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "Shape", "Walk", "walk", "shape", "sketch", "trace", "Impact", "ImpactedPush", "impact",
+    "Provenance", "provenance", "Verdicts", "verdicts", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
     "ServingState", "endpoint_names", "last_change", "observed_state", "leases_for", "ServerLease", "all_leases", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
     "as_artifact", "resolve_served", "resolve_node", "check_type", "check_context", "near", "consumers", "inputs", "outputs", "producers", "TaintRecord", "tainted", "tainted_upstream", "VerifyReport", "verify", "pull",
 ]

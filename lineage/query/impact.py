@@ -11,7 +11,8 @@ from ..errors import InvalidInput
 from ..records import Artifact, Execution
 from ..store import Store
 from ..vocab import artifact_role, is_blessed
-from .graph import LineageGraph, reach, trace
+from .graph import LineageGraph, trace
+from .traversal import walk
 from .predictions import VersionTraffic, summarize
 from .resolve import model_name_of, pushed_version
 from .serving import serving_now
@@ -96,8 +97,8 @@ def impact(store: Store, artifacts: Sequence[Any] = (), *, tainted_only: bool = 
             sources = store.get_artifacts(sorted(taints))
     if not sources and not tainted_only:
         raise InvalidInput("impact() needs an artifact (or tainted_only=True)")
-    art_ids, exec_ids, _ = reach(store, [("artifact", a.id) for a in sources], "DOWNSTREAM", max_hops) \
-        if sources else (set(), set(), [])
+    reached = walk(store, [("artifact", a.id) for a in sources], "DOWNSTREAM", max_hops) if sources else None
+    art_ids, exec_ids = (reached.artifacts, reached.executions) if reached is not None else (set(), set())
     source_ids = {a.id for a in sources}
     types = store.artifact_types(sorted(art_ids - source_ids))
     wanted = {"model", "evaluation", "blessing", "pushed", "predictions"}

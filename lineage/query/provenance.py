@@ -16,7 +16,7 @@ from .resolve import event_time
 from .subject import as_artifact
 from .taint import TaintRecord, tainted
 
-__all__ = ["Provenance", "provenance"]
+__all__ = ["Provenance", "provenance", "Verdicts", "verdicts"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,3 +225,26 @@ def _taints(store: Store, up: LineageGraph, target_id: int) -> List[TaintRecord]
     marks = tainted(store)
     found = [marks[a.id] for a in up.artifacts() if a.id in marks]
     return sorted(found, key=lambda t: (t.artifact_id != target_id, t.artifact_id))
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdicts:
+    """What a served version's badges say, the part of :func:`provenance` they need: its
+    evaluation's blessing (None: no verdict), what upstream is tainted, the evaluation's metrics."""
+
+    target: Artifact
+    blessed: Optional[bool]
+    tainted: List[TaintRecord]
+    metrics: Dict[str, Any]
+
+
+def verdicts(store: Store, target: Any) -> Verdicts:
+    """Blessing, taints and metrics of a Model or PushedModel (or ``"model:version"``): the same
+    answers as :func:`provenance`'s, without its code versions, steps and training details (the
+    explorer asks this for every version in a serving history)."""
+    art = as_artifact(store, target)
+    up = trace(store, [("artifact", art.id)], "UPSTREAM")
+    evaluations, blessings = _evaluations_of(store, up, _model_of(up, art))
+    metrics = {k: v for k, v in evaluations[0].custom_properties.items() if k not in BOOKKEEPING} if evaluations else {}
+    found = [v for v in (is_blessed(b.get("blessed")) for b in blessings) if v is not None]
+    return Verdicts(art, found[0] if found else None, _taints(store, up, art.id), metrics)

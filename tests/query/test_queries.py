@@ -449,6 +449,21 @@ def test_provenance_metrics_are_the_models_own_not_where_it_was_a_baseline(lin, 
     assert [e.uri for e in p1.evaluations] == ["/eval/r1"]
 
 
+def test_verdicts_are_provenances_verdicts(lin, tmp_path):
+    """``verdicts`` (the explorer's badges for every version in a history) gives provenance's
+    blessing, taints and metrics, for a model and for the baseline it was compared with."""
+    from helpers import record_pipeline
+
+    raw, _, _, m1, _ = record_pipeline(lin, tmp_path, lr=0.01, run_name="r1")
+    _, _, _, m2, _ = record_pipeline(lin, tmp_path, lr=0.05, raw=raw, run_name="r2", baseline=m1)
+    lin.taint(raw, "mislabelled rows")
+    for m in (m1, m2):
+        full, light = lin.provenance(f"a{m.id}"), lin.verdicts(f"a{m.id}")
+        assert light.target == full.target and light.blessed == full.blessed and light.metrics == full.metrics
+        assert [(t.artifact_id, t.reason) for t in light.tainted] == [(t.artifact_id, t.reason) for t in full.tainted]
+        assert [t.artifact_id for t in light.tainted] == [raw.id] and light.metrics["accuracy"] > 0.8
+
+
 def test_tfx_runs_are_runs(tfx):
     """TFX records a pipeline run as a `run` context: runs() and run_steps() read it."""
     [r] = tfx.runs()

@@ -1,5 +1,6 @@
-"""The SQLite traversal fast path (one recursive SQL query) against MLMD's own
-``get_lineage_subgraph``: for any starting nodes, direction and hop limit, the same events."""
+"""The traversal fast paths (SQL a level per query on SQLite; indexed producer look-ups upstream
+on every backend) against ML Metadata's own ``get_lineage_subgraph``: for any starting nodes,
+direction and hop limit, the same events."""
 
 from __future__ import annotations
 
@@ -38,9 +39,11 @@ def test_sql_traversal_returns_exactly_mlmds_events(store, data):
     direction = data.draw(st.sampled_from(["DOWNSTREAM", "UPSTREAM"]))
     hops = data.draw(st.sampled_from([0, 1, 2, 3, 4, 5, 7, 10, 40, 100]))
     fast = s.traversal_edges(artifact_ids=arts, execution_ids=execs, direction=direction, max_hops=hops)
-    mlmd = Traversal.traversal_edges(s, artifact_ids=arts, execution_ids=execs, direction=direction, max_hops=hops)
+    api = Traversal.traversal_edges(s, artifact_ids=arts, execution_ids=execs, direction=direction, max_hops=hops)
+    mlmd = s.mlmd_traversal_edges(artifact_ids=arts, execution_ids=execs, direction=direction, max_hops=hops)
     assert sorted(set(fast)) == sorted(set(mlmd))
-    assert len(fast) == len(set(fast))
+    assert sorted(set(api)) == sorted(set(mlmd))   # the other backends' path (producers upstream)
+    assert len(fast) == len(set(fast)) and len(api) == len(set(api))
 
 
 def test_impact_and_sketch_agree_with_and_without_the_fast_path(store, monkeypatch):
