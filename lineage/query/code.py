@@ -19,10 +19,10 @@ def code_versions(store: Store, executions: Sequence[Execution]) -> Dict[int, Di
     """``{execution id: {key: value}}`` for the :data:`RUN_CONSTANTS` keys: the execution's own
     where it recorded them, else its run's (one contexts read for those that need it)."""
     lean = [e for e in executions if "started_at" in e.properties and any(k not in e.properties for k in RUN_CONSTANTS)]
-    contexts = store.contexts_of_executions([e.id for e in lean]) if lean else {}
+    runs = store.run_contexts_of([e.id for e in lean]) if lean else {}
     out: Dict[int, Dict[str, Any]] = {}
     for e in executions:
-        run = next((c for c in contexts.get(e.id, ()) if c.type == "PipelineRun"), None)
+        run = runs.get(e.id)
         merged = {k: run.properties[k] for k in RUN_CONSTANTS if run is not None and run.properties.get(k) is not None}
         merged.update({k: e.properties[k] for k in RUN_CONSTANTS if e.properties.get(k) is not None})
         out[e.id] = merged

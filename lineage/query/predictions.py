@@ -105,7 +105,7 @@ def serving_skew(store: Store, model_name: str, *, version: Optional[int] = None
     (:func:`lineage.statistics.skew`), for one version (default: the newest one with logs)."""
     from ..errors import NotFound
     from ..statistics import merge, skew
-    from .resolve import pushed_of, pushed_version
+    from .resolve import pushed_of
 
     files = prediction_logs(store, model_name, since=since, until=until, version=version)
     if not files:
@@ -116,7 +116,7 @@ def serving_skew(store: Store, model_name: str, *, version: Optional[int] = None
         files = [a for a in files if str(version) in json.loads(a.properties.get("version_counts") or "{}")]
     serving = merge(json.loads(a.properties["input_statistics"]) for a in files
                     if a.properties.get("input_statistics"))
-    pushed = [a for a in pushed_of(store, model_name) if pushed_version(a) == version]
+    pushed = pushed_of(store, model_name, version)
     training = training_statistics(store, max(pushed, key=lambda a: a.id)) if pushed else None
     return {"model": model_name, "version": version, "files": len(files),
             "requests": sum(int(a.properties.get("request_count") or 0) for a in files),

@@ -91,18 +91,29 @@ def model_name_of(a: Artifact) -> Optional[str]:
     return None
 
 
-def pushed_of(store: Store, model_name: str) -> List[Artifact]:
-    """The PushedModel artifacts of one served model: ours carry ``model_name``; TFX's Pusher
-    writes only its destination (``<serving_dir>/<model>/<version>``)."""
+def pushed_of(store: Store, model_name: str, version: Optional[int] = None) -> List[Artifact]:
+    """The PushedModel artifacts of one served model (of one ``version`` if given): ours carry
+    ``model_name``; TFX's Pusher writes only its destination (``<serving_dir>/<model>/<version>``)."""
     if not store.has_type("artifact", "PushedModel"):
         return []
     q = f"type = 'PushedModel' AND properties.model_name.string_value = {quote(model_name)}"
+    if version is not None:   # one version: the filter names it (a model pushed 700 times reads one row)
+        try:
+            found = store.list_artifacts(filter_query=f"{q} AND properties.pushed_version.int_value = {int(version)}",
+                                         limit=10_000)
+        except InvalidInput:
+            found = []
+        if found:
+            return found
     try:
         found = store.list_artifacts(filter_query=q, limit=10_000)
     except InvalidInput:  # a foreign store whose PushedModel type has no model_name property
         found = []
+    if version is not None:
+        found = [a for a in found if pushed_version(a) == int(version)]
     if found or not store.has_custom_property("pushed_destination"):
         return found
     tfx = "type = 'PushedModel' AND custom_properties.pushed_destination.string_value LIKE '%'"
     return [a for a in store.list_artifacts(filter_query=tfx, limit=10_000)
-            if a.get("model_name") is None and model_name_of(a) == model_name]
+            if a.get("model_name") is None and model_name_of(a) == model_name
+            and (version is None or pushed_version(a) == int(version))]

@@ -121,10 +121,10 @@ def resolve_served(store: Store, spec: str) -> Artifact:
         if state.version is None:
             raise NotFound(f"model {name!r} has no version serving")
         wanted = state.version
+    one = pushed_of(store, name, wanted)
+    if one:
+        return one[0]
     pushed = pushed_of(store, name)
-    for a in pushed:
-        if pushed_version(a) == wanted:
-            return a
     if not pushed:
         models = [c.name for c in store.list_contexts(filter_query="type = 'ServingEndpoint'", limit=2000)] \
             if store.has_type("context", "ServingEndpoint") else []

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from ..errors import InvalidInput, LineageError
 from ..owner import owner_host, this_owner
 from ..query.leases import DEFAULT_HEARTBEAT, LEASE_BEATS
-from ..query import pushed_of, pushed_version, served_at
+from ..query import pushed_of, served_at
 from ..recorder import Recording
 from ..records import Execution
 from ..store import Store
@@ -42,7 +42,7 @@ def record_observation(store: Store, model_name: str, version: int, state: str, 
                        at: Optional[float] = None, error: str = "", instance: str = "") -> Execution:
     """Record that ``server`` (the process ``instance``, its ModelServer lease) reported
     ``version`` of ``model_name`` in ``state`` at ``at``."""
-    pushed = [a for a in pushed_of(store, model_name) if pushed_version(a) == version]
+    pushed = pushed_of(store, model_name, version)
     props: Dict[str, Any] = {"step": "lineage.observe", "model_name": model_name, "target_version": int(version),
                              "serving_state": state, "observed_at": at if at is not None else time.time(),
                              "server": server}

@@ -59,7 +59,7 @@ class RollbackResult:
 
 
 def _pushed(store: Store, model_name: str, version: int) -> Optional[Artifact]:
-    found = [a for a in pushed_of(store, model_name) if pushed_version(a) == version]
+    found = pushed_of(store, model_name, version)
     return max(found, key=lambda a: a.id) if found else None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
+from ..records import Context
 from ..vocab import EXECUTION_STATES, RUN_CONTEXT_TYPES, quote
 from .traversal import Traversal
 from .typesync import TypeSync
@@ -24,6 +25,16 @@ def _chunks(ids: Sequence[int]) -> List[str]:
 
 class MlmdReads(TypeSync, Traversal):
     """Aggregate reads through ML Metadata's API (any backend)."""
+
+    def run_contexts_of(self, execution_ids: Sequence[int], type_name: str = "PipelineRun") -> Dict[int, Context]:
+        """``{execution id: its run context}`` (the first ``type_name`` context it is associated
+        with) for the executions that have one."""
+        out: Dict[int, Context] = {}
+        for eid, contexts in self.contexts_of_executions(execution_ids).items():
+            run = next((c for c in contexts if c.type == type_name), None)
+            if run is not None:
+                out[eid] = run
+        return out
 
     def artifact_types(self, artifact_ids: Sequence[int]) -> Dict[int, str]:
         """``{artifact id: type name}``."""

@@ -179,6 +179,63 @@ class SqliteReads(MlmdReads):
                 out[e].append(by_id[c])
         return out
 
+    def run_contexts_of(self, execution_ids: Sequence[int], type_name: str = "PipelineRun") -> Dict[int, Any]:
+        """``{execution id: its run context}`` on SQLite without scanning MLMD's Association table
+        (it has no index by execution): a step's run began shortly before it, so the newest run
+        contexts created before the step are probed through the (context, execution) index, the
+        runs already found first; an execution not found so (a run resumed much later) falls back
+        to the scan. Every pair found is an Association row, as MLMD's API would give."""
+        db = self._sql_reader()
+        ids = list(dict.fromkeys(int(i) for i in execution_ids))
+        if db is None or not ids:
+            return super().run_contexts_of(ids, type_name)
+        self._load_types()
+        t = self._types.get(("context", type_name))
+        if t is None:
+            return {}
+        found: Dict[int, int] = {}
+        with self._lock:
+            created = dict(db.execute(f"SELECT id, create_time_since_epoch FROM Execution "
+                                      f"WHERE id IN ({','.join(map(str, ids))})").fetchall())
+            (top,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM Context").fetchone()
+
+            def linked(cid: int, eid: int) -> bool:
+                return db.execute("SELECT 1 FROM Association WHERE context_id = ? AND execution_id = ?",
+                                  (cid, eid)).fetchone() is not None
+
+            def newest_before(when: int) -> int:   # the last context id created at or before `when`
+                lo, hi = 1, top
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    row = db.execute("SELECT create_time_since_epoch FROM Context WHERE id <= ? ORDER BY id DESC "
+                                     "LIMIT 1", (mid,)).fetchone()
+                    if row is not None and row[0] <= when:
+                        lo = mid
+                    else:
+                        hi = mid - 1
+                return lo
+
+            for eid in ids:
+                if eid not in created:
+                    continue
+                hit = next((c for c in dict.fromkeys(found.values()) if linked(c, eid)), None)
+                if hit is None:
+                    # `+type_id`: walk the rowids down, not the type index (every run of the store)
+                    rows = db.execute("SELECT id FROM Context WHERE id <= ? AND +type_id = ? ORDER BY id DESC LIMIT 64",
+                                      (newest_before(created[eid]), t.id)).fetchall()
+                    hit = next((cid for (cid,) in rows if linked(cid, eid)), None)
+                if hit is not None:
+                    found[eid] = hit
+            rest = [i for i in ids if i in created and i not in found]
+            if rest:   # not among the newest runs before it: MLMD's table, scanned once for all of them
+                for eid, cid in db.execute(
+                        f"SELECT a.execution_id, a.context_id FROM Association a JOIN Context c ON c.id = a.context_id "
+                        f"WHERE a.execution_id IN ({','.join(map(str, rest))}) AND c.type_id = ? ORDER BY a.id",
+                        (t.id,)).fetchall():
+                    found.setdefault(eid, cid)
+        contexts = {c.id: c for c in self.get_contexts(sorted(set(found.values())))}
+        return {eid: contexts[cid] for eid, cid in found.items() if cid in contexts}
+
     def executions_producing(self, artifact_ids: Sequence[int]) -> List[Any]:
         """The executions with an OUTPUT event to any of these artifacts: their ids from the
         Event table's artifact index, then the records by id, on SQLite (MLMD's filter query

@@ -64,6 +64,34 @@ def test_sql_reads_answer_exactly_what_mlmds_api_answers(synthetic):
     assert fast == api and 0 < len(fast) <= 5
 
 
+def test_run_contexts_found_by_probing_are_mlmds(synthetic, tmp_path):
+    """A step's run context, found on SQLite by probing the newest runs begun before the step (no
+    scan of MLMD's Association table): the same as MLMD's API gives, for every execution, and for
+    a run resumed after many others began (found by the scan it falls back to)."""
+    s = synthetic.store
+    execs = [e.id for e in synthetic.executions(limit=None)] + [10**6]
+    fast, api = _both(s, "run_contexts_of", execs)
+    assert {e: c.id for e, c in fast.items()} == {e: c.id for e, c in api.items()} and len(fast) > 100
+    assert all(c.type == "PipelineRun" for c in fast.values())
+
+    from lineage import Lineage, run
+    lin = Lineage.open(f"sqlite:///{tmp_path / 'resumed.sqlite'}")
+    with run(pipeline="p", name="long-lived", store=lin):
+        first = record("Score", params={"k": 1}, store=lin)
+    for i in range(80):   # 80 runs begun after it
+        with run(pipeline="p", name=f"other-{i}", store=lin):
+            pass
+    with run(pipeline="p", name="long-lived", store=lin):   # resumed
+        later = record("Score", params={"k": 2}, store=lin)
+    ids = [first.execution.id, later.execution.id]
+    fast, api = _both(lin.store, "run_contexts_of", ids)
+    assert {e: c.name for e, c in fast.items()} == {e: c.name for e, c in api.items()} \
+        == {first.execution.id: "long-lived", later.execution.id: "long-lived"}
+    fast, api = _both(lin.store, "run_contexts_of", [later.execution.id])   # alone: past the probes
+    assert fast[later.execution.id].name == api[later.execution.id].name == "long-lived"
+    lin.close()
+
+
 def test_postgresqls_words_for_an_aborted_write_are_retried():
     """ML Metadata reports PostgreSQL's serialization failures and deadlocks as INTERNAL (MySQL's
     as ABORTED): the PostgreSQL class retries them like aborted writes, nothing else."""
