@@ -37,6 +37,8 @@ def plan(quick: bool, mlflow: Optional[str]) -> Dict[str, List[str]]:
         "recorder": ["bench/bench_recorder.py", "--steps", r(300, 150), "--rounds", r(5, 3)]
                     + (["--mlflow", mlflow] if mlflow else []),
         "bulk": ["bench/bench_bulk.py", "--steps", r(10000, 4000), "--rounds", r(3, 2)],
+        # issue 27's row: 2,000 steps, where raw MLMD has not yet slowed with its tables' growth
+        "bulk_2k": ["bench/bench_bulk.py", "--steps", "2000", "--rounds", r(5, 3)],
         "mariadb": ["bench/bench_mariadb.py", "--steps", r(300, 150), "--rounds", r(3, 2)],
         "scale": ["bench/bench_scale.py", "--sizes", sizes, "--repeat", r(21, 11)],
         "cli": ["bench/bench_cli_startup.py", "--rounds", r(7, 5)],
@@ -224,14 +226,15 @@ def _recording_rows(have: Any, cmds: Dict[str, str]) -> List[Row]:
                 rows.append(Row(f"one step against MLflow 3.17.2, {label}", ">= 10x faster" if key == "mlflow_sqlite" else "-",
                                 f"MLflow: {ms(s[key]['ms'])}", ms(s["step"]["ms"]), f"{x:.1f}x faster",
                                 x >= 10 if key == "mlflow_sqlite" else None, cmds["recorder"]))
-    bulk = have("bulk")
-    if bulk:
-        r = bulk["rates"]
-        rows.append(Row(f"bulk: {bulk['steps']:,} steps, batches of {bulk['batch']} (steps/s)", ">= 0.6x",
-                        f"MLMD put_lineage_subgraph: {r['raw put_lineage_subgraph']['median']:.0f}/s "
-                        f"(writing lineage's rows: {r['raw, the same rows as lineage']['median']:.0f}/s)",
-                        f"record_many: {r['record_many']['median']:.0f}/s", ratio(r["record_many"]["ratio"]),
-                        r["record_many"]["ratio"] >= 0.6, cmds["bulk"]))
+    for name in ("bulk", "bulk_2k"):
+        bulk = have(name)
+        if bulk:
+            r = bulk["rates"]
+            rows.append(Row(f"bulk: {bulk['steps']:,} steps, batches of {bulk['batch']} (steps/s)", ">= 0.8x",
+                            f"MLMD put_lineage_subgraph: {r['raw put_lineage_subgraph']['median']:.0f}/s "
+                            f"(writing lineage's rows: {r['raw, the same rows as lineage']['median']:.0f}/s)",
+                            f"record_many: {r['record_many']['median']:.0f}/s", ratio(r["record_many"]["ratio"]),
+                            r["record_many"]["ratio"] >= 0.8, cmds[name]))
     mdb = have("mariadb")
     if mdb:
         rows.append(Row("one step on MariaDB (loopback, tmpfs)", "<= 2x, <= 40 SQL statements",
@@ -313,7 +316,7 @@ def _cli_rows(cli: Any, cmds: Dict[str, str]) -> List[Row]:
         floor = c["import ml_metadata"]["s"]
         for name in ("lineage --help", "lineage ls runs", "lineage provenance", "lineage impact", "lineage history"):
             if name in c:
-                goal = 1.5 if name == "lineage --help" else 2.0
+                goal = 1.5 if name in ("lineage --help", "lineage provenance") else 2.0   # issue 27: provenance
                 rows.append(Row(f"`{name}`, a whole process", f"<= {goal}x", f"importing ml_metadata: {floor:.3f} s",
                                 f"{c[name]['s']:.3f} s", ratio(c[name]["ratio"]), c[name]["ratio"] <= goal, cmds["cli"]))
     return rows
@@ -401,7 +404,7 @@ def details(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> str:
                         ("server_life", "A server's life: graceful stop, the lease"), ("prediction_log", "Request logging"),
                         ("object_storage", "Object storage"), ("tune", "lineage tune's indexes"), ("gc", "lineage gc"),
                         ("search", "Search"),
-                        ("bulk", "Bulk recording"), ("recorder", "One step"), ("mariadb", "MariaDB"), ("cli", "CLI")):
+                        ("bulk", "Bulk recording"), ("bulk_2k", "Bulk recording, 2,000 steps"), ("recorder", "One step"), ("mariadb", "MariaDB"), ("cli", "CLI")):
         data = res.get(name, {}).get("data")
         if data is not None:
             out.append(f"### {title}\n\n`{cmds[name]}`\n\n```json\n{json.dumps(data, indent=1)}\n```\n\n")
