@@ -314,6 +314,44 @@ def version_badges(uri: Optional[str], model: str, version: Optional[int], servi
 
 
 @st.cache_data(ttl=30, show_spinner=False)
+def q_serving_graph(uri: Optional[str]) -> Dict[str, Any]:
+    """Servers, what each serves now, and which module version answers each head (distributed serving)."""
+    return open_store(uri).serving_graph().to_dict()
+
+
+def _dot_id(text: str) -> str:
+    """A DOT quoted string: stored text is never markup there."""
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def serving_dot(graph: Dict[str, Any], selected: Optional[str] = None) -> str:
+    """The serving graph in Graphviz's DOT: a box per server holding what it serves, an arrow from
+    each head to the module version that answers it (labelled with the module server)."""
+    lines = ["digraph serving {", "rankdir=LR;", 'node [shape=box, style="rounded,filled", fillcolor="#eef3fb", '
+             'fontname="sans-serif", fontsize=11];', 'edge [fontname="sans-serif", fontsize=9];']
+    placed = set()
+    groups = list(graph["servers"].items()) + ([("not reported by a server", graph["unreported"])]
+                                               if graph["unreported"] else [])
+    for i, (server, served) in enumerate(groups):
+        stale = " (not seen: lease expired)" if server in graph.get("stale", []) else ""
+        lines.append(f"subgraph cluster_{i} {{ label={_dot_id(server + stale)}; style=dashed; fontsize=10;")
+        for m in served:
+            bold = ', penwidth=2, fillcolor="#d6e4fa"' if selected and m.rsplit(":", 1)[0] == selected else ""
+            lines.append(f"  {_dot_id(m)} [label={_dot_id(m)}{bold}];")
+            placed.add(m)
+        lines.append("}")
+    for call in graph["calls"]:
+        for end in (call["head"], call["module"]):
+            if end not in placed:
+                lines.append(f"{_dot_id(end)};")
+                placed.add(end)
+        lines.append(f"{_dot_id(call['head'])} -> {_dot_id(call['module'])} "
+                     f"[label={_dot_id('remote part via ' + call['server'])}];")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
 def q_state(uri: Optional[str], model: str) -> Dict[str, Any]:
     """The serving state now and the serving version after each effective event (one replay)."""
     lin = open_store(uri)

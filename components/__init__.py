@@ -13,8 +13,11 @@ from .evaluate import evaluate
 from .hub import build_text_embedding, publish_module, resolve_module
 from .ingest import ingest
 from .push import PushRefused, push, push_saved_model
+from .split import export_module, split_model
+from .web import model_to_web, module_to_web
 from .train import train
 from .transform import transform
 
 __all__ = ["ingest", "transform", "build_text_embedding", "publish_module", "resolve_module",
-           "train", "evaluate", "push", "push_saved_model", "PushRefused"]
+           "train", "evaluate", "push", "push_saved_model", "PushRefused", "export_module", "split_model",
+           "module_to_web", "model_to_web"]

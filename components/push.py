@@ -77,10 +77,20 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
           model_name: str, serving_root: str, config_path: str, force: bool = False,
           version: Optional[int] = None, reason: str = "", move_endpoint: bool = False):
     annotate(model_name=model_name, forced=bool(force))
-    if blessing is None and not force:
+    from lineage.serving.heads import gate_checks, is_module_part
+
+    # a split model's parts: a module's part is judged by the heads that call it (it has no
+    # evaluation of its own); a head by the module version serving now on its module's endpoint
+    split = [(n, ok, detail) for n, ok, detail in gate_checks(current_store(), model_name, model)]
+    failed_split = [f"{n}: {detail}" for n, ok, detail in split if not ok]
+    if failed_split and not force:
+        raise PushRefused(f"model a{model.id} would not answer as it was evaluated ({'; '.join(failed_split)}); it was "
+                          f"not pushed. Push the matching module first, or push anyway with force=True (recorded as forced)")
+    judged = not is_module_part(model)   # by a blessing of its own
+    if judged and blessing is None and not force:
         raise PushRefused(f"model a{model.id} has no blessing (no evaluation blessed it); it was not pushed. "
                           f"Evaluate it, or push anyway with force=True (recorded as forced)")
-    if blessing is not None and not is_blessed(blessing.get("blessed")) and not force:
+    if judged and blessing is not None and not is_blessed(blessing.get("blessed")) and not force:
         failed = blessing.get("failed_thresholds") or "[]"
         raise PushRefused(
             f"model a{model.id} is not blessed (failed thresholds: {failed}); it was not pushed. "
@@ -93,8 +103,8 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
             + "; ".join(f"a{t.artifact_id}: {t.reason}" for t in taints)
             + "); it was not pushed. Retrain without it, or push anyway with force=True (recorded as forced)")
     if force:   # what the force overrode, and why, on the record
-        overridden = ([] if blessing is not None and is_blessed(blessing.get("blessed")) else ["blessing"]) \
-            + (["taint"] if taints else [])
+        overridden = ([] if not judged or (blessing is not None and is_blessed(blessing.get("blessed")))
+                      else ["blessing"]) + (["taint"] if taints else []) + [n for n, ok, _ in split if not ok]
         annotate(force_reason="; ".join(filter(None, [reason, f"overrode: {', '.join(overridden) or 'nothing'}"])))
     store = current_store()
     recorded_root, _ = endpoint_claims(store, model_name)
@@ -179,12 +189,15 @@ def push_saved_model(lin: Lineage, model_dir: Union[str, Path], *, model_name: s
     if bless is not None and bless.type != "ModelBlessing":
         raise PushRefused(f"{blessing} is a {bless.type}, not a ModelBlessing: name the blessing an evaluation made")
     model = lookup_or_new(lin, path)
+    from lineage.serving.heads import is_module_part
+
+    judged = not (model.id is not None and is_module_part(model))   # a module's part: by its heads (in push)
     if bless is None and model.id is not None:
         bless = _newest_blessing(lin, model.id)
-    if bless is None and not force:
+    if judged and bless is None and not force:
         raise PushRefused(f"{model_dir} has no blessing: evaluate it (or name one with --blessing aN), or push "
                           f"anyway with --force (recorded as forced); nothing was pushed")
-    if bless is not None and not is_blessed(bless.get("blessed")) and not force:
+    if judged and bless is not None and not is_blessed(bless.get("blessed")) and not force:
         raise PushRefused(f"{model_dir} is not blessed ({bless.ref}: failed thresholds "
                           f"{bless.get('failed_thresholds') or '[]'}): push anyway with --force (recorded); "
                           f"nothing was pushed")

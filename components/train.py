@@ -73,7 +73,7 @@ def build_model(TF, hub_path: str, tft_output, features: Sequence[str], text_fea
     return TF.keras.Model(inputs, out)
 
 
-def _mark_classify(model_dir: Path) -> None:
+def mark_classify(model_dir: Path) -> None:
     """Give the ``classify`` SignatureDef TF Serving's Classify method name.
 
     ``tf.saved_model.save`` writes every signature as a Predict one; TensorFlow Serving answers
@@ -170,7 +170,7 @@ def train(transformed: Input[Examples], transform_graph: Input[TransformGraph], 
         "serve_tf_examples": serve_tf_examples,
         "classify": classify,
     })
-    _mark_classify(Path(model.uri))
+    mark_classify(Path(model.uri))
     net.save_weights(str(Path(model.uri) / "weights.h5"))
     (Path(model.uri) / "training.json").write_text(json.dumps(
         {"metrics": final, "features": feats, "label": label, "warm_started_layers": warm,

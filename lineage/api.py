@@ -373,6 +373,11 @@ class Lineage:
         alone is taken as that one model."""
         return query.serving_now(self.store, [model_names] if isinstance(model_names, str) else model_names)
 
+    def serving_graph(self, model_names: Optional[Sequence[str]] = None) -> "query.ServingGraph":
+        """Which server serves which version of each served model now (``model_names``: every
+        endpoint), and which module version answers each head serving now (distributed serving)."""
+        return query.serving_graph(self.store, list(model_names) if model_names is not None else self.serving_endpoints())
+
     def serving_endpoints(self, *, limit: int = 500) -> List[str]:
         """Every served model name: ServingEndpoint contexts (ours), then the destinations TFX's
         Pusher wrote to (``<serving_dir>/<model>/<version>``)."""

@@ -25,7 +25,7 @@ from .uris import to_uri
 __all__ = [
     "ArtifactType", "declare_artifact_type", "Input", "Output", "OutputArtifact",
     "Dataset", "Examples", "Schema", "ExampleStatistics", "TransformGraph", "HubModule",
-    "Model", "ModelEvaluation", "ModelBlessing", "PushedModel", "PredictionLogs", "Metrics", "StepLog", "annotation_names",
+    "Model", "ModelEvaluation", "ModelBlessing", "PushedModel", "PredictionLogs", "WebModel", "Metrics", "StepLog", "annotation_names",
 ]
 
 T = TypeVar("T", bound="ArtifactType")
@@ -189,6 +189,10 @@ class PushedModel(ArtifactType):
 
 class PredictionLogs(ArtifactType):
     """Sampled requests and answers a model server logged (PredictionLog TFRecords)."""
+
+
+class WebModel(ArtifactType):
+    """A TensorFlow.js graph model folder converted from a module or model (lineage.components.web)."""
 
 
 class Metrics(ArtifactType):

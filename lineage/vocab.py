@@ -68,6 +68,7 @@ _ART_ROLES: Dict[str, Tuple[str, ...]] = {
     "blessing": ("ModelBlessing",),
     "pushed": ("PushedModel",),
     "predictions": ("PredictionLogs",),
+    "web_model": ("WebModel",),
     "source": ("SourceSnapshot",),
 }
 _ART_ROLE_OF = {name: role for role, names in _ART_ROLES.items() for name in names}
@@ -99,7 +100,7 @@ def is_baseline_key(key: str) -> bool:
 
 def artifact_role(type_name: str) -> Optional[str]:
     """``dataset``, ``examples``, ``transform_graph``, ``hub_module``, ``model``,
-    ``evaluation``, ``blessing``, ``pushed``, ``predictions``, or None."""
+    ``evaluation``, ``blessing``, ``pushed``, ``predictions``, ``web_model``, or None."""
     return _ART_ROLE_OF.get(type_name)
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from lineage import Lineage
 from lineage.app.views.page import Page
-from lineage.app.data import ICON_ERROR, ICON_INFO, ICON_OK, ICON_WARNING, chart_bar, chart_steps, md_text, q_endpoints, q_history, q_state, q_traffic, q_version_checks
+from lineage.app.data import ICON_ERROR, ICON_INFO, ICON_OK, ICON_WARNING, chart_bar, chart_steps, md_text, q_endpoints, q_history, q_serving_graph, q_state, serving_dot, q_traffic, q_version_checks
 from lineage.app.state import linked_select, nav_links, table
 
 
@@ -35,6 +35,7 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
         served = f"{name}:{state['version']}"
         nav_links([("What produced the serving version", {"page": "provenance", "node": served}),
                    ("What does it affect", {"page": "impact", "node": served})])
+    _serving_graph(uri, name)
     if state["timeline"]:
         st.subheader("Serving version over time")
         chart_steps(pd.DataFrame([{"when": pd.to_datetime(t, unit="s").isoformat(), "serving version": v}
@@ -61,6 +62,23 @@ def page_serving(uri: Optional[str], lin: Lineage) -> None:
     st.code(f"lineage rollback {name} --to {back}", language="bash")
     st.caption("The explorer never changes what is served: run the command (it checks the version "
                "through the store first, and records what it did).")
+
+
+def _serving_graph(uri: Optional[str], name: str) -> None:
+    """Servers and what each serves now; each head's arrow to the module version answering it."""
+    graph = q_serving_graph(uri)
+    if not graph["calls"] and not graph["servers"]:
+        return
+    mine = [c for c in graph["calls"] if c["head"].rsplit(":", 1)[0] == name]
+    theirs = [c for c in graph["calls"] if c["module"].rsplit(":", 1)[0] == name]
+    for c in mine:
+        st.text(f"its remote part is answered by {c['module']} on {c['server']}")
+    if theirs:
+        st.text("it answers the remote part of " + ", ".join(c["head"] for c in theirs))
+    st.subheader("Servers and models")
+    st.graphviz_chart(serving_dot(graph, name))
+    st.caption("Each box is a model server and what it serves now; an arrow runs from a head to the module "
+               "version answering its remote part (distributed serving: docs/serving.md).")
 
 
 def _traffic(uri: Optional[str], name: str) -> None:

@@ -46,6 +46,10 @@ def cmd_provenance(args: argparse.Namespace) -> int:
                      f"{p.pushed.get('pushed_version')} (pushed {when(p.pushed_at)})")
     if p.model is not None:
         lines.append(f"model:       {art_line(p.model)}")
+        if p.model.get("remote_model"):
+            lines.append(f"remote part: {p.model.get('remote_wanted') or p.model.get('remote_model')} on "
+                         f"{p.model.get('remote_server') or '?'} (a head; split from {p.model.get('split_from') or '?'})"
+                         + (f", answered by {', '.join(p.remote)}" if p.remote else ""))
     lines.append(f"trained:     {when(p.trained_at)} by {p.ran_by or '?'}")
     for base in p.base_models:
         served = f", served as {p.served_as[base.id]}" if base.id in p.served_as else ""
@@ -99,6 +103,9 @@ def cmd_impact(args: argparse.Namespace) -> int:
         lines.append(f"  {p.model_name}:{p.version} (a{p.pushed.id}) {now}")
     if not imp.pushed:
         lines.append("  -")
+    if imp.web_models:
+        lines.append(f"web models ({len(imp.web_models)}):")
+        lines += [f"  a{a.id} {a.get('source') or ''} {a.uri}" for a in imp.web_models]
     if imp.answers:
         lines.append("answers they gave (request logs):")
         for t in imp.answers:
@@ -113,10 +120,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     events = lin.serving_history(args.model)
     state = lin.served_at(args.model, args.at or "now")
     rows = [{"when": when(e.when), "action": e.action, "version": e.version, "label": e.label or "",
-             "state": e.observed or e.state, "execution": e.execution.ref, "by": e.server or e.user or "",
+             "state": e.observed or (("answered by " if e.remote_role == "module" else "answered ") + e.remote
+                                     if e.action == "remote" and e.remote else e.state),
+             "execution": e.execution.ref, "by": e.server or e.user or "",
              "forced": "forced" if e.forced else ""} for e in events]
     json_rows = [{**r, "when": e.when.isoformat(), "forced": e.forced, "label": e.label, "user": e.user,
-                  "server": e.server} for r, e in zip(rows, events)]
+                  "server": e.server, "remote": e.remote, "remote_role": e.remote_role} for r, e in zip(rows, events)]
     text = table(rows, ["when", "action", "version", "label", "state", "execution", "by", "forced"])
     at = f"at {args.at}" if args.at else "now"
     labels = ", ".join(f"{k}={v}" for k, v in sorted(state.labels.items())) or "-"

@@ -10,9 +10,9 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
-from ..errors import LineageError
+from ..errors import InvalidInput, LineageError
 from ..uris import ENV_STORE, parse_store_uri
 from .output import Lineage, emit, table
 
@@ -86,8 +86,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not Path(config).exists():
         raise LineageError(f"no model config at {config}: push a model first (the push step writes "
                            f"it), or pass --config with a TF Serving model config file")
+    remote = _remote_servers(args.remote)   # a bad --remote is refused before anything starts
     try:
-        _serve(serve_forever, config, args)
+        _serve(serve_forever, config, args, remote)
     except OSError as exc:  # a port in use, an address not on this machine
         print(f"lineage: error: cannot serve on {args.host} (gRPC {args.grpc_port}, REST {args.rest_port}): "
               f"{exc.strerror or exc}; choose other ports (--grpc-port / --rest-port, 0 picks a free one)",
@@ -99,13 +100,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(serve_forever: Any, config: str, args: argparse.Namespace) -> None:
+def _serve(serve_forever: Any, config: str, args: argparse.Namespace, remote: Dict[str, str]) -> None:
     serve_forever(config, args.grpc_port, args.rest_port, host=args.host, poll_seconds=args.poll,
                   batch_size=args.batch_size, batch_timeout_ms=args.batch_timeout_ms, record_to=_record_to(args),
                   grpc_channel_arguments=args.grpc_channel_arguments, grpc_socket_path=args.grpc_socket_path,
                   monitoring_config_file=args.monitoring_config_file, prediction_log_queue=args.prediction_log_queue,
                   prediction_log_max_bytes=args.prediction_log_max_bytes,
-                  prediction_log_max_seconds=args.prediction_log_max_seconds)
+                  prediction_log_max_seconds=args.prediction_log_max_seconds,
+                  remote_servers=remote)
+
+
+def _remote_servers(items: Sequence[str]) -> Dict[str, str]:
+    """``--remote MODEL=HOST:PORT`` (repeatable): where heads call a module model, overriding
+    what they declare."""
+    from ..serving.remote import parse_target
+
+    out: Dict[str, str] = {}
+    for item in items or ():
+        model, sep, target = item.partition("=")
+        if not sep or not model:
+            raise LineageError(f"--remote {item!r} is not MODEL=HOST:PORT (a module model and its server)")
+        try:
+            out[model] = parse_target(target, f"--remote {model}")
+        except InvalidInput as exc:
+            raise LineageError(str(exc)) from None
+    return out
 
 
 def _record_to(args: argparse.Namespace) -> Optional[str]:
@@ -328,6 +347,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="close a request log file at this size (64 MiB)")
     p.add_argument("--prediction-log-max-seconds", type=float, default=300.0, metavar="SECONDS",
                    help="close a request log file after this long (300)")
+    p.add_argument("--remote", action="append", default=[], metavar="MODEL=HOST:PORT",
+                   help="heads call module model MODEL on HOST:PORT, not where they declare (repeatable)")
     p.add_argument("--no-record", action="store_true",
                    help="do not record version states in the store (recorded by default when the store exists)")
     p.set_defaults(func=cmd_serve)

@@ -43,8 +43,8 @@ from .nodes import consumers, inputs, outputs, producers
 from .provenance import Provenance, Verdicts, provenance, verdicts
 from .resolve import lookup, parse_when, pushed_of, pushed_version
 from .leases import ServerLease, all_leases
-from .serving import (ServingEvent, ServingState, endpoint_names, last_change, leases_for, observed_state, replay,
-                      replay_steps, served_at, serving_history, serving_now)
+from .serving import (ServingEvent, ServingGraph, ServingState, endpoint_names, last_change, leases_for, observed_state,
+                      replay, replay_steps, served_at, serving_graph, serving_history, serving_now)
 from .subject import as_artifact, check_context, check_type, near, resolve_node, resolve_served
 from .taint import TaintRecord, tainted, tainted_upstream
 from .verify import VerifyReport, verify
@@ -53,7 +53,7 @@ from .pull import pull
 __all__ = ["experiments", "predictions", "run_or_node",
     "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "Shape", "Walk", "walk", "shape", "sketch", "trace", "Impact", "ImpactedPush", "impact",
     "Provenance", "provenance", "Verdicts", "verdicts", "lookup", "parse_when", "pushed_of", "pushed_version", "ServingEvent",
-    "ServingState", "endpoint_names", "last_change", "observed_state", "leases_for", "ServerLease", "all_leases", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
+    "ServingState", "ServingGraph", "serving_graph", "endpoint_names", "last_change", "observed_state", "leases_for", "ServerLease", "all_leases", "replay", "replay_steps", "served_at", "serving_history", "serving_now",
     "as_artifact", "resolve_served", "resolve_node", "check_type", "check_context", "near", "consumers", "inputs", "outputs", "producers", "TaintRecord", "tainted", "tainted_upstream", "VerifyReport", "verify", "pull",
 ]
 

@@ -48,6 +48,8 @@ class Impact:
     max_hops: Optional[int] = None
     #: the logged answers of the affected versions (request logs of served versions), per version
     answers: List[VersionTraffic] = dataclasses.field(default_factory=list)
+    #: TensorFlow.js conversions downstream (lineage.components.web)
+    web_models: List[Artifact] = dataclasses.field(default_factory=list)
 
     def __repr__(self) -> str:
         return (f"<Impact of {', '.join(f'a{a.id}' for a in self.sources)}: {len(self.models)} models, "
@@ -77,7 +79,20 @@ class Impact:
             "executions": len(self.execution_ids),
             "serving_affected": [f"{p.model_name}:{p.version}" for p in self.serving_affected],
             "answers": [t.to_dict() for t in self.answers],
+            "web_models": [a.summary() for a in self.web_models],
         }
+
+
+def _answered_heads(store: Store, pushed_ids: set) -> set:
+    """The heads' PushedModels whose remote part one of ``pushed_ids`` (module versions) answered,
+    as their servers recorded it (RemoteAnswer executions)."""
+    if not pushed_ids or not store.has_type("execution", "RemoteAnswer"):
+        return set()
+    answers = {ev.execution_id for ev in store.events_of_artifacts(sorted(pushed_ids))
+               if ev.key == "remote" and ev.type == "INPUT"}
+    if not answers:
+        return set()
+    return {ev.artifact_id for ev in store.events_of_executions(sorted(answers)) if ev.key == "version"}
 
 
 def impact(store: Store, artifacts: Sequence[Any] = (), *, tainted_only: bool = False,
@@ -98,10 +113,19 @@ def impact(store: Store, artifacts: Sequence[Any] = (), *, tainted_only: bool = 
     if not sources and not tainted_only:
         raise InvalidInput("impact() needs an artifact (or tainted_only=True)")
     reached = walk(store, [("artifact", a.id) for a in sources], "DOWNSTREAM", max_hops) if sources else None
-    art_ids, exec_ids = (reached.artifacts, reached.executions) if reached is not None else (set(), set())
+    art_ids, exec_ids = (set(reached.artifacts), set(reached.executions)) if reached is not None else (set(), set())
     source_ids = {a.id for a in sources}
     types = store.artifact_types(sorted(art_ids - source_ids))
-    wanted = {"model", "evaluation", "blessing", "pushed", "predictions"}
+    # through module servers: a served module version reaches the heads whose remote part it answered
+    heads = _answered_heads(store, {i for i, t in {**types, **{a.id: a.type for a in sources}}.items()
+                                    if artifact_role(t) == "pushed"} | source_ids) - art_ids
+    while heads:
+        more = walk(store, [("artifact", i) for i in sorted(heads)], "DOWNSTREAM", max_hops)
+        art_ids |= set(more.artifacts) | heads
+        exec_ids |= set(more.executions)
+        types = store.artifact_types(sorted(art_ids - source_ids))
+        heads = _answered_heads(store, {i for i, t in types.items() if artifact_role(t) == "pushed"}) - art_ids
+    wanted = {"model", "evaluation", "blessing", "pushed", "predictions", "web_model"}
     records = store.get_artifacts(sorted(i for i, t in types.items() if artifact_role(t) in wanted))
     by_role: Dict[str, List[Artifact]] = {r: [] for r in wanted}
     for a in records:
@@ -117,4 +141,5 @@ def impact(store: Store, artifacts: Sequence[Any] = (), *, tainted_only: bool = 
     return Impact(store, sources, sorted(by_role["model"], key=lambda a: a.id),
                   sorted(by_role["evaluation"], key=lambda a: a.id),
                   sorted(by_role["blessing"], key=lambda a: a.id), pushed,
-                  sorted(exec_ids - annotations), max_hops, summarize(by_role["predictions"]))
+                  sorted(exec_ids - annotations), max_hops, summarize(by_role["predictions"]),
+                  sorted(by_role["web_model"], key=lambda a: a.id))

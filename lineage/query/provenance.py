@@ -53,6 +53,9 @@ class Provenance:
     training_inputs: Dict[int, List[Artifact]] = dataclasses.field(default_factory=dict, repr=False)
     #: "MODEL:VERSION" of each base model that was pushed, by artifact id
     served_as: Dict[int, str] = dataclasses.field(default_factory=dict, repr=False)
+    #: a split model's head: the module versions (MODEL:VERSION) that answered its remote part,
+    #: as its servers recorded them, first seen first
+    remote: List[str] = dataclasses.field(default_factory=list)
 
     def code_of(self, execution: Execution) -> Dict[str, Any]:
         """The code version, packages, user and host of one of the steps."""
@@ -87,6 +90,7 @@ class Provenance:
                                             for a in self.training_inputs.get(e.id, [])]}
                          for e in self.training],
             "base_models": [{**art(a), "served_as": self.served_as.get(a.id)} for a in self.base_models],
+            "remote": list(self.remote),
             "parameters": self.parameters,
             "code_version": self.code_version,
             "evaluations": [art(a) for a in self.evaluations],
@@ -218,7 +222,23 @@ def provenance(store: Store, target: Any) -> Provenance:
         pushed_at=utc_from_s(event_time(prods[0])) if prods else None,
         steps=steps, graph=up, tainted=_taints(store, up, art.id), step_code=step_code,
         base_models=bases, training_inputs=reads, served_as=_served_as(store, bases),
+        remote=_remote_answers(store, pushed) if pushed is not None else [],
     )
+
+
+def _remote_answers(store: Store, pushed: Artifact) -> List[str]:
+    """The module versions recorded answering this pushed head's remote part (RemoteAnswer)."""
+    if not store.has_type("execution", "RemoteAnswer"):
+        return []
+    ids = sorted({ev.execution_id for ev in store.events_of_artifacts([pushed.id])
+                  if ev.key == "version" and ev.type == "INPUT"})
+    out: List[str] = []
+    for e in store.get_executions(ids):
+        if e.type == "RemoteAnswer" and e.get("remote_model"):
+            ref = f"{e.get('remote_model')}:{e.get('remote_version')}"
+            if ref not in out:
+                out.append(ref)
+    return out
 
 
 def _taints(store: Store, up: LineageGraph, target_id: int) -> List[TaintRecord]:

@@ -16,7 +16,7 @@ from .leases import ServerLease, leases_at, leases_of
 from .resolve import event_time, model_name_of, parse_when, pushed_version
 
 __all__ = ["ServingEvent", "ServingState", "serving_history", "tfx_pushes", "endpoint_names", "replay_steps", "replay", "observed_state",
-           "leases_for", "serving_now", "served_at", "last_change"]
+           "leases_for", "serving_now", "served_at", "with_remote", "last_change", "ServingGraph", "serving_graph"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +31,10 @@ class ServingEvent:
     observed: Optional[str] = None   # for action "observed": the version's state the server reported
     server: Optional[str] = None     # ... and which server reported it
     instance: Optional[str] = None   # ... and which process of it (its ModelServer lease)
+    # for action "remote" (a split model's head and its module): the other side, MODEL:VERSION;
+    # on the head's history, the module version that answered it; on the module's, the head it answered
+    remote: Optional[str] = None
+    remote_role: Optional[str] = None   # "module" (the other side is the module) or "head"
 
     @property
     def when(self) -> _dt.datetime:
@@ -61,6 +65,8 @@ class ServingState:
     stale: bool = False
     reported_by: Optional[str] = None  # observed: the server (host:port) that reported ``version``
     last_seen: Optional[float] = None  # ... and when it was last known to be alive
+    # a split model's head: the module versions (MODEL:VERSION) its remote part was answered by
+    remote: Tuple[str, ...] = ()
 
     def describe(self, now: Optional[float] = None) -> str:
         """``version 3`` / ``nothing``; a stale answer says who reported it and since when it is
@@ -69,6 +75,8 @@ class ServingState:
         if self.stale:
             ago = (now if now is not None else time.time()) - (self.last_seen or 0)
             text += f", last reported by {self.reported_by} {_ago(ago)}, server not seen since"
+        if self.remote:
+            text += f", its remote part answered by {', '.join(self.remote)}"
         return text
 
     def to_dict(self) -> Dict[str, Any]:
@@ -78,7 +86,8 @@ class ServingState:
                 "execution": self.event.execution.ref if self.event else None,
                 "source": self.source, "available": list(self.available), "stale": self.stale,
                 "reported_by": self.reported_by,
-                "last_seen": iso(utc_from_s(self.last_seen)) if self.last_seen else None}
+                "last_seen": iso(utc_from_s(self.last_seen)) if self.last_seen else None,
+                "remote": list(self.remote)}
 
 
 def _ago(seconds: float) -> str:
@@ -106,6 +115,7 @@ def serving_history(store: Store, model_name: str, *, limit: int = 10_000) -> Li
                        f"(nothing was pushed under that name)")
     all_execs = store.executions_in_context(ctx.id, limit=limit)
     observed = [_observation(e) for e in all_execs if type_leaf(e.type) == "ServingObservation"]
+    observed += [_remote_answer(e, model_name) for e in all_execs if type_leaf(e.type) == "RemoteAnswer"]
     execs = [e for e in all_execs
              if execution_role(e.type) == "push" or type_leaf(e.type) in ("Rollback", "Promote", "Unpin")]
     # Our own executions carry the version as `target_version`; others (older or foreign
@@ -199,6 +209,21 @@ def _observation(e: Execution) -> ServingEvent:
                         version=int(version) if version is not None else None, label=None, execution=e,
                         state=e.state, observed=str(e.get("serving_state")), server=e.get("server"),
                         instance=e.get("server_instance"))
+
+
+def _remote_answer(e: Execution, model_name: str) -> ServingEvent:
+    """A RemoteAnswer on a head's history (which module version answered this version) or on its
+    module's (which head version this version answered)."""
+    head, hv = e.get("model_name"), e.get("target_version")
+    module, mv = e.get("remote_model"), e.get("remote_version")
+    mine = head == model_name
+    version = hv if mine else mv
+    return ServingEvent(time=float(e.get("observed_at") or event_time(e)), action="remote",
+                        version=int(version) if version is not None else None, label=None, execution=e,
+                        state=e.state, server=e.get("server") if mine else e.get("remote_server"),
+                        instance=e.get("server_instance"),
+                        remote=f"{module}:{mv}" if mine else f"{head}:{hv}",
+                        remote_role="module" if mine else "head")
 
 
 def observed_state(intended: ServingState, history: Sequence[ServingEvent], until: Optional[float],
@@ -369,7 +394,72 @@ def served_at(store: Store, model_name: str, when: Any = "now") -> ServingState:
     rollback / promote / unpin executions add up to."""
     history = serving_history(store, model_name)
     until = parse_when(when)
-    return observed_state(replay(model_name, history, until), history, until, leases_for(store, history))
+    state = observed_state(replay(model_name, history, until), history, until, leases_for(store, history))
+    return with_remote(state, history, until)
+
+
+def with_remote(state: ServingState, history: Sequence[ServingEvent], until: Optional[float]) -> ServingState:
+    """``state`` with the module versions that answered its version's remote part (a split
+    model's head), the newest report of each module up to ``until``."""
+    if state.version is None:
+        return state
+    t = until if until is not None else time.time()
+    newest: Dict[str, Tuple[float, str]] = {}
+    for ev in history:
+        if ev.action == "remote" and ev.remote_role == "module" and ev.version == state.version \
+                and ev.time <= t and ev.remote:
+            model = ev.remote.rsplit(":", 1)[0]
+            if model not in newest or ev.time >= newest[model][0]:
+                newest[model] = (ev.time, ev.remote)
+    if not newest:
+        return state
+    return dataclasses.replace(state, remote=tuple(r for _, r in sorted(newest.values())))
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingGraph:
+    """Who serves what now, and which heads call which modules: the serving graph of a fleet."""
+
+    servers: Dict[str, List[str]]          # server (host:port) -> MODEL:VERSION it reports serving
+    unreported: List[str]                  # MODEL:VERSION serving by the recorded changes, no server's report
+    calls: List[Tuple[str, str, str]]      # (head MODEL:VERSION, module MODEL:VERSION, the module server it called)
+    stale: List[str]                       # servers whose lease expired (what they reported is not a fact)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"servers": self.servers, "unreported": self.unreported,
+                "calls": [{"head": h, "module": m, "server": s} for h, m, s in self.calls], "stale": self.stale}
+
+
+def serving_graph(store: Store, model_names: Sequence[str]) -> ServingGraph:
+    """What serves each of ``model_names`` now, on which server, and which module version (on
+    which module server) answers each head serving now."""
+    servers: Dict[str, List[str]] = {}
+    unreported: List[str] = []
+    calls: List[Tuple[str, str, str]] = []
+    stale: List[str] = []
+    for name in model_names:
+        try:
+            history = serving_history(store, name)
+        except NotFound:
+            continue
+        state = observed_state(replay(name, history, None), history, None, leases_for(store, history))
+        if state.version is None:
+            continue
+        served = f"{name}:{state.version}"
+        if state.source == "observed" and state.reported_by:
+            servers.setdefault(state.reported_by, []).append(served)
+            if state.stale and state.reported_by not in stale:
+                stale.append(state.reported_by)
+        else:
+            unreported.append(served)
+        newest: Dict[str, ServingEvent] = {}
+        for ev in history:
+            if ev.action == "remote" and ev.remote_role == "module" and ev.version == state.version and ev.remote:
+                newest[ev.remote.rsplit(":", 1)[0]] = ev
+        for ev in newest.values():
+            calls.append((served, str(ev.remote), str(ev.execution.get("remote_server") or "")))
+    return ServingGraph({k: sorted(v) for k, v in sorted(servers.items())}, sorted(unreported), sorted(calls),
+                        sorted(stale))
 
 
 def leases_for(store: Store, history: Sequence[ServingEvent]) -> List[ServerLease]:

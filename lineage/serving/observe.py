@@ -33,7 +33,7 @@ from .client import ServingClient
 from .config import model_entry, read_config
 from .predictions import record_prediction_log
 
-__all__ = ["record_observation", "last_observed", "Observer", "Lease", "heartbeat_seconds", "watch", "check"]
+__all__ = ["record_observation", "record_remote_answer", "last_observed", "Observer", "Lease", "heartbeat_seconds", "watch", "check"]
 
 log = logging.getLogger("lineage.serving")
 
@@ -53,6 +53,27 @@ def record_observation(store: Store, model_name: str, version: int, state: str, 
     rec = Recording(store, "ServingObservation", inputs=[("version", max(pushed, key=lambda a: a.id))] if pushed else [],
                     properties=props, in_run=False)
     rec.attach_context("ServingEndpoint", model_name, {"model_name": model_name})
+    return rec.finish("COMPLETE", reread=False)[0]
+
+
+def record_remote_answer(store: Store, head: str, version: int, module: str, module_version: int, *,
+                         remote_server: str, server: str, at: Optional[float] = None,
+                         instance: str = "") -> Execution:
+    """Record that ``server``'s head ``head:version`` had its remote part answered by
+    ``module:module_version`` on ``remote_server`` (first seen at ``at``)."""
+    head_pushed = pushed_of(store, head, version)
+    module_pushed = pushed_of(store, module, module_version)
+    props: Dict[str, Any] = {"step": "lineage.observe", "model_name": head, "target_version": int(version),
+                             "remote_model": module, "remote_version": int(module_version),
+                             "remote_server": remote_server, "observed_at": at if at is not None else time.time(),
+                             "server": server}
+    if instance:
+        props["server_instance"] = instance
+    inputs = ([("version", max(head_pushed, key=lambda a: a.id))] if head_pushed else []) + \
+        ([("remote", max(module_pushed, key=lambda a: a.id))] if module_pushed else [])
+    rec = Recording(store, "RemoteAnswer", inputs=inputs, properties=props, in_run=False)
+    rec.attach_context("ServingEndpoint", head, {"model_name": head})
+    rec.attach_context("ServingEndpoint", module, {"model_name": module})
     return rec.finish("COMPLETE", reread=False)[0]
 
 
@@ -151,10 +172,20 @@ class Observer:
     def __call__(self, model_name: str, version: int, state: str, error: str = "") -> None:
         self._queue.put((model_name, version, state, error, time.time()))
 
+    def remote_answer(self, head: str, version: int, module: str, module_version: int, target: str) -> None:
+        """A head's remote part was first answered by ``module:module_version`` (on ``target``)."""
+        self._queue.put(("remote", head, version, module, module_version, target, time.time()))
+
     def log_closed(self, closed: Any) -> None:
         """A closed request log file (:class:`~lineage.serving.server.predlog.ClosedLog`): recorded
         as a PredictionLogs artifact of the version that answered (off the request path too)."""
         self._queue.put(("log", closed))
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything queued so far is written (False if ``timeout`` passed first)."""
+        done = threading.Event()
+        self._queue.put(("flush", done))
+        return done.wait(timeout)
 
     def close(self, timeout: float = 30.0, end_state: str = "STOPPED") -> None:
         """Write what is queued, end the lease (``end_state``), then stop. Before :meth:`begin`:
@@ -186,6 +217,9 @@ class Observer:
                 if item is None:
                     self.lease.end(store, self._end_state)
                     break
+                if item[0] == "flush":
+                    item[1].set()
+                    continue
                 if item[0] == "beat":
                     next_beat = time.monotonic() + self._heartbeat
                     self.lease.renew(store)
@@ -195,7 +229,12 @@ class Observer:
                     record_prediction_log(store, c.model, c.path, {c.version: c.records}, first=c.first_time,
                                           last=c.last_time, sampling_rate=c.sampling_rate, dropped=c.dropped,
                                           server=self.server, input_statistics=c.input_statistics,
-                                          lost=getattr(c, "lost", 0))
+                                          lost=getattr(c, "lost", 0), remote=getattr(c, "remote", None))
+                    continue
+                if item[0] == "remote" and len(item) == 7:
+                    _, head, hv, module, mv, target, at = item
+                    record_remote_answer(store, head, hv, module, mv, remote_server=target, server=self.server,
+                                         at=at, instance=self.lease.name)
                     continue
                 model_name, version, state, error, at = item
                 record_observation(store, model_name, version, state, server=self.server, at=at, error=error,

@@ -24,10 +24,11 @@ __all__ = ["record_prediction_log", "already_recorded"]
 def record_prediction_log(store: Store, model_name: str, path: str, version_counts: Mapping[int, int], *,
                           first: float, last: float, sampling_rate: float, dropped: int = 0,
                           server: str = "", input_statistics: Optional[Mapping[str, Any]] = None,
-                          lost: int = 0) -> Execution:
+                          lost: int = 0, remote: Optional[Mapping[str, int]] = None) -> Execution:
     """Record one closed log file (see the module docstring). ``version_counts``: sampled
     requests per version that answered them; ``lost``: bytes of a truncated tail left out when a
-    crashed server's file was recovered."""
+    crashed server's file was recovered; ``remote``: a head's remote calls answered while the file
+    was open, by module version (``{"review-text-encoder:1": 57}``)."""
     fp = fingerprint(path)
     counts = {int(v): int(n) for v, n in version_counts.items() if n}
     pushed = {pushed_version(a): a for a in sorted(pushed_of(store, model_name), key=lambda a: a.id)}
@@ -39,6 +40,8 @@ def record_prediction_log(store: Store, model_name: str, path: str, version_coun
         "fingerprint": fp.digest, "size_bytes": fp.size_bytes, "file_count": fp.file_count}
     if lost:
         props["lost_bytes"] = int(lost)
+    if remote:
+        props["remote_answers"] = json.dumps(dict(sorted(remote.items())))
     if input_statistics:
         props["input_statistics"] = json.dumps(input_statistics, sort_keys=True)
     if len(counts) == 1:

@@ -29,6 +29,7 @@ from ..store import Store
 from ..values import describe
 from ..vocab import is_blessed
 from .client import ServerUnreachable, ServingClient
+from .heads import gate_checks, is_module_part, served_model
 from .config import (config_lock, default_config_path, model_entry, read_config, versions_on_disk, write_config,
                      write_text_atomic)
 
@@ -41,7 +42,7 @@ class RollbackFailed(LineageError):
 
 @dataclasses.dataclass(frozen=True)
 class Check:
-    name: str        # pushed | files | blessed | taint
+    name: str        # pushed | files | blessed | taint | heads (a module's part) | module (a head)
     ok: bool
     detail: str
     overridable: bool
@@ -83,8 +84,13 @@ def check_version(store: Store, model_name: str, version: int) -> Tuple[Optional
     blessings = [a for e in push_execs for a in inputs(store, e.id).get("blessing", [])]
     blessed = any(is_blessed(b.get("blessed")) for b in blessings)
     forced = any(bool(e.get("forced")) for e in push_execs)
-    checks.append(Check("blessed", blessed, "blessed" if blessed else
-                        ("it was force-pushed without a blessing" if forced else "it was not blessed"), True))
+    model = served_model(store, pushed)
+    if is_module_part(model):   # a module's part has no evaluation of its own: the heads judge it
+        checks.append(Check("blessed", True, "a module's served part: judged by the heads that call it", True))
+    else:
+        checks.append(Check("blessed", blessed, "blessed" if blessed else
+                            ("it was force-pushed without a blessing" if forced else "it was not blessed"), True))
+    checks += [Check(name, ok, detail, True) for name, ok, detail in gate_checks(store, model_name, model)]
     marks = tainted(store)
     if marks:
         up = {a.id for a in trace(store, [("artifact", pushed.id)], "UPSTREAM").artifacts()}
@@ -258,7 +264,8 @@ def gate(checks: List[Check], force: bool) -> List[Check]:
 
 def _refuse(failed: List[Check], what: str, force_hint: bool) -> None:
     if failed:
-        hint = " (--force overrides blessing and taint checks)" \
+        names = " and ".join(dict.fromkeys(c.name for c in failed))
+        hint = f" (--force overrides the {names} check{'s' if ' and ' in names else ''}, recorded as forced)" \
             if force_hint and all(c.overridable for c in failed) else ""
         raise RollbackFailed(f"refused to {what}: " + "; ".join(c.detail for c in failed) + hint)
 

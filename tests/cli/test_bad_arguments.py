@@ -77,3 +77,18 @@ def test_bad_arguments_are_one_line_and_change_nothing(store, command):
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("lineage: error: "), r.stderr
     assert says in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert store.counts() == before
+
+
+def test_serve_refuses_a_bad_remote_before_it_starts(tmp_path):
+    """`lineage serve --remote MODEL=HOST:PORT` (where heads call a module model): a malformed one is
+    one line naming it, exit 1, and no server starts."""
+    from helpers import cli
+
+    config = tmp_path / "models.config"
+    config.write_text("model_config_list {}\n")
+    for bad, said in (("review-text-encoder", "is not MODEL=HOST:PORT"),
+                      ("review-text-encoder=localhost", "is not HOST:PORT")):
+        out = cli("serve", "--config", str(config), "--grpc-port", "0", "--rest-port", "0", "--remote", bad,
+                  "--no-record")
+        assert out.returncode == 1, out.stderr
+        assert said in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr

@@ -171,6 +171,7 @@ def test_one_top_level_import_name():
     assert {p.split(".")[0] for p in setup["packages"]} == {"lineage"}
     assert setup["package-dir"] == {"lineage": "lineage", "lineage.components": "components",
                                     "lineage.app": "app", "lineage.app.graph_component": "app/graph_component",
+                                    "lineage.components.web_assets": "components/web_assets",
                                     "lineage.schemas": "schemas"}
     for stray in ("components", "app", "schemas"):
         for name, path in modules().items():

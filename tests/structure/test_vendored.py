@@ -18,6 +18,9 @@ def test_vendored_javascript_is_the_pinned_release():
     assert "cytoscape.min.js: cytoscape 3.35.0, sha256 ok" in out.stdout
     head = (ROOT / "app" / "graph_component" / "cytoscape.min.js").read_text()[:600]
     assert "Permission is hereby granted, free of charge" in head   # its MIT notice travels with it
+    assert "tf.min.js: @tensorflow/tfjs 4.20.0, sha256 ok" in out.stdout
+    head = (ROOT / "components" / "web_assets" / "tf.min.js").read_text()[:600]
+    assert "Licensed under the Apache License, Version 2.0" in head
 
 
 def test_the_component_files_are_package_data():

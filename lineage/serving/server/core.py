@@ -3,6 +3,7 @@ request to a version (TF Serving's rules), and calling a signature."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ from ..states import ModelVersionState, state_name
 from .batching import Batcher
 from .errors import ServingError, not_found
 from .metrics import Metrics, read_monitoring_config
+from .remote import RemoteCalls, RemotePart
 from .savedmodel import check_inputs, load_saved_model
 
 log = logging.getLogger("lineage.serving")
@@ -88,7 +90,9 @@ class ModelServer:
                  grpc_channel_arguments: str = "", grpc_socket_path: str = "",
                  monitoring_config_file: Optional[str] = None, prediction_log_queue: int = 10_000,
                  prediction_log_max_bytes: int = 64 << 20, prediction_log_max_seconds: float = 300.0,
-                 on_log_closed: Optional[Callable[[Any], None]] = None) -> None:
+                 on_log_closed: Optional[Callable[[Any], None]] = None,
+                 remote_servers: Optional[Dict[str, str]] = None,
+                 on_remote: Optional[Callable[[str, int, str, int, str], None]] = None) -> None:
         self.config_path = str(config_path)
         self.host = host
         self.grpc_port = grpc_port
@@ -108,6 +112,9 @@ class ModelServer:
         self.batch_size = batch_size          # 0 or 1: no batching (the default)
         self.batch_timeout_ms = batch_timeout_ms
         self._batchers: Dict[tuple, Batcher] = {}
+        # heads' remote parts: module servers' addresses overriding their declarations
+        # (MODEL -> HOST:PORT), and who answered whom (reported through on_remote)
+        self.remote_calls = RemoteCalls(remote_servers, on_remote)
         self._models: Dict[str, ModelState] = {}
         self._lock = threading.RLock()
         self._reload_lock = threading.Lock()
@@ -122,8 +129,11 @@ class ModelServer:
         self.tf: Any = None  # the tensorflow module, once started
         # request logging (a model's logging_config): predlog.RequestLogger, once started
         self.request_log: Any = None
+        self._remote_logged: Dict[Tuple[str, int], Dict[Tuple[str, int], int]] = {}
+        self._on_log_closed = on_log_closed
         self._log_options: Dict[str, Any] = dict(queue_size=prediction_log_queue, max_bytes=prediction_log_max_bytes,
-                                 max_seconds=prediction_log_max_seconds, on_closed=on_log_closed)
+                                 max_seconds=prediction_log_max_seconds,
+                                 on_closed=self._log_closed if on_log_closed is not None else None)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -280,7 +290,9 @@ class ModelServer:
             state.versions = {**state.versions, number: version}
         self._report(state.name, number, "LOADING")
         try:
-            new = Version(number, path, AVAILABLE, model=load_saved_model(self.tf, path))
+            head = (state.name, number)
+            new = Version(number, path, AVAILABLE, model=load_saved_model(
+                self.tf, path, remote=lambda spec: RemotePart(spec, self.remote_calls, head)))
             log.info("loaded %s version %s", state.name, number)
         except ServingError as exc:  # no SavedModel in the folder
             new = Version(number, path, END, error=str(exc), error_code=exc.code)
@@ -390,6 +402,19 @@ class ModelServer:
             return b
 
     # ---------------------------------------------------------------- request log
+
+    def _log_closed(self, closed: Any) -> None:
+        """A closed request log file, with a head's remote calls answered since its last file
+        (by module version), then handed on."""
+        key = (closed.model, closed.version)
+        counts = self.remote_calls.counts(*key)
+        if counts:
+            before = self._remote_logged.get(key, {})
+            closed = dataclasses.replace(closed, remote={
+                f"{m}:{v}": n - before.get((m, v), 0) for (m, v), n in sorted(counts.items()) if n > before.get((m, v), 0)})
+            self._remote_logged[key] = counts
+        if self._on_log_closed is not None:
+            self._on_log_closed(closed)
 
     _LOG_FIELDS = {"Predict": "predict_log", "Classify": "classify_log", "Regress": "regress_log",
                    "MultiInference": "multi_inference_log"}
@@ -530,8 +555,9 @@ def serve_forever(config_path: str, grpc_port: int, rest_port: int, host: str = 
     from ..observe import Observer
 
     observer = Observer(record_to, config_path=config_path) if record_to is not None else None
-    if observer is not None:   # each closed request log file is recorded too
+    if observer is not None:   # each closed request log file is recorded too, and who answered each head
         options.setdefault("on_log_closed", observer.log_closed)
+        options.setdefault("on_remote", observer.remote_answer)
     server = ModelServer(config_path, grpc_port=grpc_port, rest_port=rest_port, host=host,
                          poll_seconds=poll_seconds, batch_size=batch_size,
                          batch_timeout_ms=batch_timeout_ms, on_state=observer, **options)

@@ -64,6 +64,8 @@ class ClosedLog:
     size_bytes: int
     input_statistics: Dict[str, dict] = dataclasses.field(default_factory=dict)  # lineage.statistics
     lost: int = 0         # recovered from a crashed server's .part file: bytes of its unreadable tail
+    # a split model's head: its remote calls answered while this file was open, by module version
+    remote: Dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def log_config_of(entry: Any) -> Optional[LogConfig]:

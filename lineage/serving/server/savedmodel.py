@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from .errors import ServingError
 
@@ -27,10 +27,15 @@ SERVE_TAG = "serve"
 class LoadedModel:
     """A SavedModel version in its own graph and session."""
 
-    def __init__(self, TF: Any, session: Any, meta_graph: Any) -> None:
+    def __init__(self, TF: Any, session: Any, meta_graph: Any, remote: Any = None) -> None:
         self.TF = TF
         self.session = session
-        self.signature_defs = meta_graph.signature_def   # name -> SignatureDef (with __saved_model_init_op)
+        self._defs = meta_graph.signature_def   # name -> SignatureDef (with __saved_model_init_op)
+        #: a head's remote part (server.remote.RemotePart), None for a model served whole
+        self.remote = remote
+        # what clients see: a head's signatures without the inputs its module's answer feeds,
+        # and without its prepare signatures (so a head answers what the undivided model did)
+        self.signature_defs = self._defs if remote is None else _client_view(self._defs, remote.spec)
         self._callables: Dict[tuple, Any] = {}
         self._lock = threading.Lock()
 
@@ -51,9 +56,18 @@ class LoadedModel:
         for ``outputs`` (all of the signature's outputs when None)."""
         sd = self.signature(name)
         check_inputs(sd, feeds)
-        aliases = sorted(outputs) if outputs else sorted(sd.outputs)
+        key = name or "serving_default"
+        if self.remote is not None and key in self.remote.spec.signatures:
+            # a head: prepare what the module takes, ask the module's server, then run the head
+            route = self.remote.spec.signatures[key]
+            prepared = self._call(route.prepare, self._defs[route.prepare], feeds, sorted(route.send))
+            feeds = {**feeds, **self.remote.fetch(self.TF, key, prepared)}
+            sd = self._defs[key]
+        return self._call(key, sd, feeds, sorted(outputs) if outputs else sorted(sd.outputs))
+
+    def _call(self, key: str, sd: Any, feeds: Dict[str, Any], aliases: Sequence[str]) -> Dict[str, Any]:
         in_aliases = sorted(feeds)
-        fn = self._callable(name or "serving_default", sd, tuple(in_aliases), tuple(aliases))
+        fn = self._callable(key, sd, tuple(in_aliases), tuple(aliases))
         try:
             values = fn(*[feeds[a] for a in in_aliases])
         except self.TF.errors.OpError as exc:
@@ -86,6 +100,21 @@ class LoadedModel:
         self.session.close()
 
 
+def _client_view(defs: Any, spec: Any) -> Dict[str, Any]:
+    """A head's SignatureDef map as clients see it (see :class:`LoadedModel`)."""
+    view: Dict[str, Any] = {}
+    for key, sd in defs.items():
+        if key in spec.prepare_signatures:
+            continue
+        fed = spec.fed_inputs(key)
+        if fed:
+            sd = type(sd).FromString(sd.SerializeToString())
+            for alias in fed:
+                del sd.inputs[alias]
+        view[key] = sd
+    return view
+
+
 def check_inputs(sd: Any, feeds: Dict[str, Any]) -> None:
     """TF Serving's rule: the request names exactly the signature's inputs."""
     sent, wanted = set(feeds), set(sd.inputs)
@@ -105,12 +134,25 @@ def _grpc_code(exc: Exception) -> str:
     return _CODES.get(type(exc).__name__, "INTERNAL")
 
 
-def load_saved_model(TF: Any, path: str, tags: Sequence[str] = (SERVE_TAG,)) -> LoadedModel:
+def load_saved_model(TF: Any, path: str, tags: Sequence[str] = (SERVE_TAG,),
+                     remote: Optional[Callable[[Any], Any]] = None) -> LoadedModel:
     """Load the SavedModel at ``path`` as TF Serving does. Raises ``ServingError`` (with TF
-    Serving's wording) when the folder holds no SavedModel."""
+    Serving's wording) when the folder holds no SavedModel. A head (a split model, whose
+    ``assets.extra/lineage_remote.json`` declares its remote part) is loaded with
+    ``remote(spec)`` as its remote part; without ``remote`` a head cannot load."""
     if not any(Path(path, f).exists() for f in ("saved_model.pb", "saved_model.pbtxt")):
         raise ServingError(f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {path}",
                            "NOT_FOUND", 404)
+    from ..remote import read_remote_spec
+    from ...errors import InvalidInput
+
+    try:
+        spec = read_remote_spec(path)
+    except InvalidInput as exc:
+        raise ServingError(str(exc), "FAILED_PRECONDITION", 400) from None
+    if spec is not None and remote is None:
+        raise ServingError(f"{path} is a head whose part {spec.remote.wanted} runs on another server: "
+                           f"this loader cannot call it", "FAILED_PRECONDITION", 400)
     graph = TF.Graph()
     session = TF.compat.v1.Session(graph=graph)
     try:
@@ -119,4 +161,12 @@ def load_saved_model(TF: Any, path: str, tags: Sequence[str] = (SERVE_TAG,)) -> 
     except BaseException:
         session.close()
         raise
-    return LoadedModel(TF, session, meta_graph)
+    model = LoadedModel(TF, session, meta_graph, remote(spec) if spec is not None else None)
+    if spec is not None:
+        missing = [f"{k} (prepare {r.prepare})" for k, r in spec.signatures.items()
+                   if k not in model._defs or r.prepare not in model._defs]
+        if missing:
+            session.close()
+            raise ServingError(f"{path}: its remote declaration names signatures it does not have: "
+                               f"{', '.join(missing)}", "FAILED_PRECONDITION", 400)
+    return model
