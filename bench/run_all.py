@@ -56,6 +56,8 @@ def plan(quick: bool, mlflow: Optional[str]) -> Dict[str, List[str]]:
         "tune": ["bench/bench_tune.py", "--size", r(300000, 100000), "--repeat", r(41, 21)],
         "gc": ["bench/bench_gc.py", "--size", "100000"],
         "search": ["bench/bench_search.py", "--size", r(300000, 100000), "--repeat", r(21, 7)],
+        # issue 28: a head's predict through its remote part; the module server's batching
+        "distributed": ["bench/bench_distributed.py", "--rounds", r(5, 3), "--requests", r(300, 150)],
     }
     return out
 
@@ -112,7 +114,23 @@ def summary(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> List[Row]:
     return (_recording_rows(have, cmds) + _query_rows(have("scale"), cmds) + _naive_rows(have("naive"), cmds)
             + _cli_rows(have("cli"), cmds) + _shape_rows(have("shape"), cmds) + _explorer_rows(have("explorer"), cmds)
             + _server_life_rows(have("server_life"), cmds) + _object_storage_rows(have("object_storage"), cmds)
-            + _tune_rows(have("tune"), cmds) + _gc_rows(have("gc"), cmds) + _search_rows(have("search"), cmds))
+            + _tune_rows(have("tune"), cmds) + _gc_rows(have("gc"), cmds) + _search_rows(have("search"), cmds)
+            + _distributed_rows(have("distributed"), cmds))
+
+
+def _distributed_rows(d: Any, cmds: Dict[str, str]) -> List[Row]:
+    if not d:
+        return []
+    p50, p99, t = d["p50_ms"], d["p99_ms"], d["throughput"]
+    return [Row("a head's gRPC Predict through its remote part (one row, loopback), p50", "<= 1.5x",
+                f"the undivided model: {ms(p50['undivided'])} (p99 {ms(p99['undivided'])})",
+                f"{ms(p50['head'])} (p99 {ms(p99['head'])})", ratio(d["ratio_p50"]), d["ratio_p50"] <= 1.5,
+                cmds["distributed"]),
+            Row("two heads sending at once through one module server (16 clients, one row each)", "-",
+                f"module server not batching: {t['batching off']['rps']:.0f} requests/s",
+                f"batching (64 rows, 2 ms): {t['batching on']['rps']:.0f} requests/s, "
+                f"{d['calls_per_request_batched']:.2f} module calls per request",
+                f"{d['batching_speedup']:.2f}x", None, cmds["distributed"])]
 
 
 def _search_rows(se: Any, cmds: Dict[str, str]) -> List[Row]:
@@ -403,7 +421,7 @@ def details(res: Dict[str, Dict[str, Any]], cmds: Dict[str, str]) -> str:
                         ("naive", "The naive way (whole store in networkx)"), ("experiments", "Experiments"), ("serving", "Serving"),
                         ("server_life", "A server's life: graceful stop, the lease"), ("prediction_log", "Request logging"),
                         ("object_storage", "Object storage"), ("tune", "lineage tune's indexes"), ("gc", "lineage gc"),
-                        ("search", "Search"),
+                        ("search", "Search"), ("distributed", "Distributed serving"),
                         ("bulk", "Bulk recording"), ("bulk_2k", "Bulk recording, 2,000 steps"), ("recorder", "One step"), ("mariadb", "MariaDB"), ("cli", "CLI")):
         data = res.get(name, {}).get("data")
         if data is not None:

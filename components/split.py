@@ -35,7 +35,7 @@ from lineage.types import Examples, HubModule, Model, TransformGraph
 
 from lineage.serving.server.tfenv import tf
 
-from .train import mark_classify
+from .train import build_model, mark_classify
 
 __all__ = ["export_module", "split_model"]
 
@@ -100,32 +100,6 @@ def _module_weights_unchanged(TF: Any, weights_h5: Path, module_uri: str) -> flo
             return float("inf")
         moved = max(moved, min(float(np.abs(a - b).max()) for b in match))
     return moved
-
-
-def _head_net(TF: Any, tft_output: Any, features: List[str], text_feature: str, fed: str, dim: int,
-              num_classes: int) -> Any:
-    """The undivided model's layers after the module, with the module's output as an input."""
-    spec = tft_output.transformed_feature_spec()
-    inputs, parts = {}, []
-    for name in features:
-        if name == text_feature:
-            inputs[fed] = TF.keras.Input(shape=(dim,), dtype=TF.float32, name=fed)
-            parts.append(inputs[fed])
-            continue
-        fs = spec[name]
-        inputs[name] = TF.keras.Input(shape=(), dtype=fs.dtype, name=name)
-        if fs.dtype == TF.int64:
-            buckets = tft_output.num_buckets_for_transformed_feature(name)
-            parts.append(TF.keras.layers.Embedding(buckets, 4, name=f"{name}_embedding")(inputs[name]))
-        else:
-            parts.append(TF.keras.layers.Reshape((1,), name=f"{name}_column")(TF.cast(inputs[name], TF.float32)))
-    x = TF.keras.layers.Concatenate(name="features")(parts) if len(parts) > 1 else parts[0]
-    x = TF.keras.layers.Dense(16, activation="relu", name="hidden")(x)
-    if num_classes == 2:
-        out = TF.keras.layers.Dense(1, activation="sigmoid", name="head")(x)
-    else:
-        out = TF.keras.layers.Dense(num_classes, activation="softmax", name=f"head_{num_classes}")(x)
-    return TF.keras.Model(inputs, out)
 
 
 def _num_classes(TF: Any, weights_h5: Path) -> int:
@@ -231,7 +205,8 @@ def split_model(model: Input[Model], transform_graph: Input[TransformGraph], mod
     raw_spec = {k: v for k, v in tft_output.raw_feature_spec().items() if k != info.get("label", "label")}
     if fed in raw_spec:
         raise InvalidInput(f"a raw feature is called {fed!r}, the name the module's answer takes in the head")
-    net = _head_net(TF, tft_output, features, text_feature, fed, dim, _num_classes(TF, src / "weights.h5"))
+    net = build_model(TF, None, tft_output, features, text_feature, _num_classes(TF, src / "weights.h5"), False,
+                      module_output=(fed, dim))
     net.load_weights(str(src / "weights.h5"), by_name=True, skip_mismatch=False)
     binary = not any(layer.name.startswith("head_") for layer in net.layers)
     tft_layer = tft_output.transform_features_layer()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from lineage import Input, Output, step
 from lineage.errors import InvalidInput
@@ -47,16 +47,23 @@ def _dataset(TF, pattern: str, feature_spec: dict, label: str, batch_size: int, 
     return ds.map(lambda f: (f, f.pop(label)))
 
 
-def build_model(TF, hub_path: str, tft_output, features: Sequence[str], text_feature: str,
-                num_classes: int, trainable: bool):
-    import tensorflow_hub as hub
-
+def build_model(TF, hub_path: Optional[str], tft_output, features: Sequence[str], text_feature: str,
+                num_classes: int, trainable: bool, module_output: Optional[Tuple[str, int]] = None):
+    """The classifier. With ``module_output`` (``(input name, width)``) the module's part is left
+    out and its output is an input instead: a split model's head (components.split)."""
     spec = tft_output.transformed_feature_spec()
     inputs, parts = {}, []
     for name in features:
+        if name == text_feature and module_output is not None:
+            inputs[module_output[0]] = TF.keras.Input(shape=(module_output[1],), dtype=TF.float32,
+                                                      name=module_output[0])
+            parts.append(inputs[module_output[0]])
+            continue
         fs = spec[name]
         inputs[name] = TF.keras.Input(shape=(), dtype=fs.dtype, name=name)
         if name == text_feature:
+            import tensorflow_hub as hub
+
             parts.append(hub.KerasLayer(hub_path, trainable=trainable, name="hub_module")(inputs[name]))
         elif fs.dtype == TF.int64:
             buckets = tft_output.num_buckets_for_transformed_feature(name)

@@ -304,15 +304,10 @@ def any_lin(store_uri: str, tmp_path: Path):
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory):
     """The example pipeline, end to end, on the first 600 reviews (once per test session)."""
-    import sys
-
-    sys.path.insert(0, str(REPO / "examples"))
-    import reviews_pipeline
+    from helpers import run_example_pipeline
 
     home = tmp_path_factory.mktemp("example")
-    uri = f"sqlite:///{home / 'metadata.sqlite'}"
-    assert reviews_pipeline.main(["--store", uri, "--rows", "600", "--epochs", "4", "-q"]) == 0
-    return Lineage.open(uri, readonly=True), home
+    return Lineage.open(run_example_pipeline(home), readonly=True), home
 
 
 # ----------------------------------------------------------------- a clean exit

@@ -96,3 +96,16 @@ def served_store(lin, tmp_path):
     record_push(lin, m2, ev2.blessing, 2, at=2000.0)
     record_serving_op(lin, "Rollback", p1, at=3000.0)
     return lin, raw, module, m1, m2
+
+
+def run_example_pipeline(home) -> str:
+    """examples/reviews_pipeline.py on the first 600 reviews into a store in ``home``: its URI."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    import reviews_pipeline
+
+    uri = f"sqlite:///{home / 'metadata.sqlite'}"
+    assert reviews_pipeline.main(["--store", uri, "--rows", "600", "--epochs", "4", "-q"]) == 0
+    return uri

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -88,13 +87,11 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    sys.path.insert(0, str(REPO / "examples"))
-    import distributed_serving
-    import reviews_pipeline
+    from helpers import run_example_pipeline
 
     home = tmp_path_factory.mktemp("distributed")
-    uri = f"sqlite:///{home / 'metadata.sqlite'}"
-    assert reviews_pipeline.main(["--store", uri, "--rows", "600", "--epochs", "4", "-q"]) == 0
+    uri = run_example_pipeline(home)   # then the talk's picture on it
+    import distributed_serving
     module_port = free_port()
     assert distributed_serving.main(["--store", uri, "--module-server", f"127.0.0.1:{module_port}", "-q"]) == 0
     f = Fleet(home, uri, module_port)
