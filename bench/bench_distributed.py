@@ -134,7 +134,13 @@ def main() -> int:
     build(home, module_port)
     port_file.write_text(str(module_port))
     serving = home / "serving"
-    whole = ModelServer(str(serving / "models.config"), grpc_port=0, rest_port=0).start()
+    from lineage.serving.config import read_config, write_config
+
+    config = read_config(serving / "models.config")   # every version of the undivided models
+    for entry in config.model_config_list.config:
+        entry.model_version_policy.all.SetInParent()
+    write_config(home / "whole.config", config)
+    whole = ModelServer(str(home / "whole.config"), grpc_port=0, rest_port=0).start()
     module = ModelServer(str(serving / "modules.config"), grpc_port=module_port, rest_port=0).start()
     batched = ModelServer(str(serving / "modules.config"), grpc_port=0, rest_port=0, batch_size=64,
                           batch_timeout_ms=2).start()
