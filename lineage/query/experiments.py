@@ -30,7 +30,7 @@ __all__ = ["compared_columns", "FIRST_COLUMNS", "runs_frame", "run_rows", "filte
            "notes", "TagChange", "Note", "RUN_COLUMNS"]
 
 RUN_COLUMNS = ("run", "pipeline", "experiment", "state", "start", "duration_s", "user", "git_commit", "steps")
-_SKIP = tuple(ANNOTATION_TYPES | {"Tag", "Note", "ServingObservation"})
+_SKIP = tuple(ANNOTATION_TYPES | {"Tag", "Note", "ServingObservation", "RemoteAnswer"})
 _TAG = "tags."
 
 

@@ -376,10 +376,11 @@ def _replayed_now(store: Store, name: str) -> Optional[int]:
 
 def last_change(store: Store, model_name: str) -> Optional[Execution]:
     """The newest COMPLETE execution in ``model_name``'s ServingEndpoint context (a push,
-    rollback, promote or unpin; not an observation), or None."""
+    rollback, promote or unpin; not an observation, nor a head's remote answer), or None."""
     found = store.list_executions(
         filter_query=f"contexts_a.type = 'ServingEndpoint' AND contexts_a.name = {quote(model_name)} "
-                     f"AND last_known_state = COMPLETE AND type != 'ServingObservation'", limit=1, order_by="id") \
+                     f"AND last_known_state = COMPLETE AND type != 'ServingObservation' AND type != 'RemoteAnswer'",
+                     limit=1, order_by="id") \
         if store.has_type("context", "ServingEndpoint") else []
     if not found:
         tfx = [e for e, _ in tfx_pushes(store).get(model_name, [])]

@@ -62,6 +62,7 @@ def test_the_serving_graph_in_the_record(fleet_store):
     assert graph.servers == {"127.0.0.1:8500": ["clf-a:1", "clf-b:1"], "127.0.0.1:8600": ["encoder:1"]}
     assert graph.calls == [("clf-a:1", "encoder:1", "127.0.0.1:8600"), ("clf-b:1", "encoder:1", "127.0.0.1:8600")]
     assert lin.served_at("clf-a").remote == ("encoder:1",)
+    assert lin.last_serving_change("clf-a").type == "Push"   # a remote answer is not a change of what serves
 
 
 def test_the_serving_page_draws_servers_models_and_remote_calls(fleet_store):
