@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -235,6 +236,50 @@ def test_a_remote_part_that_cannot_answer_is_unavailable(fleet):
         silent.close()
     status, _ = fleet.predict(fleet.heads, "reviews-split", ROWS[:1])
     assert status == 200   # the module server answers again: so does the head
+
+
+def test_two_lineage_serve_processes_a_module_server_and_its_heads(fleet):
+    """The talk's picture as a user runs it: `lineage serve` for the module, `lineage serve` for the
+    heads (pointed at it with --remote), both recording into the store; a client asks a head."""
+    import subprocess
+    import time
+
+    from helpers import stop_process
+
+    exe = str(Path(sys.executable).parent / "lineage")
+    serving = fleet.home / "serving"
+    ports = {k: free_port() for k in ("module_grpc", "module_rest", "heads_grpc", "heads_rest")}
+    module = subprocess.Popen([exe, "serve", "--store", fleet.uri, "--config", str(serving / "modules.config"),
+                               "--grpc-port", str(ports["module_grpc"]), "--rest-port", str(ports["module_rest"]),
+                               "--batch-size", "64", "--batch-timeout-ms", "2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    heads = subprocess.Popen([exe, "serve", "--store", fleet.uri, "--config", str(serving / "heads.config"),
+                              "--grpc-port", str(ports["heads_grpc"]), "--rest-port", str(ports["heads_rest"]),
+                              "--remote", f"review-text-encoder=127.0.0.1:{ports['module_grpc']}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{ports['heads_rest']}/v1/models/reviews-text-split:predict"
+        deadline, status, got = time.time() + 120, None, None
+        while time.time() < deadline:
+            try:
+                status, got = _http("POST", url, {"instances": ROWS})
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert status == 200, got
+        _, want = fleet.predict(fleet.whole, "reviews-text", ROWS, version=1)
+        assert max(abs(a - b) for a, b in zip(want["predictions"], got["predictions"])) < 1e-5
+    finally:
+        for proc in (heads, module):
+            stop_process(proc, 30)
+    assert heads.returncode == 0 and module.returncode == 0, (heads.stdout.read(), module.stdout.read())
+    lin = Lineage.open(fleet.uri, readonly=True)
+    by_process = [e for e in lin.serving_history("reviews-text-split")
+                  if e.action == "remote" and e.server == f"127.0.0.1:{ports['heads_grpc']}"]
+    assert [(e.version, e.remote) for e in by_process] == [(1, "review-text-encoder:1")]
+    assert by_process[0].execution.get("remote_server") == f"127.0.0.1:{ports['module_grpc']}"
 
 
 def test_the_gate_checks_a_module_against_the_heads_that_call_it(fleet):
