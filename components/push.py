@@ -81,7 +81,7 @@ def _push(model: Input[Model], blessing: Input[ModelBlessing], pushed: Output[Pu
 
     # a split model's parts: a module's part is judged by the heads that call it (it has no
     # evaluation of its own); a head by the module version serving now on its module's endpoint
-    split = [(n, ok, detail) for n, ok, detail in gate_checks(current_store(), model_name, model)]
+    split = gate_checks(current_store(), model_name, model)
     failed_split = [f"{n}: {detail}" for n, ok, detail in split if not ok]
     if failed_split and not force:
         raise PushRefused(f"model a{model.id} would not answer as it was evaluated ({'; '.join(failed_split)}); it was "

@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional
 
 from lineage import Input, Output, annotate, step
 from lineage.errors import InvalidInput
-from lineage.serving.remote import RemoteCall, RemoteSpec, SignatureRoute, parse_target
+from lineage.serving.remote import RemoteCall, RemoteSpec, SignatureRoute, check_call
 from lineage.types import Examples, HubModule, Model, TransformGraph
 
 from lineage.serving.server.tfenv import tf
@@ -76,7 +76,7 @@ def _training_info(model_dir: Path) -> Dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _module_weights_unchanged(TF: Any, weights_h5: Path, module_uri: str) -> float:
+def _module_weights_moved(TF: Any, weights_h5: Path, module_uri: str) -> float:
     """How far the model's copy of the module's embeddings moved from the module's own
     (0.0: not fine-tuned)."""
     import h5py
@@ -102,7 +102,8 @@ def _module_weights_unchanged(TF: Any, weights_h5: Path, module_uri: str) -> flo
     return moved
 
 
-def _num_classes(TF: Any, weights_h5: Path) -> int:
+def _num_classes(weights_h5: Path) -> int:
+    """2, or N for a model whose output layer is ``head_N`` (the train step's names)."""
     import h5py
 
     with h5py.File(weights_h5, "r") as f:
@@ -116,15 +117,10 @@ def _num_classes(TF: Any, weights_h5: Path) -> int:
 def _remote_call(module_part: Any, module_model: str, server: str, version: Optional[int],
                  label: Optional[str], timeout_ms: int) -> RemoteCall:
     """The head's remote call, checked as the server checks it when it loads the head."""
-    from lineage.serving.remote import spec_from_json
-
     if module_part.get("serving_part") != "module":
         raise InvalidInput(f"a{module_part.id} is not a module's served part: make one with export_module(module)")
-    call = RemoteCall(model=module_model, server=parse_target(server), version=version, label=label,
-                      timeout_ms=int(timeout_ms))
-    spec_from_json({"format": "lineage.remote/1", "remote": call.as_json(),
-                    "signatures": {"x": {"prepare": "p", "send": {"a": "a"}, "receive": {"b": "b"}}}}, "split_model")
-    return call
+    return check_call({"model": module_model, "server": server, "version": version, "label": label,
+                       "timeout_ms": timeout_ms}, "split_model")
 
 
 def _signatures(TF: Any, answer: Any, to_send: Any, raw_spec: Dict[str, Any], emb_spec: Any) -> Dict[str, Any]:
@@ -180,7 +176,6 @@ def split_model(model: Input[Model], transform_graph: Input[TransformGraph], mod
     their ``eval`` split) the head is checked against the undivided model on up to ``check_rows``
     rows first."""
     TF = tf()
-    import numpy as np
     import tensorflow_transform as tft
 
     call = _remote_call(module_part, module_model, server, module_version, module_label, timeout_ms)
@@ -190,8 +185,8 @@ def split_model(model: Input[Model], transform_graph: Input[TransformGraph], mod
     if text_feature not in features:
         raise InvalidInput(f"model a{model.id} does not read {text_feature!r} through its module "
                            f"(its features: {', '.join(features)})")
-    module_uri = _module_uri_of(module_part)
-    moved = _module_weights_unchanged(TF, src / "weights.h5", module_uri)
+    module_uri = str(module_part.path)   # the module's copy in its served part, loaded as the server loads it
+    moved = _module_weights_moved(TF, src / "weights.h5", module_uri)
     if moved > 1e-6:
         raise InvalidInput(
             f"model a{model.id} fine-tuned its module (its copy of the module's weights moved by up to {moved:.3g}; "
@@ -205,10 +200,10 @@ def split_model(model: Input[Model], transform_graph: Input[TransformGraph], mod
     raw_spec = {k: v for k, v in tft_output.raw_feature_spec().items() if k != info.get("label", "label")}
     if fed in raw_spec:
         raise InvalidInput(f"a raw feature is called {fed!r}, the name the module's answer takes in the head")
-    net = build_model(TF, None, tft_output, features, text_feature, _num_classes(TF, src / "weights.h5"), False,
-                      module_output=(fed, dim))
+    num_classes = _num_classes(src / "weights.h5")
+    net = build_model(TF, None, tft_output, features, text_feature, num_classes, False, module_output=(fed, dim))
     net.load_weights(str(src / "weights.h5"), by_name=True, skip_mismatch=False)
-    binary = not any(layer.name.startswith("head_") for layer in net.layers)
+    binary = num_classes == 2
     tft_layer = tft_output.transform_features_layer()
 
     def answer(raw, embedding):
@@ -224,7 +219,7 @@ def split_model(model: Input[Model], transform_graph: Input[TransformGraph], mod
     signatures = _signatures(TF, answer, to_send, raw_spec, TF.TensorSpec([None, dim], TF.float32, name=fed))
     diff = None
     if check_examples is not None:
-        diff = _check_split(TF, np, src, Path(check_examples.path), module_uri,
+        diff = _check_split(TF, src, Path(check_examples.path), module_uri,
                             signatures[PREPARE + "serve_tf_examples"], signatures["serve_tf_examples"],
                             (in_alias, out_alias), check_rows)
         annotate(checked_rows=diff[1])
@@ -246,14 +241,11 @@ def split_model(model: Input[Model], transform_graph: Input[TransformGraph], mod
     return {"remote": call.wanted, "server": call.server, "max_abs_diff": diff[0] if diff else None}
 
 
-def _module_uri_of(module_part: Any) -> str:
-    """The module the part was exported from: the SavedModel's own copy (loaded the same way)."""
-    return str(module_part.path)
-
-
-def _check_split(TF: Any, np: Any, model_dir: Path, examples_dir: Path, module_part_dir: str,
+def _check_split(TF: Any, model_dir: Path, examples_dir: Path, module_part_dir: str,
                  prepare_fn: Any, head_fn: Any, aliases: tuple, rows: int):
     """``(max |undivided - head(module part)|, rows compared)`` on the eval split's first rows."""
+    import numpy as np
+
     files = sorted(TF.io.gfile.glob(str(examples_dir / "eval" / "*.tfrecord"))) or \
         sorted(TF.io.gfile.glob(str(examples_dir / "*" / "*.tfrecord")))
     if not files:

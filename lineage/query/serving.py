@@ -399,22 +399,23 @@ def served_at(store: Store, model_name: str, when: Any = "now") -> ServingState:
     return with_remote(state, history, until)
 
 
+def _answering_modules(history: Sequence[ServingEvent], version: int, until: Optional[float]) -> List[ServingEvent]:
+    """The newest report (up to ``until``) of each module model answering head ``version``'s
+    remote part, oldest first (history is in time order)."""
+    t = until if until is not None else time.time()
+    newest: Dict[str, ServingEvent] = {}
+    for ev in history:
+        if ev.action == "remote" and ev.remote_role == "module" and ev.version == version and ev.time <= t \
+                and ev.remote:
+            newest[ev.remote.rsplit(":", 1)[0]] = ev
+    return sorted(newest.values(), key=lambda ev: (ev.time, ev.remote or ""))
+
+
 def with_remote(state: ServingState, history: Sequence[ServingEvent], until: Optional[float]) -> ServingState:
     """``state`` with the module versions that answered its version's remote part (a split
     model's head), the newest report of each module up to ``until``."""
-    if state.version is None:
-        return state
-    t = until if until is not None else time.time()
-    newest: Dict[str, Tuple[float, str]] = {}
-    for ev in history:
-        if ev.action == "remote" and ev.remote_role == "module" and ev.version == state.version \
-                and ev.time <= t and ev.remote:
-            model = ev.remote.rsplit(":", 1)[0]
-            if model not in newest or ev.time >= newest[model][0]:
-                newest[model] = (ev.time, ev.remote)
-    if not newest:
-        return state
-    return dataclasses.replace(state, remote=tuple(r for _, r in sorted(newest.values())))
+    answering = _answering_modules(history, state.version, until) if state.version is not None else []
+    return dataclasses.replace(state, remote=tuple(str(ev.remote) for ev in answering)) if answering else state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -453,11 +454,7 @@ def serving_graph(store: Store, model_names: Sequence[str]) -> ServingGraph:
                 stale.append(state.reported_by)
         else:
             unreported.append(served)
-        newest: Dict[str, ServingEvent] = {}
-        for ev in history:
-            if ev.action == "remote" and ev.remote_role == "module" and ev.version == state.version and ev.remote:
-                newest[ev.remote.rsplit(":", 1)[0]] = ev
-        for ev in newest.values():
+        for ev in _answering_modules(history, state.version, None):
             calls.append((served, str(ev.remote), str(ev.execution.get("remote_server") or "")))
     return ServingGraph({k: sorted(v) for k, v in sorted(servers.items())}, sorted(unreported), sorted(calls),
                         sorted(stale))

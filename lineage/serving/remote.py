@@ -33,7 +33,7 @@ from typing import Any, Dict, Optional, Union
 from ..errors import InvalidInput
 
 __all__ = ["RemoteSpec", "RemoteCall", "SignatureRoute", "REMOTE_FILE", "FORMAT", "read_remote_spec",
-           "parse_target"]
+           "parse_target", "check_call"]
 
 REMOTE_FILE = Path("assets.extra") / "lineage_remote.json"
 FORMAT = "lineage.remote/1"
@@ -108,7 +108,8 @@ def parse_target(text: str, what: str = "server") -> str:
     return text
 
 
-def _check_call(raw: Any, where: str) -> RemoteCall:
+def check_call(raw: Any, where: str) -> RemoteCall:
+    """A declaration's ``remote`` object, checked (what the server checks when it loads a head)."""
     if not isinstance(raw, dict):
         raise InvalidInput(f"{where}: 'remote' must be an object naming the module's model and server")
     model = raw.get("model")
@@ -132,7 +133,7 @@ def _check_call(raw: Any, where: str) -> RemoteCall:
 def spec_from_json(data: Any, where: str = "lineage_remote.json") -> RemoteSpec:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InvalidInput(f"{where}: not a {FORMAT} declaration")
-    call = _check_call(data.get("remote"), where)
+    call = check_call(data.get("remote"), where)
     routes = {}
     for name, r in (data.get("signatures") or {}).items():
         if not isinstance(r, dict) or not isinstance(r.get("prepare"), str) \
