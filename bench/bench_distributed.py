@@ -8,7 +8,10 @@ the undivided models (models.config), the module server (modules.config) and the
 (heads.config). Measured, rounds interleaved:
 
 - a head's gRPC Predict (one row) against the undivided model's, p50 and p99 of ``--requests``
-  each per round, request by request: the cost of the remote part (goal <= 1.5x p50);
+  each per round, request by request: the cost of the remote part (goal <= 1.5x p50); beside
+  them the floor of the extra hop, an empty gRPC Predict to a server that answers at once (the
+  remote part is one such call plus the module's own work), and the same with ``--rows`` rows
+  per request (the module's work grows with the rows, the hop's cost does not);
 - the module server's throughput with two heads sending at once (8 client threads each through
   the heads' server, one row per request), with the module server batching (--batch-size 64
   --batch-timeout-ms 2) and without: requests/s answered by the heads, and the module server's
@@ -54,7 +57,7 @@ def build(home: Path, module_port: int) -> str:
     return uri
 
 
-def stub_and_request(port: int, model: str):
+def stub_and_request(port: int, model: str, rows: int = 1):
     import grpc
     from lineage.serving.server.tfenv import tf
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
@@ -64,10 +67,28 @@ def stub_and_request(port: int, model: str):
     req = predict_pb2.PredictRequest()
     req.model_spec.name = model
     req.model_spec.version.value = 1
-    req.inputs["text"].CopyFrom(TF.make_tensor_proto([ROW["text"]]))
-    req.inputs["cuisine"].CopyFrom(TF.make_tensor_proto([ROW["cuisine"]]))
-    req.inputs["price_level"].CopyFrom(TF.make_tensor_proto([ROW["price_level"]], dtype=TF.int64))
+    req.inputs["text"].CopyFrom(TF.make_tensor_proto([ROW["text"] + f" ({i})" for i in range(rows)]))
+    req.inputs["cuisine"].CopyFrom(TF.make_tensor_proto([ROW["cuisine"]] * rows))
+    req.inputs["price_level"].CopyFrom(TF.make_tensor_proto([ROW["price_level"]] * rows, dtype=TF.int64))
     return stub, req
+
+
+def empty_predict_server():
+    """The floor of one gRPC hop: a server whose Predict answers an empty response at once."""
+    from concurrent import futures
+
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    class Empty(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def Predict(self, request, context):
+            return predict_pb2.PredictResponse()
+
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Empty(), srv)
+    port = srv.add_insecure_port("127.0.0.1:0")
+    srv.start()
+    return srv, port
 
 
 def latencies(stub, req, n: int):
@@ -122,6 +143,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--seconds", type=float, default=5.0, help="each throughput measurement")
+    ap.add_argument("--rows", type=int, default=64, help="rows per request of the second latency pair")
     ap.add_argument("--store-dir", default=str(ROOT / "bench" / ".cache" / "distributed"))
     add_json_arg(ap)
     args = ap.parse_args()
@@ -147,16 +169,20 @@ def main() -> int:
     heads = ModelServer(str(serving / "heads.config"), grpc_port=0, rest_port=0, workers=32).start()
     heads_b = ModelServer(str(serving / "heads.config"), grpc_port=0, rest_port=0, workers=32,
                           remote_servers={"review-text-encoder": f"127.0.0.1:{batched.grpc_port}"}).start()
+    empty, empty_port = empty_predict_server()
     try:
-        s_whole, r_whole = stub_and_request(whole.grpc_port, "reviews")
-        s_head, r_head = stub_and_request(heads.grpc_port, "reviews-split")
-        latencies(s_whole, r_whole, 50)
-        latencies(s_head, r_head, 50)   # warm both
-        lat = {"undivided": [], "head": []}
+        pairs = {"undivided": stub_and_request(whole.grpc_port, "reviews"),
+                 "head": stub_and_request(heads.grpc_port, "reviews-split"),
+                 "empty hop": stub_and_request(empty_port, "nothing"),
+                 f"undivided, {args.rows} rows": stub_and_request(whole.grpc_port, "reviews", args.rows),
+                 f"head, {args.rows} rows": stub_and_request(heads.grpc_port, "reviews-split", args.rows)}
+        for stub, req in pairs.values():
+            latencies(stub, req, 50)   # warm
+        lat = {k: [] for k in pairs}
         tput = {"batching off": [], "batching on": []}
         for rnd in range(args.rounds):
-            lat["undivided"] += latencies(s_whole, r_whole, args.requests)
-            lat["head"] += latencies(s_head, r_head, args.requests)
+            for k, (stub, req) in pairs.items():
+                lat[k] += latencies(stub, req, args.requests)
             tput["batching off"].append(throughput(heads.grpc_port, module, args.seconds))
             tput["batching on"].append(throughput(heads_b.grpc_port, batched, args.seconds))
             print(f"round {rnd + 1}: p50 undivided {statistics.median(lat['undivided']):.2f} ms, head "
@@ -166,12 +192,18 @@ def main() -> int:
         p99 = {k: pct(v, 99) for k, v in lat.items()}
         med = {k: {f: statistics.median(r[f] for r in v) for f in ("rps", "module_calls", "module_requests", "errors")}
                for k, v in tput.items()}
+        many = f"{args.rows} rows"
         data = {"p50_ms": p50, "p99_ms": p99, "ratio_p50": p50["head"] / p50["undivided"],
+                "ratio_p50_rows": p50[f"head, {many}"] / p50[f"undivided, {many}"], "rows": args.rows,
+                "added_p50_ms": p50["head"] - p50["undivided"], "hop_floor_p50_ms": p50["empty hop"],
                 "throughput": med, "batching_speedup": med["batching on"]["rps"] / med["batching off"]["rps"],
                 "calls_per_request_batched": med["batching on"]["module_calls"] / max(1, med["batching on"]["module_requests"]),
                 "rounds": args.rounds, "requests": args.requests, "seconds": args.seconds}
         print(f"head Predict p50 {p50['head']:.2f} ms vs undivided {p50['undivided']:.2f} ms: "
-              f"{data['ratio_p50']:.2f}x (p99 {p99['head']:.2f} vs {p99['undivided']:.2f} ms)")
+              f"{data['ratio_p50']:.2f}x (p99 {p99['head']:.2f} vs {p99['undivided']:.2f} ms); the remote part adds "
+              f"{data['added_p50_ms']:.2f} ms, an empty gRPC Predict takes {p50['empty hop']:.2f} ms")
+        print(f"{many} per request: head p50 {p50[f'head, {many}']:.2f} ms vs undivided "
+              f"{p50[f'undivided, {many}']:.2f} ms: {data['ratio_p50_rows']:.2f}x")
         print(f"two heads at once: {med['batching off']['rps']:.0f} req/s with the module server not batching, "
               f"{med['batching on']['rps']:.0f} req/s batching ({data['batching_speedup']:.2f}x); "
               f"{data['calls_per_request_batched']:.2f} module calls per request when batching")
@@ -179,6 +211,7 @@ def main() -> int:
     finally:
         for s in (heads_b, heads, batched, module, whole):
             s.stop()
+        empty.stop(None)
     sys.stdout.flush()
     os._exit(0)
 

@@ -18,11 +18,13 @@ import threading
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..remote import RemoteCall, RemoteSpec
+from .codec import tensor_to_array, typed_tensor_proto
 from .errors import ServingError
 
 __all__ = ["RemoteCalls", "RemotePart"]
 
 log = logging.getLogger("lineage.serving")
+_MAX_MESSAGE = 256 << 20
 
 
 class RemoteCalls:
@@ -48,8 +50,8 @@ class RemoteCalls:
         with self._lock:
             rpc = self._channels.get(target)
             if rpc is None:
-                channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 256 << 20),
-                                                                 ("grpc.max_send_message_length", 256 << 20)])
+                channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", _MAX_MESSAGE),
+                                                                 ("grpc.max_send_message_length", _MAX_MESSAGE)])
                 rpc = channel.unary_unary("/tensorflow.serving.PredictionService/Predict",
                                           request_serializer=predict_pb2.PredictRequest.SerializeToString,
                                           response_deserializer=predict_pb2.PredictResponse.FromString)
@@ -70,7 +72,7 @@ class RemoteCalls:
             req.model_spec.version_label = call.label
         req.model_spec.signature_name = call.signature
         for alias, value in inputs.items():
-            req.inputs[alias].CopyFrom(TF.make_tensor_proto(value))
+            req.inputs[alias].CopyFrom(typed_tensor_proto(TF, value))
         try:
             resp = self._rpc(target)(req, timeout=call.timeout_ms / 1000.0)
         except grpc.RpcError as exc:
@@ -81,7 +83,12 @@ class RemoteCalls:
                                f"{target} {why}", "UNAVAILABLE", 503) from None
         answered = int(resp.model_spec.version.value)
         self._count(head, call, target, answered)
-        return {k: TF.make_ndarray(t) for k, t in resp.outputs.items()}
+        try:
+            return {k: tensor_to_array(TF, t, _MAX_MESSAGE, k) for k, t in resp.outputs.items()}
+        except ServingError as exc:
+            raise ServingError(f"remote part of {head[0]} version {head[1]}: {call.wanted} on {target} answered a "
+                               f"tensor this server cannot read: {exc}", "UNAVAILABLE", 503) from None
+
 
     def _count(self, head: Tuple[str, int], call: RemoteCall, target: str, answered: int) -> None:
         key = (call.model, answered)
