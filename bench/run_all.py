@@ -122,10 +122,20 @@ def _distributed_rows(d: Any, cmds: Dict[str, str]) -> List[Row]:
     if not d:
         return []
     p50, p99, t = d["p50_ms"], d["p99_ms"], d["throughput"]
+    many_whole, many_head = f"undivided, {d.get('rows')} rows", f"head, {d.get('rows')} rows"
     return [Row("a head's gRPC Predict through its remote part (one row, loopback), p50", "<= 1.5x",
                 f"the undivided model: {ms(p50['undivided'])} (p99 {ms(p99['undivided'])})",
                 f"{ms(p50['head'])} (p99 {ms(p99['head'])})", ratio(d["ratio_p50"]), d["ratio_p50"] <= 1.5,
                 cmds["distributed"]),
+            *([Row("what the remote part adds to a head's Predict, against one empty gRPC Predict on loopback "
+                   "(the floor of any second hop)", "-",
+                   f"an empty Predict to a server answering at once: {ms(d['hop_floor_p50_ms'])}",
+                   f"head minus undivided: {ms(d['added_p50_ms'])}",
+                   ratio(d["added_p50_ms"] / d["hop_floor_p50_ms"]), None, cmds["distributed"]),
+               Row(f"a head's gRPC Predict, {d['rows']} rows per request, p50", "-",
+                   f"the undivided model: {ms(p50[many_whole])}", ms(p50[many_head]), ratio(d["ratio_p50_rows"]),
+                   None, cmds["distributed"])]
+              if "hop_floor_p50_ms" in d else []),
             Row("two heads sending at once through one module server (16 clients, one row each)", "-",
                 f"module server not batching: {t['batching off']['rps']:.0f} requests/s",
                 f"batching (64 rows, 2 ms): {t['batching on']['rps']:.0f} requests/s, "

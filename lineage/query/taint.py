@@ -35,19 +35,9 @@ class TaintRecord:
 
 
 def taint_marks(store: Store) -> List[Execution]:
-    """Every Taint and Untaint execution (few: paged by id)."""
-    marks: List[Execution] = []
-    for t in ("Taint", "Untaint"):
-        if store.has_type("execution", t):
-            last = 0
-            while True:
-                batch = store.list_executions(filter_query=f"type = '{t}' AND id > {last}",
-                                              limit=1000, order_by="id", ascending=True)
-                marks += batch
-                if len(batch) < 1000:
-                    break
-                last = batch[-1].id
-    return marks
+    """Every Taint and Untaint execution, by id."""
+    kinds = [t for t in ("Taint", "Untaint") if store.has_type("execution", t)]
+    return store.get_executions(store.execution_ids_of_types(kinds)) if kinds else []
 
 
 def tainted(store: Store) -> Dict[int, TaintRecord]:

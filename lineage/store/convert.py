@@ -15,7 +15,7 @@ from ..values import EXACT_KEY, FLOAT_MAX, column_value, double_is_exact, exact_
 
 __all__ = ["pb", "PTYPE", "PTYPE_NAME", "EXEC_STATE", "ART_STATE", "EVENT_TYPE", "to_value", "encode",
            "from_value", "copy_proto", "artifact_record", "execution_record", "context_record",
-           "event_record", "list_options", "INT32_MIN", "INT32_MAX"]
+           "event_record", "list_options", "INT32_MIN", "INT32_MAX", "PlainProps"]
 
 PTYPE = {
     "INT": pb.INT, "DOUBLE": pb.DOUBLE, "STRING": pb.STRING,
@@ -175,6 +175,37 @@ class _LazyProps(ReadOnlyMapping):
         self._field = state["field"]
         self._cache = None
         self._exact = None
+
+
+class PlainProps(ReadOnlyMapping):
+    """A property map already converted (read in SQL): read-only, kept by records without a
+    copy, and picklable like :class:`_LazyProps`."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, values: Dict[str, Any]) -> None:
+        self._d = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._d[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._d
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __repr__(self) -> str:
+        return repr(self._d)
+
+    def __getstate__(self):
+        return self._d
+
+    def __setstate__(self, state) -> None:
+        self._d = state
 
 
 def copy_proto(msg: Any) -> Any:

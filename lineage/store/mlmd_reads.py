@@ -46,6 +46,22 @@ class MlmdReads(TypeSync, Traversal):
         ids = sorted(set(int(i) for i in execution_ids))
         return {e.id: (e.type, e.state) for e in self.get_executions(ids)} if ids else {}
 
+    def execution_ids_of_types(self, type_names: Sequence[str]) -> List[int]:
+        """Ids of every execution of these types, ascending (ML Metadata's filter, paged by id)."""
+        ids: List[int] = []
+        for name in type_names:
+            if not self.has_type("execution", name):
+                continue
+            last = 0
+            while True:
+                batch = self.list_executions(filter_query=f"type = '{name}' AND id > {last}", limit=1000,
+                                             order_by="id", ascending=True)
+                ids += [e.id for e in batch]
+                if len(batch) < 1000:
+                    break
+                last = batch[-1].id
+        return sorted(ids)
+
     def stored_times(self, kind: str, ids: Sequence[int]) -> Dict[int, Tuple[int, int]]:
         """``{id: (create_time_since_epoch, last_update_time_since_epoch)}`` of artifacts or
         executions as the store holds them (what a write leaves unknown)."""

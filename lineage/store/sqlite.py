@@ -7,11 +7,12 @@ this code was checked against (10), else the MLMD API answers."""
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from ..records import Artifact, Event, Execution
 from ..values import EXACT_KEY, exact_entries, from_tree
 from ..vocab import INPUT_EVENTS, RUN_CONTEXT_TYPES, OUTPUT_EVENTS
-from .convert import EVENT_TYPE, EXEC_STATE
+from .convert import ART_STATE, EVENT_TYPE, EXEC_STATE, PlainProps
 from .mlmd_reads import MlmdReads
 
 __all__ = ["SqliteReads", "CHECKED_SCHEMA_VERSION"]
@@ -58,6 +59,12 @@ def _like(text: str) -> str:
     return "%" + text + "%"
 
 
+#: how ML Metadata writes a STRUCT value into string_value (read back through its API)
+_STRUCT_PREFIX = "mlmd-struct::"
+#: MLMD's Type.type_kind column
+_TYPE_KIND = {"execution": 0, "artifact": 1, "context": 2}
+
+
 class SqliteReads(MlmdReads):
     """Direct read-only SQL on a SQLite store's file."""
 
@@ -81,6 +88,159 @@ class SqliteReads(MlmdReads):
                         names = {t.id: t.name for (k, _), t in self._types.items() if k == "artifact"}
                     out[aid] = names.get(tid, "?")
         return out
+
+    def get_artifacts(self, ids: Iterable[int]) -> List[Artifact]:
+        """Artifacts by id, read in SQL from MLMD's Artifact and ArtifactProperty tables (the same
+        records ML Metadata's GetArtifactsByID gives, without its conversion to protos and back)."""
+        ids = [int(i) for i in ids]
+        got = self._nodes_sql("artifact", ids)
+        if got is None:
+            return super().get_artifacts(ids)
+        self._known_artifacts.update(got)
+        return [got[i] for i in ids if i in got]
+
+    def get_executions(self, ids: Iterable[int]) -> List[Execution]:
+        """Executions by id, read in SQL (see :meth:`get_artifacts`)."""
+        ids = [int(i) for i in ids]
+        got = self._nodes_sql("execution", ids)
+        if got is None:
+            return super().get_executions(ids)
+        return [got[i] for i in ids if i in got]
+
+    def _nodes_sql(self, kind: str, ids: List[int]) -> Optional[Dict[int, Any]]:
+        """``{id: record}`` of the artifacts or executions among ``ids``; None when SQL cannot
+        answer (no SQL reader, or text SQLite cannot decode). Nodes holding values the columns do
+        not spell plainly (STRUCT and PROTO properties) are read through ML Metadata's API."""
+        db = self._sql_reader()
+        if db is None or not ids:
+            return None
+        art = kind == "artifact"
+        table, owner = ("Artifact", "artifact_id") if art else ("Execution", "execution_id")
+        extra = "uri, state" if art else "last_known_state"
+        unique = sorted(set(ids))
+        rows: List[Any] = []
+        props: List[Any] = []
+        with self._lock:
+            try:
+                for i in range(0, len(unique), 20000):
+                    chunk = ",".join(map(str, unique[i:i + 20000]))
+                    rows += db.execute(f"SELECT id, type_id, name, create_time_since_epoch, "
+                                       f"last_update_time_since_epoch, {extra} FROM {table} WHERE id IN ({chunk})").fetchall()
+                    props += db.execute(f"SELECT {owner}, name, is_custom_property, int_value, double_value, string_value, "
+                                        f"bool_value, proto_value IS NOT NULL FROM {table}Property "
+                                        f"WHERE {owner} IN ({chunk})").fetchall()
+            except sqlite3.OperationalError:
+                return None
+        declared: Dict[int, Dict[str, Any]] = {}
+        custom: Dict[int, Dict[str, Any]] = {}
+        odd: Set[int] = set()
+        for oid, name, is_custom, i, d, text, b, has_proto in props:
+            if has_proto or (text is not None and text.startswith(_STRUCT_PREFIX)):
+                odd.add(oid)
+                continue
+            value = (b == 1) if b is not None else i if i is not None else d if d is not None else text
+            (custom if is_custom else declared).setdefault(oid, {})[name] = value
+        names = self._type_names_by_id(kind, {r[1] for r in rows})
+        states = ART_STATE if art else EXEC_STATE
+        out: Dict[int, Any] = {}
+        for row in rows:
+            oid, tid, name, created, updated = row[:5]
+            if oid in odd or tid not in names:
+                odd.add(oid)
+                continue
+            p, c = declared.get(oid, {}), custom.get(oid, {})
+            raw = c.pop(EXACT_KEY, None)
+            if raw:
+                entries = exact_entries(raw)
+                p.update((k, from_tree(tree)) for k, tree in entries["p"].items())
+                c.update((k, from_tree(tree)) for k, tree in entries["c"].items())
+            try:
+                state = states.Name(row[-1] or 0)
+            except ValueError:
+                odd.add(oid)
+                continue
+            p, c = PlainProps(p), PlainProps(c)   # records keep them without copying
+            if art:
+                out[oid] = Artifact(id=oid, type=names[tid], uri=row[5] or "", state=state, properties=p,
+                                    custom_properties=c, name=name or None, create_time_ms=created or 0,
+                                    update_time_ms=updated or 0)
+            else:
+                out[oid] = Execution(id=oid, type=names[tid], state=state, properties=p, custom_properties=c,
+                                     name=name or None, create_time_ms=created or 0, update_time_ms=updated or 0)
+        if odd:
+            slow = (super().get_artifacts if art else super().get_executions)(sorted(odd))
+            out.update((n.id, n) for n in slow)
+        return out
+
+    def events_of_executions(self, ids: Sequence[int]) -> List[Event]:
+        """The events of these executions, read in SQL (MLMD's Event and EventPath tables)."""
+        got = self._events_sql("execution_id", ids)
+        return super().events_of_executions(ids) if got is None else got
+
+    def events_of_artifacts(self, ids: Sequence[int]) -> List[Event]:
+        """The events of these artifacts, read in SQL (see :meth:`events_of_executions`)."""
+        got = self._events_sql("artifact_id", ids)
+        return super().events_of_artifacts(ids) if got is None else got
+
+    def _events_sql(self, column: str, ids: Sequence[int]) -> Optional[List[Event]]:
+        """Events whose ``column`` is among ``ids``, by that id, with their paths in the order
+        written; None when SQL cannot answer (then ML Metadata's API does)."""
+        db = self._sql_reader()
+        unique = sorted(set(int(i) for i in ids))
+        if db is None or not unique:
+            return None
+        rows: List[Any] = []
+        paths: Dict[int, List[Any]] = {}
+        with self._lock:
+            try:
+                for i in range(0, len(unique), 20000):
+                    rows += db.execute(f"SELECT id, artifact_id, execution_id, type, milliseconds_since_epoch FROM Event "
+                                       f"WHERE {column} IN ({','.join(map(str, unique[i:i + 20000]))})").fetchall()
+                # as ML Metadata gives them: by the asked column's id, then as written
+                rows.sort(key=(lambda r: (r[1], r[0])) if column == "artifact_id" else (lambda r: (r[2], r[0])))
+                event_ids = [r[0] for r in rows]
+                for i in range(0, len(event_ids), 20000):
+                    for eid, is_index, index, key in db.execute(
+                            f"SELECT event_id, is_index_step, step_index, step_key FROM EventPath "
+                            f"WHERE event_id IN ({','.join(map(str, event_ids[i:i + 20000]))}) ORDER BY rowid"):
+                        paths.setdefault(eid, []).append(index if is_index else key)
+            except sqlite3.OperationalError:
+                return None
+        try:
+            return [Event(a, e, EVENT_TYPE.Name(t), tuple(paths.get(i, ())), ms or 0) for i, a, e, t, ms in rows]
+        except ValueError:   # an event type this ML Metadata does not name
+            return None
+
+    def _type_names_by_id(self, kind: str, type_ids: Set[int]) -> Dict[int, str]:
+        names = {t.id: t.name for (k, _), t in self._types.items() if k == kind}
+        if not type_ids <= set(names):   # a type registered since they were read
+            self._load_types()
+            names = {t.id: t.name for (k, _), t in self._types.items() if k == kind}
+        return names
+
+    def _type_absent(self, kind: str, name: str) -> bool:
+        """No ``kind`` type ``name`` in MLMD's Type table (one indexed lookup; a query asking for
+        a type the store does not have, such as RemoteAnswer, then does not re-read every type)."""
+        db = self._sql_reader()
+        if db is None:
+            return super()._type_absent(kind, name)
+        with self._lock:
+            row = db.execute("SELECT 1 FROM Type WHERE name = ? AND type_kind = ? LIMIT 1",
+                             (name, _TYPE_KIND[kind])).fetchone()
+        return row is None
+
+    def execution_ids_of_types(self, type_names: Sequence[str]) -> List[int]:
+        """Ids of every execution of these types, ascending, from the (type, name) index of MLMD's
+        Execution table (its filter query joins the Type table and pages)."""
+        db = self._sql_reader()
+        if db is None:
+            return super().execution_ids_of_types(type_names)
+        ids = [self._types[("execution", n)].id for n in type_names if self.has_type("execution", n)]
+        if not ids:
+            return []
+        with self._lock:
+            return [i for (i,) in db.execute(f"SELECT id FROM Execution WHERE type_id IN ({','.join(map(str, ids))}) "
+                                             f"ORDER BY id")]
 
     def stored_times(self, kind: str, ids: Sequence[int]) -> Dict[int, Tuple[int, int]]:
         """``{id: (create_time_since_epoch, last_update_time_since_epoch)}`` of artifacts or
@@ -184,15 +344,41 @@ class SqliteReads(MlmdReads):
         (it has no index by execution): a step's run began shortly before it, so the newest run
         contexts created before the step are probed through the (context, execution) index, the
         runs already found first; an execution not found so (a run resumed much later) falls back
-        to the scan. Every pair found is an Association row, as MLMD's API would give."""
+        to the scan. Every pair found is an Association row, as MLMD's API would give. Answers
+        (a run or none) are kept until an association is added: the explorer asks about the same
+        shared steps, such as a module's publication, again and again."""
         db = self._sql_reader()
         ids = list(dict.fromkeys(int(i) for i in execution_ids))
         if db is None or not ids:
             return super().run_contexts_of(ids, type_name)
-        self._load_types()
-        t = self._types.get(("context", type_name))
-        if t is None:
+        if not self.has_type("context", type_name):
             return {}
+        t = self._types[("context", type_name)]
+        known = self._association_cache(("run_contexts_of", type_name))
+        found = {eid: known[eid] for eid in ids if known.get(eid) is not None}
+        asked = [eid for eid in ids if eid not in known]
+        if asked:
+            found.update(self._probe_runs(db, asked, t.id))
+            known.update((eid, found.get(eid)) for eid in asked)
+        contexts = {c.id: c for c in self.get_contexts(sorted(set(found.values())))}
+        return {eid: contexts[cid] for eid, cid in found.items() if cid in contexts}
+
+    def _association_cache(self, key: Any) -> Dict[Any, Any]:
+        """A dict for answers that hold while no association is added: emptied when the largest
+        Association id differs from when it was filled (ML Metadata never deletes an association;
+        SQLite's data_version cannot say, as this connection reads the WAL without the shared
+        index, see :meth:`_sql_reader`)."""
+        db = self._sql_reader()
+        with self._lock:
+            (top,) = db.execute("SELECT MAX(id) FROM Association").fetchone()
+            caches = getattr(self, "_answers", None)
+            if caches is None or caches[0] != top:
+                caches = self._answers = (top, {})
+            return caches[1].setdefault(key, {})
+
+    def _probe_runs(self, db: sqlite3.Connection, ids: List[int], run_type_id: int) -> Dict[int, int]:
+        """``{execution id: run context id}`` of :meth:`run_contexts_of` (see there)."""
+        t_id = run_type_id
         found: Dict[int, int] = {}
         with self._lock:
             created = dict(db.execute(f"SELECT id, create_time_since_epoch FROM Execution "
@@ -222,7 +408,7 @@ class SqliteReads(MlmdReads):
                 if hit is None:
                     # `+type_id`: walk the rowids down, not the type index (every run of the store)
                     rows = db.execute("SELECT id FROM Context WHERE id <= ? AND +type_id = ? ORDER BY id DESC LIMIT 64",
-                                      (newest_before(created[eid]), t.id)).fetchall()
+                                      (newest_before(created[eid]), t_id)).fetchall()
                     hit = next((cid for (cid,) in rows if linked(cid, eid)), None)
                 if hit is not None:
                     found[eid] = hit
@@ -231,10 +417,9 @@ class SqliteReads(MlmdReads):
                 for eid, cid in db.execute(
                         f"SELECT a.execution_id, a.context_id FROM Association a JOIN Context c ON c.id = a.context_id "
                         f"WHERE a.execution_id IN ({','.join(map(str, rest))}) AND c.type_id = ? ORDER BY a.id",
-                        (t.id,)).fetchall():
+                        (t_id,)).fetchall():
                     found.setdefault(eid, cid)
-        contexts = {c.id: c for c in self.get_contexts(sorted(set(found.values())))}
-        return {eid: contexts[cid] for eid, cid in found.items() if cid in contexts}
+        return found
 
     def executions_producing(self, artifact_ids: Sequence[int]) -> List[Any]:
         """The executions with an OUTPUT event to any of these artifacts: their ids from the
@@ -268,9 +453,8 @@ class SqliteReads(MlmdReads):
         assert db is not None
         if not names:
             return []
-        self._load_types()
-        tids = [t.id for (k, n), t in self._types.items() if k == "execution" and n in set(type_names)]
-        se = self._types.get(("context", "ServingEndpoint"))
+        tids = [self._types[("execution", n)].id for n in dict.fromkeys(type_names) if self.has_type("execution", n)]
+        se = self._types[("context", "ServingEndpoint")] if self.has_type("context", "ServingEndpoint") else None
         if not tids or se is None:
             return []
         where_state = f" AND e.last_known_state = {EXEC_STATE.Value(state)}" if state else ""
@@ -483,13 +667,20 @@ class SqliteReads(MlmdReads):
 
     def _sql_reader(self) -> Optional[sqlite3.Connection]:
         """A read-only sqlite3 connection to this store's file when its MLMD schema is the one
-        this code was checked against (10); None otherwise."""
+        this code was checked against (10); None otherwise.
+
+        ``readonly_shm``: ML Metadata links its own copy of SQLite, and POSIX locks do not tell
+        two copies in one process apart, so a connection opening the WAL index normally would find
+        it unused, take it as the first and truncate it under ML Metadata's mapping (a SIGBUS in
+        ML Metadata, seen when a step in one thread wrote while another opened this reader). With
+        the index read-only SQLite never writes it: beside another process's writer it maps the
+        index as usual; beside this process's own ML Metadata it reads the WAL directly."""
         if self.config.backend != "sqlite":
             return None
         if not hasattr(self, "_sql"):
             self._sql = None
             try:
-                db = sqlite3.connect(f"file:{self.config.path}?mode=ro", uri=True,
+                db = sqlite3.connect(f"file:{self.config.path}?mode=ro&readonly_shm=1", uri=True,
                                      check_same_thread=False)
                 (version,) = db.execute("SELECT schema_version FROM MLMDEnv").fetchone()
                 if version == CHECKED_SCHEMA_VERSION:
@@ -504,9 +695,18 @@ class SqliteReads(MlmdReads):
 
 
     def close(self) -> None:
+        # ML Metadata's connection first: closing this one (another copy of SQLite) drops its
+        # POSIX locks on the file (sqlite.org/howtocorrupt.html, 2.2.1)
+        super().close()
+        self._close_sql_reader(reopen=False)
+
+    def _close_sql_reader(self, reopen: bool = True) -> None:
+        """Close the SQL reader; with ``reopen`` the next fast read opens it again."""
         with self._lock:
             db = getattr(self, "_sql", None)
-            self._sql = None
+            if reopen:
+                self.__dict__.pop("_sql", None)
+            else:
+                self._sql = None
             if db is not None:
                 db.close()
-        super().close()

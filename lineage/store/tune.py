@@ -18,6 +18,7 @@ import sqlite3
 from typing import Any, Callable, Iterator, List, Sequence, Tuple
 
 from ..errors import InvalidInput, StoreUnavailable
+from .connect import connect
 
 __all__ = ["Index", "INDEXES", "Tuning", "SqliteTuning", "MySQLTuning", "PostgreSQLTuning", "NoTuning"]
 
@@ -89,14 +90,25 @@ class SqliteTuning(Tuning):
 
     @contextlib.contextmanager
     def _ddl(self) -> Iterator[Run]:
+        # Alone on the file in this process: ML Metadata links its own copy of SQLite, and two
+        # copies in one process do not see each other's POSIX locks (sqlite.org/howtocorrupt.html,
+        # 2.2.1): a connection opened beside ML Metadata's took itself for the only one, and its
+        # close removed the WAL ML Metadata was writing, whose later writes went unseen. So ML
+        # Metadata's connection and the SQL reader close first, and ML Metadata reconnects after.
         path = self.config.path  # type: ignore[attr-defined]
-        db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
-        try:
-            yield lambda sql, params=(): db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"tuning {self.config.redacted()}: {exc}") from None  # type: ignore[attr-defined]
-        finally:
-            db.close()
+        with self._lock:  # type: ignore[attr-defined]
+            was_open = self._mlmd is not None  # type: ignore[has-type]
+            self._mlmd = None   # ML Metadata's connection closes when its store is collected
+            self._close_sql_reader()  # type: ignore[attr-defined]
+            db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+            try:
+                yield lambda sql, params=(): db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"tuning {self.config.redacted()}: {exc}") from None  # type: ignore[attr-defined]
+            finally:
+                db.close()
+                if was_open:
+                    self._mlmd = connect(self.config, readonly=self.readonly)  # type: ignore[attr-defined]
 
     def _existing(self, run: Run) -> List[str]:
         return [r[0] for r in run("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'lineage\\_%' "

@@ -50,10 +50,18 @@ class TypeSync(Reads):
             self._declared_memo.clear()
 
     def has_type(self, kind: str, name: str) -> bool:
-        """Whether the store holds a ``kind`` type called ``name`` (re-reads types once)."""
+        """Whether the store holds a ``kind`` type called ``name`` (re-reads types once, unless
+        the store can tell at once that it has no such type)."""
         if (kind, name) not in self._types:
+            if self._type_absent(kind, name):
+                return False
             self._load_types()
         return (kind, name) in self._types
+
+    def _type_absent(self, kind: str, name: str) -> bool:
+        """True when the store is known to hold no such type without reading every type (SQL
+        stores answer from their Type table); False when unknown."""
+        return False
 
     def type_names(self, kind: str) -> List[str]:
         """Names of the types of one kind in the store."""

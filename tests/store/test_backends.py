@@ -3,6 +3,8 @@ answers on every backend, and the SQLite class's SQL gives exactly what ML Metad
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from lineage import Lineage, record
@@ -42,9 +44,14 @@ def test_sql_reads_answer_exactly_what_mlmds_api_answers(synthetic):
     for name, args in [("artifact_types", (arts,)), ("execution_types", (execs,)),
                        ("stored_times", ("artifact", arts[:40])), ("stored_times", ("execution", execs[:40])),
                        ("cached_executions", (execs,)), ("has_custom_property", ("pushed_destination",)),
-                       ("has_custom_property", ("model_name",))]:
+                       ("has_custom_property", ("model_name",)),
+                       ("execution_ids_of_types", (["Train", "Push", "No-Such-Type"],))]:
         fast, api = _both(s, name, *args)
         assert fast == api, name
+    assert len(s.execution_ids_of_types(["Train"])) == len(synthetic.executions("Train", limit=None)) > 10
+    for kind, name in [("execution", "Train"), ("artifact", "Model"), ("context", "PipelineRun"),
+                       ("artifact", "Train"), ("execution", "RemoteAnswer"), ("context", "No-Such-Type")]:
+        assert s._type_absent(kind, name) == (name not in MlmdReads.type_names(s, kind)), (kind, name)
     fast, api = _both(s, "counts")
     assert fast == api and sum(fast["execution"].values()) == len(execs)
     endpoints = sorted({c.name for c in synthetic.store.list_contexts(filter_query="type = 'ServingEndpoint'")})
@@ -89,6 +96,16 @@ def test_run_contexts_found_by_probing_are_mlmds(synthetic, tmp_path):
         == {first.execution.id: "long-lived", later.execution.id: "long-lived"}
     fast, api = _both(lin.store, "run_contexts_of", [later.execution.id])   # alone: past the probes
     assert fast[later.execution.id].name == api[later.execution.id].name == "long-lived"
+
+    # answers are kept only while the file is unchanged: a step put in a run afterwards is found
+    from ml_metadata.proto import metadata_store_pb2 as pb
+    loose = record("Score", params={"k": 3}, store=lin).execution.id
+    assert lin.store.run_contexts_of([loose]) == {} == MlmdReads.run_contexts_of(lin.store, [loose])
+    run_id = lin.store.run_contexts_of([first.execution.id])[first.execution.id].id
+    lin.store.mlmd.put_attributions_and_associations(
+        [], [pb.Association(execution_id=loose, context_id=run_id)])
+    fast, api = _both(lin.store, "run_contexts_of", [loose])
+    assert fast[loose].id == api[loose].id == run_id
     lin.close()
 
 
@@ -104,3 +121,61 @@ def test_postgresqls_words_for_an_aborted_write_are_retried():
         assert PostgreSQLStore.transient(errors.InternalError(text)) is retried
         assert MySQLStore.transient(errors.InternalError(text)) is False
     assert PostgreSQLStore.transient(errors.AbortedError("aborted")) and MySQLStore.transient(errors.AbortedError("x"))
+
+
+def test_records_read_in_sql_are_mlmds(synthetic, tmp_path):
+    """Artifacts and executions read by id in SQL on SQLite equal ML Metadata's GetArtifactsByID /
+    GetExecutionsByID records: every node of the synthetic store, and nodes holding every kind of
+    value lineage records (exact trees beside their columns) and ML Metadata holds (STRUCT, PROTO,
+    booleans, 64-bit integers, empty and non-ASCII text) written through its own API."""
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    s = synthetic.store
+    arts = [a.id for a in synthetic.artifacts(limit=None)] + [10**7]
+    execs = [e.id for e in synthetic.executions(limit=None)] + [10**7]
+    for name, ids in (("get_artifacts", arts), ("get_executions", execs)):
+        fast, api = _both(s, name, list(reversed(ids)) + ids[:5])   # any order, repeats: as asked
+        assert fast == api and len(fast) == len(ids) - 1 + 5, name
+        assert [n.to_dict() for n in fast] == [n.to_dict() for n in api]
+        assert pickle.loads(pickle.dumps(fast)) == fast   # records travel to other processes as before
+    for name, ids in (("events_of_artifacts", arts), ("events_of_executions", execs)):
+        fast, api = _both(s, name, ids)
+        assert fast == api and len(fast) > 2 * len(ids) // 3, name
+        assert any(len(ev.path) > 0 for ev in fast)
+
+    lin = Lineage.open(f"sqlite:///{tmp_path / 'values.sqlite'}")
+    from lineage.types import Model
+    made = record("Train", params={"lr": 0.1, "big": 2**40, "huge": 2**70, "flag": True, "none": None,
+                                   "nested": {"a": [1, 2.5, "x"], "b": {"c": None}}, "text": "caf\u00e9 \u2603",
+                                   "empty": "", "neg": -0.0, "inf": float("inf"), "tiny": 5e-324},
+                  outputs={"model": Model.at(tmp_path / "m", accuracy=0.91, notes="\u00e9t\u00e9", steps=3,
+                                             ok=False, layers=[1, 2, 3])}, store=lin)
+    mlmd = lin.store.mlmd
+    at = pb.ArtifactType(name="Odd")
+    at.properties["s"] = pb.STRUCT
+    at.properties["b"] = pb.BOOLEAN
+    at_id = mlmd.put_artifact_type(at)
+    odd = pb.Artifact(type_id=at_id, uri="/odd", state=pb.Artifact.DELETED, name="odd-one")
+    odd.properties["s"].struct_value.update({"k": [1, "two"]})
+    odd.properties["b"].bool_value = True
+    odd.custom_properties["p"].proto_value.Pack(pb.Value(string_value="packed"))
+    odd.custom_properties["i64"].int_value = 2**62
+    plain = pb.Artifact(type_id=at_id)   # no uri, no state, no properties
+    et_id = mlmd.put_execution_type(pb.ExecutionType(name="OddStep"))
+    ex = pb.Execution(type_id=et_id, last_known_state=pb.Execution.CACHED)
+    ex.custom_properties["when"].string_value = "struct-free text"
+    odd_ids = mlmd.put_artifacts([odd, plain])
+    (ex_id,) = mlmd.put_executions([ex])
+    ls = lin.store
+    assert ls._sql_reader() is not None
+    arts = [made.model.id, *odd_ids]
+    execs = [made.execution.id, ex_id]
+    for name, ids in (("get_artifacts", arts), ("get_executions", execs)):
+        fast, api = _both(ls, name, ids)
+        assert len(fast) == len(ids) and fast == api, name
+        assert [n.to_dict() for n in fast] == [n.to_dict() for n in api]
+    got = {a.id: a for a in ls.get_artifacts(arts)}
+    assert got[odd_ids[0]].properties["s"] == {"k": [1, "two"]} and got[odd_ids[0]].state == "DELETED"
+    assert got[made.model.id].custom_properties["layers"] == [1, 2, 3]
+    assert ls.get_executions([made.execution.id])[0].params["huge"] == 2**70
+    lin.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from ml_metadata import errors as mlmd_errors
 
+from lineage import Lineage
 from lineage.errors import StoreBusy
 from lineage.records import Artifact
 
@@ -63,6 +64,8 @@ def _open_handles(path: Path) -> int:
 def test_close_releases_the_direct_sqlite_reader(lin):
     path = lin.config.path
     [a] = lin.store.put_artifacts([Artifact(None, "Dataset", "/x")])
+    lin.close()
+    lin = Lineage.open(str(path))   # a fresh store object, which has read nothing yet
     before = _open_handles(path)
     assert lin.store.artifact_types([a.id]) == {a.id: "Dataset"}  # opens the read-only fast path
     assert _open_handles(path) == before + 1

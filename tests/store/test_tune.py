@@ -4,7 +4,8 @@ SQLite, MariaDB and PostgreSQL; ML Metadata keeps reading and writing the store 
 from __future__ import annotations
 
 import json
-import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -30,9 +31,12 @@ def database_indexes(uri: str) -> list:
     """The lineage_* indexes, read from the database's own catalogue with its own driver."""
     cfg = parse_store_uri(uri)
     if cfg.backend == "sqlite":
-        with sqlite3.connect(str(cfg.path)) as db:
-            rows = db.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'").fetchall()
-        return sorted(n for n, _ in rows if n.startswith("lineage_"))
+        # in another process: a second copy of SQLite in this one, beside ML Metadata's, would
+        # not see its locks (the reason lineage.store.tune closes ML Metadata's connection first)
+        out = subprocess.run([sys.executable, "-c", "import sqlite3, sys; print('\\n'.join(n for (n,) in "
+                              "sqlite3.connect(sys.argv[1]).execute(\"SELECT name FROM sqlite_master WHERE "
+                              "type = 'index'\")))", str(cfg.path)], capture_output=True, text=True, check=True)
+        return sorted(n for n in out.stdout.split() if n.startswith("lineage_"))
     if cfg.backend == "mysql":
         import pymysql
         db = pymysql.connect(host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.password, database=cfg.database)
@@ -89,6 +93,10 @@ def test_tune_adds_and_undo_removes_the_indexes_and_mlmd_keeps_working(store_uri
     with run(pipeline="p", name="after", store=lin):            # and lineage writes as before
         again = train(Dataset.at(data), lr=0.2)
     assert lin.producers(again)[0].params["lr"] == 0.2
+    other = Lineage.open(store_uri)   # committed: another connection sees what was written after tuning
+    assert other.store.get_execution(execution.id).type == "Tune"
+    assert other.producers(again)[0].params["lr"] == 0.2
+    other.close()
     assert lin.tune() == ([], None)                             # a second time changes nothing
 
     names, undone = lin.tune(undo=True)
