@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from ..records import Artifact, Event, Execution
+from ..records import Artifact, Context, Event, Execution
 from ..values import EXACT_KEY, exact_entries, from_tree
 from ..vocab import INPUT_EVENTS, RUN_CONTEXT_TYPES, OUTPUT_EVENTS
 from .convert import ART_STATE, EVENT_TYPE, EXEC_STATE, PlainProps
@@ -107,16 +107,25 @@ class SqliteReads(MlmdReads):
             return super().get_executions(ids)
         return [got[i] for i in ids if i in got]
 
+    def get_contexts(self, ids: Iterable[int]) -> List[Context]:
+        """Contexts by id, read in SQL (see :meth:`get_artifacts`)."""
+        ids = [int(i) for i in ids]
+        got = self._nodes_sql("context", ids)
+        if got is None:
+            return super().get_contexts(ids)
+        return [got[i] for i in ids if i in got]
+
     def _nodes_sql(self, kind: str, ids: List[int]) -> Optional[Dict[int, Any]]:
-        """``{id: record}`` of the artifacts or executions among ``ids``; None when SQL cannot
+        """``{id: record}`` of the artifacts, executions or contexts among ``ids``; None when SQL cannot
         answer (no SQL reader, or text SQLite cannot decode). Nodes holding values the columns do
         not spell plainly (STRUCT and PROTO properties) are read through ML Metadata's API."""
         db = self._sql_reader()
         if db is None or not ids:
             return None
         art = kind == "artifact"
-        table, owner = ("Artifact", "artifact_id") if art else ("Execution", "execution_id")
-        extra = "uri, state" if art else "last_known_state"
+        table, owner, extra = {"artifact": ("Artifact", "artifact_id", ", uri, state"),
+                               "execution": ("Execution", "execution_id", ", last_known_state"),
+                               "context": ("Context", "context_id", "")}[kind]
         unique = sorted(set(ids))
         rows: List[Any] = []
         props: List[Any] = []
@@ -125,7 +134,7 @@ class SqliteReads(MlmdReads):
                 for i in range(0, len(unique), 20000):
                     chunk = ",".join(map(str, unique[i:i + 20000]))
                     rows += db.execute(f"SELECT id, type_id, name, create_time_since_epoch, "
-                                       f"last_update_time_since_epoch, {extra} FROM {table} WHERE id IN ({chunk})").fetchall()
+                                       f"last_update_time_since_epoch{extra} FROM {table} WHERE id IN ({chunk})").fetchall()
                     props += db.execute(f"SELECT {owner}, name, is_custom_property, int_value, double_value, string_value, "
                                         f"bool_value, proto_value IS NOT NULL FROM {table}Property "
                                         f"WHERE {owner} IN ({chunk})").fetchall()
@@ -141,7 +150,6 @@ class SqliteReads(MlmdReads):
             value = (b == 1) if b is not None else i if i is not None else d if d is not None else text
             (custom if is_custom else declared).setdefault(oid, {})[name] = value
         names = self._type_names_by_id(kind, {r[1] for r in rows})
-        states = ART_STATE if art else EXEC_STATE
         out: Dict[int, Any] = {}
         for row in rows:
             oid, tid, name, created, updated = row[:5]
@@ -154,12 +162,16 @@ class SqliteReads(MlmdReads):
                 entries = exact_entries(raw)
                 p.update((k, from_tree(tree)) for k, tree in entries["p"].items())
                 c.update((k, from_tree(tree)) for k, tree in entries["c"].items())
+            p, c = PlainProps(p), PlainProps(c)   # records keep them without copying
+            if kind == "context":
+                out[oid] = Context(id=oid, type=names[tid], name=name or "", properties=p, custom_properties=c,
+                                   create_time_ms=created or 0, update_time_ms=updated or 0)
+                continue
             try:
-                state = states.Name(row[-1] or 0)
+                state = (ART_STATE if art else EXEC_STATE).Name(row[-1] or 0)
             except ValueError:
                 odd.add(oid)
                 continue
-            p, c = PlainProps(p), PlainProps(c)   # records keep them without copying
             if art:
                 out[oid] = Artifact(id=oid, type=names[tid], uri=row[5] or "", state=state, properties=p,
                                     custom_properties=c, name=name or None, create_time_ms=created or 0,
@@ -168,7 +180,8 @@ class SqliteReads(MlmdReads):
                 out[oid] = Execution(id=oid, type=names[tid], state=state, properties=p, custom_properties=c,
                                      name=name or None, create_time_ms=created or 0, update_time_ms=updated or 0)
         if odd:
-            slow = (super().get_artifacts if art else super().get_executions)(sorted(odd))
+            slow = {"artifact": super().get_artifacts, "execution": super().get_executions,
+                    "context": super().get_contexts}[kind](sorted(odd))
             out.update((n.id, n) for n in slow)
         return out
 

@@ -138,6 +138,10 @@ def test_records_read_in_sql_are_mlmds(synthetic, tmp_path):
         assert fast == api and len(fast) == len(ids) - 1 + 5, name
         assert [n.to_dict() for n in fast] == [n.to_dict() for n in api]
         assert pickle.loads(pickle.dumps(fast)) == fast   # records travel to other processes as before
+    ctxs = [c.id for c in s.list_contexts(limit=None)] + [10**7]
+    fast, api = _both(s, "get_contexts", list(reversed(ctxs)))
+    assert fast == api and len(fast) == len(ctxs) - 1 > 30 and pickle.loads(pickle.dumps(fast)) == fast
+    assert [c.to_dict() for c in fast] == [c.to_dict() for c in api]
     for name, ids in (("events_of_artifacts", arts), ("events_of_executions", execs)):
         fast, api = _both(s, name, ids)
         assert fast == api and len(fast) > 2 * len(ids) // 3, name
@@ -174,6 +178,16 @@ def test_records_read_in_sql_are_mlmds(synthetic, tmp_path):
         fast, api = _both(ls, name, ids)
         assert len(fast) == len(ids) and fast == api, name
         assert [n.to_dict() for n in fast] == [n.to_dict() for n in api]
+    ct = pb.ContextType(name="OddGroup")
+    ct.properties["s"] = pb.STRUCT
+    ct_id = mlmd.put_context_type(ct)
+    group = pb.Context(type_id=ct_id, name="caf\u00e9 group")
+    group.properties["s"].struct_value.update({"k": 1})
+    group.custom_properties["n"].int_value = -(2**40)
+    ls.mlmd.put_contexts([group, pb.Context(type_id=ct_id, name="plain")])
+    ctxs = [c.id for c in ls.list_contexts(limit=None)]
+    fast, api = _both(ls, "get_contexts", ctxs)
+    assert len(fast) == len(ctxs) >= 3 and fast == api and [c.to_dict() for c in fast] == [c.to_dict() for c in api]
     got = {a.id: a for a in ls.get_artifacts(arts)}
     assert got[odd_ids[0]].properties["s"] == {"k": [1, "two"]} and got[odd_ids[0]].state == "DELETED"
     assert got[made.model.id].custom_properties["layers"] == [1, 2, 3]
