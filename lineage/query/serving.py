@@ -321,9 +321,9 @@ def serving_now(store: Store, model_names: Sequence[str]) -> Dict[str, Optional[
     ``target_version``) are replayed with :func:`served_at`; unknown endpoints map to None."""
     out: Dict[str, Optional[int]] = {}
     names = sorted(set(model_names))
-    types = set(store.type_names("execution"))
     if not names:
         return out
+    types = {t for t in ("Push", "ServingObservation", "Rollback", "Unpin", "Promote") if store.has_type("execution", t)}
     if "Push" not in types:
         return {n: _replayed_now(store, n) for n in names}
     observed = set()

@@ -68,6 +68,11 @@ _TYPE_KIND = {"execution": 0, "artifact": 1, "context": 2}
 class SqliteReads(MlmdReads):
     """Direct read-only SQL on a SQLite store's file."""
 
+    #: (executions of the asked types) x (endpoints) up to which :meth:`_endpoint_rows` probes
+    #: each execution against each endpoint, rather than reading each endpoint's associations
+    #: (docs/performance.md says what each way cost)
+    few_endpoint_probes = 10_000
+
     _sql: Optional[sqlite3.Connection]
 
     def artifact_types(self, artifact_ids: Sequence[int]) -> Dict[int, str]:
@@ -77,17 +82,13 @@ class SqliteReads(MlmdReads):
         db = self._sql_reader()
         if db is None or not ids:
             return super().artifact_types(ids)
-        names = {t.id: t.name for (k, _), t in self._types.items() if k == "artifact"}
-        out: Dict[int, str] = {}
+        rows: List[Any] = []
         with self._lock:
             for i in range(0, len(ids), 20000):
                 chunk = ",".join(str(x) for x in ids[i:i + 20000])
-                for aid, tid in db.execute(f"SELECT id, type_id FROM Artifact WHERE id IN ({chunk})"):
-                    if tid not in names:
-                        self._load_types()
-                        names = {t.id: t.name for (k, _), t in self._types.items() if k == "artifact"}
-                    out[aid] = names.get(tid, "?")
-        return out
+                rows += db.execute(f"SELECT id, type_id FROM Artifact WHERE id IN ({chunk})").fetchall()
+        names = self._type_names_by_id("artifact", {tid for _, tid in rows})
+        return {aid: names.get(tid, "?") for aid, tid in rows}
 
     def get_artifacts(self, ids: Iterable[int]) -> List[Artifact]:
         """Artifacts by id, read in SQL from MLMD's Artifact and ArtifactProperty tables (the same
@@ -162,9 +163,9 @@ class SqliteReads(MlmdReads):
                 entries = exact_entries(raw)
                 p.update((k, from_tree(tree)) for k, tree in entries["p"].items())
                 c.update((k, from_tree(tree)) for k, tree in entries["c"].items())
-            p, c = PlainProps(p), PlainProps(c)   # records keep them without copying
+            pmap, cmap = PlainProps(p), PlainProps(c)   # records keep them without copying
             if kind == "context":
-                out[oid] = Context(id=oid, type=names[tid], name=name or "", properties=p, custom_properties=c,
+                out[oid] = Context(id=oid, type=names[tid], name=name or "", properties=pmap, custom_properties=cmap,
                                    create_time_ms=created or 0, update_time_ms=updated or 0)
                 continue
             try:
@@ -173,15 +174,15 @@ class SqliteReads(MlmdReads):
                 odd.add(oid)
                 continue
             if art:
-                out[oid] = Artifact(id=oid, type=names[tid], uri=row[5] or "", state=state, properties=p,
-                                    custom_properties=c, name=name or None, create_time_ms=created or 0,
+                out[oid] = Artifact(id=oid, type=names[tid], uri=row[5] or "", state=state, properties=pmap,
+                                    custom_properties=cmap, name=name or None, create_time_ms=created or 0,
                                     update_time_ms=updated or 0)
             else:
-                out[oid] = Execution(id=oid, type=names[tid], state=state, properties=p, custom_properties=c,
+                out[oid] = Execution(id=oid, type=names[tid], state=state, properties=pmap, custom_properties=cmap,
                                      name=name or None, create_time_ms=created or 0, update_time_ms=updated or 0)
         if odd:
-            slow = {"artifact": super().get_artifacts, "execution": super().get_executions,
-                    "context": super().get_contexts}[kind](sorted(odd))
+            slow: List[Any] = (super().get_artifacts(sorted(odd)) if art else super().get_contexts(sorted(odd))
+                               if kind == "context" else super().get_executions(sorted(odd)))
             out.update((n.id, n) for n in slow)
         return out
 
@@ -225,8 +226,10 @@ class SqliteReads(MlmdReads):
             return None
 
     def _type_names_by_id(self, kind: str, type_ids: Set[int]) -> Dict[int, str]:
+        """``{type id: name}`` of ``kind``'s types, re-read once when one of ``type_ids`` is not
+        among them (a type registered since they were read)."""
         names = {t.id: t.name for (k, _), t in self._types.items() if k == kind}
-        if not type_ids <= set(names):   # a type registered since they were read
+        if not type_ids <= names.keys():
             self._load_types()
             names = {t.id: t.name for (k, _), t in self._types.items() if k == kind}
         return names
@@ -274,18 +277,14 @@ class SqliteReads(MlmdReads):
         db = self._sql_reader()
         if db is None or not ids:
             return super().execution_types(ids)
-        names = {t.id: t.name for (k, _), t in self._types.items() if k == "execution"}
-        out: Dict[int, Tuple[str, str]] = {}
+        rows: List[Any] = []
         with self._lock:
             for i in range(0, len(ids), 20000):
                 chunk = ",".join(str(x) for x in ids[i:i + 20000])
-                for eid, tid, state in db.execute(
-                        f"SELECT id, type_id, last_known_state FROM Execution WHERE id IN ({chunk})"):
-                    if tid not in names:
-                        self._load_types()
-                        names = {t.id: t.name for (k, _), t in self._types.items() if k == "execution"}
-                    out[eid] = (names.get(tid, "?"), EXEC_STATE.Name(state) if state is not None else "UNKNOWN")
-        return out
+                rows += db.execute(f"SELECT id, type_id, last_known_state FROM Execution WHERE id IN ({chunk})").fetchall()
+        names = self._type_names_by_id("execution", {tid for _, tid, _ in rows})
+        return {eid: (names.get(tid, "?"), EXEC_STATE.Name(state) if state is not None else "UNKNOWN")
+                for eid, tid, state in rows}
 
     def executions_in_context(self, context_id: int, *, limit: Optional[int] = 100,
                               ascending: bool = True) -> List[Any]:
@@ -384,14 +383,15 @@ class SqliteReads(MlmdReads):
         db = self._sql_reader()
         with self._lock:
             (top,) = db.execute("SELECT MAX(id) FROM Association").fetchone()
-            caches = getattr(self, "_answers", None)
-            if caches is None or caches[0] != top:
-                caches = self._answers = (top, {})
+            caches: Optional[Tuple[Any, Dict[Any, Dict[Any, Any]]]] = getattr(self, "_answers", None)
+            if caches is None or caches[0] != top or sum(map(len, caches[1].values())) > 100_000:
+                caches = (top, {})   # new associations, or enough remembered
+                self._answers = caches
             return caches[1].setdefault(key, {})
 
-    def _probe_runs(self, db: sqlite3.Connection, ids: List[int], run_type_id: int) -> Dict[int, int]:
-        """``{execution id: run context id}`` of :meth:`run_contexts_of` (see there)."""
-        t_id = run_type_id
+    def _probe_runs(self, db: sqlite3.Connection, ids: List[int], t_id: int) -> Dict[int, int]:
+        """``{execution id: run context id}`` of :meth:`run_contexts_of` (see there); ``t_id``
+        is the run context type's id."""
         found: Dict[int, int] = {}
         with self._lock:
             created = dict(db.execute(f"SELECT id, create_time_since_epoch FROM Execution "
@@ -459,7 +459,8 @@ class SqliteReads(MlmdReads):
                        newest_only: bool) -> List[Tuple[str, int]]:
         """``(endpoint name, execution id)`` of the executions of ``type_names`` (in ``state``)
         associated with these ServingEndpoint contexts, or only the newest per endpoint. Few such
-        executions (observations, rollbacks): found by MLMD's (type, name) index, then checked
+        executions for the endpoints asked (observations, rollbacks; fewer than
+        :attr:`few_endpoint_probes` pairs): found by MLMD's (type, name) index, then checked
         against each context's association index. Many (pushes): each context's associations
         read newest first."""
         db = self._sql_reader()
@@ -474,8 +475,10 @@ class SqliteReads(MlmdReads):
         in_types = ",".join(map(str, tids))
         out: List[Tuple[str, int]] = []
         with self._lock:
-            (few,) = db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM Execution WHERE type_id IN ({in_types}) LIMIT 5000)").fetchone()
-            if few < 5000:
+            cap = self.few_endpoint_probes // len(names) + 1
+            (few,) = db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM Execution WHERE type_id IN ({in_types}) "
+                                f"LIMIT {cap})").fetchone()
+            if few < cap:   # few executions times the endpoints: probing each is cheaper
                 rows = db.execute(
                     "SELECT c.name, e.id FROM Execution e CROSS JOIN Context c CROSS JOIN Association a "
                     f"WHERE e.type_id IN ({in_types}){where_state} AND c.type_id = ? "
