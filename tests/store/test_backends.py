@@ -100,7 +100,7 @@ def test_run_contexts_found_by_probing_are_mlmds(synthetic, tmp_path):
     fast, api = _both(lin.store, "run_contexts_of", [later.execution.id])   # alone: past the probes
     assert fast[later.execution.id].name == api[later.execution.id].name == "long-lived"
 
-    # answers are kept only while the file is unchanged: a step put in a run afterwards is found
+    # answers are kept only until an association is added: a step put in a run afterwards is found
     from ml_metadata.proto import metadata_store_pb2 as pb
     loose = record("Score", params={"k": 3}, store=lin).execution.id
     assert lin.store.run_contexts_of([loose]) == {} == MlmdReads.run_contexts_of(lin.store, [loose])
@@ -127,10 +127,11 @@ def test_postgresqls_words_for_an_aborted_write_are_retried():
 
 
 def test_records_read_in_sql_are_mlmds(synthetic, tmp_path):
-    """Artifacts and executions read by id in SQL on SQLite equal ML Metadata's GetArtifactsByID /
-    GetExecutionsByID records: every node of the synthetic store, and nodes holding every kind of
-    value lineage records (exact trees beside their columns) and ML Metadata holds (STRUCT, PROTO,
-    booleans, 64-bit integers, empty and non-ASCII text) written through its own API."""
+    """Artifacts, executions and contexts read by id in SQL on SQLite, and events, equal ML
+    Metadata's GetArtifactsByID / GetExecutionsByID / GetContextsByID / GetEventsBy* answers: every
+    node of the synthetic store, and nodes holding every kind of value lineage records (exact trees
+    beside their columns) and ML Metadata holds (STRUCT, PROTO, booleans, 64-bit integers, empty and
+    non-ASCII text) written through its own API."""
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     s = synthetic.store
