@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, 
 
 from . import query
 from .errors import InvalidInput, NotFound
-from .query import (Diff, HealthReport, Impact, LineageGraph, Provenance, Shape, ServingEvent, ServingState,
-                    TaintRecord, VerifyReport)
 from .records import Artifact, Context, Event, Execution
 from .refs import NodeRef
 from .store import Store
@@ -27,6 +25,8 @@ from .vocab import RUN_CONTEXT_TYPES, check_execution_state, quote
 
 if TYPE_CHECKING:
     from . import recorder as recorder_types
+    from .query import (Diff, HealthReport, Impact, LineageGraph, Provenance, Shape, ServingEvent, ServingState,
+                        TaintRecord, VerifyReport)
     from .query.view import GraphView
     from .serving.rollback import RollbackResult
 

@@ -12,7 +12,6 @@ import platform
 import socket
 import subprocess
 import textwrap
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
@@ -67,6 +66,8 @@ def git_state(directory: Optional[Path] = None, *, fresh: bool = False) -> Dict[
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> Dict[str, Any]:
+    from importlib import metadata   # here: a query reading RUN_CONSTANTS never needs it
+
     versions = {}
     for dist in KEY_PACKAGES:
         try:

@@ -86,22 +86,43 @@ class Registry:
     """Every type known to this process: the bundled schema plus user declarations."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.version, builtin = load_schema()
-        self._specs: Dict[tuple, TypeSpec] = {(s.kind, s.name): s for s in builtin}
-        self._base = {
-            kind: dict(self._specs[(kind, first)].properties)
-            for kind, first in (("artifact", "Dataset"), ("execution", "Ingest"))
-        }
-        self._builtin = frozenset(self._specs)
+        self._lock = threading.RLock()
+        self._loaded = False
+
+    def _load(self) -> None:
+        """Read the bundled schema on first use: a command that only reads never parses YAML."""
+        with self._lock:
+            if self._loaded:
+                return
+            self._version, builtin = load_schema()
+            self._specs: Dict[tuple, TypeSpec] = {(s.kind, s.name): s for s in builtin}
+            self._base = {
+                kind: dict(self._specs[(kind, first)].properties)
+                for kind, first in (("artifact", "Dataset"), ("execution", "Ingest"))
+            }
+            self._builtin = frozenset(self._specs)
+            self._loaded = True
+
+    @property
+    def version(self) -> int:
+        """The bundled schema's version."""
+        if not self._loaded:
+            self._load()
+        return self._version
 
     def base_properties(self, kind: str) -> Dict[str, str]:
+        if not self._loaded:
+            self._load()
         return dict(self._base.get(kind, {}))
 
     def get(self, kind: str, name: str) -> Optional[TypeSpec]:
+        if not self._loaded:
+            self._load()
         return self._specs.get((kind, name))
 
     def builtin(self) -> Iterable[TypeSpec]:
+        if not self._loaded:
+            self._load()
         return [self._specs[k] for k in sorted(self._builtin)]
 
     def declare(

@@ -31,24 +31,28 @@ Works on stores lineage did not write: TFX's type names are understood by *role*
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import sys
+import types as _types
+from typing import TYPE_CHECKING, Any
 
-from .diff import Diff, diff
-from .find import find
-from .graph import LineageGraph, Shape, shape, sketch, trace
-from .traversal import Walk, walk
-from .health import Finding, HealthReport, check_health
-from .impact import Impact, ImpactedPush, impact
-from .nodes import consumers, inputs, outputs, producers
-from .provenance import Provenance, Verdicts, provenance, verdicts
-from .resolve import lookup, parse_when, pushed_of, pushed_version
-from .leases import ServerLease, all_leases
-from .serving import (ServingEvent, ServingGraph, ServingState, endpoint_names, last_change, leases_for, observed_state,
-                      replay, replay_steps, served_at, serving_graph, serving_history, serving_now)
-from .subject import as_artifact, check_context, check_type, near, resolve_node, resolve_served
-from .taint import TaintRecord, tainted, tainted_upstream
-from .verify import VerifyReport, verify
-from .pull import pull
+#: public name -> the submodule that defines it
+_WHERE = {
+    "Diff": "diff", "diff": "diff",
+    "find": "find",
+    "LineageGraph": "graph", "Shape": "graph", "shape": "graph", "sketch": "graph", "trace": "graph",
+    "Walk": "traversal", "walk": "traversal",
+    "Finding": "health", "HealthReport": "health", "check_health": "health",
+    "Impact": "impact", "ImpactedPush": "impact", "impact": "impact",
+    "consumers": "nodes", "inputs": "nodes", "outputs": "nodes", "producers": "nodes",
+    "Provenance": "provenance", "Verdicts": "provenance", "provenance": "provenance", "verdicts": "provenance",
+    "lookup": "resolve", "parse_when": "resolve", "pushed_of": "resolve", "pushed_version": "resolve",
+    "ServerLease": "leases", "all_leases": "leases",
+    "ServingEvent": "serving", "ServingGraph": "serving", "ServingState": "serving", "endpoint_names": "serving", "last_change": "serving", "leases_for": "serving", "observed_state": "serving", "replay": "serving", "replay_steps": "serving", "served_at": "serving", "serving_graph": "serving", "serving_history": "serving", "serving_now": "serving",
+    "as_artifact": "subject", "check_context": "subject", "check_type": "subject", "near": "subject", "resolve_node": "subject", "resolve_served": "subject",
+    "TaintRecord": "taint", "tainted": "taint", "tainted_upstream": "taint",
+    "VerifyReport": "verify", "verify": "verify",
+    "pull": "pull",
+}
 
 __all__ = ["experiments", "predictions", "run_or_node",
     "Diff", "diff", "find", "Finding", "HealthReport", "check_health", "LineageGraph", "Shape", "Walk", "walk", "shape", "sketch", "trace", "Impact", "ImpactedPush", "impact",
@@ -59,10 +63,49 @@ __all__ = ["experiments", "predictions", "run_or_node",
 
 
 def __getattr__(name: str) -> Any:
-    """``experiments`` and ``predictions`` (and ``run_or_node``) are imported when first used
-    (PEP 562): provenance, impact and the other audit queries do not pay for them."""
-    if name in ("experiments", "predictions"):
+    """Each query's module is imported when the query is first used (PEP 562): ``lineage
+    provenance`` does not pay for diff, health, search or the experiments table."""
+    if name in ("experiments", "predictions"):   # modules: their names are theirs
         return importlib.import_module(f"{__name__}.{name}")
-    if name == "run_or_node":
-        return importlib.import_module(f"{__name__}.experiments").run_or_node
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    where = "experiments" if name == "run_or_node" else _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value   # once: later uses are plain attribute reads
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(_types.ModuleType):
+    """The import system binds a submodule on its package when the submodule is first
+    imported. Where a query and its module share a name (``diff``, ``find``, ``impact``,
+    ``provenance``, ``pull``, ``verify``), the package's name stays the query's."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, _types.ModuleType) and _WHERE.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from .diff import Diff, diff
+    from .find import find
+    from .graph import LineageGraph, Shape, shape, sketch, trace
+    from .traversal import Walk, walk
+    from .health import Finding, HealthReport, check_health
+    from .impact import Impact, ImpactedPush, impact
+    from .nodes import consumers, inputs, outputs, producers
+    from .provenance import Provenance, Verdicts, provenance, verdicts
+    from .resolve import lookup, parse_when, pushed_of, pushed_version
+    from .leases import ServerLease, all_leases
+    from .serving import (ServingEvent, ServingGraph, ServingState, endpoint_names, last_change, leases_for, observed_state,
+                          replay, replay_steps, served_at, serving_graph, serving_history, serving_now)
+    from .subject import as_artifact, check_context, check_type, near, resolve_node, resolve_served
+    from .taint import TaintRecord, tainted, tainted_upstream
+    from .verify import VerifyReport, verify
+    from .pull import pull

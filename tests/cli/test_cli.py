@@ -135,6 +135,41 @@ def test_cli_does_not_import_tensorflow():
     assert out.stdout.strip() == "[]", out.stderr
 
 
+def test_provenance_imports_only_what_it_reads(tmp_path):
+    # `lineage provenance` answers without parsing the YAML schema or importing the other
+    # queries (diff, health, impact, verify, the experiments table), networkx or pandas
+    from lineage import Lineage
+    from lineage.synthetic import generate
+
+    uri = f"sqlite:///{tmp_path}/m.sqlite"
+    info = generate(Lineage.open(uri), runs=6, hot_runs=2, endpoints=1)
+    code = ("import sys, lineage.cli\n"
+            "try:\n"
+            f"    lineage.cli.main(['provenance', 'a{info.pushed[-1]}', '--store', {uri!r}])\n"
+            "except SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'networkx', 'pandas') "
+            "or m.startswith(('lineage.query.diff', 'lineage.query.health', 'lineage.query.impact', "
+            "'lineage.query.verify', 'lineage.query.experiments', 'lineage.recorder'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"provenance of a{info.pushed[-1]} PushedModel" in out.stdout
+    assert out.stdout.splitlines()[-1] == "[]"
+
+
+def test_query_names_stay_queries_whichever_module_loads_first():
+    # lineage.query imports each query's module when first used; a module imported first by its
+    # own path (`import lineage.query.provenance`) must not take its query's name on the package
+    code = ("import lineage.query.provenance, lineage.query.diff, lineage.query.impact; "
+            "from lineage import query; import types; "
+            "names = ('provenance', 'diff', 'impact', 'find', 'verify', 'pull'); "
+            "print([n for n in names if isinstance(getattr(query, n), types.ModuleType) "
+            "or not callable(getattr(query, n))]); "
+            "print(query.experiments.__name__, query.Diff.__module__, sorted(set(query.__all__) - set(dir(query))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.splitlines() == ["[]", "lineage.query.experiments lineage.query.diff []"], out.stderr
+
+
 # ---------------------------------------------------------------- query commands
 
 
