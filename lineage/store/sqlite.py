@@ -59,6 +59,17 @@ def _like(text: str) -> str:
     return "%" + text + "%"
 
 
+#: an ``IN`` over ids bound as one parameter, a JSON array (:func:`_ids`): the statement's text
+#: is the same whatever the ids, so SQLite compiles it once and sqlite3 keeps it prepared (its
+#: last 128 statements), where ids written into the text made every read compile a new statement
+IDS = "(SELECT value FROM json_each(?))"
+
+
+def _ids(ids: Iterable[int]) -> Tuple[str]:
+    """The parameter of :data:`IDS`: these ids (ints) as a JSON array."""
+    return ("[" + ",".join(map(str, ids)) + "]",)
+
+
 #: how ML Metadata writes a STRUCT value into string_value (read back through its API)
 _STRUCT_PREFIX = "mlmd-struct::"
 #: MLMD's Type.type_kind column
@@ -85,8 +96,8 @@ class SqliteReads(MlmdReads):
         rows: List[Any] = []
         with self._lock:
             for i in range(0, len(ids), 20000):
-                chunk = ",".join(str(x) for x in ids[i:i + 20000])
-                rows += db.execute(f"SELECT id, type_id FROM Artifact WHERE id IN ({chunk})").fetchall()
+                rows += db.execute(f"SELECT id, type_id FROM Artifact WHERE id IN {IDS}",
+                                   _ids(ids[i:i + 20000])).fetchall()
         names = self._type_names_by_id("artifact", {tid for _, tid in rows})
         return {aid: names.get(tid, "?") for aid, tid in rows}
 
@@ -133,12 +144,12 @@ class SqliteReads(MlmdReads):
         with self._lock:
             try:
                 for i in range(0, len(unique), 20000):
-                    chunk = ",".join(map(str, unique[i:i + 20000]))
+                    chunk = _ids(unique[i:i + 20000])
                     rows += db.execute(f"SELECT id, type_id, name, create_time_since_epoch, "
-                                       f"last_update_time_since_epoch{extra} FROM {table} WHERE id IN ({chunk})").fetchall()
+                                       f"last_update_time_since_epoch{extra} FROM {table} WHERE id IN {IDS}", chunk).fetchall()
                     props += db.execute(f"SELECT {owner}, name, is_custom_property, int_value, double_value, string_value, "
                                         f"bool_value, proto_value IS NOT NULL FROM {table}Property "
-                                        f"WHERE {owner} IN ({chunk})").fetchall()
+                                        f"WHERE {owner} IN {IDS}", chunk).fetchall()
             except sqlite3.OperationalError:
                 return None
         declared: Dict[int, Dict[str, Any]] = {}
@@ -209,14 +220,14 @@ class SqliteReads(MlmdReads):
             try:
                 for i in range(0, len(unique), 20000):
                     rows += db.execute(f"SELECT id, artifact_id, execution_id, type, milliseconds_since_epoch FROM Event "
-                                       f"WHERE {column} IN ({','.join(map(str, unique[i:i + 20000]))})").fetchall()
+                                       f"WHERE {column} IN {IDS}", _ids(unique[i:i + 20000])).fetchall()
                 # as ML Metadata gives them: by the asked column's id, then as written
                 rows.sort(key=(lambda r: (r[1], r[0])) if column == "artifact_id" else (lambda r: (r[2], r[0])))
                 event_ids = [r[0] for r in rows]
                 for i in range(0, len(event_ids), 20000):
                     for eid, is_index, index, key in db.execute(
                             f"SELECT event_id, is_index_step, step_index, step_key FROM EventPath "
-                            f"WHERE event_id IN ({','.join(map(str, event_ids[i:i + 20000]))}) ORDER BY rowid"):
+                            f"WHERE event_id IN {IDS} ORDER BY rowid", _ids(event_ids[i:i + 20000])):
                         paths.setdefault(eid, []).append(index if is_index else key)
             except sqlite3.OperationalError:
                 return None
@@ -255,8 +266,7 @@ class SqliteReads(MlmdReads):
         if not ids:
             return []
         with self._lock:
-            return [i for (i,) in db.execute(f"SELECT id FROM Execution WHERE type_id IN ({','.join(map(str, ids))}) "
-                                             f"ORDER BY id")]
+            return [i for (i,) in db.execute(f"SELECT id FROM Execution WHERE type_id IN {IDS} ORDER BY id", _ids(ids))]
 
     def stored_times(self, kind: str, ids: Sequence[int]) -> Dict[int, Tuple[int, int]]:
         """``{id: (create_time_since_epoch, last_update_time_since_epoch)}`` of artifacts or
@@ -267,7 +277,7 @@ class SqliteReads(MlmdReads):
         table = "Artifact" if kind == "artifact" else "Execution"
         with self._lock:
             rows = db.execute(f"SELECT id, create_time_since_epoch, last_update_time_since_epoch FROM {table} "
-                              f"WHERE id IN ({','.join(str(int(i)) for i in ids)})").fetchall()
+                              f"WHERE id IN {IDS}", _ids(int(i) for i in ids)).fetchall()
         return {i: (c, u) for i, c, u in rows}
 
     def execution_types(self, execution_ids: Sequence[int]) -> Dict[int, Tuple[str, str]]:
@@ -280,8 +290,8 @@ class SqliteReads(MlmdReads):
         rows: List[Any] = []
         with self._lock:
             for i in range(0, len(ids), 20000):
-                chunk = ",".join(str(x) for x in ids[i:i + 20000])
-                rows += db.execute(f"SELECT id, type_id, last_known_state FROM Execution WHERE id IN ({chunk})").fetchall()
+                rows += db.execute(f"SELECT id, type_id, last_known_state FROM Execution WHERE id IN {IDS}",
+                                   _ids(ids[i:i + 20000])).fetchall()
         names = self._type_names_by_id("execution", {tid for _, tid, _ in rows})
         return {eid: (names.get(tid, "?"), EXEC_STATE.Name(state) if state is not None else "UNKNOWN")
                 for eid, tid, state in rows}
@@ -343,7 +353,7 @@ class SqliteReads(MlmdReads):
             return super().contexts_of_executions(ids)
         with self._lock:
             rows = db.execute(f"SELECT execution_id, context_id FROM Association "
-                              f"WHERE execution_id IN ({','.join(map(str, ids))}) ORDER BY id").fetchall()
+                              f"WHERE execution_id IN {IDS} ORDER BY id", _ids(ids)).fetchall()
         by_id = {c.id: c for c in self.get_contexts(sorted({c for _, c in rows}))}
         out: Dict[int, List[Any]] = {i: [] for i in ids}
         for e, c in rows:
@@ -394,8 +404,8 @@ class SqliteReads(MlmdReads):
         is the run context type's id."""
         found: Dict[int, int] = {}
         with self._lock:
-            created = dict(db.execute(f"SELECT id, create_time_since_epoch FROM Execution "
-                                      f"WHERE id IN ({','.join(map(str, ids))})").fetchall())
+            created = dict(db.execute(f"SELECT id, create_time_since_epoch FROM Execution WHERE id IN {IDS}",
+                                      _ids(ids)).fetchall())
             (top,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM Context").fetchone()
 
             def linked(cid: int, eid: int) -> bool:
@@ -429,8 +439,8 @@ class SqliteReads(MlmdReads):
             if rest:   # not among the newest runs before it: MLMD's table, scanned once for all of them
                 for eid, cid in db.execute(
                         f"SELECT a.execution_id, a.context_id FROM Association a JOIN Context c ON c.id = a.context_id "
-                        f"WHERE a.execution_id IN ({','.join(map(str, rest))}) AND c.type_id = ? ORDER BY a.id",
-                        (t_id,)).fetchall():
+                        f"WHERE a.execution_id IN {IDS} AND c.type_id = ? ORDER BY a.id",
+                        _ids(rest) + (t_id,)).fetchall():
                     found.setdefault(eid, cid)
         return found
 
@@ -446,9 +456,9 @@ class SqliteReads(MlmdReads):
         found: Set[int] = set()
         with self._lock:
             for i in range(0, len(ids), 20000):
-                chunk = ",".join(str(x) for x in ids[i:i + 20000])
                 found.update(r[0] for r in db.execute(
-                    f"SELECT execution_id FROM Event WHERE artifact_id IN ({chunk}) AND type IN ({outputs})"))
+                    f"SELECT execution_id FROM Event WHERE artifact_id IN {IDS} AND type IN ({outputs})",
+                    _ids(ids[i:i + 20000])))
         return self.get_executions(sorted(found))
 
     def traversal_cap(self) -> int:
@@ -540,10 +550,8 @@ class SqliteReads(MlmdReads):
         # artifact_id / execution_id columns, and give both the edges and the next level (a
         # recursive CTE would read the events twice and sort the whole walk to drop repeats).
         with self._lock:
-            ids = ",".join(map(str, arts))
-            known_a = {i for (i,) in db.execute(f"SELECT id FROM Artifact WHERE id IN ({ids})")} if arts else set()
-            ids = ",".join(map(str, execs))
-            known_e = {i for (i,) in db.execute(f"SELECT id FROM Execution WHERE id IN ({ids})")} if execs else set()
+            known_a = {i for (i,) in db.execute(f"SELECT id FROM Artifact WHERE id IN {IDS}", _ids(arts))} if arts else set()
+            known_e = {i for (i,) in db.execute(f"SELECT id FROM Execution WHERE id IN {IDS}", _ids(execs))} if execs else set()
             level_a, level_e = sorted(known_a), sorted(known_e)
             depth = 0
             while (level_a or level_e) and depth < hops:
@@ -552,9 +560,9 @@ class SqliteReads(MlmdReads):
                 for level, column, types, seen, grow in ((level_a, "artifact_id", from_art, known_e, next_e),
                                                          (level_e, "execution_id", from_exec, known_a, next_a)):
                     for i in range(0, len(level), 20000):
-                        chunk = ",".join(str(x) for x in level[i:i + 20000])
                         rows = db.execute(f"SELECT artifact_id, execution_id, type FROM Event "
-                                          f"WHERE {column} IN ({chunk}) AND type IN ({types})").fetchall()
+                                          f"WHERE {column} IN {IDS} AND type IN ({types})",
+                                          _ids(level[i:i + 20000])).fetchall()
                         out.update(dict.fromkeys((a, e, t in input_set) for a, e, t in rows))
                         found = {r[1] for r in rows} if column == "artifact_id" else {r[0] for r in rows}
                         found -= seen
@@ -657,11 +665,10 @@ class SqliteReads(MlmdReads):
         ids = sorted(set(int(i) for i in execution_ids))
         out: Set[int] = set()
         for i in range(0, len(ids), 20000):
-            chunk = ",".join(str(x) for x in ids[i:i + 20000])
             with self._lock:
                 out.update(r[0] for r in db.execute(
-                    f"SELECT id FROM Execution WHERE id IN ({chunk}) AND last_known_state = "
-                    f"{EXEC_STATE.Value('CACHED')}"))
+                    f"SELECT id FROM Execution WHERE id IN {IDS} AND last_known_state = "
+                    f"{EXEC_STATE.Value('CACHED')}", _ids(ids[i:i + 20000])))
         return out
 
     def counts(self, cap: int = 10_000) -> Dict[str, Dict[str, int]]:
@@ -699,6 +706,7 @@ class SqliteReads(MlmdReads):
                 db = sqlite3.connect(f"file:{self.config.path}?mode=ro&readonly_shm=1", uri=True,
                                      check_same_thread=False)
                 (version,) = db.execute("SELECT schema_version FROM MLMDEnv").fetchone()
+                db.execute(f"SELECT 1 WHERE 1 IN {IDS}", _ids([1])).fetchall()   # json_each, which IDS needs
                 if version == CHECKED_SCHEMA_VERSION:
                     self._sql = db
                     if not self._types:
