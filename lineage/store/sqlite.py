@@ -104,27 +104,24 @@ class SqliteReads(MlmdReads):
     def get_artifacts(self, ids: Iterable[int]) -> List[Artifact]:
         """Artifacts by id, read in SQL from MLMD's Artifact and ArtifactProperty tables (the same
         records ML Metadata's GetArtifactsByID gives, without its conversion to protos and back)."""
-        ids = [int(i) for i in ids]
-        got = self._nodes_sql("artifact", ids)
-        if got is None:
-            return super().get_artifacts(ids)
-        self._known_artifacts.update(got)
-        return [got[i] for i in ids if i in got]
+        got = self._records("artifact", ids)
+        self._known_artifacts.update(a.id for a in got)
+        return got
 
     def get_executions(self, ids: Iterable[int]) -> List[Execution]:
         """Executions by id, read in SQL (see :meth:`get_artifacts`)."""
-        ids = [int(i) for i in ids]
-        got = self._nodes_sql("execution", ids)
-        if got is None:
-            return super().get_executions(ids)
-        return [got[i] for i in ids if i in got]
+        return self._records("execution", ids)
 
     def get_contexts(self, ids: Iterable[int]) -> List[Context]:
         """Contexts by id, read in SQL (see :meth:`get_artifacts`)."""
+        return self._records("context", ids)
+
+    def _records(self, kind: str, ids: Iterable[int]) -> List[Any]:
+        """Records of ``kind`` by id, in the order asked: read in SQL, else by ML Metadata's API."""
         ids = [int(i) for i in ids]
-        got = self._nodes_sql("context", ids)
+        got = self._nodes_sql(kind, ids)
         if got is None:
-            return super().get_contexts(ids)
+            return getattr(super(), f"get_{kind}s")(ids)
         return [got[i] for i in ids if i in got]
 
     def _nodes_sql(self, kind: str, ids: List[int]) -> Optional[Dict[int, Any]]:
@@ -192,9 +189,7 @@ class SqliteReads(MlmdReads):
                 out[oid] = Execution(id=oid, type=names[tid], state=state, properties=pmap, custom_properties=cmap,
                                      name=name or None, create_time_ms=created or 0, update_time_ms=updated or 0)
         if odd:
-            slow: List[Any] = (super().get_artifacts(sorted(odd)) if art else super().get_contexts(sorted(odd))
-                               if kind == "context" else super().get_executions(sorted(odd)))
-            out.update((n.id, n) for n in slow)
+            out.update((n.id, n) for n in getattr(super(), f"get_{kind}s")(sorted(odd)))
         return out
 
     def events_of_executions(self, ids: Sequence[int]) -> List[Event]:

@@ -4,7 +4,8 @@ binary values, tf.Example features of classify/regress requests, numpy results a
 from __future__ import annotations
 
 import base64
-from typing import Any, Dict
+import functools
+from typing import Any, Dict, Tuple
 
 from .errors import ServingError
 
@@ -45,7 +46,7 @@ def tensor_to_array(TF: Any, proto: Any, limit: int, name: str) -> Any:
         if size < 0:
             raise ServingError(f"input {name!r}: dimension {size} is negative")
         count *= size
-    fast = _fast_dtypes().get(proto.dtype)
+    fast = _fast_dtypes()[0].get(proto.dtype)
     if fast is None or (fast[1] == "string_val" and proto.tensor_content):
         return _slow_tensor_to_array(TF, proto, limit, name, shape, count)
     np_dtype, field, size = fast
@@ -115,25 +116,23 @@ def _slow_tensor_to_array(TF: Any, proto: Any, limit: int, name: str, shape: Any
         raise ServingError(f"tensor parsing error: {name}: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
 
 
-_FAST: Dict[int, Any] = {}
-_FAST_BY_NUMPY: Dict[Any, Any] = {}
+@functools.lru_cache(maxsize=None)
+def _fast_dtypes() -> Tuple[Dict[int, Any], Dict[Any, Any]]:
+    """The dtypes read and written here without TensorFlow (tensorflow/core/framework/types.proto):
+    DataType enum -> (numpy dtype, TensorProto's value field, bytes per value), and numpy dtype ->
+    (DataType enum, value field)."""
+    import numpy as np
 
-
-def _fast_dtypes() -> Dict[int, Any]:
-    """DataType enum -> (numpy dtype, TensorProto's value field, bytes per value): the dtypes read
-    and written here without TensorFlow (tensorflow/core/framework/types.proto)."""
-    if not _FAST:
-        import numpy as np
-
-        for enum, np_dtype, field in ((1, np.float32, "float_val"), (2, np.float64, "double_val"),
-                                      (3, np.int32, "int_val"), (4, np.uint8, "int_val"), (5, np.int16, "int_val"),
-                                      (6, np.int8, "int_val"), (7, object, "string_val"), (9, np.int64, "int64_val"),
-                                      (10, np.bool_, "bool_val"), (17, np.uint16, "int_val"),
-                                      (22, np.uint32, "uint32_val"), (23, np.uint64, "uint64_val")):
-            size = 1 if np_dtype is object else np.dtype(np_dtype).itemsize
-            _FAST_BY_NUMPY[np.dtype(np_dtype)] = (enum, field)
-            _FAST[enum] = (np_dtype, field, size)
-    return _FAST
+    by_enum: Dict[int, Any] = {}
+    by_numpy: Dict[Any, Any] = {}
+    for enum, np_dtype, field in ((1, np.float32, "float_val"), (2, np.float64, "double_val"),
+                                  (3, np.int32, "int_val"), (4, np.uint8, "int_val"), (5, np.int16, "int_val"),
+                                  (6, np.int8, "int_val"), (7, object, "string_val"), (9, np.int64, "int64_val"),
+                                  (10, np.bool_, "bool_val"), (17, np.uint16, "int_val"),
+                                  (22, np.uint32, "uint32_val"), (23, np.uint64, "uint64_val")):
+        by_numpy[np.dtype(np_dtype)] = (enum, field)
+        by_enum[enum] = (np_dtype, field, 1 if np_dtype is object else np.dtype(np_dtype).itemsize)
+    return by_enum, by_numpy
 
 
 _VALUE_FIELDS = ("half_val", "float_val", "double_val", "int_val", "string_val", "scomplex_val", "int64_val",
@@ -212,8 +211,7 @@ def typed_tensor_proto(TF: Any, array: Any) -> Any:
     """``array`` as a TensorProto with its values in the typed field (``float_val``...), as TF
     Serving answers and its example clients read, not packed into ``tensor_content``. The common
     dtypes are written here; the others (and values numpy holds as ``str``) by TensorFlow."""
-    _fast_dtypes()
-    fast = _FAST_BY_NUMPY.get(getattr(array, "dtype", None))
+    fast = _fast_dtypes()[1].get(getattr(array, "dtype", None))
     if fast is not None:
         from tensorflow.core.framework import tensor_pb2
 
